@@ -43,6 +43,18 @@ const (
 	MsgInvalidToken       = "Invalid token: access token is invalid"
 	MsgScopeNotAuthorized = "The token is not authorized for this scope."
 	MsgDuplicateContact   = "This location does not allow duplicated contacts."
+	// MsgInvalidRefreshToken is the message of the 400 invalid_grant answer to a reused,
+	// revoked or unknown refresh token.
+	MsgInvalidRefreshToken = "Invalid grant: refresh token is invalid"
+	// MsgTooManyRequests is the message of a 429.
+	MsgTooManyRequests = "Too many requests"
+)
+
+// OAuth error codes (RFC 6749 section 5.2) carried in ErrorBody.Error by POST /oauth/token,
+// so golang.org/x/oauth2 recognises them.
+const (
+	OAuthErrInvalidGrant  = "invalid_grant"
+	OAuthErrInvalidClient = "invalid_client"
 )
 
 // ErrorBody is the common error DTO. Message is a string for 400/401 and an array of
@@ -55,6 +67,8 @@ type ErrorBody struct {
 	Meta *DuplicateMeta `json:"meta,omitempty"`
 	// TraceID is not in the spec's DTO but the API returns it with every response.
 	TraceID string `json:"traceId,omitempty"`
+	// ErrorDescription is the RFC 6749 field POST /oauth/token adds to its errors.
+	ErrorDescription string `json:"error_description,omitempty"`
 }
 
 // Messages returns Message as a list whether the server sent a string or an array.
