@@ -1,0 +1,205 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Bookkeeping buckets (record collections and their "<coll>/<index>" buckets are named in
+// records.go). The names are part of the file format; see docs/store.md.
+var (
+	bucketMeta       = []byte("meta")
+	bucketBase       = []byte("base")
+	bucketCursors    = []byte("cursors")
+	bucketConflicts  = []byte("conflicts")
+	bucketQuarantine = []byte("quarantine")
+	bucketWebhooks   = []byte("webhooks")
+	bucketWebhooksAt = []byte("webhooks/at")
+	bucketDirty      = []byte("dirty")
+	bucketReminders  = []byte("reminders")
+	bucketTokens     = []byte("tokens")
+)
+
+var (
+	keySchema = []byte("schema")
+	keyWriter = []byte("writer")
+)
+
+// allBuckets lists every top-level bucket of the current schema.
+func allBuckets() [][]byte {
+	out := [][]byte{bucketMeta, bucketBase, bucketCursors, bucketConflicts, bucketQuarantine,
+		bucketWebhooks, bucketWebhooksAt, bucketDirty, bucketReminders, bucketTokens}
+	for _, c := range indexedCollections() {
+		out = append(out, []byte(c))
+		for _, ix := range indexNames(c) {
+			out = append(out, idxBucket(c, ix))
+		}
+	}
+	return out
+}
+
+// migration moves a file from version from to from+1 inside one write transaction, so a
+// crash mid-migration leaves the old version intact.
+type migration struct {
+	from int
+	what string
+	run  func(*Tx) error
+}
+
+// migrations lists every step; the last one's from+1 must equal SchemaVersion.
+func migrations() []migration {
+	return []migration{{
+		from: 1,
+		what: "add the task due-date indexes (ghl.tasks/due, ptd.tasks/due)",
+		run: func(tx *Tx) error {
+			for _, c := range []Collection{GHLTasks, PTDTasks} {
+				if _, err := tx.btx.CreateBucketIfNotExists(idxBucket(c, "due")); err != nil {
+					return err
+				}
+				if err := tx.rebuildIndex(c, "due"); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}}
+}
+
+func schemaBytes(v int) []byte {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], uint32(v))
+	return b[:]
+}
+
+// initSchema creates a new mirror's buckets, or checks and migrates an existing one.
+func (db *DB) initSchema(appVersion string) error {
+	var found int
+	var writer string
+	empty := false
+	err := db.bolt.View(func(btx *bolt.Tx) error {
+		mb := btx.Bucket(bucketMeta)
+		if mb == nil {
+			n := 0
+			_ = btx.ForEach(func([]byte, *bolt.Bucket) error { n++; return nil })
+			if n > 0 {
+				return fmt.Errorf("cannot open mirror %s: %w: bbolt file without ptsync's meta bucket", db.path, ErrNotMirror)
+			}
+			empty = true
+			return nil
+		}
+		v := mb.Get(keySchema)
+		if len(v) != 4 {
+			return fmt.Errorf("cannot open mirror %s: %w: schema version missing or malformed", db.path, ErrCorrupt)
+		}
+		found = int(binary.BigEndian.Uint32(v))
+		writer = string(mb.Get(keyWriter))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if empty {
+		if db.readOnly {
+			return fmt.Errorf("cannot open mirror %s: %w: empty bbolt file", db.path, ErrNotMirror)
+		}
+		return db.bolt.Update(func(btx *bolt.Tx) error {
+			for _, name := range allBuckets() {
+				if _, err := btx.CreateBucketIfNotExists(name); err != nil {
+					return fmt.Errorf("cannot create bucket %q: %w", name, err)
+				}
+			}
+			mb := btx.Bucket(bucketMeta)
+			if err := mb.Put(keySchema, schemaBytes(SchemaVersion)); err != nil {
+				return err
+			}
+			return mb.Put(keyWriter, []byte(appVersion))
+		})
+	}
+	switch {
+	case found > SchemaVersion:
+		return &SchemaError{Path: db.path, Found: found, Supported: SchemaVersion, WrittenBy: writer, kind: ErrSchemaTooNew}
+	case found < 1:
+		return fmt.Errorf("cannot open mirror %s: %w: schema version %d", db.path, ErrCorrupt, found)
+	case found < SchemaVersion && db.readOnly:
+		return &SchemaError{Path: db.path, Found: found, Supported: SchemaVersion, WrittenBy: writer, kind: ErrNeedsMigration}
+	}
+	for _, m := range migrations() {
+		if m.from < found {
+			continue
+		}
+		err := db.Update(func(tx *Tx) error {
+			if err := m.run(tx); err != nil {
+				return err
+			}
+			mb := tx.btx.Bucket(bucketMeta)
+			if err := mb.Put(keySchema, schemaBytes(m.from+1)); err != nil {
+				return err
+			}
+			return mb.Put(keyWriter, []byte(appVersion))
+		})
+		if err != nil {
+			return fmt.Errorf("cannot migrate mirror %s from schema %d: %w", db.path, m.from, err)
+		}
+		db.log.Info("migrated mirror", "path", db.path, "from", m.from, "to", m.from+1, "change", m.what)
+		found = m.from + 1
+	}
+	if db.readOnly {
+		return nil
+	}
+	// Any bucket still missing in a current-version file is damage, not a migration.
+	return db.bolt.View(func(btx *bolt.Tx) error {
+		for _, name := range allBuckets() {
+			if btx.Bucket(name) == nil {
+				return fmt.Errorf("cannot open mirror %s: %w: bucket %q missing", db.path, ErrCorrupt, name)
+			}
+		}
+		return nil
+	})
+}
+
+// rebuildIndex empties one index bucket and refills it from the collection's records.
+func (tx *Tx) rebuildIndex(c Collection, index string) error {
+	name := idxBucket(c, index)
+	if err := tx.btx.DeleteBucket(name); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+		return fmt.Errorf("cannot rebuild index %s: %w", name, err)
+	}
+	ib, err := tx.btx.CreateBucket(name)
+	if err != nil {
+		return fmt.Errorf("cannot rebuild index %s: %w", name, err)
+	}
+	b, err := tx.bucket([]byte(c))
+	if err != nil {
+		return err
+	}
+	return b.ForEach(func(k, v []byte) error {
+		r, err := decodeRecord(c, v)
+		if err != nil {
+			return err
+		}
+		for _, e := range r.entries() {
+			if e.index == index {
+				if err := ib.Put(indexKey(e.value, k), nil); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// SchemaOf reports the schema version recorded in an open mirror.
+func (db *DB) SchemaOf() (int, error) {
+	var v int
+	err := db.bolt.View(func(btx *bolt.Tx) error {
+		b := btx.Bucket(bucketMeta).Get(keySchema)
+		if len(b) != 4 {
+			return fmt.Errorf("cannot read schema of %s: %w", db.path, ErrCorrupt)
+		}
+		v = int(binary.BigEndian.Uint32(b))
+		return nil
+	})
+	return v, err
+}
