@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
 )
 
 // maxProblems caps how many problems Check reports; the count says if there were more.
