@@ -1,0 +1,507 @@
+package ghl
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/sony/gobreaker/v2"
+
+	"ptsync/apiclient/ghlwire"
+)
+
+// DefaultBaseURL is HighLevel's API host.
+const DefaultBaseURL = "https://services.leadconnectorhq.com"
+
+// DefaultMaxBodyBytes caps a response body unless Options.MaxBodyBytes says otherwise.
+const DefaultMaxBodyBytes = 8 << 20
+
+// ErrInvalidArgument: a method was called with an argument that cannot be sent (an empty id).
+var ErrInvalidArgument = errors.New("invalid argument")
+
+// Options configure a Client. Credentials and LocationID are required; the rest default.
+type Options struct {
+	// BaseURL defaults to DefaultBaseURL; tests point it at the simulator.
+	BaseURL    string
+	LocationID string
+	// Credentials supplies the bearer token (OAuthSource or StaticSource).
+	Credentials CredentialSource
+	// HTTPClient is used as is when set; otherwise a client over Transport (default
+	// http.DefaultTransport clone). Timeouts per attempt come from AttemptTimeout.
+	HTTPClient *http.Client
+	Transport  http.RoundTripper
+	// Limiter is the location's rate budget; default NewLimiter with HighLevel's limits.
+	// Share one Limiter between every Client of the same location and app.
+	Limiter *Limiter
+	Retry   RetryPolicy
+	Breaker BreakerOptions
+	// Upstream names the breaker (default "ghl").
+	Upstream string
+	// AttemptTimeout bounds one HTTP attempt including reading the body (default 30 s).
+	AttemptTimeout time.Duration
+	// MaxBodyBytes caps a response body (default 8 MiB).
+	MaxBodyBytes int64
+	// MaxRateLimitRetries bounds retries after burst 429s for one call (default 5).
+	MaxRateLimitRetries int
+	// Version is ptsync's version, sent in the User-Agent.
+	Version  string
+	Logger   hclog.Logger
+	Clock    func() time.Time
+	Observer Observer
+}
+
+// Client calls the HighLevel Contacts API for one location. It is safe for concurrent use.
+// Every call passes through the rate limiter, the circuit breaker and the retry policy;
+// writes are refused up front when the credentials grant contacts.readonly only.
+type Client struct {
+	base    *url.URL
+	loc     string
+	creds   CredentialSource
+	http    *http.Client
+	lim     *Limiter
+	retry   RetryPolicy
+	brk     *gobreaker.TwoStepCircuitBreaker[struct{}]
+	timeout time.Duration
+	maxBody int64
+	max429  int
+	ua      string
+	log     hclog.Logger
+	now     func() time.Time
+	obs     Observer
+}
+
+// New checks opts and builds a Client. It performs no I/O.
+func New(opts Options) (*Client, error) {
+	if opts.LocationID == "" {
+		return nil, fmt.Errorf("cannot create highlevel client: location id is empty")
+	}
+	if opts.Credentials == nil {
+		return nil, fmt.Errorf("cannot create highlevel client for location %s: no credentials", opts.LocationID)
+	}
+	if opts.BaseURL == "" {
+		opts.BaseURL = DefaultBaseURL
+	}
+	base, err := url.Parse(strings.TrimRight(opts.BaseURL, "/"))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("cannot create highlevel client: base url %q must be http(s)://host[/path]", opts.BaseURL)
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.Observer == nil {
+		opts.Observer = NopObserver{}
+	}
+	hc := opts.HTTPClient
+	if hc == nil {
+		tr := opts.Transport
+		if tr == nil {
+			tr = http.DefaultTransport.(*http.Transport).Clone()
+		}
+		hc = &http.Client{Transport: tr}
+	}
+	if hc.CheckRedirect == nil {
+		// A redirect would re-send the bearer token elsewhere; HighLevel does not redirect.
+		c := *hc
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		hc = &c
+	}
+	if opts.Limiter == nil {
+		opts.Limiter = NewLimiter(LimiterOptions{Location: opts.LocationID, Clock: opts.Clock, Logger: opts.Logger, Observer: opts.Observer})
+	}
+	if opts.AttemptTimeout <= 0 {
+		opts.AttemptTimeout = 30 * time.Second
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.MaxRateLimitRetries <= 0 {
+		opts.MaxRateLimitRetries = 5
+	}
+	if opts.Upstream == "" {
+		opts.Upstream = "ghl"
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	log := opts.Logger.Named("ghl").With("location", opts.LocationID)
+	return &Client{
+		base: base, loc: opts.LocationID, creds: opts.Credentials, http: hc, lim: opts.Limiter,
+		retry: opts.Retry.withDefaults(), brk: newBreaker(opts.Upstream, opts.Breaker, log, opts.Observer),
+		timeout: opts.AttemptTimeout, maxBody: opts.MaxBodyBytes, max429: opts.MaxRateLimitRetries,
+		ua:  "ptsync/" + opts.Version + " (+https://github.com/ptsync)",
+		log: log, now: opts.Clock, obs: opts.Observer,
+	}, nil
+}
+
+// LocationID returns the location this client serves.
+func (c *Client) LocationID() string { return c.loc }
+
+// Limiter returns the client's rate budget (shared with other clients of the location).
+func (c *Client) Limiter() *Limiter { return c.lim }
+
+// BreakerState reports the breaker's state: "closed", "half-open" or "open".
+func (c *Client) BreakerState() string { return c.brk.State().String() }
+
+// ReadOnly reports whether the credentials grant contacts.readonly only, so every write
+// method fails with ErrReadOnly. It contacts no server.
+func (c *Client) ReadOnly(ctx context.Context) (bool, error) {
+	scopes, err := c.creds.Scopes(ctx)
+	if err != nil {
+		return false, err
+	}
+	return scopesReadOnly(scopes), nil
+}
+
+// call describes one operation.
+type call struct {
+	op         string // operationId
+	method     string
+	path       string // escaped path below the base URL
+	query      url.Values
+	body       any
+	idempotent bool // safe to repeat after an unknown outcome
+	write      bool // needs contacts.write
+}
+
+// response is a successful answer.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// attemptResult is the outcome of one HTTP attempt.
+type attemptResult struct {
+	resp  *response
+	err   error // transport or body error (resp == nil)
+	wrote bool  // some bytes of the request may have reached the server
+	kind  error // ErrDecode / ErrBodyTooLarge for body errors; nil for transport errors
+}
+
+// do runs cl through the read-only guard, the limiter, the breaker and the retry policy and
+// returns the 2xx body. Errors name cl.op.
+func (c *Client) do(ctx context.Context, cl call) (*response, error) {
+	if cl.write {
+		ro, err := c.ReadOnly(ctx)
+		if err != nil {
+			return nil, c.credErr(cl.op, err)
+		}
+		if ro {
+			return nil, &OpError{Op: cl.op, Kind: ErrReadOnly}
+		}
+	}
+	var payload []byte
+	if cl.body != nil {
+		var err error
+		if payload, err = json.Marshal(cl.body); err != nil {
+			return nil, &OpError{Op: cl.op, Kind: ErrInvalidArgument, Detail: "cannot encode request body", Cause: err}
+		}
+	}
+	var (
+		refreshed   bool
+		rateRetries int
+		failures    int
+		uncertain   bool // an earlier attempt may have been applied
+	)
+	for {
+		tok, err := c.creds.Current(ctx)
+		if err != nil {
+			return nil, c.credErr(cl.op, err)
+		}
+		res := c.attempt(ctx, cl, payload, tok)
+		if res.err != nil {
+			if ctx.Err() != nil {
+				return nil, &OpError{Op: cl.op, Kind: ctxKind(cl, res), Cause: ctx.Err()}
+			}
+			if errors.Is(res.err, ErrBreakerOpen) || errors.Is(res.err, ErrBodyTooLarge) {
+				return nil, res.err
+			}
+			if errors.Is(res.err, ErrDailyLimit) {
+				return nil, res.err
+			}
+			if res.kind == nil && errors.Is(res.err, errLimiterWait) {
+				return nil, res.err
+			}
+			retryable := cl.idempotent || !res.wrote
+			failures++
+			if !retryable {
+				detail := "the request was sent but no answer arrived"
+				if res.kind != nil {
+					detail = "the answer could not be read"
+				}
+				return nil, &OpError{Op: cl.op, Kind: ErrOutcomeUnknown, Detail: detail, Cause: res.err}
+			}
+			uncertain = uncertain || res.wrote
+			if failures >= c.retry.MaxAttempts {
+				kind := ErrTransport
+				if res.kind != nil {
+					kind = res.kind
+				}
+				return nil, &OpError{Op: cl.op, Kind: kind, Detail: fmt.Sprintf("giving up after %d attempts", failures), Cause: res.err}
+			}
+			reason := "transport"
+			if errors.Is(res.err, context.DeadlineExceeded) || isTimeout(res.err) {
+				reason = "timeout"
+			}
+			if err := c.backoff(ctx, cl.op, reason, failures); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		r := res.resp
+		switch {
+		case r.status >= 200 && r.status < 300:
+			return r, nil
+		case r.status == http.StatusUnauthorized:
+			apiErr := c.apiError(cl.op, r)
+			if apiErr.isScope() || refreshed {
+				return nil, apiErr
+			}
+			refreshed = true
+			_, changed, err := c.creds.Invalidate(ctx, tok.AccessToken)
+			if err != nil {
+				return nil, c.credErr(cl.op, err)
+			}
+			if !changed {
+				return nil, apiErr
+			}
+			c.obs.ObserveRetry(cl.op, "unauthorized")
+			continue
+		case r.status == http.StatusTooManyRequests:
+			apiErr := c.apiError(cl.op, r)
+			if apiErr.RateLimit.Scope == ScopeDaily {
+				return nil, apiErr
+			}
+			rateRetries++
+			if rateRetries > c.max429 {
+				return nil, apiErr
+			}
+			c.obs.ObserveRetry(cl.op, "rate_limited")
+			continue // the limiter now holds every caller for an interval
+		case r.status >= 500:
+			failures++
+			if !cl.idempotent {
+				e := c.apiError(cl.op, r)
+				e.OutcomeUnknown = true
+				return nil, e
+			}
+			uncertain = true
+			if failures >= c.retry.MaxAttempts {
+				return nil, c.apiError(cl.op, r)
+			}
+			if err := c.backoff(ctx, cl.op, "server_error", failures); err != nil {
+				return nil, err
+			}
+			continue
+		case r.status == http.StatusNotFound && uncertain && cl.method == http.MethodDelete:
+			// An earlier attempt of this DELETE may have succeeded: gone is what we wanted.
+			return &response{status: http.StatusOK, header: r.header, body: []byte(`{"succeded":true}`)}, nil
+		default:
+			return nil, c.apiError(cl.op, r)
+		}
+	}
+}
+
+var errLimiterWait = errors.New("rate budget wait interrupted")
+
+func ctxKind(cl call, res attemptResult) error {
+	if !cl.idempotent && res.wrote {
+		return ErrOutcomeUnknown
+	}
+	return ErrTransport
+}
+
+// credErr wraps a credential failure with the operation, keeping ErrInvalidGrant visible.
+func (c *Client) credErr(op string, err error) error {
+	return fmt.Errorf("cannot %s: %w", op, err)
+}
+
+func (c *Client) backoff(ctx context.Context, op, reason string, failures int) error {
+	d := c.retry.Delay(failures)
+	c.obs.ObserveRetry(op, reason)
+	c.log.Debug("retrying", "operation", op, "reason", reason, "attempt", failures+1, "delay", d)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return &OpError{Op: op, Kind: ErrTransport, Detail: "canceled while backing off", Cause: ctx.Err()}
+	case <-t.C:
+		return nil
+	}
+}
+
+func isTimeout(err error) bool {
+	var te interface{ Timeout() bool }
+	return errors.As(err, &te) && te.Timeout()
+}
+
+// attempt sends one request and reads its body.
+func (c *Client) attempt(ctx context.Context, cl call, payload []byte, tok Token) attemptResult {
+	permit, err := c.lim.Acquire(ctx, cl.op)
+	if err != nil {
+		if errors.Is(err, ErrDailyLimit) {
+			return attemptResult{err: err}
+		}
+		return attemptResult{err: fmt.Errorf("%w: %w", errLimiterWait, err)}
+	}
+	done, err := c.brk.Allow()
+	if err != nil {
+		permit.Cancel()
+		return attemptResult{err: &OpError{Op: cl.op, Kind: ErrBreakerOpen, Detail: "upstream " + c.brk.Name() + " failing; not sent", Cause: err}}
+	}
+	actx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	var wrote atomic.Bool
+	trace := &httptrace.ClientTrace{
+		WroteHeaderField: func(string, []string) { wrote.Store(true) },
+		WroteHeaders:     func() { wrote.Store(true) },
+		WroteRequest:     func(httptrace.WroteRequestInfo) { wrote.Store(true) },
+	}
+	u := *c.base
+	u.Path = c.base.Path + cl.path
+	u.RawPath = ""
+	if p, perr := url.PathUnescape(u.Path); perr == nil {
+		u.RawPath = c.base.Path + cl.path
+		u.Path = p
+	}
+	if len(cl.query) > 0 {
+		u.RawQuery = cl.query.Encode()
+	}
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(actx, trace), cl.method, u.String(), body)
+	if err != nil {
+		permit.Cancel()
+		done(nil)
+		return attemptResult{err: err, kind: ErrInvalidArgument}
+	}
+	req.Header.Set(ghlwire.HeaderAuthorization, "Bearer "+tok.AccessToken.Reveal())
+	req.Header.Set(ghlwire.HeaderVersion, ghlwire.APIVersion)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.ua)
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	start := c.now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		permit.Done(nil, 0)
+		c.obs.ObserveRequest(cl.op, 0, c.now().Sub(start))
+		if ctx.Err() != nil {
+			done(nil) // the caller gave up; not the upstream's fault
+		} else {
+			done(errAttemptFailed)
+		}
+		return attemptResult{err: redactURLError(err), wrote: wrote.Load()}
+	}
+	permit.Done(resp.Header, resp.StatusCode)
+	defer resp.Body.Close()
+	data, rerr := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	c.obs.ObserveRequest(cl.op, resp.StatusCode, c.now().Sub(start))
+	switch {
+	case rerr != nil:
+		done(errAttemptFailed)
+		return attemptResult{err: &OpError{Op: cl.op, Kind: ErrDecode, Detail: fmt.Sprintf("truncated body after %d bytes (status %d)", len(data), resp.StatusCode), Cause: redactURLError(rerr)}, wrote: true, kind: ErrDecode}
+	case int64(len(data)) > c.maxBody:
+		done(nil)
+		return attemptResult{err: &OpError{Op: cl.op, Kind: ErrBodyTooLarge, Detail: fmt.Sprintf("more than %d bytes (status %d)", c.maxBody, resp.StatusCode)}, wrote: true}
+	}
+	if resp.StatusCode >= 500 {
+		done(errAttemptFailed)
+	} else {
+		done(nil)
+	}
+	return attemptResult{resp: &response{status: resp.StatusCode, header: resp.Header, body: data}, wrote: true}
+}
+
+// apiError builds the typed error for a non-2xx answer; a body that is not the error DTO
+// still yields an error with the status.
+func (c *Client) apiError(op string, r *response) *APIError {
+	e := &APIError{Op: op, Status: r.status}
+	var eb ghlwire.ErrorBody
+	if json.Unmarshal(r.body, &eb) == nil {
+		e.Messages, e.Kind, e.TraceID, e.Duplicate = eb.Messages(), eb.Error, eb.TraceID, eb.Meta
+	} else if len(r.body) > 0 {
+		msg := string(r.body)
+		if len(msg) > 200 {
+			msg = msg[:200] + "..."
+		}
+		e.Messages = []string{strings.TrimSpace(msg)}
+	}
+	if r.status == http.StatusTooManyRequests {
+		info, _ := ParseRateLimit(r.header)
+		e.RateLimit = &info
+	}
+	return e
+}
+
+// decodeInto checks the content type and decodes the envelope strictly (syntax and shape);
+// fields inside records are decoded leniently by the callers.
+func decodeInto(op string, r *response, v any) error {
+	ct, _, err := mime.ParseMediaType(r.header.Get("Content-Type"))
+	if err != nil || (ct != "application/json" && !strings.HasSuffix(ct, "+json")) {
+		return &OpError{Op: op, Kind: ErrDecode, Detail: fmt.Sprintf("content type %q is not JSON (status %d)", r.header.Get("Content-Type"), r.status)}
+	}
+	if err := json.Unmarshal(r.body, v); err != nil {
+		return &OpError{Op: op, Kind: ErrDecode, Detail: fmt.Sprintf("malformed JSON body (%d bytes, status %d)", len(r.body), r.status), Cause: err}
+	}
+	return nil
+}
+
+// lenient decodes one record, tolerating type mismatches in individual fields (the field is
+// left zero; Raw keeps the original). Syntax errors still fail.
+func lenient(raw json.RawMessage, v any) error {
+	err := json.Unmarshal(raw, v)
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return nil
+	}
+	return err
+}
+
+func decodeContact(op string, raw json.RawMessage) (ghlwire.Contact, error) {
+	var ct ghlwire.Contact
+	if len(raw) == 0 || string(raw) == "null" {
+		return ct, &OpError{Op: op, Kind: ErrDecode, Detail: "response has no contact"}
+	}
+	if err := lenient(raw, &ct); err != nil {
+		return ct, &OpError{Op: op, Kind: ErrDecode, Detail: "malformed contact", Cause: err}
+	}
+	ct.Raw = append(json.RawMessage(nil), raw...)
+	return ct, nil
+}
+
+func decodeContacts(op string, raws []json.RawMessage) ([]ghlwire.Contact, error) {
+	out := make([]ghlwire.Contact, 0, len(raws))
+	for i, raw := range raws {
+		ct, err := decodeContact(op, raw)
+		if err != nil {
+			return nil, fmt.Errorf("contact %d: %w", i, err)
+		}
+		out = append(out, ct)
+	}
+	return out, nil
+}
+
+func requireID(op, what, id string) error {
+	if strings.TrimSpace(id) == "" {
+		return &OpError{Op: op, Kind: ErrInvalidArgument, Detail: what + " is empty"}
+	}
+	return nil
+}
