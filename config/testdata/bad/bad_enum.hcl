@@ -1,0 +1,19 @@
+ghl {
+  location_id   = "loc1"
+  private_token = env("PTSYNC_GHL_PIT")
+}
+ptd {
+  driver = "soap"
+}
+mapping {
+  initial_winner = "both"
+  field "email" {
+    direction  = "sideways"
+    normalizer = "EMAIL"
+  }
+}
+deletes { policy = "purge" }
+log {
+  level  = "verbose"
+  format = "xml"
+}

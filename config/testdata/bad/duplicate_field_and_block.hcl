@@ -1,0 +1,30 @@
+ghl {
+  location_id   = "loc1"
+  private_token = env("PTSYNC_GHL_PIT")
+}
+ptd {
+  driver = "rest"
+  rest {
+    base_url = "http://127.0.0.1:8920"
+    api_key  = env("PTSYNC_PTD_API_KEY")
+  }
+}
+ptd {
+  driver = "rest"
+  rest {
+    base_url = "http://127.0.0.1:8920"
+    api_key  = env("PTSYNC_PTD_API_KEY")
+  }
+}
+mapping {
+  field "email" {}
+  field "email" {}
+  field "mail" {
+    ghl = "email"
+  }
+  field "labels" {
+    ghl = "tags"
+    ptd = "email"
+  }
+  field "nickname" {}
+}

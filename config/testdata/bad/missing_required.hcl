@@ -1,0 +1,2 @@
+# An empty ghl block and no ptd block at all.
+ghl {}

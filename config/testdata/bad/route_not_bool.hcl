@@ -1,0 +1,26 @@
+ghl {
+  location_id   = "loc1"
+  private_token = env("PTSYNC_GHL_PIT")
+}
+ptd {
+  driver = "rest"
+  rest {
+    base_url = "http://127.0.0.1:8920"
+    api_key  = env("PTSYNC_PTD_API_KEY")
+  }
+}
+route "string" {
+  when  = lower(email)
+  group = "VIP"
+}
+route "unknown-function" {
+  when  = has(tags, "vip")
+  group = "VIP"
+}
+route "bad-regex" {
+  when  = length(regexall("[a-", email)) > 0
+  group = "VIP"
+}
+route "nothing" {
+  when = true
+}

@@ -1,0 +1,12 @@
+ghl {
+  location_id   = "loc1"
+  private_token = env("PTSYNC_GHL_PIT")
+  page_size     = 100
+}
+ptd {
+  driver = "rest"
+  rest {
+    base_url = "http://127.0.0.1:8920"
+    api_key  = env("PTSYNC_PTD_API_KEY")
+  }
+}

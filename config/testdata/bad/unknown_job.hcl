@@ -1,0 +1,15 @@
+ghl {
+  location_id   = "loc1"
+  private_token = env("PTSYNC_GHL_PIT")
+}
+ptd {
+  driver = "rest"
+  rest {
+    base_url = "http://127.0.0.1:8920"
+    api_key  = env("PTSYNC_PTD_API_KEY")
+  }
+}
+schedule "contacts" { cron = "@every 1m" }
+schedule "contacts" { cron = "@every 2m" }
+schedule "tasks" { cron = "@every 1m" }
+schedule { cron = "@every 1m" }
