@@ -1,0 +1,691 @@
+package ptd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"ptsync/apiclient/ptdwire"
+)
+
+// RESTOptions configures the rest driver. BaseURL and APIKey are required.
+type RESTOptions struct {
+	// BaseURL is the contract's root, e.g. https://bridge.example.com (the driver adds /v1/...).
+	BaseURL string
+	APIKey  Secret
+	// HTTPClient defaults to a client with a 30 s timeout.
+	HTTPClient *http.Client
+	Logger     hclog.Logger
+	Clock      func() time.Time
+	// Registerer receives ptsync_ptd_rest_requests_total{op,code} and
+	// ptsync_ptd_rest_retries_total{op}; nil registers nothing.
+	Registerer prometheus.Registerer
+	// MaxRetries is how many times a retryable failure is retried (default 4; -1 disables).
+	MaxRetries int
+	// BaseBackoff and MaxBackoff bound the full-jitter exponential backoff (250 ms, 30 s).
+	BaseBackoff, MaxBackoff time.Duration
+	// MaxRetryAfter is the longest Retry-After the driver waits; a longer one fails at once
+	// with ErrRateLimited so the scheduler can decide (default 2 min).
+	MaxRetryAfter time.Duration
+	// MaxBodyBytes caps response bodies (default 8 MiB).
+	MaxBodyBytes int64
+	// Capabilities, when set, is used instead of asking GET /v1/capabilities in Open.
+	Capabilities *Capabilities
+	// Sleep waits between attempts; tests replace it. It must return ctx.Err() when ctx ends.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// REST is the driver for the REST contract of docs/ptd-rest.md. It is safe for concurrent use.
+//
+// Retries: a 429 is always retried (the server did nothing), honouring Retry-After; 5xx and
+// transport errors are retried only for idempotent calls (GET, PUT, DELETE, tag deltas,
+// conditional PATCH, reminders with their idempotency key), never for creates of clients,
+// tasks or notes, whose unknown outcome the caller resolves by looking up first. A retried
+// conditional PATCH may answer 412 when the first attempt did land; callers re-read on 412.
+type REST struct {
+	base    *url.URL
+	key     Secret
+	hc      *http.Client
+	log     hclog.Logger
+	clock   func() time.Time
+	sleep   func(context.Context, time.Duration) error
+	retries int
+	backoff [2]time.Duration
+	maxRA   time.Duration
+	maxBody int64
+
+	requests *prometheus.CounterVec
+	retried  *prometheus.CounterVec
+
+	fixed bool // capabilities came from RESTOptions
+
+	mu   sync.RWMutex
+	caps Capabilities
+}
+
+var _ Adapter = (*REST)(nil)
+
+// AllREST is everything the REST contract can offer.
+var allREST = NewCapabilities(CapClientRead, CapClientCreate, CapClientUpdate, CapTags, CapGroups,
+	CapGroupRemove, CapPackages, CapCatalog, CapAccess, CapTasks, CapNotes, CapAppointments,
+	CapReminders, CapUpdateEvents)
+
+// NewREST validates o and returns a driver. Until Open narrows them, its capabilities are
+// o.Capabilities or, when nil, everything the contract defines.
+func NewREST(o RESTOptions) (*REST, error) {
+	u, err := url.Parse(strings.TrimRight(o.BaseURL, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("cannot create ptd rest driver: base url %q must be an absolute http(s) URL", o.BaseURL)
+	}
+	if o.APIKey == "" {
+		return nil, fmt.Errorf("cannot create ptd rest driver: %w: api key is empty", ErrInvalidInput)
+	}
+	r := &REST{base: u, key: o.APIKey, hc: o.HTTPClient, log: o.Logger, clock: o.Clock, sleep: o.Sleep,
+		retries: o.MaxRetries, backoff: [2]time.Duration{o.BaseBackoff, o.MaxBackoff},
+		maxRA: o.MaxRetryAfter, maxBody: o.MaxBodyBytes, caps: allREST}
+	if r.hc == nil {
+		r.hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	if r.log == nil {
+		r.log = hclog.NewNullLogger()
+	}
+	if r.clock == nil {
+		r.clock = time.Now
+	}
+	if r.sleep == nil {
+		r.sleep = sleepCtx
+	}
+	if r.retries == 0 {
+		r.retries = 4
+	} else if r.retries < 0 {
+		r.retries = 0
+	}
+	if r.backoff[0] <= 0 {
+		r.backoff[0] = 250 * time.Millisecond
+	}
+	if r.backoff[1] <= 0 {
+		r.backoff[1] = 30 * time.Second
+	}
+	if r.maxRA <= 0 {
+		r.maxRA = 2 * time.Minute
+	}
+	if r.maxBody <= 0 {
+		r.maxBody = 8 << 20
+	}
+	if o.Capabilities != nil {
+		r.caps, r.fixed = *o.Capabilities, true
+	}
+	if o.Registerer != nil {
+		r.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ptsync_ptd_rest_requests_total",
+			Help: "HTTP requests made to the PTD REST contract, by operation and status code (0: transport error)."},
+			[]string{"op", "code"})
+		r.retried = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ptsync_ptd_rest_retries_total",
+			Help: "Requests to the PTD REST contract that were retried, by operation."}, []string{"op"})
+		for _, c := range []prometheus.Collector{r.requests, r.retried} {
+			if err := o.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("cannot register ptd rest metrics: %w", err)
+			}
+		}
+	}
+	return r, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Open asks GET /v1/capabilities and narrows Capabilities to what the server declares,
+// unless RESTOptions.Capabilities was given. Safe to call again to refresh.
+func (r *REST) Open(ctx context.Context) error {
+	if r.fixedCaps() {
+		return nil
+	}
+	var w ptdwire.Capabilities
+	if _, err := r.do(ctx, call{op: "read capabilities", method: http.MethodGet, path: "/v1/capabilities", idempotent: true, out: &w}); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.caps = FromWire(w)
+	r.mu.Unlock()
+	r.log.Debug("ptd capabilities", "capabilities", FromWire(w).String())
+	return nil
+}
+
+func (r *REST) fixedCaps() bool { return r.fixed }
+
+// Close releases idle connections. Safe to call more than once and after a failed Open.
+func (r *REST) Close(context.Context) error {
+	r.hc.CloseIdleConnections()
+	return nil
+}
+
+// Capabilities returns the current set (see NewREST and Open).
+func (r *REST) Capabilities() Capabilities {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.caps
+}
+
+type call struct {
+	op         string
+	method     string
+	path       string
+	query      url.Values
+	body       any
+	ifMatch    string
+	idempotent bool
+	out        any
+}
+
+// do runs one contract call with retries. It returns the final response headers.
+func (r *REST) do(ctx context.Context, c call) (http.Header, error) {
+	var payload []byte
+	if c.body != nil {
+		b, err := json.Marshal(c.body)
+		if err != nil {
+			return nil, fmt.Errorf("cannot %s: cannot encode request: %w", c.op, err)
+		}
+		payload = b
+	}
+	target := r.base.String() + c.path // ids in c.path are already path-escaped
+	if len(c.query) > 0 {
+		target += "?" + c.query.Encode()
+	}
+	for attempt := 1; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, c.method, target, bytes.NewReader(payload))
+		if err != nil {
+			return nil, fmt.Errorf("cannot %s: cannot build request: %w", c.op, err)
+		}
+		req.Header.Set("Authorization", "Bearer "+r.key.Reveal())
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("User-Agent", "ptsync")
+		if payload != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if c.ifMatch != "" {
+			req.Header.Set("If-Match", c.ifMatch)
+		}
+		resp, err := r.hc.Do(req)
+		if err != nil {
+			r.count(c.op, 0)
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("cannot %s: %w", c.op, ctx.Err())
+			}
+			if c.idempotent && attempt <= r.retries {
+				if werr := r.wait(ctx, c.op, attempt, 0, "transport error", err); werr != nil {
+					return nil, werr
+				}
+				continue
+			}
+			return nil, fmt.Errorf("cannot %s: %w", c.op, err)
+		}
+		body, rerr := io.ReadAll(io.LimitReader(resp.Body, r.maxBody+1))
+		resp.Body.Close()
+		r.count(c.op, resp.StatusCode)
+		if rerr == nil && int64(len(body)) > r.maxBody {
+			rerr = fmt.Errorf("response body exceeds %d bytes", r.maxBody)
+		}
+		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			if rerr != nil {
+				return nil, fmt.Errorf("cannot %s: %w: %w", c.op, ErrServer, rerr)
+			}
+			if c.out != nil {
+				if err := json.Unmarshal(body, c.out); err != nil {
+					return nil, fmt.Errorf("cannot %s: %w: malformed response body: %w", c.op, ErrServer, err)
+				}
+			}
+			return resp.Header, nil
+		}
+		retryable := resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 && c.idempotent
+		if retryable && attempt <= r.retries {
+			ra, hasRA := r.retryAfter(resp.Header.Get("Retry-After"))
+			if !hasRA || ra <= r.maxRA {
+				if werr := r.wait(ctx, c.op, attempt, ra, strconv.Itoa(resp.StatusCode), nil); werr != nil {
+					return nil, werr
+				}
+				continue
+			}
+		}
+		ae := &APIError{Op: c.op, Status: resp.StatusCode, Attempts: attempt}
+		var we ptdwire.Error
+		if json.Unmarshal(body, &we) == nil {
+			ae.Code, ae.Message, ae.ExistingID = we.Code, we.Message, we.ExistingID
+		}
+		return nil, ae
+	}
+}
+
+// wait sleeps before retry attempt+1: Retry-After when given, else full-jitter backoff.
+func (r *REST) wait(ctx context.Context, op string, attempt int, retryAfter time.Duration, why string, cause error) error {
+	d := retryAfter
+	if d <= 0 {
+		ceil := r.backoff[0] << min(attempt-1, 20)
+		if ceil <= 0 || ceil > r.backoff[1] {
+			ceil = r.backoff[1]
+		}
+		d = time.Duration(rand.Int64N(int64(ceil) + 1))
+	}
+	if r.retried != nil {
+		r.retried.WithLabelValues(op).Inc()
+	}
+	r.log.Debug("retrying ptd call", "op", op, "attempt", attempt, "reason", why, "wait", d, "error", cause)
+	if err := r.sleep(ctx, d); err != nil {
+		return fmt.Errorf("cannot %s: %w", op, err)
+	}
+	return nil
+}
+
+// retryAfter parses a Retry-After header (seconds or an HTTP date).
+func (r *REST) retryAfter(v string) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(r.clock()), 0), true
+	}
+	return 0, false
+}
+
+func (r *REST) count(op string, code int) {
+	if r.requests != nil {
+		r.requests.WithLabelValues(op, strconv.Itoa(code)).Inc()
+	}
+}
+
+func (r *REST) need(op string, c Capability) error {
+	if !r.Capabilities().Has(c) {
+		return unsupported(op, c)
+	}
+	return nil
+}
+
+func needID(op, what, id string) error {
+	if strings.TrimSpace(id) == "" {
+		return fmt.Errorf("cannot %s: %w: %s is empty", op, ErrInvalidInput, what)
+	}
+	return nil
+}
+
+func esc(s string) string { return url.PathEscape(s) }
+
+// ListClientsPage implements Adapter (GET /v1/clients?updatedAfter=&limit=).
+func (r *REST) ListClientsPage(ctx context.Context, cursor string, limit int) (ptdwire.ClientPage, error) {
+	const op = "list clients"
+	var page ptdwire.ClientPage
+	if err := r.need(op, CapClientRead); err != nil {
+		return page, err
+	}
+	if limit < 1 || limit > 500 {
+		return page, fmt.Errorf("cannot %s: %w: limit %d is outside 1..500", op, ErrInvalidInput, limit)
+	}
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	if cursor != "" {
+		q.Set("updatedAfter", cursor)
+	}
+	_, err := r.do(ctx, call{op: op, method: http.MethodGet, path: "/v1/clients", query: q, idempotent: true, out: &page})
+	if err == nil && page.NextCursor == cursor && cursor != "" {
+		return page, fmt.Errorf("cannot %s: %w: server repeated cursor %q", op, ErrServer, cursor)
+	}
+	return page, err
+}
+
+func (r *REST) clientCall(ctx context.Context, c call) (ptdwire.Client, error) {
+	var out ptdwire.Client
+	c.out = &out
+	h, err := r.do(ctx, c)
+	if err != nil {
+		return ptdwire.Client{}, err
+	}
+	if et := h.Get("ETag"); et != "" {
+		out.ETag = et
+	}
+	return out, nil
+}
+
+// GetClient implements Adapter (GET /v1/clients/{id}); the result's ETag is the header's.
+func (r *REST) GetClient(ctx context.Context, id string) (ptdwire.Client, error) {
+	const op = "get client"
+	if err := r.need(op, CapClientRead); err != nil {
+		return ptdwire.Client{}, err
+	}
+	if err := needID(op, "client id", id); err != nil {
+		return ptdwire.Client{}, err
+	}
+	return r.clientCall(ctx, call{op: op, method: http.MethodGet, path: "/v1/clients/" + esc(id), idempotent: true})
+}
+
+// FindClientByEmail implements Adapter (GET /v1/clients?email=).
+func (r *REST) FindClientByEmail(ctx context.Context, email string) (*ptdwire.Client, error) {
+	const op = "find client by email"
+	if err := r.need(op, CapClientRead); err != nil {
+		return nil, err
+	}
+	e := NormalizeEmail(email)
+	if e == "" {
+		return nil, fmt.Errorf("cannot %s: %w: email is empty", op, ErrInvalidInput)
+	}
+	var page ptdwire.ClientPage
+	if _, err := r.do(ctx, call{op: op, method: http.MethodGet, path: "/v1/clients", query: url.Values{"email": {e}},
+		idempotent: true, out: &page}); err != nil {
+		return nil, err
+	}
+	for _, c := range page.Clients {
+		if NormalizeEmail(c.Email) == e {
+			return &c, nil
+		}
+	}
+	return nil, nil
+}
+
+// CreateClient implements Adapter (POST /v1/clients). Only a 429 is retried.
+func (r *REST) CreateClient(ctx context.Context, in ptdwire.ClientInput) (ptdwire.Client, error) {
+	const op = "create client"
+	if err := r.need(op, CapClientCreate); err != nil {
+		return ptdwire.Client{}, err
+	}
+	if in.Email == nil || NormalizeEmail(*in.Email) == "" {
+		return ptdwire.Client{}, fmt.Errorf("cannot %s: %w: email is required", op, ErrInvalidInput)
+	}
+	return r.clientCall(ctx, call{op: op, method: http.MethodPost, path: "/v1/clients", body: in})
+}
+
+// UpdateClient implements Adapter (PATCH /v1/clients/{id} with If-Match: etag). An empty etag
+// is sent without If-Match and the server answers 428 (ErrPreconditionRequired).
+func (r *REST) UpdateClient(ctx context.Context, id, etag string, in ptdwire.ClientInput) (ptdwire.Client, error) {
+	const op = "update client"
+	if err := r.need(op, CapClientUpdate); err != nil {
+		return ptdwire.Client{}, err
+	}
+	if err := needID(op, "client id", id); err != nil {
+		return ptdwire.Client{}, err
+	}
+	return r.clientCall(ctx, call{op: op, method: http.MethodPatch, path: "/v1/clients/" + esc(id), body: in,
+		ifMatch: etag, idempotent: etag != ""})
+}
+
+func (r *REST) tags(ctx context.Context, op, method, id string, tags []string) (ptdwire.Client, error) {
+	if err := r.need(op, CapTags); err != nil {
+		return ptdwire.Client{}, err
+	}
+	if err := needID(op, "client id", id); err != nil {
+		return ptdwire.Client{}, err
+	}
+	if len(tags) == 0 {
+		return ptdwire.Client{}, fmt.Errorf("cannot %s: %w: no tags given", op, ErrInvalidInput)
+	}
+	return r.clientCall(ctx, call{op: op, method: method, path: "/v1/clients/" + esc(id) + "/tags",
+		body: ptdwire.TagsInput{Tags: tags}, idempotent: true})
+}
+
+// AddTags implements Adapter (POST /v1/clients/{id}/tags).
+func (r *REST) AddTags(ctx context.Context, id string, tags []string) (ptdwire.Client, error) {
+	return r.tags(ctx, "add tags", http.MethodPost, id, tags)
+}
+
+// RemoveTags implements Adapter (DELETE /v1/clients/{id}/tags with a body).
+func (r *REST) RemoveTags(ctx context.Context, id string, tags []string) (ptdwire.Client, error) {
+	return r.tags(ctx, "remove tags", http.MethodDelete, id, tags)
+}
+
+// ListGroups implements Adapter (GET /v1/groups).
+func (r *REST) ListGroups(ctx context.Context) ([]ptdwire.Group, error) {
+	const op = "list groups"
+	if err := r.need(op, CapCatalog); err != nil {
+		return nil, err
+	}
+	var out ptdwire.GroupList
+	_, err := r.do(ctx, call{op: op, method: http.MethodGet, path: "/v1/groups", idempotent: true, out: &out})
+	return out.Groups, err
+}
+
+// ListPackages implements Adapter (GET /v1/packages).
+func (r *REST) ListPackages(ctx context.Context) ([]ptdwire.Package, error) {
+	const op = "list packages"
+	if err := r.need(op, CapCatalog); err != nil {
+		return nil, err
+	}
+	var out ptdwire.PackageList
+	_, err := r.do(ctx, call{op: op, method: http.MethodGet, path: "/v1/packages", idempotent: true, out: &out})
+	return out.Packages, err
+}
+
+func (r *REST) membership(ctx context.Context, op string, c Capability, method, clientID, kind, ref string) error {
+	if err := r.need(op, c); err != nil {
+		return err
+	}
+	if err := needID(op, "client id", clientID); err != nil {
+		return err
+	}
+	if err := needID(op, kind+" id", ref); err != nil {
+		return err
+	}
+	_, err := r.do(ctx, call{op: op, method: method, path: "/v1/clients/" + esc(clientID) + "/" + kind + "s/" + esc(ref), idempotent: true})
+	return err
+}
+
+// AddToGroup implements Adapter (PUT /v1/clients/{id}/groups/{groupId}).
+func (r *REST) AddToGroup(ctx context.Context, clientID, groupID string) error {
+	return r.membership(ctx, "add client to group", CapGroups, http.MethodPut, clientID, "group", groupID)
+}
+
+// RemoveFromGroup implements Adapter (DELETE /v1/clients/{id}/groups/{groupId}).
+func (r *REST) RemoveFromGroup(ctx context.Context, clientID, groupID string) error {
+	return r.membership(ctx, "remove client from group", CapGroupRemove, http.MethodDelete, clientID, "group", groupID)
+}
+
+// AssignPackage implements Adapter (PUT /v1/clients/{id}/packages/{packageId}).
+func (r *REST) AssignPackage(ctx context.Context, clientID, packageID string) error {
+	return r.membership(ctx, "assign package", CapPackages, http.MethodPut, clientID, "package", packageID)
+}
+
+func accessCap(op, access string) (Capability, error) {
+	switch access {
+	case ptdwire.AccessPrintOnly:
+		return CapPrintOnly, nil
+	case ptdwire.AccessOnline:
+		return CapAccess, nil
+	}
+	return 0, fmt.Errorf("cannot %s: %w: access %q is not one of online, print_only", op, ErrInvalidInput, access)
+}
+
+// SetAccess implements Adapter (PUT /v1/clients/{id}/access).
+func (r *REST) SetAccess(ctx context.Context, clientID, access string) error {
+	const op = "set access"
+	c, err := accessCap(op, access)
+	if err != nil {
+		return err
+	}
+	if err := r.need(op, c); err != nil {
+		return err
+	}
+	if err := needID(op, "client id", clientID); err != nil {
+		return err
+	}
+	_, err = r.do(ctx, call{op: op, method: http.MethodPut, path: "/v1/clients/" + esc(clientID) + "/access",
+		body: ptdwire.AccessInput{Access: access}, idempotent: true})
+	return err
+}
+
+// ListTasks implements Adapter (GET /v1/clients/{id}/tasks).
+func (r *REST) ListTasks(ctx context.Context, clientID string) ([]ptdwire.Task, error) {
+	const op = "list tasks"
+	if err := r.need(op, CapTasks); err != nil {
+		return nil, err
+	}
+	if err := needID(op, "client id", clientID); err != nil {
+		return nil, err
+	}
+	var out ptdwire.TaskList
+	_, err := r.do(ctx, call{op: op, method: http.MethodGet, path: "/v1/clients/" + esc(clientID) + "/tasks", idempotent: true, out: &out})
+	return out.Tasks, err
+}
+
+// CreateTask implements Adapter (POST /v1/clients/{id}/tasks). Only a 429 is retried.
+func (r *REST) CreateTask(ctx context.Context, clientID string, in ptdwire.TaskInput) (ptdwire.Task, error) {
+	const op = "create task"
+	var out ptdwire.Task
+	if err := r.need(op, CapTasks); err != nil {
+		return out, err
+	}
+	if err := needID(op, "client id", clientID); err != nil {
+		return out, err
+	}
+	_, err := r.do(ctx, call{op: op, method: http.MethodPost, path: "/v1/clients/" + esc(clientID) + "/tasks", body: in, out: &out})
+	return out, err
+}
+
+// UpdateTask implements Adapter (PATCH /v1/tasks/{id}).
+func (r *REST) UpdateTask(ctx context.Context, taskID string, in ptdwire.TaskInput) (ptdwire.Task, error) {
+	const op = "update task"
+	var out ptdwire.Task
+	if err := r.need(op, CapTasks); err != nil {
+		return out, err
+	}
+	if err := needID(op, "task id", taskID); err != nil {
+		return out, err
+	}
+	_, err := r.do(ctx, call{op: op, method: http.MethodPatch, path: "/v1/tasks/" + esc(taskID), body: in, idempotent: true, out: &out})
+	return out, err
+}
+
+func (r *REST) deleteChild(ctx context.Context, op string, c Capability, kind, id string) error {
+	if err := r.need(op, c); err != nil {
+		return err
+	}
+	if err := needID(op, kind+" id", id); err != nil {
+		return err
+	}
+	_, err := r.do(ctx, call{op: op, method: http.MethodDelete, path: "/v1/" + kind + "s/" + esc(id), idempotent: true})
+	if errors.Is(err, ErrNotFound) {
+		return nil // already gone: the goal of a delete is met
+	}
+	return err
+}
+
+// DeleteTask implements Adapter (DELETE /v1/tasks/{id}); a 404 counts as done.
+func (r *REST) DeleteTask(ctx context.Context, taskID string) error {
+	return r.deleteChild(ctx, "delete task", CapTasks, "task", taskID)
+}
+
+// ListNotes implements Adapter (GET /v1/clients/{id}/notes).
+func (r *REST) ListNotes(ctx context.Context, clientID string) ([]ptdwire.Note, error) {
+	const op = "list notes"
+	if err := r.need(op, CapNotes); err != nil {
+		return nil, err
+	}
+	if err := needID(op, "client id", clientID); err != nil {
+		return nil, err
+	}
+	var out ptdwire.NoteList
+	_, err := r.do(ctx, call{op: op, method: http.MethodGet, path: "/v1/clients/" + esc(clientID) + "/notes", idempotent: true, out: &out})
+	return out.Notes, err
+}
+
+// CreateNote implements Adapter (POST /v1/clients/{id}/notes). Only a 429 is retried.
+func (r *REST) CreateNote(ctx context.Context, clientID string, in ptdwire.NoteInput) (ptdwire.Note, error) {
+	const op = "create note"
+	var out ptdwire.Note
+	if err := r.need(op, CapNotes); err != nil {
+		return out, err
+	}
+	if err := needID(op, "client id", clientID); err != nil {
+		return out, err
+	}
+	_, err := r.do(ctx, call{op: op, method: http.MethodPost, path: "/v1/clients/" + esc(clientID) + "/notes", body: in, out: &out})
+	return out, err
+}
+
+// UpdateNote implements Adapter (PATCH /v1/notes/{id}).
+func (r *REST) UpdateNote(ctx context.Context, noteID string, in ptdwire.NoteInput) (ptdwire.Note, error) {
+	const op = "update note"
+	var out ptdwire.Note
+	if err := r.need(op, CapNotes); err != nil {
+		return out, err
+	}
+	if err := needID(op, "note id", noteID); err != nil {
+		return out, err
+	}
+	_, err := r.do(ctx, call{op: op, method: http.MethodPatch, path: "/v1/notes/" + esc(noteID), body: in, idempotent: true, out: &out})
+	return out, err
+}
+
+// DeleteNote implements Adapter (DELETE /v1/notes/{id}); a 404 counts as done.
+func (r *REST) DeleteNote(ctx context.Context, noteID string) error {
+	return r.deleteChild(ctx, "delete note", CapNotes, "note", noteID)
+}
+
+// UpsertAppointment implements Adapter (PUT /v1/clients/{id}/appointments/{externalId}).
+func (r *REST) UpsertAppointment(ctx context.Context, clientID string, a ptdwire.Appointment) (ptdwire.Appointment, error) {
+	const op = "upsert appointment"
+	var out ptdwire.Appointment
+	if err := r.need(op, CapAppointments); err != nil {
+		return out, err
+	}
+	if err := needID(op, "client id", clientID); err != nil {
+		return out, err
+	}
+	if err := needID(op, "appointment externalId", a.ExternalID); err != nil {
+		return out, err
+	}
+	in := ptdwire.AppointmentInput{Title: a.Title, StartAt: a.StartAt, EndAt: a.EndAt, Status: a.Status}
+	_, err := r.do(ctx, call{op: op, method: http.MethodPut,
+		path: "/v1/clients/" + esc(clientID) + "/appointments/" + esc(a.ExternalID), body: in, idempotent: true, out: &out})
+	return out, err
+}
+
+// ListAppointments implements Adapter (GET /v1/clients/{id}/appointments).
+func (r *REST) ListAppointments(ctx context.Context, clientID string) ([]ptdwire.Appointment, error) {
+	const op = "list appointments"
+	if err := r.need(op, CapAppointments); err != nil {
+		return nil, err
+	}
+	if err := needID(op, "client id", clientID); err != nil {
+		return nil, err
+	}
+	var out ptdwire.AppointmentList
+	_, err := r.do(ctx, call{op: op, method: http.MethodGet, path: "/v1/clients/" + esc(clientID) + "/appointments", idempotent: true, out: &out})
+	return out.Appointments, err
+}
+
+// SendReminder implements Adapter (POST /v1/reminders); retried like an idempotent call
+// because the idempotency key makes a repeat harmless.
+func (r *REST) SendReminder(ctx context.Context, rem ptdwire.Reminder) (ptdwire.Reminder, error) {
+	const op = "send reminder"
+	var out ptdwire.Reminder
+	if err := r.need(op, CapReminders); err != nil {
+		return out, err
+	}
+	if err := needID(op, "reminder idempotencyKey", rem.IdempotencyKey); err != nil {
+		return out, err
+	}
+	if err := needID(op, "reminder clientId", rem.ClientID); err != nil {
+		return out, err
+	}
+	rem.ID, rem.CreatedAt = "", ""
+	_, err := r.do(ctx, call{op: op, method: http.MethodPost, path: "/v1/reminders", body: rem, idempotent: true, out: &out})
+	return out, err
+}

@@ -1,0 +1,182 @@
+package ptd
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"ptsync/apiclient/ptdwire"
+)
+
+// TriggerSecretHeader carries the shared secret on inbound Zapier triggers.
+const TriggerSecretHeader = "X-PTSync-Secret"
+
+// TriggerHandlerOptions configures a TriggerHandler. Secret and Handle are required.
+type TriggerHandlerOptions struct {
+	// Secret is shared with the Zap that posts PTD's triggers (at least 16 characters).
+	Secret Secret
+	// Handle receives each valid trigger with its email normalized. An error answers 503 so
+	// the sender may retry; Handle must therefore tolerate repeats (ZapierTrigger.ID helps).
+	Handle func(ctx context.Context, t ptdwire.ZapierTrigger) error
+	// MaxBodyBytes caps the request body (413 beyond it); 0 means 64 KiB.
+	MaxBodyBytes int64
+	Logger       hclog.Logger
+	// Registerer receives ptsync_ptd_zapier_triggers_total{result}; nil registers nothing.
+	Registerer prometheus.Registerer
+}
+
+// TriggerHandler is the http.Handler for PTD's Zapier triggers (client added, client added to
+// group, package sign-up). It checks the shared secret in constant time before reading the
+// body (401 otherwise), caps the body (413), validates the JSON strictly (400, unknown fields
+// refused so a mistyped Zap mapping is caught), and hands valid triggers to Handle (202).
+// Every outcome is counted. Safe for concurrent use.
+type TriggerHandler struct {
+	secretSum [32]byte
+	handle    func(context.Context, ptdwire.ZapierTrigger) error
+	maxBody   int64
+	log       hclog.Logger
+	results   *prometheus.CounterVec
+}
+
+// Trigger results, the label values of ptsync_ptd_zapier_triggers_total.
+const (
+	TriggerAccepted     = "accepted"
+	TriggerUnauthorized = "unauthorized"
+	TriggerTooLarge     = "too_large"
+	TriggerInvalid      = "invalid"
+	TriggerFailed       = "failed"
+)
+
+// NewTriggerHandler validates o and returns the handler.
+func NewTriggerHandler(o TriggerHandlerOptions) (*TriggerHandler, error) {
+	if len(o.Secret.Reveal()) < 16 {
+		return nil, fmt.Errorf("cannot create zapier trigger handler: %w: the shared secret must have at least 16 characters", ErrInvalidInput)
+	}
+	if o.Handle == nil {
+		return nil, fmt.Errorf("cannot create zapier trigger handler: %w: no Handle callback", ErrInvalidInput)
+	}
+	h := &TriggerHandler{secretSum: sha256.Sum256([]byte(o.Secret.Reveal())), handle: o.Handle, maxBody: o.MaxBodyBytes, log: o.Logger}
+	if h.maxBody <= 0 {
+		h.maxBody = 64 << 10
+	}
+	if h.log == nil {
+		h.log = hclog.NewNullLogger()
+	}
+	if o.Registerer != nil {
+		h.results = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ptsync_ptd_zapier_triggers_total",
+			Help: "Inbound PTD Zapier triggers by result (accepted, unauthorized, too_large, invalid, failed)."}, []string{"result"})
+		if err := o.Registerer.Register(h.results); err != nil {
+			return nil, fmt.Errorf("cannot register zapier trigger metrics: %w", err)
+		}
+		for _, r := range []string{TriggerAccepted, TriggerUnauthorized, TriggerTooLarge, TriggerInvalid, TriggerFailed} {
+			h.results.WithLabelValues(r)
+		}
+	}
+	return h, nil
+}
+
+func (h *TriggerHandler) fail(w http.ResponseWriter, result string, status int, code, msg string) {
+	h.count(result)
+	h.log.Warn("zapier trigger refused", "result", result, "status", status, "reason", msg)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(ptdwire.Error{Code: code, Message: msg})
+}
+
+func (h *TriggerHandler) count(result string) {
+	if h.results != nil {
+		h.results.WithLabelValues(result).Inc()
+	}
+}
+
+// ServeHTTP implements http.Handler.
+func (h *TriggerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		h.fail(w, TriggerInvalid, http.StatusMethodNotAllowed, ptdwire.CodeMethodNotAllowed, "only POST is accepted")
+		return
+	}
+	got := sha256.Sum256([]byte(r.Header.Get(TriggerSecretHeader)))
+	if subtle.ConstantTimeCompare(got[:], h.secretSum[:]) != 1 {
+		h.fail(w, TriggerUnauthorized, http.StatusUnauthorized, ptdwire.CodeUnauthorized, "missing or wrong "+TriggerSecretHeader)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			h.fail(w, TriggerTooLarge, http.StatusRequestEntityTooLarge, ptdwire.CodeTooLarge,
+				fmt.Sprintf("body exceeds %d bytes", h.maxBody))
+			return
+		}
+		h.fail(w, TriggerInvalid, http.StatusBadRequest, ptdwire.CodeInvalidRequest, "cannot read body")
+		return
+	}
+	t, err := ParseTrigger(body)
+	if err != nil {
+		h.fail(w, TriggerInvalid, http.StatusBadRequest, ptdwire.CodeInvalidRequest, err.Error())
+		return
+	}
+	if err := h.handle(r.Context(), t); err != nil {
+		h.count(TriggerFailed)
+		h.log.Error("zapier trigger not handled", "trigger", t.Trigger, "error", err)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_ = json.NewEncoder(w).Encode(ptdwire.Error{Code: ptdwire.CodeUnavailable, Message: "trigger not handled; retry later"})
+		return
+	}
+	h.count(TriggerAccepted)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	_, _ = io.WriteString(w, `{"status":"accepted"}`+"\n")
+}
+
+// ParseTrigger decodes and validates one trigger body: a single JSON object with no unknown
+// fields, a known trigger name, a plausible email (returned normalized), the group or package
+// the trigger implies, and an RFC 3339 "at" when present. Errors name the offending field.
+func ParseTrigger(body []byte) (ptdwire.ZapierTrigger, error) {
+	var t ptdwire.ZapierTrigger
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&t); err != nil {
+		return t, fmt.Errorf("cannot decode trigger: %w", err)
+	}
+	if dec.More() {
+		return t, errors.New("cannot decode trigger: trailing data after the JSON object")
+	}
+	switch t.Trigger {
+	case ptdwire.TriggerClientAdded:
+	case ptdwire.TriggerClientAddedToGroup:
+		if strings.TrimSpace(t.Group) == "" {
+			return t, errors.New("invalid trigger: group is required for client_added_to_group")
+		}
+	case ptdwire.TriggerPackageSignUp:
+		if strings.TrimSpace(t.Package) == "" {
+			return t, errors.New("invalid trigger: package is required for package_sign_up")
+		}
+	default:
+		return t, fmt.Errorf("invalid trigger: trigger %q is not one of client_added, client_added_to_group, package_sign_up", t.Trigger)
+	}
+	e := NormalizeEmail(t.Email)
+	if at := strings.IndexByte(e, '@'); at < 1 || at == len(e)-1 || strings.ContainsAny(e, " \t\r\n,;<>") {
+		return t, fmt.Errorf("invalid trigger: email %q is not an address", t.Email)
+	}
+	t.Email = e
+	if t.At != "" {
+		if _, err := time.Parse(time.RFC3339, t.At); err != nil {
+			return t, fmt.Errorf("invalid trigger: at %q is not an RFC 3339 time", t.At)
+		}
+	}
+	return t, nil
+}

@@ -1,0 +1,459 @@
+package ptd
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"ptsync/apiclient/ptdwire"
+)
+
+// ZapierHooks are the catch-hook URLs of the Zaps that run PTD's actions. A catch-hook URL is
+// a bearer credential (anyone holding it can run the Zap), so each is a Secret and never
+// logged. An empty URL means the action is not available and its capability is not declared.
+type ZapierHooks struct {
+	AddClient     Secret
+	AddToGroup    Secret
+	AssignPackage Secret
+	PrintOnly     Secret
+	Reminder      Secret
+}
+
+// ZapierOptions configures the zapier driver.
+type ZapierOptions struct {
+	Hooks      ZapierHooks
+	HTTPClient *http.Client // default: 30 s timeout
+	Logger     hclog.Logger
+	// Registerer receives ptsync_ptd_zapier_posts_total{action,code}; nil registers nothing.
+	Registerer prometheus.Registerer
+	// MaxRetries, BaseBackoff, MaxBackoff and Sleep work as in RESTOptions.
+	MaxRetries              int
+	BaseBackoff, MaxBackoff time.Duration
+	Sleep                   func(ctx context.Context, d time.Duration) error
+}
+
+// Zapier is the driver for the route PTD offers today: it POSTs a ptdwire.ZapierAction to
+// the configured catch hook of each action. It cannot read PTD, so client ids are normalized
+// emails and everything but creates, group/package assignment, print-only and reminders
+// returns ErrUnsupported without I/O. Safe for concurrent use.
+//
+// Each POST carries an idempotency key derived from the action's content (the reminder's own
+// key for reminders), so a Zap that de-duplicates on it runs the step once. Add client, add to
+// group, assign package and print only are idempotent in PTD ("does nothing new" for a known
+// email), so they are retried on 5xx and transport errors; reminders only on 429.
+type Zapier struct {
+	hooks   map[string]string
+	caps    Capabilities
+	hc      *http.Client
+	log     hclog.Logger
+	sleep   func(context.Context, time.Duration) error
+	retries int
+	backoff [2]time.Duration
+	posts   *prometheus.CounterVec
+}
+
+var _ Adapter = (*Zapier)(nil)
+
+// NewZapier validates the hook URLs and returns a driver whose capabilities follow from them.
+func NewZapier(o ZapierOptions) (*Zapier, error) {
+	z := &Zapier{hooks: map[string]string{}, hc: o.HTTPClient, log: o.Logger, sleep: o.Sleep,
+		retries: o.MaxRetries, backoff: [2]time.Duration{o.BaseBackoff, o.MaxBackoff}}
+	var caps []Capability
+	for _, h := range []struct {
+		action string
+		url    Secret
+		cap    Capability
+	}{
+		{ptdwire.ZapierAddClient, o.Hooks.AddClient, CapClientCreate},
+		{ptdwire.ZapierAddToGroup, o.Hooks.AddToGroup, CapGroups},
+		{ptdwire.ZapierAssignPackage, o.Hooks.AssignPackage, CapPackages},
+		{ptdwire.ZapierPrintOnly, o.Hooks.PrintOnly, CapPrintOnly},
+		{ptdwire.ZapierReminder, o.Hooks.Reminder, CapReminders},
+	} {
+		if h.url == "" {
+			continue
+		}
+		u, err := url.Parse(h.url.Reveal())
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, fmt.Errorf("cannot create ptd zapier driver: %w: the %s hook is not an absolute http(s) URL", ErrInvalidInput, h.action)
+		}
+		z.hooks[h.action] = h.url.Reveal()
+		caps = append(caps, h.cap)
+	}
+	z.caps = NewCapabilities(caps...)
+	if z.hc == nil {
+		z.hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	if z.log == nil {
+		z.log = hclog.NewNullLogger()
+	}
+	if z.sleep == nil {
+		z.sleep = sleepCtx
+	}
+	if z.retries == 0 {
+		z.retries = 4
+	} else if z.retries < 0 {
+		z.retries = 0
+	}
+	if z.backoff[0] <= 0 {
+		z.backoff[0] = 500 * time.Millisecond
+	}
+	if z.backoff[1] <= 0 {
+		z.backoff[1] = 30 * time.Second
+	}
+	if o.Registerer != nil {
+		z.posts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ptsync_ptd_zapier_posts_total",
+			Help: "POSTs to Zapier catch hooks, by action and status code (0: transport error)."}, []string{"action", "code"})
+		if err := o.Registerer.Register(z.posts); err != nil {
+			return nil, fmt.Errorf("cannot register ptd zapier metrics: %w", err)
+		}
+	}
+	return z, nil
+}
+
+// Capabilities implements Adapter: one capability per configured hook.
+func (z *Zapier) Capabilities() Capabilities { return z.caps }
+
+// Open does nothing (the route has no capability endpoint); it exists for the lifecycle.
+func (z *Zapier) Open(context.Context) error { return nil }
+
+// Close releases idle connections.
+func (z *Zapier) Close(context.Context) error {
+	z.hc.CloseIdleConnections()
+	return nil
+}
+
+// idempotencyKey derives a stable key from an action's content.
+func idempotencyKey(parts ...string) string {
+	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return "ptsync-" + hex.EncodeToString(h[:12])
+}
+
+// post sends a to its hook and returns Zapier's id for the run.
+func (z *Zapier) post(ctx context.Context, op string, a ptdwire.ZapierAction, idempotent bool) (string, error) {
+	hook := z.hooks[a.Action]
+	body, err := json.Marshal(a)
+	if err != nil {
+		return "", fmt.Errorf("cannot %s: cannot encode action: %w", op, err)
+	}
+	for attempt := 1; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, hook, bytes.NewReader(body))
+		if err != nil {
+			return "", fmt.Errorf("cannot %s: cannot build request: %w", op, err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", a.IdempotencyKey)
+		req.Header.Set("User-Agent", "ptsync")
+		resp, err := z.hc.Do(req)
+		if err != nil {
+			z.count(a.Action, 0)
+			if ctx.Err() != nil {
+				return "", fmt.Errorf("cannot %s: %w", op, ctx.Err())
+			}
+			// *url.Error would print the hook URL, which is a credential: keep only the cause.
+			cause := err
+			if ue, ok := err.(*url.Error); ok {
+				cause = ue.Err
+			}
+			if idempotent && attempt <= z.retries {
+				if werr := z.wait(ctx, op, attempt, 0); werr != nil {
+					return "", werr
+				}
+				continue
+			}
+			return "", fmt.Errorf("cannot %s: post to the %s hook: %w", op, a.Action, cause)
+		}
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		z.count(a.Action, resp.StatusCode)
+		if resp.StatusCode/100 == 2 {
+			var out ptdwire.ZapierHookResponse
+			if err := json.Unmarshal(raw, &out); err != nil || out.Status != "success" {
+				return "", fmt.Errorf("cannot %s: %w: the %s hook answered %d without status success", op, ErrServer, a.Action, resp.StatusCode)
+			}
+			return out.ID, nil
+		}
+		if (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 && idempotent) && attempt <= z.retries {
+			var ra time.Duration
+			if n, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && n >= 0 {
+				ra = time.Duration(n) * time.Second
+			}
+			if werr := z.wait(ctx, op, attempt, ra); werr != nil {
+				return "", werr
+			}
+			continue
+		}
+		return "", &APIError{Op: op, Status: resp.StatusCode, Message: "zapier " + a.Action + " hook refused the action", Attempts: attempt}
+	}
+}
+
+func (z *Zapier) wait(ctx context.Context, op string, attempt int, d time.Duration) error {
+	if d <= 0 {
+		ceil := z.backoff[0] << min(attempt-1, 20)
+		if ceil <= 0 || ceil > z.backoff[1] {
+			ceil = z.backoff[1]
+		}
+		d = time.Duration(rand.Int64N(int64(ceil) + 1))
+	}
+	z.log.Debug("retrying zapier post", "op", op, "attempt", attempt, "wait", d)
+	if err := z.sleep(ctx, d); err != nil {
+		return fmt.Errorf("cannot %s: %w", op, err)
+	}
+	return nil
+}
+
+func (z *Zapier) count(action string, code int) {
+	if z.posts != nil {
+		z.posts.WithLabelValues(action, strconv.Itoa(code)).Inc()
+	}
+}
+
+func (z *Zapier) need(op string, c Capability) error {
+	if !z.caps.Has(c) {
+		return unsupported(op, c)
+	}
+	return nil
+}
+
+func emailID(op, id string) (string, error) {
+	e := NormalizeEmail(id)
+	if e == "" || !strings.Contains(e, "@") || strings.ContainsAny(e, " \t") {
+		return "", fmt.Errorf("cannot %s: %w: client id %q is not an email (the zapier route keys clients by email)", op, ErrInvalidInput, id)
+	}
+	return e, nil
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return strings.TrimSpace(*p)
+}
+
+// CreateClient implements Adapter by running PTD's Add Client. PTD does nothing new for a
+// known email, so ErrExists never happens here; the returned client's ID is the email.
+func (z *Zapier) CreateClient(ctx context.Context, in ptdwire.ClientInput) (ptdwire.Client, error) {
+	const op = "create client"
+	if err := z.need(op, CapClientCreate); err != nil {
+		return ptdwire.Client{}, err
+	}
+	email, err := emailID(op, deref(in.Email))
+	if err != nil {
+		return ptdwire.Client{}, err
+	}
+	if deref(in.FirstName) == "" {
+		return ptdwire.Client{}, fmt.Errorf("cannot %s: %w: firstName is required by PTD's Add Client", op, ErrInvalidInput)
+	}
+	a := ptdwire.ZapierAction{Action: ptdwire.ZapierAddClient, Email: email, FirstName: deref(in.FirstName),
+		LastName: deref(in.LastName), Gender: deref(in.Gender), Timezone: deref(in.Timezone)}
+	if in.SendLoginDetails != nil {
+		a.SendLoginDetails = *in.SendLoginDetails
+	}
+	if in.Access != nil {
+		online := *in.Access != ptdwire.AccessPrintOnly
+		a.Online = &online
+	}
+	a.IdempotencyKey = idempotencyKey(a.Action, email)
+	if _, err := z.post(ctx, op, a, true); err != nil {
+		return ptdwire.Client{}, err
+	}
+	access := ptdwire.AccessOnline
+	if a.Online != nil && !*a.Online {
+		access = ptdwire.AccessPrintOnly
+	}
+	return ptdwire.Client{ID: email, Email: email, FirstName: a.FirstName, LastName: a.LastName, Phone: deref(in.Phone),
+		Gender: a.Gender, Timezone: a.Timezone, Access: access, Groups: []string{}, Packages: []string{}, Tags: []string{}}, nil
+}
+
+// AddToGroup implements Adapter by running PTD's add-to-group action for the client's email.
+func (z *Zapier) AddToGroup(ctx context.Context, clientID, groupID string) error {
+	const op = "add client to group"
+	if err := z.need(op, CapGroups); err != nil {
+		return err
+	}
+	email, err := emailID(op, clientID)
+	if err != nil {
+		return err
+	}
+	if err := needID(op, "group", groupID); err != nil {
+		return err
+	}
+	a := ptdwire.ZapierAction{Action: ptdwire.ZapierAddToGroup, Email: email, Group: groupID,
+		IdempotencyKey: idempotencyKey(ptdwire.ZapierAddToGroup, email, groupID)}
+	_, err = z.post(ctx, op, a, true)
+	return err
+}
+
+// AssignPackage implements Adapter by running PTD's assign-package action.
+func (z *Zapier) AssignPackage(ctx context.Context, clientID, packageID string) error {
+	const op = "assign package"
+	if err := z.need(op, CapPackages); err != nil {
+		return err
+	}
+	email, err := emailID(op, clientID)
+	if err != nil {
+		return err
+	}
+	if err := needID(op, "package", packageID); err != nil {
+		return err
+	}
+	a := ptdwire.ZapierAction{Action: ptdwire.ZapierAssignPackage, Email: email, Package: packageID,
+		IdempotencyKey: idempotencyKey(ptdwire.ZapierAssignPackage, email, packageID)}
+	_, err = z.post(ctx, op, a, true)
+	return err
+}
+
+// SetAccess implements Adapter: only print_only exists as a Zapier action.
+func (z *Zapier) SetAccess(ctx context.Context, clientID, access string) error {
+	const op = "set access"
+	c, err := accessCap(op, access)
+	if err != nil {
+		return err
+	}
+	if err := z.need(op, c); err != nil {
+		return err
+	}
+	email, err := emailID(op, clientID)
+	if err != nil {
+		return err
+	}
+	a := ptdwire.ZapierAction{Action: ptdwire.ZapierPrintOnly, Email: email,
+		IdempotencyKey: idempotencyKey(ptdwire.ZapierPrintOnly, email)}
+	_, err = z.post(ctx, op, a, true)
+	return err
+}
+
+// SendReminder implements Adapter; r.ClientID is the client's email. The returned reminder's
+// ID is Zapier's run id. Retried on 429 only: Zapier itself does not de-duplicate.
+func (z *Zapier) SendReminder(ctx context.Context, r ptdwire.Reminder) (ptdwire.Reminder, error) {
+	const op = "send reminder"
+	if err := z.need(op, CapReminders); err != nil {
+		return ptdwire.Reminder{}, err
+	}
+	email, err := emailID(op, r.ClientID)
+	if err != nil {
+		return ptdwire.Reminder{}, err
+	}
+	if err := needID(op, "reminder idempotencyKey", r.IdempotencyKey); err != nil {
+		return ptdwire.Reminder{}, err
+	}
+	a := ptdwire.ZapierAction{Action: ptdwire.ZapierReminder, Email: email, Message: r.Message, DueAt: r.DueAt,
+		IdempotencyKey: r.IdempotencyKey}
+	id, err := z.post(ctx, op, a, false)
+	if err != nil {
+		return ptdwire.Reminder{}, err
+	}
+	r.ID, r.ClientID = id, email
+	return r, nil
+}
+
+// The rest of Adapter: the zapier route has no such operation.
+
+// ListClientsPage implements Adapter: unsupported.
+func (z *Zapier) ListClientsPage(context.Context, string, int) (ptdwire.ClientPage, error) {
+	return ptdwire.ClientPage{}, unsupported("list clients", CapClientRead)
+}
+
+// GetClient implements Adapter: unsupported.
+func (z *Zapier) GetClient(context.Context, string) (ptdwire.Client, error) {
+	return ptdwire.Client{}, unsupported("get client", CapClientRead)
+}
+
+// FindClientByEmail implements Adapter: unsupported (PTD's Add Client is idempotent by email,
+// which is what makes creates safe to repeat on this route).
+func (z *Zapier) FindClientByEmail(context.Context, string) (*ptdwire.Client, error) {
+	return nil, unsupported("find client by email", CapClientRead)
+}
+
+// UpdateClient implements Adapter: unsupported.
+func (z *Zapier) UpdateClient(context.Context, string, string, ptdwire.ClientInput) (ptdwire.Client, error) {
+	return ptdwire.Client{}, unsupported("update client", CapClientUpdate)
+}
+
+// AddTags implements Adapter: unsupported.
+func (z *Zapier) AddTags(context.Context, string, []string) (ptdwire.Client, error) {
+	return ptdwire.Client{}, unsupported("add tags", CapTags)
+}
+
+// RemoveTags implements Adapter: unsupported.
+func (z *Zapier) RemoveTags(context.Context, string, []string) (ptdwire.Client, error) {
+	return ptdwire.Client{}, unsupported("remove tags", CapTags)
+}
+
+// ListGroups implements Adapter: unsupported.
+func (z *Zapier) ListGroups(context.Context) ([]ptdwire.Group, error) {
+	return nil, unsupported("list groups", CapCatalog)
+}
+
+// ListPackages implements Adapter: unsupported.
+func (z *Zapier) ListPackages(context.Context) ([]ptdwire.Package, error) {
+	return nil, unsupported("list packages", CapCatalog)
+}
+
+// RemoveFromGroup implements Adapter: unsupported.
+func (z *Zapier) RemoveFromGroup(context.Context, string, string) error {
+	return unsupported("remove client from group", CapGroupRemove)
+}
+
+// ListTasks implements Adapter: unsupported.
+func (z *Zapier) ListTasks(context.Context, string) ([]ptdwire.Task, error) {
+	return nil, unsupported("list tasks", CapTasks)
+}
+
+// CreateTask implements Adapter: unsupported.
+func (z *Zapier) CreateTask(context.Context, string, ptdwire.TaskInput) (ptdwire.Task, error) {
+	return ptdwire.Task{}, unsupported("create task", CapTasks)
+}
+
+// UpdateTask implements Adapter: unsupported.
+func (z *Zapier) UpdateTask(context.Context, string, ptdwire.TaskInput) (ptdwire.Task, error) {
+	return ptdwire.Task{}, unsupported("update task", CapTasks)
+}
+
+// DeleteTask implements Adapter: unsupported.
+func (z *Zapier) DeleteTask(context.Context, string) error {
+	return unsupported("delete task", CapTasks)
+}
+
+// ListNotes implements Adapter: unsupported.
+func (z *Zapier) ListNotes(context.Context, string) ([]ptdwire.Note, error) {
+	return nil, unsupported("list notes", CapNotes)
+}
+
+// CreateNote implements Adapter: unsupported.
+func (z *Zapier) CreateNote(context.Context, string, ptdwire.NoteInput) (ptdwire.Note, error) {
+	return ptdwire.Note{}, unsupported("create note", CapNotes)
+}
+
+// UpdateNote implements Adapter: unsupported.
+func (z *Zapier) UpdateNote(context.Context, string, ptdwire.NoteInput) (ptdwire.Note, error) {
+	return ptdwire.Note{}, unsupported("update note", CapNotes)
+}
+
+// DeleteNote implements Adapter: unsupported.
+func (z *Zapier) DeleteNote(context.Context, string) error {
+	return unsupported("delete note", CapNotes)
+}
+
+// UpsertAppointment implements Adapter: unsupported.
+func (z *Zapier) UpsertAppointment(context.Context, string, ptdwire.Appointment) (ptdwire.Appointment, error) {
+	return ptdwire.Appointment{}, unsupported("upsert appointment", CapAppointments)
+}
+
+// ListAppointments implements Adapter: unsupported.
+func (z *Zapier) ListAppointments(context.Context, string) ([]ptdwire.Appointment, error) {
+	return nil, unsupported("list appointments", CapAppointments)
+}
