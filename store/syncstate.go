@@ -474,7 +474,7 @@ func (tx *Tx) ChildrenRefreshed(contactID string, at time.Time) error {
 }
 
 // NextChildrenDue returns up to limit contact ids whose children should be refreshed next:
-// dirty contacts first (oldest mark first), then mirrored contacts by ChildrenFetchedAt,
+// dirty contacts first (oldest mark first, ties in id order), then mirrored contacts by ChildrenFetchedAt,
 // stalest (never fetched) first. No id appears twice.
 func (tx *Tx) NextChildrenDue(limit int) ([]string, error) {
 	type d struct {
