@@ -276,9 +276,7 @@ func (m *merger) mergeScalar(in fieldInput) {
 	vals := map[Side]string{SideGHL: g, SidePTD: p}
 
 	if g == p {
-		if !hasBase || b != g {
-			m.agree(in, Scalar(g))
-		}
+		m.agree(in, Scalar(g), hasBase && b == g)
 		return
 	}
 
@@ -343,8 +341,14 @@ func emptyVsNonEmpty(g, p string) (empty, nonEmpty Side) {
 	return SideNone, SideNone
 }
 
-func (m *merger) agree(in fieldInput, v Value) {
+// agree records v, which both sides hold, as the base. The stored base is rewritten even when it
+// only differs in form (a raw value from an older normalizer); a Decision is recorded only when
+// the agreed value itself is new, so first contact of two empty fields adds no history noise.
+func (m *merger) agree(in fieldInput, v Value, sameAsBase bool) {
 	m.res.Base.Values[in.spec.Name] = v
+	if sameAsBase || (!in.hasBase && v.IsEmpty()) {
+		return
+	}
 	m.res.Decisions = append(m.res.Decisions, Decision{Field: in.spec.Name, Winner: SideBoth, Rule: ReasonAgree, Old: in.base, New: v})
 }
 
@@ -389,8 +393,10 @@ func (m *merger) mergeSet(in fieldInput) {
 		return
 	}
 	if gs.equal(ps) {
-		if !hasBase || !bs.equal(gs) {
-			m.agree(in, setValue(gs))
+		if hasBase && bs.equal(gs) {
+			m.agree(in, setValue(bs), true) // keep the base's spelling of each element
+		} else {
+			m.agree(in, setValue(gs), false)
 		}
 		return
 	}
