@@ -188,7 +188,11 @@ type Mapping struct {
 	DefaultConflict string
 	// PhoneRegion is the ISO 3166 region used for phone numbers without a country code.
 	PhoneRegion string
-	Fields      []Field
+	// TimeZone is the IANA name of the zone in which zone-less times (HighLevel's
+	// "2006-01-02 15:04:05") are read; Location is it loaded, never nil.
+	TimeZone string
+	Location *time.Location
+	Fields   []Field
 }
 
 // Field maps one GHL contact field to one PTD client field.

@@ -747,7 +747,7 @@ func (d *decoder) decodeSchedules(top *hcl.BodyContent, cfg *Config) {
 
 func (d *decoder) decodeMapping(b *hcl.Block, cfg *Config) {
 	c := d.content(b.Body, &hcl.BodySchema{
-		Attributes: attrs("initial_winner", "default_conflict", "phone_region"),
+		Attributes: attrs("initial_winner", "default_conflict", "phone_region", "time_zone"),
 		Blocks:     []hcl.BlockHeaderSchema{{Type: "field", LabelNames: []string{"name"}}},
 	})
 	m := &cfg.Mapping
@@ -756,6 +756,14 @@ func (d *decoder) decodeMapping(b *hcl.Block, cfg *Config) {
 	if a := d.str(c.Attributes, "phone_region", &m.PhoneRegion); a != nil {
 		if len(m.PhoneRegion) != 2 || strings.ToUpper(m.PhoneRegion) != m.PhoneRegion || strings.ContainsAny(m.PhoneRegion, "0123456789") {
 			d.errorAt(a.Expr.Range(), "Invalid phone_region", "phone_region must be a two-letter upper-case ISO 3166 region such as \"US\" or \"GB\", got %q", m.PhoneRegion)
+		}
+	}
+	if a := d.nonEmpty(c.Attributes, "time_zone", &m.TimeZone); a != nil {
+		loc, err := time.LoadLocation(m.TimeZone)
+		if err != nil {
+			d.errorAt(a.Expr.Range(), "Invalid time_zone", "time_zone must be an IANA zone name such as \"UTC\" or \"America/New_York\": %v", err)
+		} else {
+			m.Location = loc
 		}
 	}
 	var fields []Field

@@ -32,7 +32,7 @@ func defaults() *Config {
 			Timeout:         30 * time.Second,
 		},
 		Store:     Store{Path: DefaultStorePath},
-		Mapping:   Mapping{InitialWinner: SidePTD, DefaultConflict: ConflictNewest, PhoneRegion: "US"},
+		Mapping:   Mapping{InitialWinner: SidePTD, DefaultConflict: ConflictNewest, PhoneRegion: "US", TimeZone: "UTC", Location: time.UTC},
 		Reminders: Reminders{Window: 24 * time.Hour, Message: DefaultReminderText},
 		Deletes:   Deletes{Policy: DeleteIgnore, Confirmations: 2, Tag: "ptsync-deleted"},
 		Pusher:    Pusher{MaxAttempts: 8, BackoffBase: time.Second, BackoffMax: 5 * time.Minute},

@@ -7,6 +7,7 @@ ptd {
 }
 mapping {
   initial_winner = "both"
+  time_zone      = "Mars/Olympus_Mons"
   field "email" {
     direction  = "sideways"
     normalizer = "EMAIL"

@@ -18,6 +18,7 @@ mapping {
   initial_winner   = "ghl"
   default_conflict = "manual"
   phone_region     = "GB"
+  time_zone        = "Europe/London"
   field "email" {}
   field "groups" {
     ghl       = "tags"
