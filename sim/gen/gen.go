@@ -130,7 +130,11 @@ func (g *Generator) Person() Person {
 	}
 	loc := pick(r, places)
 	p.City, p.State, p.Country, p.Timezone = loc.city, loc.state, loc.country, loc.tz
-	p.PostalCode = fmt.Sprintf(loc.postal, r.IntN(90000)+10000)
+	if loc.country == "GB" {
+		p.PostalCode = fmt.Sprintf(loc.postal, r.IntN(20)+1)
+	} else {
+		p.PostalCode = fmt.Sprintf(loc.postal, r.IntN(10000))
+	}
 	p.Address1 = fmt.Sprintf("%d %s", r.IntN(9800)+1, pick(r, streets))
 	if r.IntN(3) > 0 {
 		p.CompanyName = pick(r, companies)

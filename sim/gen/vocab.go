@@ -14,8 +14,8 @@ var places = []place{
 	{"San Diego", "CA", "US", "America/Los_Angeles", "9%04d"},
 	{"Boston", "MA", "US", "America/New_York", "0%04d"},
 	{"Phoenix", "AZ", "US", "America/Phoenix", "8%04d"},
-	{"London", "", "GB", "Europe/London", "SW%d"},
-	{"Manchester", "", "GB", "Europe/London", "M%d"},
+	{"London", "", "GB", "Europe/London", "SW%d 2AB"},
+	{"Manchester", "", "GB", "Europe/London", "M%d 3HQ"},
 }
 
 var firstNames = []string{

@@ -1,0 +1,609 @@
+package ghlsim
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"ptsync/apiclient/ghlwire"
+)
+
+// Search limits, as HighLevel documents them.
+const (
+	maxListLimit   = 100
+	maxPageLimit   = 500
+	maxPageWindow  = 10000
+	maxQueryLength = 75
+)
+
+// matchesQuery is the free-text match of GET /contacts/ and POST /contacts/search: a
+// case-insensitive substring of name, email, phone or company.
+func matchesQuery(c *ghlwire.Contact, q string) bool {
+	q = strings.ToLower(strings.TrimSpace(q))
+	if q == "" {
+		return true
+	}
+	for _, f := range []string{c.FullNameLowerCase, c.EmailLowerCase, c.Phone, strings.ToLower(c.CompanyName)} {
+		if strings.Contains(f, q) {
+			return true
+		}
+	}
+	return false
+}
+
+// hListContacts serves the deprecated GET /contacts/: newest first by dateAdded, id as the
+// tiebreak (descending too). startAfter+startAfterId continue after that row; startAfter
+// alone returns the first page again, as the real API does.
+func (s *Server) hListContacts(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if e := s.checkLocation(q.Get("locationId")); e != nil {
+		s.writeErr(w, e)
+		return
+	}
+	limit := 20
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		switch {
+		case err != nil || n < 1:
+			s.writeErr(w, errUnprocessable("limit must be a positive number"))
+			return
+		case n > maxListLimit:
+			s.writeErr(w, errUnprocessable("limit must not be greater than 100"))
+			return
+		}
+		limit = n
+	}
+	var after *snap
+	sa, said := q.Get("startAfter"), q.Get("startAfterId")
+	if sa != "" {
+		ms, err := strconv.ParseInt(sa, 10, 64)
+		if err != nil {
+			s.writeErr(w, errUnprocessable("startAfter must be a number"))
+			return
+		}
+		if said != "" { // startAfter without startAfterId is ignored: the API's known bug
+			after = &snap{c: ghlwire.Contact{ID: said}, added: time.UnixMilli(ms).UTC()}
+		}
+	}
+
+	s.mu.RLock()
+	repeat := s.cursorRepeat
+	rows := make([]*snap, 0, len(s.st.contacts))
+	for _, rec := range s.st.contacts {
+		if matchesQuery(&rec.cur.c, q.Get("query")) {
+			rows = append(rows, rec.cur)
+		}
+	}
+	s.mu.RUnlock()
+	newestFirst := func(a, b *snap) int {
+		if c := b.added.Compare(a.added); c != 0 {
+			return c
+		}
+		return strings.Compare(b.c.ID, a.c.ID)
+	}
+	slices.SortFunc(rows, newestFirst)
+	start := 0
+	if after != nil {
+		start, _ = slices.BinarySearchFunc(rows, after, newestFirst)
+		if start < len(rows) && newestFirst(rows[start], after) == 0 {
+			start++
+		}
+	}
+	end := min(start+limit, len(rows))
+	page := rows[start:end]
+	resp := ghlwire.ListContactsResponse{Contacts: make([]ghlwire.Contact, len(page)), Count: len(rows)}
+	for i, sn := range page {
+		resp.Contacts[i] = cloneContact(sn.c)
+	}
+	cur := start/limit + 1
+	meta := &ghlwire.ListMeta{Total: len(rows), CurrentPage: cur}
+	if cur > 1 {
+		p := cur - 1
+		meta.PrevPage = &p
+	}
+	if end < len(rows) && len(page) > 0 {
+		last := page[len(page)-1]
+		ms, id := last.added.UnixMilli(), last.c.ID
+		if repeat && after != nil { // test hook: hand back the cursor the client sent
+			ms, id = after.added.UnixMilli(), after.c.ID
+		}
+		np := cur + 1
+		v := url.Values{"locationId": {s.opts.LocationID}, "startAfter": {strconv.FormatInt(ms, 10)}, "startAfterId": {id}}
+		if q.Has("limit") {
+			v.Set("limit", strconv.Itoa(limit))
+		}
+		if q.Get("query") != "" {
+			v.Set("query", q.Get("query"))
+		}
+		next := "http://" + r.Host + "/contacts/?" + v.Encode()
+		meta.StartAfter, meta.StartAfterID, meta.NextPage, meta.NextPageURL = &ms, &id, &np, &next
+	}
+	resp.Meta = meta
+	s.writeJSON(w, 200, resp)
+}
+
+// hBusiness serves GET /contacts/business/{businessId} (limit and skip are strings).
+func (s *Server) hBusiness(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if e := s.checkLocation(q.Get("locationId")); e != nil {
+		s.writeErr(w, e)
+		return
+	}
+	limit, skip := 25, 0
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxListLimit {
+			s.writeErr(w, errUnprocessable("limit must be a number string between 1 and 100"))
+			return
+		}
+		limit = n
+	}
+	if v := q.Get("skip"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			s.writeErr(w, errUnprocessable("skip must be a number string"))
+			return
+		}
+		skip = n
+	}
+	bid := r.PathValue("businessId")
+	s.mu.RLock()
+	var rows []*snap
+	for _, rec := range s.st.contacts {
+		if rec.cur.c.BusinessID == bid && matchesQuery(&rec.cur.c, q.Get("query")) {
+			rows = append(rows, rec.cur)
+		}
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(rows, func(a, b *snap) int {
+		return cmp.Or(strings.Compare(a.c.FullNameLowerCase, b.c.FullNameLowerCase), strings.Compare(a.c.ID, b.c.ID))
+	})
+	out := ghlwire.BusinessContactsResponse{Contacts: []ghlwire.Contact{}, Count: len(rows)}
+	for i := skip; i < len(rows) && i < skip+limit; i++ {
+		out.Contacts = append(out.Contacts, cloneContact(rows[i].c))
+	}
+	s.writeJSON(w, 200, out)
+}
+
+// fieldKind tells how a search field compares.
+type fieldKind int
+
+const (
+	kindText fieldKind = iota
+	kindDate
+	kindTags
+	kindPhone
+	kindBool
+)
+
+var searchFields = map[string]fieldKind{
+	"id": kindText, "email": kindText, "firstName": kindText, "lastName": kindText,
+	"firstNameLowerCase": kindText, "lastNameLowerCase": kindText, "name": kindText,
+	"contactName": kindText, "companyName": kindText, "city": kindText, "state": kindText,
+	"country": kindText, "postalCode": kindText, "source": kindText, "type": kindText,
+	"assignedTo": kindText, "businessId": kindText, "timezone": kindText, "website": kindText,
+	"address1": kindText, "dateOfBirth": kindText,
+	"dateAdded": kindDate, "dateUpdated": kindDate,
+	"tags": kindTags, "phone": kindPhone, "dnd": kindBool,
+}
+
+func textValue(s *snap, field string) string {
+	c := &s.c
+	switch field {
+	case "id":
+		return c.ID
+	case "email":
+		return c.EmailLowerCase
+	case "firstName", "firstNameLowerCase":
+		return c.FirstNameLowerCase
+	case "lastName", "lastNameLowerCase":
+		return c.LastNameLowerCase
+	case "name", "contactName":
+		return c.FullNameLowerCase
+	case "companyName":
+		return strings.ToLower(c.CompanyName)
+	case "city":
+		return strings.ToLower(c.City)
+	case "state":
+		return strings.ToLower(c.State)
+	case "country":
+		return strings.ToLower(c.Country)
+	case "postalCode":
+		return strings.ToLower(c.PostalCode)
+	case "source":
+		return strings.ToLower(c.Source)
+	case "type":
+		return c.Type
+	case "assignedTo":
+		return c.AssignedTo
+	case "businessId":
+		return c.BusinessID
+	case "timezone":
+		return c.Timezone
+	case "website":
+		return strings.ToLower(c.Website)
+	case "address1":
+		return strings.ToLower(c.Address1)
+	case "dateOfBirth":
+		return c.DateOfBirth
+	case "phone":
+		return c.Phone
+	case "dnd":
+		return strconv.FormatBool(c.Dnd)
+	}
+	return ""
+}
+
+func dateValue(s *snap, field string) time.Time {
+	if field == "dateAdded" {
+		return s.added
+	}
+	return s.updated
+}
+
+type predicate func(*snap) bool
+
+// compileFilters turns the request's filters into one predicate (top level is AND).
+func compileFilters(fs []ghlwire.SearchFilter, group string) (predicate, *Error) {
+	preds := make([]predicate, 0, len(fs))
+	for i, f := range fs {
+		var p predicate
+		var e *Error
+		if f.Group != "" || len(f.Filters) > 0 {
+			g := strings.ToUpper(f.Group)
+			if g != "AND" && g != "OR" {
+				return nil, errUnprocessable(fmt.Sprintf("filters[%d].group must be one of AND, OR", i))
+			}
+			p, e = compileFilters(f.Filters, g)
+		} else {
+			p, e = compileFilter(f, i)
+		}
+		if e != nil {
+			return nil, e
+		}
+		preds = append(preds, p)
+	}
+	if group == "OR" {
+		return func(s *snap) bool {
+			for _, p := range preds {
+				if p(s) {
+					return true
+				}
+			}
+			return len(preds) == 0
+		}, nil
+	}
+	return func(s *snap) bool {
+		for _, p := range preds {
+			if !p(s) {
+				return false
+			}
+		}
+		return true
+	}, nil
+}
+
+func compileFilter(f ghlwire.SearchFilter, i int) (predicate, *Error) {
+	kind, ok := searchFields[f.Field]
+	if !ok {
+		return nil, errUnprocessable(fmt.Sprintf("filters[%d].field %q is not a searchable field", i, f.Field))
+	}
+	bad := func(why string) (predicate, *Error) {
+		return nil, errUnprocessable(fmt.Sprintf("filters[%d] (%s %s): %s", i, f.Field, f.Operator, why))
+	}
+	// values returns the filter value as a list of lower-case strings (a string or an array).
+	values := func() ([]string, bool) {
+		var raw []any
+		switch v := f.Value.(type) {
+		case []any:
+			raw = v
+		case nil:
+			return nil, false
+		default:
+			raw = []any{v}
+		}
+		out := make([]string, 0, len(raw))
+		for _, x := range raw {
+			var str string
+			switch y := x.(type) {
+			case string:
+				str = y
+			case float64:
+				str = strconv.FormatFloat(y, 'f', -1, 64)
+			case bool:
+				str = strconv.FormatBool(y)
+			default:
+				return nil, false
+			}
+			str = strings.ToLower(strings.TrimSpace(str))
+			if kind == kindPhone {
+				if p, ok := NormalizePhone(str); ok {
+					str = p
+				}
+			}
+			out = append(out, str)
+		}
+		return out, len(out) > 0
+	}
+	fieldVals := func(s *snap) []string {
+		if kind == kindTags {
+			return s.c.Tags
+		}
+		return []string{textValue(s, f.Field)}
+	}
+	switch f.Operator {
+	case "exists", "not_exists":
+		want := f.Operator == "exists"
+		return func(s *snap) bool {
+			var has bool
+			switch kind {
+			case kindTags:
+				has = len(s.c.Tags) > 0
+			case kindDate:
+				has = !dateValue(s, f.Field).IsZero()
+			default:
+				has = textValue(s, f.Field) != ""
+			}
+			return has == want
+		}, nil
+	case "eq", "not_eq":
+		want := f.Operator == "eq"
+		if kind == kindDate {
+			t, ok := parseTimeValue(f.Value)
+			if !ok {
+				return bad("value must be an ISO-8601 date or epoch milliseconds")
+			}
+			return func(s *snap) bool { return dateValue(s, f.Field).Equal(t) == want }, nil
+		}
+		vals, ok := values()
+		if !ok {
+			return bad("value must be a string or an array of strings")
+		}
+		return func(s *snap) bool {
+			for _, fv := range fieldVals(s) {
+				if slices.Contains(vals, strings.ToLower(fv)) {
+					return want
+				}
+			}
+			return !want
+		}, nil
+	case "contains", "not_contains":
+		if kind == kindDate {
+			return bad("operator not supported on a date field")
+		}
+		vals, ok := values()
+		if !ok {
+			return bad("value must be a string")
+		}
+		want := f.Operator == "contains"
+		return func(s *snap) bool {
+			for _, fv := range fieldVals(s) {
+				for _, v := range vals {
+					if strings.Contains(strings.ToLower(fv), v) {
+						return want
+					}
+				}
+			}
+			return !want
+		}, nil
+	case "range":
+		m, ok := f.Value.(map[string]any)
+		if !ok || len(m) == 0 {
+			return bad("value must be an object with gte, gt, lte or lt")
+		}
+		var checks []func(*snap) bool
+		for op, v := range m {
+			var cmpFn func(c int) bool
+			switch op {
+			case "gte":
+				cmpFn = func(c int) bool { return c >= 0 }
+			case "gt":
+				cmpFn = func(c int) bool { return c > 0 }
+			case "lte":
+				cmpFn = func(c int) bool { return c <= 0 }
+			case "lt":
+				cmpFn = func(c int) bool { return c < 0 }
+			default:
+				return bad("unknown range bound " + op)
+			}
+			if kind == kindDate {
+				t, ok := parseTimeValue(v)
+				if !ok {
+					return bad("range bound " + op + " must be an ISO-8601 date or epoch milliseconds")
+				}
+				checks = append(checks, func(s *snap) bool { return cmpFn(dateValue(s, f.Field).Compare(t)) })
+				continue
+			}
+			str, ok := v.(string)
+			if !ok || kind == kindTags {
+				return bad("range needs a date field or string bounds")
+			}
+			str = strings.ToLower(str)
+			checks = append(checks, func(s *snap) bool { return cmpFn(strings.Compare(textValue(s, f.Field), str)) })
+		}
+		return func(s *snap) bool {
+			for _, c := range checks {
+				if !c(s) {
+					return false
+				}
+			}
+			return true
+		}, nil
+	}
+	return bad("unknown operator (use eq, not_eq, contains, not_contains, exists, not_exists, range)")
+}
+
+// sortKey is one compiled sort criterion.
+type sortKey struct {
+	field string
+	desc  bool
+	date  bool
+}
+
+func (k sortKey) value(s *snap) any {
+	if k.date {
+		return dateValue(s, k.field).UnixMilli()
+	}
+	return textValue(s, k.field)
+}
+
+func compareSnaps(keys []sortKey, a, b *snap) int {
+	for _, k := range keys {
+		var c int
+		if k.date {
+			c = dateValue(a, k.field).Compare(dateValue(b, k.field))
+		} else {
+			c = strings.Compare(textValue(a, k.field), textValue(b, k.field))
+		}
+		if k.desc {
+			c = -c
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return strings.Compare(a.c.ID, b.c.ID)
+}
+
+// compareCursor orders a snap against a searchAfter cursor [sortValues..., id].
+func compareCursor(keys []sortKey, a *snap, cur []any) int {
+	for i, k := range keys {
+		var c int
+		if k.date {
+			t, _ := parseTimeValue(cur[i])
+			c = dateValue(a, k.field).Compare(t)
+		} else {
+			str, _ := cur[i].(string)
+			c = strings.Compare(textValue(a, k.field), str)
+		}
+		if k.desc {
+			c = -c
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	id, _ := cur[len(keys)].(string)
+	return strings.Compare(a.c.ID, id)
+}
+
+// hSearch serves POST /contacts/search against the index as of now - SearchLag.
+func (s *Server) hSearch(w http.ResponseWriter, r *http.Request) {
+	data, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		s.writeErr(w, errBadRequest("cannot read request body"))
+		return
+	}
+	var req ghlwire.SearchRequest
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			s.writeErr(w, errUnprocessable("property "+strings.Trim(f, `"`)+" should not exist"))
+			return
+		}
+		s.writeErr(w, errBadRequest("Unexpected token in JSON body: "+err.Error()))
+		return
+	}
+	var msgs []string
+	if req.LocationID == "" {
+		msgs = append(msgs, "locationId should not be empty")
+	}
+	switch {
+	case req.PageLimit <= 0:
+		msgs = append(msgs, "pageLimit must be a positive number")
+	case req.PageLimit > maxPageLimit:
+		msgs = append(msgs, "pageLimit must not be greater than 500")
+	}
+	if req.Page < 0 {
+		msgs = append(msgs, "page must be a positive number")
+	}
+	if req.Page != 0 && req.SearchAfter != nil {
+		msgs = append(msgs, "page and searchAfter cannot be used together")
+	}
+	if len(req.Query) > maxQueryLength {
+		msgs = append(msgs, "query must be shorter than or equal to 75 characters")
+	}
+	keys := []sortKey{}
+	for i, so := range req.Sort {
+		kind, ok := searchFields[so.Field]
+		if !ok || kind == kindTags {
+			msgs = append(msgs, fmt.Sprintf("sort[%d].field %q is not sortable", i, so.Field))
+			continue
+		}
+		d := strings.ToLower(so.Direction)
+		if d != "" && d != "asc" && d != "desc" {
+			msgs = append(msgs, fmt.Sprintf("sort[%d].direction must be asc or desc", i))
+		}
+		keys = append(keys, sortKey{field: so.Field, desc: d == "desc", date: kind == kindDate})
+	}
+	if len(req.Sort) == 0 {
+		keys = append(keys, sortKey{field: "dateAdded", desc: true, date: true})
+	}
+	if req.SearchAfter != nil && len(req.SearchAfter) != len(keys)+1 {
+		msgs = append(msgs, fmt.Sprintf("searchAfter must have %d values: the sort values then the id", len(keys)+1))
+	}
+	if len(msgs) > 0 {
+		s.writeErr(w, errUnprocessable(msgs...))
+		return
+	}
+	if e := s.checkLocation(req.LocationID); e != nil {
+		s.writeErr(w, e)
+		return
+	}
+	page := max(req.Page, 1)
+	if req.SearchAfter == nil && page*req.PageLimit > maxPageWindow {
+		s.writeErr(w, errBadRequest(fmt.Sprintf("page * pageLimit must not exceed %d; use searchAfter to read further", maxPageWindow)))
+		return
+	}
+	pred, e := compileFilters(req.Filters, "AND")
+	if e != nil {
+		s.writeErr(w, e)
+		return
+	}
+
+	s.mu.RLock()
+	visible := s.st.visibleAt(s.now().Add(-s.lag))
+	repeat := s.cursorRepeat
+	s.mu.RUnlock()
+	rows := visible[:0]
+	for _, sn := range visible {
+		if pred(sn) && matchesQuery(&sn.c, req.Query) {
+			rows = append(rows, sn)
+		}
+	}
+	slices.SortFunc(rows, func(a, b *snap) int { return compareSnaps(keys, a, b) })
+	start := (page - 1) * req.PageLimit
+	if req.SearchAfter != nil {
+		start, _ = slices.BinarySearchFunc(rows, req.SearchAfter, func(a *snap, cur []any) int {
+			if compareCursor(keys, a, cur) <= 0 {
+				return -1
+			}
+			return 1
+		})
+	}
+	start = min(start, len(rows))
+	end := min(start+req.PageLimit, len(rows))
+	resp := ghlwire.SearchResponse{Contacts: make([]ghlwire.Contact, 0, end-start), Total: len(rows), TraceID: s.traceID()}
+	for _, sn := range rows[start:end] {
+		c := cloneContact(sn.c)
+		c.SearchAfter = make([]any, 0, len(keys)+1)
+		for _, k := range keys {
+			c.SearchAfter = append(c.SearchAfter, k.value(sn))
+		}
+		c.SearchAfter = append(c.SearchAfter, sn.c.ID)
+		resp.Contacts = append(resp.Contacts, c)
+	}
+	if repeat && req.SearchAfter != nil && len(resp.Contacts) > 0 { // test hook: the cursor never advances
+		resp.Contacts[len(resp.Contacts)-1].SearchAfter = req.SearchAfter
+	}
+	s.writeJSON(w, 200, resp)
+}
