@@ -31,7 +31,8 @@ type command struct {
 // commands lists every sub-command; each entry's implementation lives in cmd_<name>.go.
 func commands() map[string]command {
 	return map[string]command{
-		"version": {"print the version and exit", cmdVersion},
+		"check-config": {"validate a configuration file and exit", cmdCheckConfig},
+		"version":      {"print the version and exit", cmdVersion},
 	}
 }
 

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"ptsync/config"
+)
+
+// defaultConfigPath is used when neither --config nor $PTSYNC_CONFIG names a file.
+const defaultConfigPath = "config.hcl"
+
+// configPath returns the configuration file to use: the flag, else $PTSYNC_CONFIG, else ./config.hcl.
+func configPath(flagValue string, getenv func(string) string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if p := getenv("PTSYNC_CONFIG"); p != "" {
+		return p
+	}
+	return defaultConfigPath
+}
+
+func cmdCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	return checkConfig(args, stdout, stderr, os.Getenv, time.Now)
+}
+
+// checkConfig validates a configuration file: "ok" and a summary on stdout with exit 0, or every
+// diagnostic on stderr with exit 2. Warnings go to stderr and do not fail the check.
+func checkConfig(args []string, stdout, stderr io.Writer, getenv func(string) string, now func() time.Time) int {
+	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "configuration file (default $PTSYNC_CONFIG or ./config.hcl)")
+	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: ptsync check-config [--config PATH] [--json]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "ptsync check-config: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return exitUsage
+	}
+	file := configPath(*path, getenv)
+	cfg, err := config.Load(file)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	if len(cfg.Warnings) > 0 {
+		fmt.Fprintln(stderr, config.FormatDiagnostics(cfg.Warnings))
+	}
+	s := summarize(cfg, now().UTC())
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(s); err != nil {
+			fmt.Fprintf(stderr, "ptsync check-config: cannot write summary: %v\n", err)
+			return exitFailure
+		}
+		return exitOK
+	}
+	printSummary(stdout, s)
+	return exitOK
+}
+
+// configSummary is what check-config reports about a valid file; it holds no secret.
+type configSummary struct {
+	OK       bool         `json:"ok"`
+	File     string       `json:"file"`
+	Location string       `json:"location"`
+	Auth     string       `json:"auth"`
+	ReadOnly bool         `json:"readOnly"`
+	Driver   string       `json:"driver"`
+	Store    string       `json:"store"`
+	Routes   int          `json:"routes"`
+	Fields   int          `json:"fields"`
+	Jobs     []jobSummary `json:"jobs"`
+}
+
+type jobSummary struct {
+	Job     string    `json:"job"`
+	Spec    string    `json:"spec"`
+	Default bool      `json:"default"`
+	Enabled bool      `json:"enabled"`
+	Next    time.Time `json:"next"`
+}
+
+func summarize(cfg *config.Config, now time.Time) configSummary {
+	s := configSummary{
+		OK: true, File: cfg.Filename, Location: cfg.GHL.LocationID, Auth: "private token",
+		ReadOnly: cfg.GHL.ReadOnly(), Driver: cfg.PTD.Driver, Store: cfg.Store.Path,
+		Routes: len(cfg.Routes), Fields: len(cfg.Mapping.Fields),
+	}
+	if cfg.GHL.OAuth != nil {
+		s.Auth = "oauth"
+	}
+	for _, j := range cfg.Schedules {
+		s.Jobs = append(s.Jobs, jobSummary{
+			Job: j.Job, Spec: j.Spec, Default: j.Default,
+			Enabled: j.Job != config.JobReminders || cfg.Reminders.Enabled,
+			Next:    j.Next(now).UTC(),
+		})
+	}
+	return s
+}
+
+func printSummary(w io.Writer, s configSummary) {
+	mode := "read-write"
+	if s.ReadOnly {
+		mode = "read-only: ptsync will never write to HighLevel"
+	}
+	fmt.Fprintf(w, "ok: %s\n", s.File)
+	fmt.Fprintf(w, "location  %s (%s, %s)\n", s.Location, s.Auth, mode)
+	fmt.Fprintf(w, "ptd       driver %s\n", s.Driver)
+	fmt.Fprintf(w, "store     %s\n", s.Store)
+	fmt.Fprintf(w, "mapping   %d fields, %d routes\n", s.Fields, s.Routes)
+	fmt.Fprintln(w, "jobs (next run, UTC):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, j := range s.Jobs {
+		next := j.Next.Format(time.RFC3339)
+		if !j.Enabled {
+			next = "disabled (no reminders block)"
+		}
+		spec := j.Spec
+		if j.Default {
+			spec += " (default)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", j.Job, spec, next)
+	}
+	_ = tw.Flush()
+}
