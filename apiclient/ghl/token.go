@@ -117,7 +117,7 @@ type fileToken struct {
 func (s *FileTokenStore) Load(_ context.Context, location string) (Token, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ff, err := s.read()
+	ff, err := s.read(true)
 	if err != nil {
 		return Token{}, err
 	}
@@ -136,7 +136,7 @@ func (s *FileTokenStore) Load(_ context.Context, location string) (Token, error)
 func (s *FileTokenStore) Locations() ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ff, err := s.read()
+	ff, err := s.read(true)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +148,9 @@ func (s *FileTokenStore) Locations() ([]string, error) {
 }
 
 // read loads the whole file; a missing file is an empty store wrapped as ErrNoToken.
-func (s *FileTokenStore) read() (fileFormat, error) {
+// checkMode refuses a file others can access (Save skips it: it rewrites the file 0600, and
+// refusing would lose a rotated refresh token).
+func (s *FileTokenStore) read(checkMode bool) (fileFormat, error) {
 	f, err := os.Open(s.Path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return fileFormat{}, fmt.Errorf("cannot load token file %s: %w; run `ptsync auth`", s.Path, ErrNoToken)
@@ -161,7 +163,7 @@ func (s *FileTokenStore) read() (fileFormat, error) {
 	if err != nil {
 		return fileFormat{}, fmt.Errorf("cannot stat token file %s: %w", s.Path, err)
 	}
-	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+	if perm := st.Mode().Perm(); checkMode && perm&0o077 != 0 {
 		return fileFormat{}, fmt.Errorf("cannot load token file %s: mode %04o lets group or others read it; run `chmod 600 %s` (and rotate the tokens if others may have read them)", s.Path, perm, s.Path)
 	}
 	var ff fileFormat
@@ -179,11 +181,13 @@ func (s *FileTokenStore) read() (fileFormat, error) {
 }
 
 // Save stores tok for location durably (see the type's comment). Other locations in the file
-// are kept. On error the previous file is left untouched.
+// are kept. On error the previous file is left untouched. A file that others could read is
+// replaced by a 0600 one (the exposed content was already exposed; losing a rotated refresh
+// token would be worse).
 func (s *FileTokenStore) Save(_ context.Context, location string, tok Token) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ff, err := s.read()
+	ff, err := s.read(false)
 	if err != nil && !errors.Is(err, ErrNoToken) {
 		return fmt.Errorf("cannot save token for location %s: %w", location, err)
 	}
