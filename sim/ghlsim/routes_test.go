@@ -177,7 +177,9 @@ func TestDateUpdatedMoves(t *testing.T) {
 		write     func(h *harness, id string) resp
 		moves     bool
 	}{
-		{"put", false, func(h *harness, id string) resp { return h.call("PUT", "/contacts/"+id, map[string]any{"city": "Austin"}) }, true},
+		{"put", false, func(h *harness, id string) resp {
+			return h.call("PUT", "/contacts/"+id, map[string]any{"city": "Austin"})
+		}, true},
 		{"add tag", false, func(h *harness, id string) resp {
 			return h.call("POST", "/contacts/"+id+"/tags", map[string]any{"tags": []string{"x"}})
 		}, true},
