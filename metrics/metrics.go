@@ -230,7 +230,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		Help: "Contacts read so far by the initial backfill.",
 	})
 	m.backfillTotal = prometheus.NewGauge(prometheus.GaugeOpts{
-		Namespace: Namespace, Subsystem: "backfill", Name: "contacts_total",
+		Namespace: Namespace, Subsystem: "backfill", Name: "contacts_expected",
 		Help: "Contacts HighLevel reported for the initial backfill (0 until known).",
 	})
 	m.capabilityMiss = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -250,7 +250,14 @@ func New(reg prometheus.Registerer) *Metrics {
 		Help: "Always 1; the labels carry the ptsync version and the Go version it was built with.",
 	}, []string{"version", "goversion"})
 
-	reg.MustRegister(
+	reg.MustRegister(m.collectors()...)
+	m.SetBuildInfo("dev")
+	return m
+}
+
+// collectors lists every collector New registers.
+func (m *Metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{
 		m.syncRuns, m.syncDuration, m.syncLastSuccess, m.syncInterval,
 		m.apiRequests, m.apiDuration, m.apiRetries, m.apiThrottled,
 		m.rateRemaining, m.tokenExpiry, m.tokenRefresh, m.tokenRefused,
@@ -258,9 +265,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.outboxEntries, m.outboxOldest, m.deadLetters, m.conflicts, m.quarantine,
 		m.pushes, m.reconcile, m.webhooks, m.backfillDone, m.backfillTotal,
 		m.capabilityMiss, m.remindersSent, m.childRefreshes, m.buildInfo,
-	)
-	m.SetBuildInfo("dev")
-	return m
+	}
 }
 
 // SetBuildInfo publishes ptsync_build_info for version (and the running Go version), replacing

@@ -74,8 +74,8 @@ func (o *UpstreamObserver) ObserveTokenExpiry(location string, expiry time.Time)
 	o.m.tokenExpiry.WithLabelValues(location).Set(float64(expiry.UnixNano()) / 1e9)
 }
 
-// ObserveRetry counts one retry of operation; reason is short and fixed (http_429, http_5xx,
-// network, timeout, ...).
+// ObserveRetry counts one retry of operation; reason is short and fixed (rate_limited,
+// server_error, transport, timeout, unauthorized).
 func (o *UpstreamObserver) ObserveRetry(operation, reason string) {
 	if o == nil {
 		return
