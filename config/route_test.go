@@ -120,3 +120,34 @@ func TestRenderReminder(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// TestRouteMatchConcurrent runs Match from many goroutines on one Config; run with -race.
+func TestRouteMatchConcurrent(t *testing.T) {
+	cfg, err := Parse([]byte(routeFile(`contains(tags, "vip") && startswith(email, "a")`)), "routes.hcl", testEnv(t, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.Routes[0]
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func(g int) {
+			for i := 0; i < 200; i++ {
+				email := "a@x"
+				if (g+i)%2 == 1 {
+					email = "b@x"
+				}
+				got, err := r.Match(ContactVars(ghlwire.Contact{Email: email, Tags: []string{"VIP"}}))
+				if err != nil || got != (email == "a@x") {
+					errs <- fmt.Errorf("goroutine %d iteration %d: got (%v, %v)", g, i, got, err)
+					return
+				}
+			}
+			errs <- nil
+		}(g)
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
