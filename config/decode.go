@@ -75,13 +75,15 @@ func pos(r hcl.Range) string {
 	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
 }
 
-// sourceFuncs are the calls that fetch a value from outside the file.
-var sourceFuncs = map[string]bool{"env": true, "file": true, "credential": true}
+// isSourceFunc reports whether name is one of the calls that fetch a value from outside the file.
+func isSourceFunc(name string) bool {
+	return name == "env" || name == "file" || name == "credential"
+}
 
 // eval returns the attribute's value. A whole-value env()/file()/credential() call is resolved
 // through Env; anything else must be a constant expression. ok is false after an error.
 func (d *decoder) eval(attr *hcl.Attribute) (cty.Value, bool) {
-	if call, diags := hcl.ExprCall(attr.Expr); !diags.HasErrors() && sourceFuncs[call.Name] {
+	if call, diags := hcl.ExprCall(attr.Expr); !diags.HasErrors() && isSourceFunc(call.Name) {
 		s, ok := d.resolveCall(call, attr)
 		if !ok {
 			return cty.NilVal, false
@@ -331,7 +333,7 @@ func (d *decoder) secret(attrs hcl.Attributes, name string, dst *Secret) *hcl.At
 		return nil
 	}
 	call, diags := hcl.ExprCall(attr.Expr)
-	if diags.HasErrors() || !sourceFuncs[call.Name] {
+	if diags.HasErrors() || !isSourceFunc(call.Name) {
 		d.errorAt(attr.Expr.Range(), "Literal secret",
 			"%s is a secret: secrets must come from env(), file() or credential(), e.g. %s = env(\"PTSYNC_%s\")",
 			name, name, strings.ToUpper(name))

@@ -59,6 +59,7 @@ type fieldInfo struct {
 }
 
 // ghlFields are the HighLevel contact fields a mapping may name (ghlwire.Contact JSON names).
+// This and the other package-level tables are read-only.
 var ghlFields = map[string]fieldInfo{
 	"firstName": {known: true}, "lastName": {known: true}, "name": {known: true}, "email": {known: true},
 	"phone": {known: true}, "companyName": {known: true}, "timezone": {known: true}, "gender": {known: true},

@@ -13,6 +13,10 @@ import (
 // that cannot be used: unreadable, malformed or semantically wrong.
 var ErrInvalid = errors.New("invalid configuration")
 
+// ErrEval is matched (errors.Is) by the errors Route.Match returns when a condition cannot be
+// evaluated for a contact; the configuration itself was valid.
+var ErrEval = errors.New("cannot evaluate route condition")
+
 // Error is returned by Parse, Load and Route.Match. It carries every problem found, not only
 // the first, each with the position it refers to. Error() renders them one per line as
 //
@@ -21,6 +25,7 @@ var ErrInvalid = errors.New("invalid configuration")
 // sorted by position, which is the single format every ptsync command prints.
 type Error struct {
 	Diagnostics hcl.Diagnostics
+	cause       error // ErrInvalid when nil
 }
 
 // Error renders all error and warning diagnostics, one per line, warnings marked "warning:".
@@ -28,8 +33,14 @@ func (e *Error) Error() string {
 	return FormatDiagnostics(e.Diagnostics)
 }
 
-// Unwrap lets callers test errors.Is(err, ErrInvalid).
-func (e *Error) Unwrap() error { return ErrInvalid }
+// Unwrap lets callers test errors.Is(err, ErrInvalid) (Parse, Load) or errors.Is(err, ErrEval)
+// (Route.Match).
+func (e *Error) Unwrap() error {
+	if e.cause != nil {
+		return e.cause
+	}
+	return ErrInvalid
+}
 
 // FormatDiagnostics renders diags in the one-line form `file:line:col: summary: detail`, one
 // per line without a trailing newline, ordered by file and position (diagnostics without a

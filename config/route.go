@@ -35,7 +35,7 @@ type Route struct {
 // Match evaluates When for one contact. vars maps contact field names (see ContactFields and
 // ContactVars) to values; a known field missing from vars is the empty string, the empty tag
 // list or false, so conditions never fail on sparse records. The error is an *Error with the
-// expression's position when evaluation fails or the result is not a known, non-null bool.
+// expression's position (errors.Is ErrEval) when evaluation fails or the result is not a known, non-null bool.
 // Match is safe for concurrent use.
 func (r Route) Match(vars map[string]cty.Value) (bool, error) {
 	if r.When == nil {
@@ -54,7 +54,7 @@ func (r Route) Match(vars map[string]cty.Value) (bool, error) {
 	}
 	val, diags := r.When.Value(&hcl.EvalContext{Variables: full, Functions: funcs})
 	if diags.HasErrors() {
-		return false, &Error{Diagnostics: diags}
+		return false, &Error{Diagnostics: diags, cause: ErrEval}
 	}
 	rng := r.When.Range()
 	if !val.IsKnown() || val.IsNull() || val.Type() != cty.Bool {
@@ -69,12 +69,12 @@ func (r Route) Match(vars map[string]cty.Value) (bool, error) {
 			Summary:  "Route condition is not a bool",
 			Detail:   fmt.Sprintf("the when expression of route %q must yield true or false, got %s", r.Name, what),
 			Subject:  &rng,
-		}}}
+		}}, cause: ErrEval}
 	}
 	return val.True(), nil
 }
 
-// contactFieldTypes lists every variable a route condition or query may reference.
+// contactFieldTypes lists every variable a route condition or query may reference. Read-only.
 var contactFieldTypes = map[string]cty.Type{
 	"id": cty.String, "email": cty.String, "firstName": cty.String, "lastName": cty.String,
 	"name": cty.String, "phone": cty.String, "companyName": cty.String, "timezone": cty.String,

@@ -69,8 +69,8 @@ func TestRouteMatch(t *testing.T) {
 			got, err := cfg.Routes[0].Match(tc.vars)
 			if tc.wantErr != "" {
 				var cerr *Error
-				if err == nil || !errors.As(err, &cerr) || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("got (%v, %v), want an *Error containing %q", got, err, tc.wantErr)
+				if err == nil || !errors.As(err, &cerr) || !errors.Is(err, ErrEval) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got (%v, %v), want an *Error matching ErrEval containing %q", got, err, tc.wantErr)
 				}
 				if !strings.HasPrefix(err.Error(), "routes.hcl:13:") {
 					t.Errorf("error %q is not positioned on the when expression (routes.hcl:13:...)", err)
