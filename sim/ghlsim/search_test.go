@@ -285,7 +285,7 @@ func TestSearchValidation(t *testing.T) {
 // continue strictly after the previous one, and the walk must end.
 func TestSearchAfterWalk(t *testing.T) {
 	h := newHarness(t, Options{Seed: 5})
-	h.sim.Seed(1200)
+	h.sim.Seed(800)
 	start := h.sim.Contacts()
 	since := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	seen := map[string]bool{}
