@@ -1,0 +1,371 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"ptsync/apiclient/ghl"
+	"ptsync/apiclient/ghlwire"
+	"ptsync/store"
+)
+
+// Reasons a contact's children are refreshed (the reason label of the metric).
+const (
+	ReasonDirty = "dirty"
+	ReasonSweep = "sweep"
+)
+
+// ChildStats reports one children run.
+type ChildStats struct {
+	Dirty     int // contacts refreshed because they were dirty
+	Swept     int // contacts refreshed by the rotating sweep
+	Quota     int // the rotating sweep's share of this run
+	Contacts  int // contacts refreshed in total (including re-fetched contacts)
+	Fetched   int // contacts fetched themselves because a webhook asked for it
+	Gone      int // contacts HighLevel no longer has (quarantined)
+	Deferred  int // dirty contacts left for the next run (over the run's budget)
+	Failed    int // contacts whose refresh failed (they stay due)
+	Tasks     int
+	Notes     int
+	Appts     int
+	FirstErr  error
+	Cancelled bool
+}
+
+// SweepQuota is how many contacts the rotating sweep must refresh per run so that every one
+// of n contacts is refreshed at least once per period when the job runs every interval.
+func SweepQuota(n int, interval, period time.Duration) int {
+	if n <= 0 || interval <= 0 || period <= 0 {
+		return 0
+	}
+	runs := float64(period) / float64(interval)
+	if runs < 1 {
+		return n
+	}
+	return int(math.Ceil(float64(n) / runs))
+}
+
+// Children is the scheduled children job: it refreshes dirty contacts first (a webhook or a
+// changed dateUpdated), then the rotating sweep's quota of the stalest contacts, within the
+// run's budget (Settings.ChildrenShare of the requests one run interval allows, three per
+// contact). Contacts over the budget stay dirty for the next run. A failed contact stays due;
+// the run reports the first error after finishing the others.
+func (p *Poller) Children(ctx context.Context) (ChildStats, error) {
+	set := p.settings()
+	var n, dirty int
+	if err := p.db.View(func(tx *store.Tx) error {
+		stats, err := tx.Stats()
+		if err != nil {
+			return err
+		}
+		n = stats[string(store.GHLContacts)]
+		dirty, err = tx.DirtyCount()
+		return err
+	}); err != nil {
+		return ChildStats{}, fmt.Errorf("cannot read children queue: %w", err)
+	}
+	quota := SweepQuota(n, set.ChildrenInterval, set.ChildrenPeriod)
+	budget := int(float64(set.Burst) * float64(set.ChildrenInterval) / float64(set.BurstInterval) * set.ChildrenShare / 3)
+	budget = max(budget, quota, 1)
+	limit := min(dirty+quota, budget+quota)
+	var ids []string
+	if err := p.db.View(func(tx *store.Tx) error {
+		var err error
+		ids, err = tx.NextChildrenDue(limit)
+		return err
+	}); err != nil {
+		return ChildStats{}, fmt.Errorf("cannot read children queue: %w", err)
+	}
+	nd := min(dirty, len(ids), budget)
+	st := p.refresh(ctx, ids[:nd], ReasonDirty, nil)
+	st.Quota = quota
+	st.Deferred = dirty - nd
+	if ctx.Err() == nil && nd < len(ids) {
+		sw := p.refresh(ctx, ids[nd:], ReasonSweep, nil)
+		st.add(sw)
+	}
+	if st.FirstErr != nil {
+		return st, fmt.Errorf("cannot refresh children of %d contacts: %w", st.Failed, st.FirstErr)
+	}
+	return st, ctx.Err()
+}
+
+func (st *ChildStats) add(o ChildStats) {
+	st.Dirty += o.Dirty
+	st.Swept += o.Swept
+	st.Contacts += o.Contacts
+	st.Fetched += o.Fetched
+	st.Gone += o.Gone
+	st.Failed += o.Failed
+	st.Tasks += o.Tasks
+	st.Notes += o.Notes
+	st.Appts += o.Appts
+	if st.FirstErr == nil {
+		st.FirstErr = o.FirstErr
+	}
+}
+
+// RefreshChildren fetches the tasks, notes and appointments of ids with the worker pool and
+// replaces the mirror's copies, one transaction per contact (concurrent commits are batched).
+// reason is ReasonDirty or ReasonSweep. done, if set, is called after each contact.
+func (p *Poller) RefreshChildren(ctx context.Context, ids []string, reason string, done func(n int)) ChildStats {
+	return p.refresh(ctx, ids, reason, done)
+}
+
+func (p *Poller) refresh(ctx context.Context, ids []string, reason string, done func(n int)) ChildStats {
+	set := p.settings()
+	var (
+		mu    sync.Mutex
+		st    ChildStats
+		count atomic.Int64
+		wg    sync.WaitGroup
+	)
+	work := make(chan string)
+	for range min(set.Workers, len(ids)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range work {
+				one, err := p.refreshOne(ctx, id, set)
+				mu.Lock()
+				if err != nil {
+					st.Failed++
+					if st.FirstErr == nil {
+						st.FirstErr = err
+					}
+				} else {
+					st.Contacts++
+					if reason == ReasonDirty {
+						st.Dirty++
+					} else {
+						st.Swept++
+					}
+					st.Tasks += one.Tasks
+					st.Notes += one.Notes
+					st.Appts += one.Appts
+					st.Fetched += one.Fetched
+					st.Gone += one.Gone
+				}
+				mu.Unlock()
+				if err == nil {
+					for _, kind := range []string{"tasks", "notes", "appointments"} {
+						p.m.ChildrenRefreshed(kind, reason)
+					}
+				}
+				if done != nil {
+					done(int(count.Add(1)))
+				}
+			}
+		}()
+	}
+feed:
+	for _, id := range ids {
+		select {
+		case work <- id:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	st.Cancelled = ctx.Err() != nil
+	return st
+}
+
+// refreshOne fetches one contact's children (and the contact itself when a webhook asked)
+// and stores them in one transaction. A contact HighLevel no longer has is quarantined and
+// its dirty mark cleared.
+func (p *Poller) refreshOne(ctx context.Context, id string, set Settings) (ChildStats, error) {
+	var st ChildStats
+	var contact *ghlwire.Contact
+	if p.takeWantContact(id) {
+		c, err := p.c.GetContact(ctx, id)
+		switch {
+		case errors.Is(err, ghl.ErrNotFound):
+			return st, p.gone(id, &st)
+		case err != nil:
+			p.WantContact(id, "retry")
+			return st, err
+		}
+		contact = &c
+		st.Fetched = 1
+	}
+	tasks, err := p.c.ListTasks(ctx, id)
+	if errors.Is(err, ghl.ErrNotFound) {
+		return st, p.gone(id, &st)
+	}
+	if err != nil {
+		return st, err
+	}
+	notes, err := p.c.ListNotes(ctx, id)
+	if err != nil {
+		return st, err
+	}
+	appts, err := p.c.ListAppointments(ctx, id)
+	if err != nil {
+		return st, err
+	}
+	now := p.now().UTC()
+	var rec *store.GHLContact
+	if contact != nil {
+		r, err := p.toContact(*contact, set, now)
+		if err != nil {
+			return st, err
+		}
+		rec = &r
+	}
+	ts := make([]store.GHLTask, 0, len(tasks))
+	for _, t := range tasks {
+		due, _ := parseTime(t.DueDate, set.TimeZone)
+		ts = append(ts, store.GHLTask{ID: t.ID, ContactID: id, Title: t.Title, Body: t.Body, AssignedTo: t.AssignedTo,
+			DueDate: due, Completed: t.Completed, Raw: t.Raw, FetchedAt: now})
+	}
+	ns := make([]store.GHLNote, 0, len(notes))
+	for _, n := range notes {
+		added, _ := parseTime(n.DateAdded, set.TimeZone)
+		ns = append(ns, store.GHLNote{ID: n.ID, ContactID: id, Body: n.Body, DateAdded: added, Raw: n.Raw, FetchedAt: now})
+	}
+	as := make([]store.GHLAppointment, 0, len(appts))
+	for _, a := range appts {
+		start, _ := parseTime(a.StartTime, set.TimeZone)
+		end, _ := parseTime(a.EndTime, set.TimeZone)
+		upd, _ := parseTime(a.DateUpdated, set.TimeZone)
+		status := a.AppointmentStatus
+		if status == "" {
+			status = a.Status
+		}
+		as = append(as, store.GHLAppointment{ID: a.ID, ContactID: id, Title: a.Title, Status: status,
+			StartTime: start, EndTime: end, DateUpdated: upd, Raw: a.Raw, FetchedAt: now})
+	}
+	err = p.db.Batch(func(tx *store.Tx) error {
+		if rec != nil {
+			r := *rec
+			if old, err := tx.GetGHLContact(id); err == nil {
+				r.ChildrenFetchedAt = old.ChildrenFetchedAt
+			}
+			if err := tx.PutGHLContact(&r); err != nil {
+				return err
+			}
+		}
+		if err := replaceTasks(tx, id, ts); err != nil {
+			return err
+		}
+		if err := replaceNotes(tx, id, ns); err != nil {
+			return err
+		}
+		if err := replaceAppointments(tx, id, as); err != nil {
+			return err
+		}
+		return tx.ChildrenRefreshed(id, now)
+	})
+	if err != nil {
+		return st, fmt.Errorf("cannot store children of contact %s: %w", id, err)
+	}
+	st.Tasks, st.Notes, st.Appts = len(ts), len(ns), len(as)
+	return st, nil
+}
+
+// gone quarantines a contact HighLevel answered 404 for and takes it off the dirty queue.
+func (p *Poller) gone(id string, st *ChildStats) error {
+	st.Gone = 1
+	err := p.db.Update(func(tx *store.Tx) error {
+		// ChildrenRefreshed rewrites the contact, which would clear a quarantine entry, so
+		// it goes first.
+		if err := tx.ChildrenRefreshed(id, p.now().UTC()); err != nil {
+			return err
+		}
+		if _, err := tx.GetGHLContact(id); err == nil {
+			if _, err := tx.QuarantineDelete(store.KindContact, store.SideGHL, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("cannot quarantine contact %s: %w", id, err)
+	}
+	p.log.Info("contact gone from highlevel; held in quarantine", "id", id)
+	return nil
+}
+
+// replaceTasks makes the mirror's tasks of contact equal to ts; a task that vanished is
+// removed from the mirror and recorded in the quarantine (a reappearing one clears it).
+func replaceTasks(tx *store.Tx, contact string, ts []store.GHLTask) error {
+	old, err := tx.GHLTasksOf(contact)
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for i := range ts {
+		keep[ts[i].ID] = true
+		if err := tx.PutGHLTask(&ts[i]); err != nil {
+			return err
+		}
+	}
+	for _, o := range old {
+		if !keep[o.ID] {
+			if err := tx.DeleteGHLTask(contact, o.ID); err != nil {
+				return err
+			}
+			if _, err := tx.QuarantineDelete(store.KindTask, store.SideGHL, o.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func replaceNotes(tx *store.Tx, contact string, ns []store.GHLNote) error {
+	old, err := tx.GHLNotesOf(contact)
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for i := range ns {
+		keep[ns[i].ID] = true
+		if err := tx.PutGHLNote(&ns[i]); err != nil {
+			return err
+		}
+	}
+	for _, o := range old {
+		if !keep[o.ID] {
+			if err := tx.DeleteGHLNote(contact, o.ID); err != nil {
+				return err
+			}
+			if _, err := tx.QuarantineDelete(store.KindNote, store.SideGHL, o.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func replaceAppointments(tx *store.Tx, contact string, as []store.GHLAppointment) error {
+	old, err := tx.GHLAppointmentsOf(contact)
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for i := range as {
+		keep[as[i].ID] = true
+		if err := tx.PutGHLAppointment(&as[i]); err != nil {
+			return err
+		}
+	}
+	for _, o := range old {
+		if !keep[o.ID] {
+			if err := tx.DeleteGHLAppointment(contact, o.ID); err != nil {
+				return err
+			}
+			if _, err := tx.QuarantineDelete(store.KindAppointment, store.SideGHL, o.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

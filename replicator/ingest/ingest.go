@@ -1,0 +1,373 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"ptsync/apiclient/ghl"
+	"ptsync/apiclient/ghlwire"
+	"ptsync/config"
+	"ptsync/diff"
+	"ptsync/metrics"
+	"ptsync/store"
+)
+
+// Cursor names this package keeps in the store.
+const (
+	// CursorSearch is the incremental search position: Through is the greatest dateUpdated read.
+	CursorSearch = "ghl.contacts.search"
+	// CursorSweep is the position of the sweep in progress (Value: the GET /contacts/ cursor,
+	// "complete" after a complete sweep).
+	CursorSweep = "ghl.contacts.sweep"
+	// CursorBackfill exists once the first full sync finished.
+	CursorBackfill = "ghl.backfill"
+)
+
+// ErrSearchRefused: HighLevel refused POST /contacts/search (400, 422 or 403); the poller falls
+// back to sweeps for SearchRetryAfter. Returned wrapped only by Search.
+var ErrSearchRefused = errors.New("contact search refused by highlevel")
+
+// Settings tune the poller. Zero fields take the defaults noted.
+type Settings struct {
+	SearchPageLimit int           // default 500
+	SweepPageLimit  int           // default 100
+	Overlap         time.Duration // re-read window before the search cursor; default 2m
+	// ChildrenPeriod: every contact's children are refreshed at least this often (default 24h).
+	ChildrenPeriod time.Duration
+	// ChildrenInterval is how often the children job runs (from its schedule); it sets how many
+	// contacts the rotating sweep takes per run. Default 5m.
+	ChildrenInterval time.Duration
+	// Burst and BurstInterval are the rate budget; the children job spends at most
+	// ChildrenShare of what one run interval allows (default 100 per 10s, share 0.5).
+	Burst         int
+	BurstInterval time.Duration
+	ChildrenShare float64
+	// Workers fetch children concurrently (default 12) so the limiter, not latency, bounds them.
+	Workers int
+	// PhoneRegion reads phone numbers without a country code (default "US"); TimeZone reads
+	// HighLevel's zone-less times (default UTC).
+	PhoneRegion string
+	TimeZone    *time.Location
+	// SearchRetryAfter: after a refused search, sweeps replace it for this long (default 1h).
+	SearchRetryAfter time.Duration
+}
+
+// SettingsFromConfig derives Settings from a validated configuration; childrenInterval is
+// the gap between two runs of the children schedule.
+func SettingsFromConfig(c *config.Config, childrenInterval time.Duration) Settings {
+	return Settings{
+		SearchPageLimit: c.GHL.SearchPageLimit, SweepPageLimit: c.GHL.SweepPageLimit,
+		Overlap: c.GHL.SearchOverlap, ChildrenPeriod: c.GHL.ChildrenPeriod, ChildrenInterval: childrenInterval,
+		Burst: c.GHL.Rate.Burst, BurstInterval: c.GHL.Rate.Interval,
+		PhoneRegion: c.Mapping.PhoneRegion, TimeZone: c.Mapping.Location,
+	}
+}
+
+func (s Settings) withDefaults() Settings {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&s.SearchPageLimit, 500)
+	def(&s.SweepPageLimit, 100)
+	def(&s.Burst, 100)
+	def(&s.Workers, 12)
+	defDur(&s.Overlap, 2*time.Minute)
+	defDur(&s.ChildrenPeriod, 24*time.Hour)
+	defDur(&s.ChildrenInterval, 5*time.Minute)
+	defDur(&s.BurstInterval, 10*time.Second)
+	defDur(&s.SearchRetryAfter, time.Hour)
+	if s.ChildrenShare <= 0 || s.ChildrenShare > 1 {
+		s.ChildrenShare = 0.5
+	}
+	if s.PhoneRegion == "" {
+		s.PhoneRegion = "US"
+	}
+	if s.TimeZone == nil {
+		s.TimeZone = time.UTC
+	}
+	return s
+}
+
+// Options build a Poller. Store and Client are required.
+type Options struct {
+	Store    *store.DB
+	Client   *ghl.Client
+	Settings Settings
+	Logger   hclog.Logger
+	// Metrics may be nil (no metrics).
+	Metrics *metrics.Metrics
+	Now     func() time.Time
+}
+
+// Poller runs the HighLevel ingestion jobs against one store and one client.
+type Poller struct {
+	db  *store.DB
+	c   *ghl.Client
+	log hclog.Logger
+	m   *metrics.Metrics
+	now func() time.Time
+
+	mu            sync.Mutex
+	set           Settings
+	searchRefused time.Time         // when search was last refused (zero: never)
+	wantContact   map[string]string // contact id -> webhook event type: fetch the contact too
+}
+
+// New checks opts and returns a Poller; it performs no I/O.
+func New(opts Options) (*Poller, error) {
+	if opts.Store == nil || opts.Client == nil {
+		return nil, errors.New("cannot create poller: store and client are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Poller{db: opts.Store, c: opts.Client, log: opts.Logger.Named("ingest"), m: opts.Metrics,
+		now: opts.Now, set: opts.Settings.withDefaults(), wantContact: map[string]string{}}, nil
+}
+
+// SetSettings replaces the settings (configuration reload); runs in progress keep the old ones.
+func (p *Poller) SetSettings(s Settings) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.set = s.withDefaults()
+}
+
+func (p *Poller) settings() Settings {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.set
+}
+
+// WantContact asks the next child refresh of id to fetch the contact itself as well (a
+// contact webhook says it changed, and search may lag). Safe for concurrent use.
+func (p *Poller) WantContact(id, event string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.wantContact[id] = event
+}
+
+func (p *Poller) takeWantContact(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.wantContact[id]
+	delete(p.wantContact, id)
+	return ok
+}
+
+// IncrementalStats reports one incremental run.
+type IncrementalStats struct {
+	Pages     int // search (or sweep) pages read
+	Read      int // contacts returned
+	Changed   int // contacts new or with a changed dateUpdated (marked dirty)
+	Unchanged int // rows re-read in the overlap window, same (id, dateUpdated)
+	// SweptInstead is set when search was refused and a sweep ran in its place.
+	SweptInstead bool
+	Through      time.Time // the cursor after the run
+}
+
+// Incremental reads contacts changed since the stored cursor (minus the overlap window)
+// through POST /contacts/search and commits each page with the advanced cursor in one
+// transaction. If HighLevel refuses search (400/422/403), it runs a full sweep instead and
+// keeps sweeping for SearchRetryAfter before trying search again.
+func (p *Poller) Incremental(ctx context.Context) (IncrementalStats, error) {
+	return p.incremental(ctx, nil)
+}
+
+func (p *Poller) incremental(ctx context.Context, progress func(done, total int)) (IncrementalStats, error) {
+	set := p.settings()
+	p.mu.Lock()
+	refused := !p.searchRefused.IsZero() && p.now().Sub(p.searchRefused) < set.SearchRetryAfter
+	p.mu.Unlock()
+	if !refused {
+		st, err := p.Search(ctx, progress)
+		if !errors.Is(err, ErrSearchRefused) {
+			return st, err
+		}
+		p.mu.Lock()
+		p.searchRefused = p.now()
+		p.mu.Unlock()
+		p.log.Warn("contact search refused; falling back to full sweeps", "retry_after", set.SearchRetryAfter, "error", err)
+	}
+	sw, err := p.sweep(ctx, progress)
+	return IncrementalStats{Pages: sw.Pages, Read: sw.Seen, Changed: sw.Changed, Unchanged: sw.Seen - sw.Changed, SweptInstead: true}, err
+}
+
+// searchRefusal reports whether err is HighLevel refusing the search request itself.
+func searchRefusal(err error) bool {
+	var ae *ghl.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	return ae.Status == http.StatusBadRequest || ae.Status == http.StatusUnprocessableEntity || ae.Status == http.StatusForbidden
+}
+
+// Search is the search half of Incremental without the fallback: a refusal is returned as an
+// error matching ErrSearchRefused. progress, if set, gets (contacts read, total reported)
+// after each committed page.
+func (p *Poller) Search(ctx context.Context, progress func(done, total int)) (IncrementalStats, error) {
+	set := p.settings()
+	var st IncrementalStats
+	var through time.Time
+	if err := p.db.View(func(tx *store.Tx) error {
+		c, err := tx.Cursor(CursorSearch)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		through = c.Through
+		return err
+	}); err != nil {
+		return st, fmt.Errorf("cannot read search cursor: %w", err)
+	}
+	st.Through = through
+	req := ghlwire.SearchRequest{
+		PageLimit: set.SearchPageLimit,
+		Sort:      []ghlwire.SearchSort{{Field: "dateUpdated", Direction: "asc"}},
+	}
+	if !through.IsZero() {
+		from := through.Add(-set.Overlap)
+		req.Filters = []ghlwire.SearchFilter{{Field: "dateUpdated", Operator: "range",
+			Value: map[string]any{"gte": from.UTC().Format("2006-01-02T15:04:05.000Z07:00")}}}
+	}
+	for page, err := range p.c.SearchPages(ctx, req) {
+		if err != nil {
+			if searchRefusal(err) {
+				return st, fmt.Errorf("cannot search contacts: %w: %w", ErrSearchRefused, err)
+			}
+			return st, fmt.Errorf("cannot search contacts: %w", err)
+		}
+		st.Pages++
+		changed, unchanged, err := p.commitPage(page.Contacts, func(tx *store.Tx, maxSeen time.Time) error {
+			if maxSeen.After(through) {
+				through = maxSeen
+			}
+			return tx.SetCursor(CursorSearch, store.Cursor{Value: encodeCursor(page.Next), Covers: store.GHLContacts, Through: through})
+		})
+		if err != nil {
+			return st, err
+		}
+		st.Read += len(page.Contacts)
+		st.Changed += changed
+		st.Unchanged += unchanged
+		st.Through = through
+		if progress != nil {
+			progress(st.Read, page.Total)
+		}
+	}
+	return st, nil
+}
+
+func encodeCursor(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// commitPage upserts a page of contacts and runs extra (the cursor write) in the same
+// transaction. A row whose (id, dateUpdated) the mirror already holds is not written; a row
+// older than the mirror's copy (a lagging search) is ignored. New or changed contacts are
+// marked dirty so their children are refreshed first.
+func (p *Poller) commitPage(rows []ghlwire.Contact, extra func(tx *store.Tx, maxSeen time.Time) error) (changed, unchanged int, err error) {
+	set := p.settings()
+	now := p.now().UTC()
+	recs := make([]store.GHLContact, 0, len(rows))
+	for _, c := range rows {
+		r, cerr := p.toContact(c, set, now)
+		if cerr != nil {
+			p.log.Warn("skipping malformed contact", "id", c.ID, "error", cerr)
+			continue
+		}
+		recs = append(recs, r)
+	}
+	err = p.db.Update(func(tx *store.Tx) error {
+		changed, unchanged = 0, 0
+		var maxSeen time.Time
+		for i := range recs {
+			r := recs[i]
+			if r.DateUpdated.After(maxSeen) {
+				maxSeen = r.DateUpdated
+			}
+			old, gerr := tx.GetGHLContact(r.ID)
+			switch {
+			case gerr == nil && !r.DateUpdated.After(old.DateUpdated):
+				unchanged++
+				continue
+			case gerr != nil && !errors.Is(gerr, store.ErrNotFound):
+				return gerr
+			case gerr == nil:
+				r.ChildrenFetchedAt = old.ChildrenFetchedAt
+			}
+			if err := tx.PutGHLContact(&r); err != nil {
+				return err
+			}
+			if err := tx.MarkDirty(r.ID, "changed"); err != nil {
+				return err
+			}
+			changed++
+		}
+		if extra != nil {
+			return extra(tx, maxSeen)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("cannot store contacts page: %w", err)
+	}
+	return changed, unchanged, nil
+}
+
+// toContact converts a wire contact into the mirror's record (email and phone normalized for
+// the indexes; an unusable value is indexed as empty, the raw object keeps it).
+func (p *Poller) toContact(c ghlwire.Contact, set Settings, now time.Time) (store.GHLContact, error) {
+	if strings.TrimSpace(c.ID) == "" {
+		return store.GHLContact{}, errors.New("contact has no id")
+	}
+	email, _ := diff.Email(c.Email)
+	phone := ""
+	if c.Phone != "" {
+		phone, _ = diff.Phone(c.Phone, set.PhoneRegion)
+	}
+	r := store.GHLContact{
+		ID: c.ID, Email: email, Phone: phone, FirstName: c.FirstName, LastName: c.LastName,
+		Tags: diff.Tags(c.Tags), Raw: c.Raw, FetchedAt: now,
+	}
+	r.DateAdded, _ = parseTime(c.DateAdded, set.TimeZone)
+	r.DateUpdated, _ = parseTime(c.DateUpdated, set.TimeZone)
+	if r.Raw == nil {
+		r.Raw, _ = json.Marshal(c)
+	}
+	return r, nil
+}
+
+// parseTime reads HighLevel's times: RFC 3339 (with or without fraction) or the zone-less
+// "2006-01-02 15:04:05" in loc. Empty is the zero time.
+func parseTime(s string, loc *time.Location) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("cannot parse time %q", s)
+}

@@ -1,0 +1,173 @@
+package ingest
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"ptsync/apiclient/ghlwire"
+	"ptsync/metrics"
+	"ptsync/store"
+)
+
+// WebhookOptions configure the HighLevel webhook handler.
+type WebhookOptions struct {
+	Store *store.DB
+	// PublicKey verifies x-ghl-signature; nil refuses every delivery with 401.
+	PublicKey ed25519.PublicKey
+	// ReplayWindow: a timestamp further than this from now is stale (default 5m).
+	ReplayWindow time.Duration
+	// MaxBodyBytes caps the body (default 1 MiB); larger gets 413.
+	MaxBodyBytes int64
+	// LocationID, when set, ignores events of other locations.
+	LocationID string
+	Metrics    *metrics.Metrics
+	Logger     hclog.Logger
+	Now        func() time.Time
+	// Dirty is called after a delivery's dirty mark is durable, outside any transaction:
+	// contactChanged is true for contact events (the contact itself should be re-read). It
+	// must not block; the service uses it to nudge the refresh jobs.
+	Dirty func(contactID, event string, contactChanged bool)
+}
+
+// WebhookHandler receives HighLevel webhooks. It verifies the Ed25519 signature over the raw
+// body, rejects stale timestamps, de-duplicates webhookId in the store and marks the event's
+// contact dirty in the same transaction; it does no API call itself. Answers: 200 accepted or
+// duplicate (so HighLevel stops retrying), 401 bad signature, 400 malformed or stale, 413 too
+// large, 405 wrong method, 500 when the store fails (HighLevel retries). Safe for concurrent use.
+type WebhookHandler struct {
+	o   WebhookOptions
+	log hclog.Logger
+}
+
+// NewWebhookHandler returns the handler; Store is required.
+func NewWebhookHandler(o WebhookOptions) (*WebhookHandler, error) {
+	if o.Store == nil {
+		return nil, errors.New("cannot create webhook handler: no store")
+	}
+	if o.ReplayWindow <= 0 {
+		o.ReplayWindow = 5 * time.Minute
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = hclog.NewNullLogger()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &WebhookHandler{o: o, log: o.Logger.Named("webhook")}, nil
+}
+
+// contactEvents re-read the contact; child events only refresh children.
+var contactEvents = map[string]bool{
+	"ContactCreate": true, "ContactUpdate": true, "ContactDelete": true,
+	"ContactTagUpdate": true, "ContactDndUpdate": true,
+}
+
+var childEvents = map[string]bool{
+	"TaskCreate": true, "TaskComplete": true, "TaskDelete": true,
+	"NoteCreate": true, "NoteUpdate": true, "NoteDelete": true,
+	"AppointmentCreate": true, "AppointmentUpdate": true, "AppointmentDelete": true,
+}
+
+func (h *WebhookHandler) reject(w http.ResponseWriter, status int, result, msg string) {
+	h.o.Metrics.WebhookReceived(metrics.UpstreamGHL, result)
+	h.log.Debug("webhook rejected", "result", result, "detail", msg)
+	http.Error(w, msg, status)
+}
+
+// ServeHTTP implements http.Handler.
+func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if r.ContentLength > h.o.MaxBodyBytes {
+		h.reject(w, http.StatusRequestEntityTooLarge, metrics.WebhookTooLarge, fmt.Sprintf("body larger than %d bytes", h.o.MaxBodyBytes))
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, h.o.MaxBodyBytes+1))
+	if err != nil {
+		h.reject(w, http.StatusBadRequest, metrics.WebhookMalformed, "cannot read body")
+		return
+	}
+	if int64(len(body)) > h.o.MaxBodyBytes {
+		h.reject(w, http.StatusRequestEntityTooLarge, metrics.WebhookTooLarge, fmt.Sprintf("body larger than %d bytes", h.o.MaxBodyBytes))
+		return
+	}
+	sig, err := base64.StdEncoding.DecodeString(strings.TrimSpace(r.Header.Get(ghlwire.HeaderSignature)))
+	if len(h.o.PublicKey) != ed25519.PublicKeySize || err != nil || len(sig) != ed25519.SignatureSize ||
+		!ed25519.Verify(h.o.PublicKey, body, sig) {
+		h.reject(w, http.StatusUnauthorized, metrics.WebhookBadSignature, "invalid x-ghl-signature")
+		return
+	}
+	var ev ghlwire.WebhookEvent
+	if err := json.Unmarshal(body, &ev); err != nil || ev.Type == "" {
+		h.reject(w, http.StatusBadRequest, metrics.WebhookMalformed, "body is not a webhook event")
+		return
+	}
+	if ev.WebhookID == "" {
+		h.reject(w, http.StatusBadRequest, metrics.WebhookMalformed, "webhookId is missing")
+		return
+	}
+	now := h.o.Now()
+	ts, err := parseTime(ev.Timestamp, time.UTC)
+	if err != nil || ts.IsZero() {
+		h.reject(w, http.StatusBadRequest, metrics.WebhookMalformed, "timestamp is missing or not ISO-8601")
+		return
+	}
+	if d := now.Sub(ts); d > h.o.ReplayWindow || d < -h.o.ReplayWindow {
+		h.reject(w, http.StatusBadRequest, metrics.WebhookStale, fmt.Sprintf("timestamp %s is outside the %s replay window", ev.Timestamp, h.o.ReplayWindow))
+		return
+	}
+	contactID := ""
+	switch {
+	case contactEvents[ev.Type]:
+		contactID = ev.ID
+	case childEvents[ev.Type]:
+		contactID = ev.ContactID
+		if ev.Appointment != nil && contactID == "" {
+			contactID = ev.Appointment.ContactID
+		}
+	}
+	known := contactID != "" && (h.o.LocationID == "" || ev.LocationID == "" || ev.LocationID == h.o.LocationID)
+	var dup bool
+	err = h.o.Store.Batch(func(tx *store.Tx) error {
+		var err error
+		if dup, err = tx.SeenWebhook(ev.WebhookID, now); err != nil || dup || !known {
+			return err
+		}
+		return tx.MarkDirty(contactID, "webhook:"+ev.Type)
+	})
+	if err != nil {
+		h.log.Error("cannot record webhook", "webhook_id", ev.WebhookID, "error", err)
+		http.Error(w, "cannot record event", http.StatusInternalServerError)
+		return
+	}
+	switch {
+	case dup:
+		h.o.Metrics.WebhookReceived(metrics.UpstreamGHL, metrics.WebhookDuplicate)
+		h.log.Debug("duplicate webhook ignored", "webhook_id", ev.WebhookID, "type", ev.Type)
+	case !known:
+		h.o.Metrics.WebhookReceived(metrics.UpstreamGHL, metrics.WebhookUnknownEvent)
+		h.log.Debug("webhook without a contact of this location ignored", "type", ev.Type, "location", ev.LocationID)
+	default:
+		h.o.Metrics.WebhookReceived(metrics.UpstreamGHL, metrics.WebhookAccepted)
+		if h.o.Dirty != nil {
+			h.o.Dirty(contactID, ev.Type, contactEvents[ev.Type])
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = io.WriteString(w, `{"ok":true}`)
+}
