@@ -82,7 +82,14 @@ func Phone(raw, defaultRegion string) (string, error) {
 	}
 	switch phonenumbers.IsPossibleNumberWithReason(num) {
 	case phonenumbers.IS_POSSIBLE:
-		return phonenumbers.Format(num, phonenumbers.E164), nil
+		out := phonenumbers.Format(num, phonenumbers.E164)
+		if len(out) > 16 { // E.164 allows 15 digits; libphonenumber knows longer national ones
+			return "", fmt.Errorf("cannot normalize phone %q: more than 15 digits: %w", raw, ErrInvalidPhone)
+		}
+		if out != s && !stableE164(out) {
+			return "", fmt.Errorf("cannot normalize phone %q: %q is not a stable E.164 number: %w", raw, out, ErrInvalidPhone)
+		}
+		return out, nil
 	case phonenumbers.TOO_SHORT:
 		return "", fmt.Errorf("cannot normalize phone %q: too few digits: %w", raw, ErrInvalidPhone)
 	case phonenumbers.TOO_LONG:
@@ -94,6 +101,14 @@ func Phone(raw, defaultRegion string) (string, error) {
 	default:
 		return "", fmt.Errorf("cannot normalize phone %q: not a possible number: %w", raw, ErrInvalidPhone)
 	}
+}
+
+// stableE164 reports whether out normalizes to itself. Parsing is lenient
+// (vanity letters, odd punctuation), so this re-check is what makes Phone idempotent for any input.
+func stableE164(out string) bool {
+	num, err := phonenumbers.Parse(out, "ZZ")
+	return err == nil && phonenumbers.IsPossibleNumberWithReason(num) == phonenumbers.IS_POSSIBLE &&
+		phonenumbers.Format(num, phonenumbers.E164) == out
 }
 
 // Name trims raw and collapses every inner run of white space (including non-breaking spaces and
