@@ -212,7 +212,8 @@ func (c *Client) do(ctx context.Context, cl call) (*response, error) {
 		}
 	}
 	var (
-		refreshed   bool
+		refreshed   bool // this call spent its one refresh
+		authRetries int
 		rateRetries int
 		failures    int
 		uncertain   bool // an earlier attempt may have been applied
@@ -267,16 +268,19 @@ func (c *Client) do(ctx context.Context, cl call) (*response, error) {
 		case r.status >= 200 && r.status < 300:
 			return r, nil
 		case r.status == http.StatusUnauthorized:
+			// One refresh per call; a token another caller replaced meanwhile is retried
+			// without a refresh, at most maxAuthRetries times.
 			apiErr := c.apiError(cl.op, r)
-			if apiErr.isScope() || refreshed {
+			if apiErr.isScope() || authRetries >= maxAuthRetries {
 				return nil, apiErr
 			}
-			refreshed = true
-			_, changed, err := c.creds.Invalidate(ctx, tok.AccessToken)
+			authRetries++
+			next, didRefresh, err := c.creds.Invalidate(ctx, tok.AccessToken, !refreshed)
 			if err != nil {
 				return nil, c.credErr(cl.op, err)
 			}
-			if !changed {
+			refreshed = refreshed || didRefresh
+			if next.AccessToken == tok.AccessToken {
 				return nil, apiErr
 			}
 			c.obs.ObserveRetry(cl.op, "unauthorized")
@@ -315,6 +319,9 @@ func (c *Client) do(ctx context.Context, cl call) (*response, error) {
 		}
 	}
 }
+
+// maxAuthRetries bounds the retries after 401s within one call.
+const maxAuthRetries = 3
 
 var errLimiterWait = errors.New("rate budget wait interrupted")
 

@@ -202,7 +202,7 @@ func TestBreakerOpensAndHalfOpens(t *testing.T) {
 		}
 		jsonReply(500, `{"statusCode":500,"message":"boom"}`)(w, r)
 	}), func(o *Options) {
-		o.Breaker = BreakerOptions{Failures: 4, Cooldown: 80 * time.Millisecond}
+		o.Breaker = BreakerOptions{Failures: 4, Cooldown: 400 * time.Millisecond}
 		o.Retry.MaxAttempts = 2
 	})
 	ctx := context.Background()
@@ -217,12 +217,12 @@ func TestBreakerOpensAndHalfOpens(t *testing.T) {
 	if _, err := c.ListNotes(ctx, "c1"); !errors.Is(err, ErrBreakerOpen) || hits.Load() != 4 {
 		t.Fatalf("open breaker let a call through: %v (hits %d)", err, hits.Load())
 	}
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(450 * time.Millisecond)
 	if _, err := c.ListNotes(ctx, "c1"); !errors.Is(err, ErrBreakerOpen) && !errors.Is(err, ErrServer) {
 		t.Fatalf("half-open probe: %v", err)
 	}
 	healthy.Store(true)
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(450 * time.Millisecond)
 	if _, err := c.ListNotes(ctx, "c1"); err != nil {
 		t.Fatalf("after recovery: %v", err)
 	}

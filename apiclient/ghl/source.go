@@ -21,14 +21,16 @@ import (
 // CredentialSource supplies the Client with the token for one location.
 //
 // Current returns the token to use now (refreshing first when it is about to expire).
-// Invalidate is called after HighLevel answered 401 to the access token refused: it refreshes
-// at most once for any number of concurrent callers that saw the same refused token, and
-// reports whether a different token is now available to retry with.
+// Invalidate is called after HighLevel answered 401 to the access token refused. When the
+// current token is already a different one (another caller refreshed), it returns that one
+// without refreshing. Otherwise, if mayRefresh is set, it refreshes (once for any number of
+// concurrent callers that saw the same refused token) and reports refreshed = true; if not,
+// it returns the refused token unchanged. The caller retries only with a different token.
 // Implementations are safe for concurrent use.
 type CredentialSource interface {
 	Location() string
 	Current(ctx context.Context) (Token, error)
-	Invalidate(ctx context.Context, refused Secret) (tok Token, changed bool, err error)
+	Invalidate(ctx context.Context, refused Secret, mayRefresh bool) (tok Token, refreshed bool, err error)
 	// Scopes returns the granted scopes without contacting any server (nil: unknown).
 	Scopes(ctx context.Context) ([]string, error)
 }
@@ -57,7 +59,7 @@ func (s *StaticSource) Location() string { return s.tok.LocationID }
 func (s *StaticSource) Current(context.Context) (Token, error) { return s.tok, nil }
 
 // Invalidate implements CredentialSource: a static token cannot be replaced.
-func (s *StaticSource) Invalidate(context.Context, Secret) (Token, bool, error) {
+func (s *StaticSource) Invalidate(context.Context, Secret, bool) (Token, bool, error) {
 	return s.tok, false, nil
 }
 
@@ -188,7 +190,7 @@ func (s *OAuthSource) Current(ctx context.Context) (Token, error) {
 }
 
 // Invalidate implements CredentialSource.
-func (s *OAuthSource) Invalidate(ctx context.Context, refused Secret) (Token, bool, error) {
+func (s *OAuthSource) Invalidate(ctx context.Context, refused Secret, mayRefresh bool) (Token, bool, error) {
 	if err := s.lock(ctx); err != nil {
 		return Token{}, false, err
 	}
@@ -196,8 +198,8 @@ func (s *OAuthSource) Invalidate(ctx context.Context, refused Secret) (Token, bo
 	if err := s.ensureLocked(ctx); err != nil {
 		return Token{}, false, err
 	}
-	if s.cur.AccessToken != refused {
-		return s.cur, true, nil // someone else refreshed already
+	if s.cur.AccessToken != refused || !mayRefresh {
+		return s.cur, false, nil // someone else refreshed already, or the caller may not
 	}
 	if err := s.refreshLocked(ctx); err != nil {
 		return Token{}, false, err

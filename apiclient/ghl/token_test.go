@@ -149,13 +149,16 @@ func newOAuthFixture(t *testing.T, ttl int) (*OAuthSource, *fakeTokenServer, *Fi
 func TestOAuthSourceRefreshOncePerRefusedToken(t *testing.T) {
 	src, fts, store, _ := newOAuthFixture(t, 3600)
 	ctx := context.Background()
+	if tok, did, err := src.Invalidate(ctx, "at-0", false); err != nil || did || tok.AccessToken != "at-0" {
+		t.Fatalf("mayRefresh=false refreshed: %v %v %v", tok, did, err)
+	}
 	var wg sync.WaitGroup
 	var changed atomic.Int32
 	for range 50 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tok, ch, err := src.Invalidate(ctx, "at-0")
+			tok, ch, err := src.Invalidate(ctx, "at-0", true)
 			if err != nil || tok.AccessToken != "at-1" {
 				t.Errorf("tok %v err %v", tok, err)
 			}
@@ -165,7 +168,7 @@ func TestOAuthSourceRefreshOncePerRefusedToken(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if fts.granted != 1 || fts.refused != 0 || changed.Load() != 50 {
+	if fts.granted != 1 || fts.refused != 0 || changed.Load() != 1 {
 		t.Fatalf("granted %d refused %d changed %d", fts.granted, fts.refused, changed.Load())
 	}
 	for k, want := range map[string]string{"grant_type": "refresh_token", "user_type": "Location", "client_id": "cid", "client_secret": "client-secret-xyz", "refresh_token": "rt-0"} {
@@ -186,7 +189,7 @@ func TestOAuthSourceInvalidGrantIsFinal(t *testing.T) {
 	delete(fts.valid, "rt-0") // revoked server-side
 	fts.mu.Unlock()
 	for i := range 3 {
-		_, _, err := src.Invalidate(ctx, "at-0")
+		_, _, err := src.Invalidate(ctx, "at-0", true)
 		var tre *TokenRevokedError
 		if !errors.Is(err, ErrInvalidGrant) || !errors.As(err, &tre) || !strings.Contains(err.Error(), "ptsync auth") {
 			t.Fatalf("call %d: err = %v", i, err)
@@ -225,7 +228,7 @@ func TestOAuthSourceSaveFailureHoldsPair(t *testing.T) {
 	src.opts.Store = fs
 	ctx := context.Background()
 	fs.fail.Store(true)
-	if _, _, err := src.Invalidate(ctx, "at-0"); err == nil || !strings.Contains(err.Error(), "held in memory") {
+	if _, _, err := src.Invalidate(ctx, "at-0", true); err == nil || !strings.Contains(err.Error(), "held in memory") {
 		t.Fatalf("err = %v", err)
 	}
 	// The new access token must not be handed out before it is durable.
