@@ -58,7 +58,7 @@ func loadContract(t *testing.T, base, key string) *contract {
 
 type req struct {
 	method, path string
-	body         any    // marshalled to JSON; a string is sent raw
+	body         any // marshalled to JSON; a string is sent raw
 	header       map[string]string
 	noAuth       bool
 	invalid      bool // the request deliberately breaks the contract: validate only the response
