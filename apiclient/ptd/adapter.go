@@ -21,6 +21,7 @@ import (
 	"io"
 	"math/bits"
 	"strings"
+	"time"
 
 	"ptsync/apiclient/ptdwire"
 )
@@ -238,6 +239,9 @@ type APIError struct {
 	ExistingID string // on 409: the client that holds the email
 	// Attempts is how many requests were made, retries included.
 	Attempts int
+	// RetryAfter is the server's Retry-After on a final 429 or 503 (0 when absent): the
+	// driver gave up because it exceeded RESTOptions.MaxRetryAfter or the retries ran out.
+	RetryAfter time.Duration
 }
 
 func (e *APIError) Error() string {

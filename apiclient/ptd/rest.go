@@ -256,9 +256,9 @@ func (r *REST) do(ctx context.Context, c call) (http.Header, error) {
 			}
 			return resp.Header, nil
 		}
+		ra, hasRA := r.retryAfter(resp.Header.Get("Retry-After"))
 		retryable := resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 && c.idempotent
 		if retryable && attempt <= r.retries {
-			ra, hasRA := r.retryAfter(resp.Header.Get("Retry-After"))
 			if !hasRA || ra <= r.maxRA {
 				if werr := r.wait(ctx, c.op, attempt, ra, strconv.Itoa(resp.StatusCode), nil); werr != nil {
 					return nil, werr
@@ -266,7 +266,7 @@ func (r *REST) do(ctx context.Context, c call) (http.Header, error) {
 				continue
 			}
 		}
-		ae := &APIError{Op: c.op, Status: resp.StatusCode, Attempts: attempt}
+		ae := &APIError{Op: c.op, Status: resp.StatusCode, Attempts: attempt, RetryAfter: ra}
 		var we ptdwire.Error
 		if json.Unmarshal(body, &we) == nil {
 			ae.Code, ae.Message, ae.ExistingID = we.Code, we.Message, we.ExistingID

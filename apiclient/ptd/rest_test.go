@@ -277,7 +277,12 @@ func TestRESTErrors(t *testing.T) {
 			call: func(e *env, c ptdwire.Client) error {
 				_, err := e.rest.GetClient(ctx, c.ID)
 				return err
-			}, want: ptd.ErrRateLimited, wantAttempts: 1},
+			}, want: ptd.ErrRateLimited, wantAttempts: 1, check: func(t *testing.T, _ *env, err error, _ ptdwire.Client) {
+				var ae *ptd.APIError
+				if !errors.As(err, &ae) || ae.RetryAfter != time.Hour {
+					t.Fatalf("APIError.RetryAfter not reported: %v", err)
+				}
+			}},
 		{name: "503 on a get is retried with jitter",
 			setup: func(e *env) { e.sim.FailNext(2, 503, 0) },
 			call: func(e *env, c ptdwire.Client) error {

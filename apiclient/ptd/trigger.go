@@ -88,7 +88,9 @@ func NewTriggerHandler(o TriggerHandlerOptions) (*TriggerHandler, error) {
 
 func (h *TriggerHandler) fail(w http.ResponseWriter, result string, status int, code, msg string) {
 	h.count(result)
-	h.log.Warn("zapier trigger refused", "result", result, "status", status, "reason", msg)
+	// Debug, not Warn: refusals are counted, and an unauthenticated sender must not be able
+	// to flood the log.
+	h.log.Debug("zapier trigger refused", "result", result, "status", status, "reason", msg)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(ptdwire.Error{Code: code, Message: msg})
