@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
 )
 
 // TestDemoOnceMirrorsEverything runs the demo code path (both simulators, the real service,
