@@ -39,9 +39,11 @@ type LimiterOptions struct {
 // before it completed, and sees the new one after it starts, so no window of the server's
 // ever holds more than Max of ours. The cost is about one round trip per interval.
 //
-// Every response corrects the estimate: when X-RateLimit-Remaining says fewer slots are left
-// than the limiter believes (another client spends the same budget), the difference is
-// occupied for one interval; the daily remaining likewise raises the day's count. A burst 429
+// Every response corrects the estimate: when X-RateLimit-Remaining shows more requests in the
+// server's window than can possibly be ours, another client spends the same budget; for one
+// interval after such an observation the limiter takes only ForeignShare of the slots the
+// other client leaves (the slack lets it grow without 429s). The daily remaining likewise
+// raises the day's count. A burst 429
 // blocks everyone for an interval; a daily 429 or a spent share stops calls until the reset
 // with ErrDailyLimit.
 //
@@ -53,7 +55,8 @@ type Limiter struct {
 	wake         chan struct{} // closed and replaced whenever a slot may have freed
 	max          int
 	interval     time.Duration
-	entries      []*slot // in flight, or completed within the last interval
+	entries      []*slot // in flight, or completed within the last two intervals
+	foreign      []foreignObs
 	blockedUntil time.Time
 	dailyCap     int
 	dailyUsed    int
@@ -61,9 +64,21 @@ type Limiter struct {
 }
 
 type slot struct {
-	done bool
-	at   time.Time // completion time once done
+	start time.Time
+	done  bool
+	at    time.Time // completion time once done
 }
+
+// foreignObs is a lower bound, seen at time at, of how many requests in the server's window
+// were not ours.
+type foreignObs struct {
+	at    time.Time
+	count int
+}
+
+// ForeignShare is the fraction of what other clients leave free that this limiter uses once
+// it has seen them spend the same budget; the rest is slack that lets them grow.
+const ForeignShare = 0.9
 
 // NewLimiter returns a limiter with opts' defaults filled in.
 func NewLimiter(opts LimiterOptions) *Limiter {
@@ -119,14 +134,18 @@ func (l *Limiter) Acquire(ctx context.Context, op string) (*Permit, error) {
 			wait = l.blockedUntil.Sub(now)
 		} else {
 			l.pruneLocked(now)
-			if len(l.entries) < l.max {
-				s := &slot{}
+			capacity, until := l.capacityLocked(now)
+			if l.countLocked(now) < capacity {
+				s := &slot{start: now}
 				l.entries = append(l.entries, s)
 				l.dailyUsed++
 				l.mu.Unlock()
 				return &Permit{l: l, s: s}, nil
 			}
 			wait = l.nextFreeLocked(now)
+			if !until.IsZero() && (wait < 0 || until.Sub(now) < wait) {
+				wait = max(until.Sub(now), 0)
+			}
 		}
 		wake := l.wake
 		l.mu.Unlock()
@@ -153,9 +172,10 @@ func sleepCtx(ctx context.Context, d time.Duration, wake <-chan struct{}) error 
 	return nil
 }
 
-// pruneLocked drops slots that completed at least interval+margin ago.
+// pruneLocked forgets slots completed two windows ago (the header correction looks one
+// window behind a request's start) and foreign observations older than a window.
 func (l *Limiter) pruneLocked(now time.Time) {
-	cut := now.Add(-(l.interval + l.opts.Margin))
+	cut := now.Add(-2 * (l.interval + l.opts.Margin))
 	kept := l.entries[:0]
 	for _, s := range l.entries {
 		if s.done && !s.at.After(cut) {
@@ -165,14 +185,50 @@ func (l *Limiter) pruneLocked(now time.Time) {
 	}
 	clear(l.entries[len(kept):])
 	l.entries = kept
+	fcut := now.Add(-l.interval)
+	i := 0
+	for i < len(l.foreign) && !l.foreign[i].at.After(fcut) {
+		i++
+	}
+	l.foreign = l.foreign[i:]
+}
+
+// countLocked is the number of our requests that occupy a slot now: in flight, or completed
+// less than interval+margin ago.
+func (l *Limiter) countLocked(now time.Time) int {
+	cut := now.Add(-(l.interval + l.opts.Margin))
+	n := 0
+	for _, s := range l.entries {
+		if !s.done || s.at.After(cut) {
+			n++
+		}
+	}
+	return n
+}
+
+// capacityLocked is how many slots we may occupy: max, or, while other clients are seen
+// spending this budget, ForeignShare of what they leave. until is when the newest foreign
+// observation expires (zero when none).
+func (l *Limiter) capacityLocked(_ time.Time) (int, time.Time) {
+	f := 0
+	var until time.Time
+	for _, o := range l.foreign {
+		f = max(f, o.count)
+		until = o.at.Add(l.interval)
+	}
+	if f == 0 {
+		return l.max, time.Time{}
+	}
+	return max(1, int(math.Floor(ForeignShare*float64(l.max-f)))), until
 }
 
 // nextFreeLocked is how long until the earliest completed slot expires; -1 when every slot is
 // in flight (wait for a completion).
 func (l *Limiter) nextFreeLocked(now time.Time) time.Duration {
 	var earliest time.Time
+	cut := now.Add(-(l.interval + l.opts.Margin))
 	for _, s := range l.entries {
-		if s.done && (earliest.IsZero() || s.at.Before(earliest)) {
+		if s.done && s.at.After(cut) && (earliest.IsZero() || s.at.Before(earliest)) {
 			earliest = s.at
 		}
 	}
@@ -241,12 +297,19 @@ func (l *Limiter) complete(s *slot, h http.Header, status int) {
 		l.interval = info.Interval
 	}
 	if info.Remaining >= 0 {
-		// The server counted max-remaining requests in its window; if we know of fewer,
-		// someone else spends this budget: occupy the difference for one interval.
-		l.pruneLocked(now)
-		serverUsed := l.max - info.Remaining
-		for n := len(l.entries); n < serverUsed; n++ {
-			l.entries = append(l.entries, &slot{done: true, at: now})
+		// The server counted max-remaining requests in its window, ours included. Ours are
+		// at most those started before now that completed after this request's start minus
+		// an interval; anything beyond is another client spending this budget.
+		cut := s.start.Add(-l.interval)
+		own := 0
+		for _, e := range l.entries {
+			if e == s || !e.done || e.at.After(cut) {
+				own++
+			}
+		}
+		if foreign := l.max - info.Remaining - own; foreign > 0 {
+			l.pruneLocked(now)
+			l.foreign = append(l.foreign, foreignObs{at: now, count: foreign})
 		}
 	}
 	if info.DailyLimit > 0 {
@@ -284,8 +347,9 @@ type LimiterSnapshot struct {
 func (l *Limiter) Snapshot() LimiterSnapshot {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.pruneLocked(l.opts.Clock())
-	return LimiterSnapshot{Max: l.max, InWindow: len(l.entries), Interval: l.interval, DailyUsed: l.dailyUsed,
+	now := l.opts.Clock()
+	l.pruneLocked(now)
+	return LimiterSnapshot{Max: l.max, InWindow: l.countLocked(now), Interval: l.interval, DailyUsed: l.dailyUsed,
 		DailyCap: l.dailyCap, DailyBudget: l.dailyBudgetLocked(), DailyResetAt: l.dailyResetAt}
 }
 
