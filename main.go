@@ -32,6 +32,10 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"check-config": {"validate a configuration file and exit", cmdCheckConfig},
+		"backup":       {"write a consistent copy of the mirror to a file", cmdBackup},
+		"check":        {"verify the mirror's integrity (and migrate an older schema)", cmdCheck},
+		"query":        {"query the mirror offline (index flags, --where expressions)", cmdQuery},
+		"show":         {"show a contact with its children, link, base, pending writes and history", cmdShow},
 		"version":      {"print the version and exit", cmdVersion},
 	}
 }

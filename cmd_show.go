@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"ptsync/store"
+	"ptsync/store/query"
+)
+
+func cmdShow(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("show", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	db := fs.String("db", "", "mirror file (default $PTSYNC_DB or ./ptsync.db)")
+	asJSON := fs.Bool("json", false, "print the view as JSON")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: ptsync show contact <id|email> [--json] [--db PATH]")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if len(pos) != 2 || pos[0] != "contact" {
+		fs.Usage()
+		return exitUsage
+	}
+	m, err := openMirror(ctx, dbPath(*db), false)
+	if err != nil {
+		fmt.Fprintf(stderr, "ptsync show: %v\n", err)
+		return exitFailure
+	}
+	defer m.Close()
+	var v query.ContactView
+	if m.db != nil {
+		err = m.db.View(func(tx *store.Tx) error {
+			v, err = query.ShowContact(tx, pos[1])
+			return err
+		})
+	} else {
+		v, err = m.remote.Show(ctx, pos[1])
+		err = remoteErr(m, err)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ptsync show: %v\n", err)
+		return exitFor(err)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(v); err != nil {
+			return exitFailure
+		}
+		return exitOK
+	}
+	printContactView(stdout, v)
+	return exitOK
+}
+
+func ts(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func printContactView(w io.Writer, v query.ContactView) {
+	c := v.Contact
+	fmt.Fprintf(w, "contact %s  %s %s <%s> %s\n", c.ID, c.FirstName, c.LastName, c.Email, c.Phone)
+	fmt.Fprintf(w, "  tags: %s\n  added %s, updated %s, fetched %s, children fetched %s, dirty %v\n",
+		strings.Join(c.Tags, ", "), ts(c.DateAdded), ts(c.DateUpdated), ts(c.FetchedAt), ts(c.ChildrenFetchedAt), v.Dirty)
+	if v.Link != nil {
+		fmt.Fprintf(w, "link %s: ptd client %s (matched by %s, %s)\n", v.Link.ID, v.Link.PTDID, v.Link.MatchedBy, ts(v.Link.CreatedAt))
+	} else {
+		fmt.Fprintln(w, "link: none")
+	}
+	if v.Client != nil {
+		fmt.Fprintf(w, "  ptd: %s %s <%s> access %s, tags %s, updated %s\n", v.Client.FirstName, v.Client.LastName,
+			v.Client.Email, v.Client.Access, strings.Join(v.Client.Tags, ", "), ts(v.Client.UpdatedAt))
+	}
+	if v.Base != nil {
+		fmt.Fprintf(w, "base agreed %s:\n", ts(v.Base.AgreedAt))
+		for _, k := range sortedKeys(v.Base.Fields) {
+			fmt.Fprintf(w, "  %s = %s\n", k, v.Base.Fields[k])
+		}
+	}
+	fmt.Fprintf(w, "tasks (%d):\n", len(v.Tasks))
+	for _, t := range v.Tasks {
+		state := "open"
+		if t.Completed {
+			state = "done"
+		}
+		fmt.Fprintf(w, "  %s  %-4s due %s  %s\n", t.ID, state, ts(t.DueDate), t.Title)
+	}
+	fmt.Fprintf(w, "notes (%d):\n", len(v.Notes))
+	for _, n := range v.Notes {
+		fmt.Fprintf(w, "  %s  %s  %s\n", n.ID, ts(n.DateAdded), strings.ReplaceAll(n.Body, "\n", " "))
+	}
+	fmt.Fprintf(w, "appointments (%d):\n", len(v.Appointments))
+	for _, a := range v.Appointments {
+		fmt.Fprintf(w, "  %s  %s  %s  %s\n", a.ID, ts(a.StartTime), a.Status, a.Title)
+	}
+	fmt.Fprintf(w, "pending writes (%d):\n", len(v.Outbox))
+	for _, e := range v.Outbox {
+		dead := ""
+		if e.Dead {
+			dead = " DEAD"
+		}
+		fmt.Fprintf(w, "  #%d %s %s attempts %d%s %s\n", e.Seq, e.Target, e.Op, e.Attempts, dead, e.LastError)
+	}
+	fmt.Fprintf(w, "open conflicts (%d):\n", len(v.Conflicts))
+	for _, c := range v.Conflicts {
+		fmt.Fprintf(w, "  %s: base %q, ghl %q, ptd %q (since %s)\n", c.Field, c.Base, c.GHL, c.PTD, ts(c.DetectedAt))
+	}
+	fmt.Fprintf(w, "history (%d):\n", len(v.History))
+	for _, h := range v.History {
+		fmt.Fprintf(w, "  %s  %s %s: %q -> %q (%s)\n", ts(h.At), h.Direction, h.Field, h.Old, h.New, h.Rule)
+	}
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
