@@ -36,6 +36,8 @@ func commands() map[string]command {
 		"check":        {"verify the mirror's integrity (and migrate an older schema)", cmdCheck},
 		"query":        {"query the mirror offline (index flags, --where expressions)", cmdQuery},
 		"show":         {"show a contact with its children, link, base, pending writes and history", cmdShow},
+		"run":          {"run the sync service (systemd Type=notify; SIGHUP reloads)", cmdRun},
+		"demo":         {"run both simulators and a real sync in-process; --once exits when in sync", cmdDemo},
 		"version":      {"print the version and exit", cmdVersion},
 	}
 }
