@@ -131,6 +131,7 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	format := fs.String("format", "table", "output: table, json or csv")
 	asJSON := fs.Bool("json", false, "same as --format json")
 	fs.IntVar(&req.Limit, "limit", 1000, "at most this many rows (0: all)")
+	nowFlag := fs.String("now", "", "evaluate now(), overdue and relative flags at this RFC 3339 instant (reproducible reports)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: ptsync query <kind> [--email E] [--phone P] [--tag T] [--updated-since T] [--due-before T]")
 		fmt.Fprintln(stderr, "                    [--where EXPR] [--fields a,b] [--format table|json|csv] [--limit N] [--db PATH]")
@@ -151,6 +152,14 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	req.Kind = pos[0]
+	if *nowFlag != "" {
+		t, err := time.Parse(time.RFC3339, *nowFlag)
+		if err != nil {
+			fmt.Fprintf(stderr, "ptsync query: --now %q: want RFC 3339 such as 2025-03-10T12:00:00Z\n", *nowFlag)
+			return exitUsage
+		}
+		req.Now = t
+	}
 	if *fields != "" {
 		req.Fields = strings.Split(*fields, ",")
 	}
