@@ -2,6 +2,7 @@ package diff
 
 import (
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -47,7 +48,8 @@ func FuzzMerge(f *testing.F) {
 }
 
 // FuzzPhone checks that Phone never panics, returns E.164 or an error wrapping ErrInvalidPhone,
-// and is idempotent (its output normalizes to itself, with or without a default region).
+// is idempotent (its output normalizes to itself, with or without a default region), and that the
+// North American fast path agrees with libphonenumber wherever it answers.
 func FuzzPhone(f *testing.F) {
 	for _, s := range []string{"+1 555-010-1234", "(555) 010 1234", "555.010.1234", "5550101234",
 		"+44 20 7946 0958", "0044 20 7946 0958", "555-010-1234 ext 7", "tel:+61412345678", "abc", "0"} {
@@ -56,6 +58,16 @@ func FuzzPhone(f *testing.F) {
 	regions := []string{"US", "GB", "AU", "", "DE", "IN", "IT"}
 	f.Fuzz(func(t *testing.T, raw string, ri uint8) {
 		region := regions[int(ri)%len(regions)]
+		if s := strings.TrimSpace(raw); s != "" {
+			if strings.HasPrefix(s, "00") {
+				s = "+" + s[2:]
+			}
+			if fast, ok := nanpFast(s, region); ok {
+				if slow, err := phoneSlow(raw, s, region); slow != fast || err != nil {
+					t.Fatalf("Phone(%q, %q): fast path %q, library %q, %v", raw, region, fast, slow, err)
+				}
+			}
+		}
 		out, err := Phone(raw, region)
 		if err != nil {
 			if !errors.Is(err, ErrInvalidPhone) {
@@ -78,4 +90,39 @@ func FuzzPhone(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPhoneFastPathMatchesLibrary is the differential test of nanpFast: on many generated North
+// American inputs, wherever the fast path answers, libphonenumber's parser gives the same answer.
+func TestPhoneFastPathMatchesLibrary(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	seps := []string{"", " ", "-", ".", "/", "(", ")"}
+	prefixes := []string{"", "+", "1", "+1", "1 ", "+1 ", "00", "001", "0", "+0"}
+	regions := []string{"US", "CA", "PR", "GB", "", "ZZ", "AU"}
+	fast := 0
+	for i := range 20000 {
+		var b strings.Builder
+		b.WriteString(prefixes[r.IntN(len(prefixes))])
+		for range 9 + r.IntN(4) {
+			b.WriteString(seps[r.IntN(len(seps))])
+			b.WriteByte(byte('0' + r.IntN(10)))
+		}
+		raw, region := b.String(), regions[r.IntN(len(regions))]
+		s := strings.TrimSpace(raw)
+		if strings.HasPrefix(s, "00") {
+			s = "+" + s[2:]
+		}
+		got, ok := nanpFast(s, region)
+		if !ok {
+			continue
+		}
+		fast++
+		want, err := phoneSlow(raw, s, region)
+		if err != nil || got != want {
+			t.Fatalf("case %d: Phone(%q, %q): fast path %q, library %q, %v", i, raw, region, got, want, err)
+		}
+	}
+	if fast < 1000 {
+		t.Fatalf("fast path answered only %d of 20000 generated inputs", fast)
+	}
 }

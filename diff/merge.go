@@ -263,7 +263,13 @@ func (m *merger) mergeScalar(in fieldInput) {
 		p, okP = m.scalar(spec, SidePTD, in.ptd)
 	}
 	b, hasBase := "", in.hasBase
-	if hasBase {
+	switch {
+	case !hasBase:
+	case okG && !in.base.IsSet && in.base.S == in.ghl.S && !in.ghl.IsSet:
+		b = g
+	case okP && !in.base.IsSet && in.base.S == in.ptd.S && !in.ptd.IsSet:
+		b = p
+	default:
 		var okB bool
 		if b, okB = m.scalar(spec, SideBase, in.base); !okB {
 			hasBase = false // a base we cannot read is no evidence of agreement

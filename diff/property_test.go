@@ -23,7 +23,8 @@ import (
 //     element added to a side is held by the other side or the base, one removed is gone from the
 //     other side (two-way) or the source (one-way);
 //   - a one-way field never writes to its source;
-//   - an empty value never overwrites a non-empty one unless the field allows it and a base exists.
+//   - an empty value never overwrites a non-empty one unless the field allows it and a base exists
+//     (a set emptied by the two sides' combined removals is not an empty value flowing).
 
 var (
 	poolName  = []string{"", "Ana", " Ana ", "Anna", "Ana  Maria", "Bo"}
@@ -209,7 +210,10 @@ func checkNoInvention(sp FieldSpec, base *Snapshot, ghl, ptd Snapshot, res Resul
 		}
 		from := vals[other(side)]
 		empty := canon(sp, Value{IsSet: sp.Set}, opts)
-		if canon(sp, wr.Value, opts) == empty && canon(sp, vals[side], opts) != empty && (!sp.AllowEmpty || !hasBase) {
+		// For sets, combined removals (each side removed different elements) may legitimately
+		// empty a side; what must not happen is the emptiness of the other side flowing.
+		emptiedByOther := !sp.Set || canon(sp, from, opts) == empty
+		if canon(sp, wr.Value, opts) == empty && canon(sp, vals[side], opts) != empty && emptiedByOther && (!sp.AllowEmpty || !hasBase) {
 			return fmt.Errorf("%s: empty value overwrote %v on %v (allow_empty %v, base %v)", sp.Name, vals[side], side, sp.AllowEmpty, hasBase)
 		}
 		if !sp.Set {
