@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,7 +25,7 @@ const (
 type ChildStats struct {
 	Dirty     int // contacts refreshed because they were dirty
 	Swept     int // contacts refreshed by the rotating sweep
-	Quota     int // the rotating sweep's share of this run
+	Quota     int // contacts the rotation needed this run (SweepNeed)
 	Contacts  int // contacts refreshed in total (including re-fetched contacts)
 	Fetched   int // contacts fetched themselves because a webhook asked for it
 	Gone      int // contacts HighLevel no longer has (quarantined)
@@ -37,8 +38,9 @@ type ChildStats struct {
 	Cancelled bool
 }
 
-// SweepQuota is how many contacts the rotating sweep must refresh per run so that every one
-// of n contacts is refreshed at least once per period when the job runs every interval.
+// SweepQuota is the average number of contacts the rotating sweep must refresh per run so
+// that every one of n contacts is refreshed at least once per period when the job runs every
+// interval.
 func SweepQuota(n int, interval, period time.Duration) int {
 	if n <= 0 || interval <= 0 || period <= 0 {
 		return 0
@@ -50,40 +52,68 @@ func SweepQuota(n int, interval, period time.Duration) int {
 	return int(math.Ceil(float64(n) / runs))
 }
 
+// SweepNeed is how many of the stalest contacts must be refreshed in this run so that every
+// contact can still be refreshed before its deadline (last fetch + period) if later runs, one
+// every interval, take at most capacity each. fetched must be sorted oldest first (zero: never
+// fetched, due now). Refreshing just in time keeps the rotation at its minimum cost: right
+// after a backfill it needs nothing, and in steady state about n per period.
+func SweepNeed(fetched []time.Time, now time.Time, interval, period time.Duration, capacity int) int {
+	if interval <= 0 || capacity <= 0 {
+		return len(fetched)
+	}
+	need := 0
+	for r, f := range fetched {
+		k := 0 // the last run (0 = this one) that still meets the deadline
+		if d := f.Add(period).Sub(now); d > 0 {
+			k = int(d / interval)
+		}
+		need = max(need, r+1-capacity*k)
+	}
+	return need
+}
+
 // Children is the scheduled children job: it refreshes dirty contacts first (a webhook or a
-// changed dateUpdated), then the rotating sweep's quota of the stalest contacts, within the
-// run's budget (Settings.ChildrenShare of the requests one run interval allows, three per
-// contact). Contacts over the budget stay dirty for the next run. A failed contact stays due;
-// the run reports the first error after finishing the others.
+// changed dateUpdated), then as many of the stalest contacts as the rotation needs now so
+// that every contact's children are refreshed at least once per ChildrenPeriod (SweepNeed with
+// twice the average quota as later runs' capacity), all within the run's budget
+// (Settings.ChildrenShare of the requests one run interval allows, three per contact).
+// Contacts over the budget stay dirty for the next run. A failed contact stays due; the run
+// reports the first error after finishing the others. It reads every contact's last fetch
+// time once per run (one read transaction).
 func (p *Poller) Children(ctx context.Context) (ChildStats, error) {
 	set := p.settings()
-	var n, dirty int
+	now := p.now().UTC()
+	var dirty int
+	var fetched []time.Time
 	if err := p.db.View(func(tx *store.Tx) error {
-		stats, err := tx.Stats()
-		if err != nil {
+		var err error
+		if dirty, err = tx.DirtyCount(); err != nil {
 			return err
 		}
-		n = stats[string(store.GHLContacts)]
-		dirty, err = tx.DirtyCount()
-		return err
+		return tx.ForEachGHLContact(func(c *store.GHLContact) error {
+			fetched = append(fetched, c.ChildrenFetchedAt)
+			return nil
+		})
 	}); err != nil {
 		return ChildStats{}, fmt.Errorf("cannot read children queue: %w", err)
 	}
-	quota := SweepQuota(n, set.ChildrenInterval, set.ChildrenPeriod)
+	slices.SortFunc(fetched, func(a, b time.Time) int { return a.Compare(b) })
+	quota := SweepQuota(len(fetched), set.ChildrenInterval, set.ChildrenPeriod)
+	need := SweepNeed(fetched, now, set.ChildrenInterval, set.ChildrenPeriod, 2*quota)
 	budget := int(float64(set.Burst) * float64(set.ChildrenInterval) / float64(set.BurstInterval) * set.ChildrenShare / 3)
-	budget = max(budget, quota, 1)
-	limit := min(dirty+quota, budget+quota)
+	budget = max(budget, need, 1)
+	nd := min(dirty, budget)
 	var ids []string
 	if err := p.db.View(func(tx *store.Tx) error {
 		var err error
-		ids, err = tx.NextChildrenDue(limit)
+		ids, err = tx.NextChildrenDue(nd + need)
 		return err
 	}); err != nil {
 		return ChildStats{}, fmt.Errorf("cannot read children queue: %w", err)
 	}
-	nd := min(dirty, len(ids), budget)
+	nd = min(nd, len(ids))
 	st := p.refresh(ctx, ids[:nd], ReasonDirty, nil)
-	st.Quota = quota
+	st.Quota = need
 	st.Deferred = dirty - nd
 	if ctx.Err() == nil && nd < len(ids) {
 		sw := p.refresh(ctx, ids[nd:], ReasonSweep, nil)
