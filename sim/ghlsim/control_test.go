@@ -90,7 +90,10 @@ func TestControlAPI(t *testing.T) {
 		err     error
 		wantErr error
 	}{
-		{"duplicate", func() error { _, err := h.sim.CreateContact(ghlwire.ContactInput{Email: ptr("GO@example.com")}); return err }(), ErrDuplicate},
+		{"duplicate", func() error {
+			_, err := h.sim.CreateContact(ghlwire.ContactInput{Email: ptr("GO@example.com")})
+			return err
+		}(), ErrDuplicate},
 		{"unknown contact", func() error { _, err := h.sim.AddTags("nope", "x"); return err }(), ErrNotFound},
 		{"invalid task", func() error { _, err := h.sim.AddTask(c.ID, ghlwire.TaskInput{}); return err }(), ErrInvalid},
 		{"unknown note", h.sim.DeleteNote(c.ID, "nope"), ErrNotFound},
