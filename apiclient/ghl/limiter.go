@@ -42,8 +42,11 @@ type LimiterOptions struct {
 // Every response corrects the estimate: when X-RateLimit-Remaining shows more requests in the
 // server's window than can possibly be ours, another client spends the same budget; for one
 // interval after such an observation the limiter takes only ForeignShare of the slots the
-// other client leaves (the slack lets it grow without 429s). The daily remaining likewise
-// raises the day's count. A burst 429
+// other client leaves (the slack lets it grow without 429s). The estimate of our own share of
+// the server's window is an upper bound loose by the number of our requests in flight, so a
+// wide fan-out notices another client late; a client that starts while another saturates
+// the budget may be starved by it (it sees 429s and backs off for an interval each time).
+// The daily remaining likewise raises the day's count. A burst 429
 // blocks everyone for an interval; a daily 429 or a spent share stops calls until the reset
 // with ErrDailyLimit.
 //
@@ -310,6 +313,7 @@ func (l *Limiter) complete(s *slot, h http.Header, status int) {
 		if foreign := l.max - info.Remaining - own; foreign > 0 {
 			l.pruneLocked(now)
 			l.foreign = append(l.foreign, foreignObs{at: now, count: foreign})
+			l.opts.Logger.Debug("other clients spend this budget", "location", l.opts.Location, "foreign", foreign, "server_used", l.max-info.Remaining, "own", own)
 		}
 	}
 	if info.DailyLimit > 0 {

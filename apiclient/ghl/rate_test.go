@@ -25,12 +25,21 @@ func TestRateBudgetAgainstSimulator(t *testing.T) {
 	}
 	t.Run("alone", func(t *testing.T) {
 		t.Parallel()
+		// Baseline in the same run: how fast this box serves the same calls with no limit.
+		// Utilization is only meaningful when the box can comfortably outrun the limit.
+		base := newSimEnv(t, ghlsim.Options{Seed: 20}, nil)
+		bids := base.sim.Seed(5)
+		n0 := 400
+		t0 := time.Now()
+		runWorkload(t, base.client, bids, n0, 32, 0)
+		capacity := float64(n0) / time.Since(t0).Seconds()
+
 		env := newSimEnv(t, ghlsim.Options{Seed: 21, Limits: limits}, nil)
 		ids := env.sim.Seed(5)
 		env.sim.ResetCounters()
 		// The first response teaches the limiter the simulator's 500 ms interval.
 		start := time.Now()
-		runWorkload(t, env.client, ids, total, 8, 0)
+		runWorkload(t, env.client, ids, total, 32, 0)
 		elapsed := time.Since(start)
 		ctr := env.sim.Counters()
 		rate := float64(total) / elapsed.Seconds()
@@ -40,6 +49,11 @@ func TestRateBudgetAgainstSimulator(t *testing.T) {
 			total, elapsed.Round(time.Millisecond), rate, allowed, 100*rate/allowed, 100*steady/allowed, ctr.RateLimitedBurst)
 		if ctr.RateLimitedBurst != 0 || ctr.RateLimitedDaily != 0 {
 			t.Fatalf("%d burst and %d daily 429s", ctr.RateLimitedBurst, ctr.RateLimitedDaily)
+		}
+		t.Logf("baseline without limits: %.0f req/s (%.1f x the allowed rate)", capacity, capacity/allowed)
+		if capacity < 2*allowed {
+			t.Logf("box too loaded to judge utilization (baseline %.0f req/s < 2 x %.0f); 429 check only", capacity, allowed)
+			return
 		}
 		if steady < 0.9*allowed {
 			t.Fatalf("steady utilization %.1f %% < 90 %%", 100*steady/allowed)
@@ -51,7 +65,7 @@ func TestRateBudgetAgainstSimulator(t *testing.T) {
 		env := newSimEnv(t, ghlsim.Options{Seed: 22, Limits: limits}, nil, func(o *Options) { o.MaxRateLimitRetries = 50 })
 		ids := env.sim.Seed(5)
 		// The second client shares the token and location but keeps its own limiter; it
-		// spends about a quarter of the budget at a steady pace.
+		// spends about a fifth of the budget at a steady pace.
 		other, err := New(Options{BaseURL: env.url, LocationID: env.sim.LocationID(), Credentials: env.src,
 			Logger: env.sink.Logger(), MaxRateLimitRetries: 50})
 		if err != nil {
@@ -64,7 +78,7 @@ func TestRateBudgetAgainstSimulator(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tick := time.NewTicker(limits.BurstInterval / 25) // 25 per interval
+			tick := time.NewTicker(limits.BurstInterval / 20) // 20 per interval
 			defer tick.Stop()
 			for i := 0; ; i++ {
 				select {
@@ -79,7 +93,10 @@ func TestRateBudgetAgainstSimulator(t *testing.T) {
 				otherCalls.Add(1)
 			}
 		}()
+		time.Sleep(2 * limits.BurstInterval) // the other client is already spending when we start
 		start := time.Now()
+		// Eight callers: the foreign-use estimate is loose by the number of requests in
+		// flight (see Limiter), so a very wide fan-out sees the other client late.
 		runWorkload(t, env.client, ids, total, 8, 0)
 		elapsed := time.Since(start)
 		stop()
