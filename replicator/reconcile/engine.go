@@ -1,0 +1,317 @@
+// Package reconcile is the two-way half of ptsync: it polls PT Distinction into the mirror,
+// links HighLevel contacts with PTD clients (stored link, else email, else phone, else a create
+// on the other side), merges every linked pair field by field with diff.Merge against the stored
+// base, writes the resulting plan to the outbox together with its history in one transaction,
+// and drains the outbox to both systems. Tasks, notes and appointments, new-contact routing,
+// task reminders and the delete policy ride on the same plan → outbox → push path.
+//
+// An Engine serializes its own jobs (PollPTD, Reconcile, Push, Reminders, Cycle) with one
+// mutex, so the scheduler may call them from different goroutines. Every step is restartable:
+// cursors commit with the data they cover, an outbox entry leaves the outbox only in the
+// transaction that records its success (base, link and mirror updated there too), and a create
+// whose outcome is unknown is retried only after looking the record up on the target.
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"ptsync/apiclient/ghlwire"
+	"ptsync/apiclient/ptd"
+	"ptsync/config"
+	"ptsync/diff"
+	"ptsync/metrics"
+	"ptsync/store"
+)
+
+// GHL is the part of the HighLevel client the engine uses. *ghl.Client implements it; tests
+// wrap it to inject crashes. Implementations must be safe for concurrent use.
+type GHL interface {
+	ReadOnly(ctx context.Context) (bool, error)
+	GetContact(ctx context.Context, id string) (ghlwire.Contact, error)
+	CreateContact(ctx context.Context, in ghlwire.ContactInput) (ghlwire.Contact, error)
+	UpdateContact(ctx context.Context, id string, in ghlwire.ContactInput) (ghlwire.Contact, error)
+	DeleteContact(ctx context.Context, id string) error
+	FindDuplicate(ctx context.Context, email, phone string) (ghlwire.Contact, bool, error)
+	AddTags(ctx context.Context, contactID string, tags []string) ([]string, error)
+	RemoveTags(ctx context.Context, contactID string, tags []string) ([]string, error)
+	ListTasks(ctx context.Context, contactID string) ([]ghlwire.Task, error)
+	CreateTask(ctx context.Context, contactID string, in ghlwire.TaskInput) (ghlwire.Task, error)
+	UpdateTask(ctx context.Context, contactID, taskID string, in ghlwire.TaskInput) (ghlwire.Task, error)
+	SetTaskCompleted(ctx context.Context, contactID, taskID string, completed bool) (ghlwire.Task, error)
+	DeleteTask(ctx context.Context, contactID, taskID string) error
+	ListNotes(ctx context.Context, contactID string) ([]ghlwire.Note, error)
+	CreateNote(ctx context.Context, contactID string, in ghlwire.NoteInput) (ghlwire.Note, error)
+	UpdateNote(ctx context.Context, contactID, noteID string, in ghlwire.NoteInput) (ghlwire.Note, error)
+	DeleteNote(ctx context.Context, contactID, noteID string) error
+}
+
+// Options build an Engine. Store and Config are required; GHL and PTD may be nil for an
+// offline engine that only plans (ptsync plan) or resolves conflicts.
+type Options struct {
+	Store *store.DB
+	GHL   GHL
+	PTD   ptd.Adapter
+	// Config supplies mapping, routes, reminders, deletes and pusher settings. It must come
+	// from config.Parse (validated, defaults applied).
+	Config  *config.Config
+	Metrics *metrics.Metrics
+	Logger  hclog.Logger
+	Now     func() time.Time
+	// ReadOnly forces one-way sync (HighLevel → PTD). It is also switched on when
+	// Config.GHL.ReadOnly() or GHL.ReadOnly reports a contacts.readonly token.
+	ReadOnly bool
+	// NoCreateInPTD and NoCreateInGHL disable creating unmatched records on that side.
+	NoCreateInPTD, NoCreateInGHL bool
+	// PTDPageSize is the client listing page size (default 200, at most 500).
+	PTDPageSize int
+	// PTDChildrenPerPoll bounds how many clients get their tasks and notes re-read per
+	// PollPTD (default 250; clients changed since the last poll go first, then a rotation);
+	// negative means every client on every poll.
+	PTDChildrenPerPoll int
+	// PushBatch bounds the outbox entries one Push round takes (default 500).
+	PushBatch int
+	// Seed seeds the backoff jitter (0: random).
+	Seed uint64
+}
+
+// Engine reconciles one HighLevel location with one PTD account. Create it with New.
+type Engine struct {
+	db    *store.DB
+	ghl   GHL
+	ptd   ptd.Adapter
+	cfg   *config.Config
+	m     *metrics.Metrics
+	log   hclog.Logger
+	now   func() time.Time
+	opts  Options
+	specs []diff.FieldSpec
+	fmap  map[string]config.Field // spec name -> mapping field
+	dopts diff.Options
+
+	mu  sync.Mutex // serializes jobs
+	rng *rand.Rand
+
+	noteMu   sync.Mutex
+	noted    map[string]bool // once-only log lines (capabilities, read-only)
+	readOnly bool
+	groups   map[string]string // lower-case group name or id -> id (REST catalogue cache)
+	packages map[string]string
+}
+
+// ErrConfig wraps every problem New finds in Options.
+var ErrConfig = errors.New("invalid reconcile options")
+
+// New checks opts and returns an Engine. It performs no I/O.
+func New(opts Options) (*Engine, error) {
+	if opts.Store == nil || opts.Config == nil {
+		return nil, fmt.Errorf("cannot create reconcile engine: %w: store and config are required", ErrConfig)
+	}
+	specs, fmap, err := Specs(opts.Config.Mapping)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create reconcile engine: %w: %w", ErrConfig, err)
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.PTDPageSize <= 0 || opts.PTDPageSize > 500 {
+		opts.PTDPageSize = 200
+	}
+	if opts.PTDChildrenPerPoll == 0 {
+		opts.PTDChildrenPerPoll = 250
+	}
+	if opts.PushBatch <= 0 {
+		opts.PushBatch = 500
+	}
+	seed := opts.Seed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	winner := diff.SidePTD
+	if opts.Config.Mapping.InitialWinner == config.SideGHL {
+		winner = diff.SideGHL
+	}
+	e := &Engine{
+		db: opts.Store, ghl: opts.GHL, ptd: opts.PTD, cfg: opts.Config, m: opts.Metrics,
+		log: opts.Logger.Named("reconcile"), now: opts.Now, opts: opts, specs: specs, fmap: fmap,
+		dopts: diff.Options{InitialWinner: winner, Locale: diff.Locale{Region: opts.Config.Mapping.PhoneRegion, Location: opts.Config.Mapping.Location}},
+		rng:   rand.New(rand.NewPCG(seed, seed^0x7e57)),
+		noted: map[string]bool{},
+	}
+	e.readOnly = opts.ReadOnly || opts.Config.GHL.ReadOnly()
+	return e, nil
+}
+
+// Specs turns the configuration's mapping into diff field specs, keyed by mapping field
+// name, and the mapping fields by the same name. The error lists every unusable field.
+func Specs(m config.Mapping) ([]diff.FieldSpec, map[string]config.Field, error) {
+	var specs []diff.FieldSpec
+	fmap := map[string]config.Field{}
+	var errs []error
+	for _, f := range m.Fields {
+		dir, err := diff.ParseDirection(f.Direction)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("field %q: %w", f.Name, err))
+		}
+		rule, err := diff.ParseRule(f.Conflict)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("field %q: %w", f.Name, err))
+		}
+		norm, err := diff.ParseNormalizer(f.Normalizer)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("field %q: %w", f.Name, err))
+		}
+		set := isSetField(f.GHL) || isSetField(f.PTD)
+		if set && norm != diff.NormTags {
+			norm = diff.NormTags
+		}
+		specs = append(specs, diff.FieldSpec{Name: f.Name, Direction: dir, Rule: rule, Normalizer: norm, AllowEmpty: f.AllowEmpty, Set: set})
+		fmap[f.Name] = f
+	}
+	if err := diff.ValidateSpecs(specs); err != nil {
+		errs = append(errs, err)
+	}
+	return specs, fmap, errors.Join(errs...)
+}
+
+func isSetField(name string) bool { return name == "tags" || name == "groups" || name == "packages" }
+
+// note logs msg once per key for the engine's lifetime.
+func (e *Engine) note(key string, fn func()) {
+	e.noteMu.Lock()
+	done := e.noted[key]
+	e.noted[key] = true
+	e.noteMu.Unlock()
+	if !done {
+		fn()
+	}
+}
+
+// can reports whether the PTD adapter declares c. A missing capability is said once in the
+// log and once in ptsync_ptd_capability_missing_total; the caller skips the work.
+func (e *Engine) can(c ptd.Capability, work string) bool {
+	if e.ptd != nil && e.ptd.Capabilities().Has(c) {
+		return true
+	}
+	e.note("cap/"+c.String(), func() {
+		e.log.Warn("ptd driver lacks a capability; skipping that work", "capability", c.String(), "work", work)
+		e.m.CapabilityMissing(c.String())
+	})
+	return false
+}
+
+// isReadOnly reports whether HighLevel must not be written to, asking the client's
+// credentials (no I/O) once; it says so once in the log.
+func (e *Engine) isReadOnly(ctx context.Context) bool {
+	e.noteMu.Lock()
+	ro := e.readOnly
+	e.noteMu.Unlock()
+	if !ro && e.ghl != nil {
+		if r, err := e.ghl.ReadOnly(ctx); err == nil && r {
+			ro = true
+			e.noteMu.Lock()
+			e.readOnly = true
+			e.noteMu.Unlock()
+		}
+	}
+	if ro {
+		e.note("readonly", func() {
+			e.log.Warn("highlevel token is read-only (contacts.readonly): syncing one way, highlevel to ptd; nothing will be written to highlevel")
+		})
+	}
+	return ro
+}
+
+// ReadOnly reports whether the engine runs one-way (HighLevel → PTD).
+func (e *Engine) ReadOnly(ctx context.Context) bool { return e.isReadOnly(ctx) }
+
+// CycleStats reports one Cycle.
+type CycleStats struct {
+	Poll PollStats
+	Plan Plan
+	Push PushStats
+}
+
+// Cycle runs PollPTD, Reconcile, Push and, when reminders are enabled, Reminders followed by
+// another Push, in that order: one full round for scenario tests and `ptsync demo --once`.
+// HighLevel ingestion is not part of it (package replicator/ingest does that). The first error
+// stops the cycle.
+func (e *Engine) Cycle(ctx context.Context) (CycleStats, error) {
+	var st CycleStats
+	var err error
+	if st.Poll, err = e.PollPTD(ctx); err != nil {
+		return st, err
+	}
+	if st.Plan, err = e.Reconcile(ctx); err != nil {
+		return st, err
+	}
+	if st.Push, err = e.Push(ctx); err != nil {
+		return st, err
+	}
+	if e.cfg.Reminders.Enabled {
+		if _, err = e.Reminders(ctx); err != nil {
+			return st, err
+		}
+		more, err := e.Push(ctx)
+		st.Push.add(more)
+		if err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// publish refreshes the outbox, conflict and quarantine gauges from the store.
+func (e *Engine) publish() {
+	if e.m == nil {
+		return
+	}
+	type agg struct {
+		depth, dead int
+		oldest      time.Time
+	}
+	per := map[string]*agg{store.SideGHL: {}, store.SidePTD: {}}
+	var conflicts, quarantined int
+	_ = e.db.View(func(tx *store.Tx) error {
+		_ = tx.ForEachOutbox(func(o *store.OutboxEntry) error {
+			a := per[o.Target]
+			if a == nil {
+				return nil
+			}
+			if o.Dead {
+				a.dead++
+				return nil
+			}
+			if a.depth == 0 || o.CreatedAt.Before(a.oldest) {
+				a.oldest = o.CreatedAt
+			}
+			a.depth++
+			return nil
+		})
+		cs, _ := tx.Conflicts("", false)
+		conflicts = len(cs)
+		qs, _ := tx.Quarantined()
+		quarantined = len(qs)
+		return nil
+	})
+	now := e.now()
+	for t, a := range per {
+		var age time.Duration
+		if a.depth > 0 {
+			age = now.Sub(a.oldest)
+		}
+		e.m.SetOutbox(t, a.depth, age)
+		e.m.SetDeadLetters(t, a.dead)
+	}
+	e.m.SetConflictsPending(conflicts)
+	e.m.SetQuarantine(quarantined)
+}

@@ -1,0 +1,358 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"ptsync/apiclient/ptd"
+	"ptsync/apiclient/ptdwire"
+	"ptsync/store"
+)
+
+// Cursor names this package keeps in the store.
+const (
+	// CursorPTDClients is the PTD client listing position: Value is the contract's opaque
+	// cursor of the last page's start (the contract gives no cursor after the last page, so
+	// that page is re-read and de-duplicated on (id, updatedAt)); Through the greatest
+	// updatedAt stored.
+	CursorPTDClients = "ptd.clients"
+	// CursorPTDChildren is the rotation position of the PTD child refresh (a client id).
+	CursorPTDChildren = "ptd.children.rotation"
+	// CursorCycle counts reconcile cycles (Value is the number), for history.
+	CursorCycle = "reconcile.cycle"
+)
+
+// PollStats reports one PollPTD.
+type PollStats struct {
+	Pages    int
+	Read     int // clients listed
+	Changed  int // clients new or changed in the mirror
+	Children int // clients whose tasks and notes were re-read
+	Skipped  bool
+}
+
+// PollPTD mirrors PT Distinction: clients changed since the stored cursor (one transaction per
+// page, with the cursor), then the tasks and notes of the changed clients and of a rotating
+// share of the linked ones (one transaction per client, replacing the mirror's copies). A
+// driver without client reads (zapier) is skipped, said once. Safe to repeat; on error the
+// committed pages stay and the next call resumes.
+func (e *Engine) PollPTD(ctx context.Context) (PollStats, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	start := e.now()
+	st, err := e.pollPTD(ctx)
+	e.m.SyncFinished("ptd", err, e.now().Sub(start))
+	return st, err
+}
+
+func (e *Engine) pollPTD(ctx context.Context) (PollStats, error) {
+	var st PollStats
+	if e.ptd == nil || !e.can(ptd.CapClientRead, "poll ptd clients") {
+		st.Skipped = true
+		return st, nil
+	}
+	var cur store.Cursor
+	if err := e.db.View(func(tx *store.Tx) error {
+		c, err := tx.Cursor(CursorPTDClients)
+		if err == nil {
+			cur = c
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	}); err != nil {
+		return st, fmt.Errorf("cannot read ptd cursor: %w", err)
+	}
+	changed := map[string]bool{}
+	pos := cur.Value
+	for {
+		page, err := e.ptd.ListClientsPage(ctx, pos, e.opts.PTDPageSize)
+		if err != nil {
+			return st, fmt.Errorf("cannot poll ptd clients after %d pages: %w", st.Pages, err)
+		}
+		st.Pages++
+		st.Read += len(page.Clients)
+		now := e.now().UTC()
+		next := pos
+		if page.NextCursor != "" {
+			next = page.NextCursor
+		}
+		err = e.db.Update(func(tx *store.Tx) error {
+			through := cur.Through
+			for _, c := range page.Clients {
+				rec := e.ptdRecord(c, now)
+				if rec.UpdatedAt.After(through) {
+					through = rec.UpdatedAt
+				}
+				old, err := tx.GetPTDClient(rec.ID)
+				if err == nil && old.ETag == rec.ETag && old.UpdatedAt.Equal(rec.UpdatedAt) {
+					continue
+				}
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+				if err := tx.PutPTDClient(&rec); err != nil {
+					return err
+				}
+				changed[rec.ID] = true
+			}
+			cur = store.Cursor{Value: next, Covers: store.PTDClients, Through: through}
+			return tx.SetCursor(CursorPTDClients, cur)
+		})
+		if err != nil {
+			return st, fmt.Errorf("cannot store ptd clients page: %w", err)
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		pos = page.NextCursor
+	}
+	st.Changed = len(changed)
+	n, err := e.refreshPTDChildren(ctx, changed)
+	st.Children = n
+	return st, err
+}
+
+// refreshPTDChildren re-reads tasks and notes of the changed clients first, then of linked
+// clients in rotation, within PTDChildrenPerPoll.
+func (e *Engine) refreshPTDChildren(ctx context.Context, changed map[string]bool) (int, error) {
+	tasks := e.ptd.Capabilities().Has(ptd.CapTasks)
+	notes := e.ptd.Capabilities().Has(ptd.CapNotes)
+	if !tasks && !notes {
+		return 0, nil
+	}
+	var linked []string
+	var rot string
+	if err := e.db.View(func(tx *store.Tx) error {
+		if c, err := tx.Cursor(CursorPTDChildren); err == nil {
+			rot = c.Value
+		}
+		return tx.ForEachLink(func(l *store.Link) error {
+			if l.Kind == store.KindContact && l.PTDID != "" {
+				linked = append(linked, l.PTDID)
+			}
+			return nil
+		})
+	}); err != nil {
+		return 0, fmt.Errorf("cannot read links: %w", err)
+	}
+	sort.Strings(linked)
+	budget := e.opts.PTDChildrenPerPoll
+	if budget < 0 {
+		budget = len(linked) + len(changed)
+	}
+	var ids []string
+	seen := map[string]bool{}
+	var changedIDs []string
+	for id := range changed {
+		changedIDs = append(changedIDs, id)
+	}
+	sort.Strings(changedIDs)
+	for _, id := range changedIDs {
+		if len(ids) < budget {
+			ids = append(ids, id)
+			seen[id] = true
+		}
+	}
+	start := sort.SearchStrings(linked, rot)
+	if start < len(linked) && linked[start] == rot {
+		start++
+	}
+	last := rot
+	for i := 0; i < len(linked) && len(ids) < budget; i++ {
+		id := linked[(start+i)%len(linked)]
+		if !seen[id] {
+			ids = append(ids, id)
+			seen[id] = true
+			last = id
+		}
+	}
+	for _, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		var ts []ptdwire.Task
+		var ns []ptdwire.Note
+		var err error
+		if tasks {
+			if ts, err = e.ptd.ListTasks(ctx, id); err != nil && !errors.Is(err, ptd.ErrNotFound) {
+				return 0, fmt.Errorf("cannot poll tasks of ptd client %s: %w", id, err)
+			}
+		}
+		if notes {
+			if ns, err = e.ptd.ListNotes(ctx, id); err != nil && !errors.Is(err, ptd.ErrNotFound) {
+				return 0, fmt.Errorf("cannot poll notes of ptd client %s: %w", id, err)
+			}
+		}
+		now := e.now().UTC()
+		if err := e.db.Update(func(tx *store.Tx) error {
+			if tasks {
+				if err := replacePTDTasks(tx, id, ts, now); err != nil {
+					return err
+				}
+			}
+			if notes {
+				return replacePTDNotes(tx, id, ns, now)
+			}
+			return nil
+		}); err != nil {
+			return 0, fmt.Errorf("cannot store children of ptd client %s: %w", id, err)
+		}
+	}
+	if last != rot {
+		if err := e.db.Update(func(tx *store.Tx) error {
+			return tx.SetCursor(CursorPTDChildren, store.Cursor{Value: last})
+		}); err != nil {
+			return len(ids), fmt.Errorf("cannot store ptd children rotation: %w", err)
+		}
+	}
+	return len(ids), nil
+}
+
+// replacePTDTasks makes the mirror's tasks of client equal to ts. A vanished task that is
+// linked is quarantined, which the reconciler reads as a deletion to propagate.
+func replacePTDTasks(tx *store.Tx, client string, ts []ptdwire.Task, now time.Time) error {
+	old, err := tx.PTDTasksOf(client)
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for _, t := range ts {
+		keep[t.ID] = true
+		if t.ClientID == "" {
+			t.ClientID = client
+		}
+		rec := ptdTaskRecord(t, now)
+		if err := tx.PutPTDTask(&rec); err != nil {
+			return err
+		}
+	}
+	for _, o := range old {
+		if keep[o.ID] {
+			continue
+		}
+		if err := tx.DeletePTDTask(client, o.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err := quarantineIfLinked(tx, store.KindTask, o.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// replacePTDNotes makes the mirror's notes of client equal to ns, quarantining vanished ones.
+func replacePTDNotes(tx *store.Tx, client string, ns []ptdwire.Note, now time.Time) error {
+	old, err := tx.PTDNotesOf(client)
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for _, n := range ns {
+		keep[n.ID] = true
+		if n.ClientID == "" {
+			n.ClientID = client
+		}
+		rec := ptdNoteRecord(n, now)
+		if err := tx.PutPTDNote(&rec); err != nil {
+			return err
+		}
+	}
+	for _, o := range old {
+		if keep[o.ID] {
+			continue
+		}
+		if err := tx.DeletePTDNote(client, o.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err := quarantineIfLinked(tx, store.KindNote, o.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SweepStats reports one SweepPTD.
+type SweepStats struct {
+	Seen        int
+	Quarantined int
+}
+
+// SweepPTD lists every PTD client and holds each mirrored client that was not listed in the
+// store's quarantine (one more confirmation per sweep); a client listed again is released by
+// its Put. Only a complete listing quarantines anything. Deletes are then handled by the
+// configured policy in Reconcile.
+func (e *Engine) SweepPTD(ctx context.Context) (SweepStats, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var st SweepStats
+	if e.ptd == nil || !e.can(ptd.CapClientRead, "sweep ptd clients for deletions") {
+		return st, nil
+	}
+	seen := map[string]bool{}
+	pos := ""
+	for {
+		page, err := e.ptd.ListClientsPage(ctx, pos, 500)
+		if err != nil {
+			return st, fmt.Errorf("cannot sweep ptd clients: %w", err)
+		}
+		now := e.now().UTC()
+		if err := e.db.Update(func(tx *store.Tx) error {
+			for _, c := range page.Clients {
+				seen[c.ID] = true
+				rec := e.ptdRecord(c, now)
+				if err := tx.PutPTDClient(&rec); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return st, fmt.Errorf("cannot store ptd sweep page: %w", err)
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		pos = page.NextCursor
+	}
+	st.Seen = len(seen)
+	err := e.db.Update(func(tx *store.Tx) error {
+		var gone []string
+		if err := tx.ForEachPTDClient(func(c *store.PTDClient) error {
+			if !seen[c.ID] {
+				gone = append(gone, c.ID)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, id := range gone {
+			if _, err := tx.QuarantineDelete(store.KindContact, store.SidePTD, id); err != nil {
+				return err
+			}
+		}
+		st.Quarantined = len(gone)
+		return nil
+	})
+	if err != nil {
+		return st, fmt.Errorf("cannot quarantine missing ptd clients: %w", err)
+	}
+	e.publish()
+	return st, nil
+}
+
+// quarantineIfLinked records a vanished PTD child in the quarantine when a link knows it, so
+// the reconciler propagates the deletion; unlinked children simply disappear.
+func quarantineIfLinked(tx *store.Tx, kind, id string) error {
+	if _, err := tx.LinkByPTD(kind, id); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	_, err := tx.QuarantineDelete(kind, store.SidePTD, id)
+	return err
+}

@@ -1,0 +1,837 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"ptsync/apiclient/ghl"
+	"ptsync/apiclient/ghlwire"
+	"ptsync/apiclient/ptd"
+	"ptsync/apiclient/ptdwire"
+	"ptsync/diff"
+	"ptsync/store"
+)
+
+// PushStats reports one Push.
+type PushStats struct {
+	Pushed    int // entries applied and removed
+	Coalesced int // entries folded into an earlier one of the same record
+	Failed    int // attempts that failed and will be retried
+	Dead      int // entries dead-lettered
+	Deferred  int // entries waiting for their parent record to be created
+	Dropped   int // entries superseded (re-planned from fresh data)
+}
+
+func (s *PushStats) add(o PushStats) {
+	s.Pushed += o.Pushed
+	s.Coalesced += o.Coalesced
+	s.Failed += o.Failed
+	s.Dead += o.Dead
+	s.Deferred += o.Deferred
+	s.Dropped += o.Dropped
+}
+
+// errDefer: the entry cannot run yet (its parent has no id on the target); not an attempt.
+var errDefer = errors.New("waiting for the parent record")
+
+// errSuperseded: the target changed under the entry; it is dropped and the next reconcile
+// re-plans from the fresh copy.
+var errSuperseded = errors.New("superseded by a newer copy of the record")
+
+// Push drains the outbox: entries due now, per record in order (the store holds back later
+// entries of a record until the earlier one is done), consecutive updates of one record folded
+// into one call. Success removes the entry in the transaction that stores the new base, the
+// link and the mirror's copy of what was written (echo suppression). A failure is retried with
+// full-jitter exponential backoff and dead-lettered after pusher.max_attempts; a refusal that
+// cannot change (validation, read-only token, missing capability) is dead-lettered at once.
+// Creates always look the record up on the target first, so a create whose outcome was unknown
+// (timeout, crash between the call and the commit) never makes a duplicate.
+func (e *Engine) Push(ctx context.Context) (PushStats, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	start := e.now()
+	st, err := e.push(ctx)
+	e.m.SyncFinished("push", err, e.now().Sub(start))
+	e.publish()
+	return st, err
+}
+
+func (e *Engine) push(ctx context.Context) (PushStats, error) {
+	var st PushStats
+	for round := 0; round < 1000; round++ {
+		var due []store.OutboxEntry
+		if err := e.db.View(func(tx *store.Tx) error {
+			var err error
+			due, err = tx.OutboxDue(e.now(), e.opts.PushBatch)
+			return err
+		}); err != nil {
+			return st, fmt.Errorf("cannot read outbox: %w", err)
+		}
+		progress := false
+		for _, o := range due {
+			if err := ctx.Err(); err != nil {
+				return st, err
+			}
+			n, err := e.pushOne(ctx, o)
+			switch {
+			case err == nil:
+				st.Pushed++
+				st.Coalesced += n
+				progress = true
+			case errors.Is(err, errDefer):
+				st.Deferred++
+			case errors.Is(err, errSuperseded):
+				st.Dropped++
+				progress = true
+			case ctx.Err() != nil:
+				return st, ctx.Err()
+			default:
+				dead, rerr := e.fail(o, err)
+				if rerr != nil {
+					return st, rerr
+				}
+				if dead {
+					st.Dead++
+				} else {
+					st.Failed++
+				}
+			}
+		}
+		if !progress {
+			break
+		}
+	}
+	return st, nil
+}
+
+// permanent reports errors no retry can fix.
+func permanent(err error) bool {
+	for _, target := range []error{ghl.ErrValidation, ghl.ErrReadOnly, ghl.ErrScope, ghl.ErrInvalidArgument, ghl.ErrNotFound,
+		ptd.ErrBadRequest, ptd.ErrInvalidInput, ptd.ErrUnsupported, ptd.ErrNotFound} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
+// fail records a failed attempt with backoff, or dead-letters the entry.
+func (e *Engine) fail(o store.OutboxEntry, cause error) (dead bool, err error) {
+	max := e.cfg.Pusher.MaxAttempts
+	if max <= 0 {
+		max = 8
+	}
+	dead = permanent(cause) || o.Attempts+1 >= max
+	target := o.Target
+	e.m.PushDone(target, o.Op, cause)
+	err = e.db.Update(func(tx *store.Tx) error {
+		if _, err := tx.RecordAttempt(o.Seq, cause.Error(), e.now().Add(e.backoff(o.Attempts+1))); err != nil {
+			return err
+		}
+		if dead {
+			_, err := tx.DeadLetter(o.Seq, cause.Error())
+			return err
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("cannot record outbox attempt %d: %w", o.Seq, err)
+	}
+	if dead {
+		e.log.Error("outbox entry dead-lettered", "seq", o.Seq, "target", target, "op", o.Op, "link", o.LinkID, "attempts", o.Attempts+1, "error", cause)
+	} else {
+		e.log.Warn("push failed; will retry", "seq", o.Seq, "target", target, "op", o.Op, "attempts", o.Attempts+1, "error", cause)
+	}
+	return dead, nil
+}
+
+// backoff is full-jitter exponential backoff: uniform in [0, min(max, base*2^(n-1))].
+func (e *Engine) backoff(n int) time.Duration {
+	base, ceil := e.cfg.Pusher.BackoffBase, e.cfg.Pusher.BackoffMax
+	if base <= 0 {
+		base = time.Second
+	}
+	if ceil <= 0 {
+		ceil = 5 * time.Minute
+	}
+	d := base << min(n-1, 30)
+	if d <= 0 || d > ceil {
+		d = ceil
+	}
+	return time.Duration(e.rng.Int64N(int64(d) + 1))
+}
+
+// job is one entry being pushed with what it needs from the mirror.
+type job struct {
+	o       store.OutboxEntry
+	pl      payload
+	link    store.Link
+	parent  store.Link
+	folded  []uint64 // coalesced entries removed with o
+	mirrorG *store.GHLContact
+	mirrorP *store.PTDClient
+}
+
+// pushOne applies one entry (and the consecutive updates folded into it).
+func (e *Engine) pushOne(ctx context.Context, o store.OutboxEntry) (int, error) {
+	j := &job{o: o}
+	if err := json.Unmarshal(o.Payload, &j.pl); err != nil {
+		return 0, fmt.Errorf("cannot decode outbox entry %d: %w: %w", o.Seq, ptd.ErrInvalidInput, err)
+	}
+	gone := false
+	if err := e.db.View(func(tx *store.Tx) error {
+		l, err := tx.GetLink(o.LinkID)
+		if errors.Is(err, store.ErrNotFound) {
+			gone = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		j.link = l
+		if l.ParentLinkID != "" {
+			if j.parent, err = tx.GetLink(l.ParentLinkID); err != nil {
+				return err
+			}
+		}
+		contact := l
+		if l.Kind != store.KindContact {
+			contact = j.parent
+		}
+		if contact.GHLID != "" {
+			if g, err := tx.GetGHLContact(contact.GHLID); err == nil {
+				j.mirrorG = &g
+			}
+		}
+		if contact.PTDID != "" {
+			if c, err := tx.GetPTDClient(contact.PTDID); err == nil {
+				j.mirrorP = &c
+			}
+		}
+		if strings.HasSuffix(o.Op, ".update") {
+			return e.coalesce(tx, j)
+		}
+		return nil
+	}); err != nil {
+		return 0, fmt.Errorf("cannot read outbox context: %w", err)
+	}
+	if gone { // the link was removed (e.g. by a delete): nothing to apply
+		return 0, e.db.Update(func(tx *store.Tx) error { return ignoreMissing(tx.RemoveOutbox(o.Seq)) })
+	}
+	if o.Target == store.SideGHL {
+		if e.isReadOnly(ctx) {
+			return 0, fmt.Errorf("cannot push %s: %w", o.Op, ghl.ErrReadOnly)
+		}
+		if e.ghl == nil {
+			return 0, fmt.Errorf("cannot push %s: no highlevel client", o.Op)
+		}
+	} else if e.ptd == nil {
+		return 0, fmt.Errorf("cannot push %s: no ptd adapter", o.Op)
+	}
+	commit, err := e.apply(ctx, j)
+	e.m.PushDone(o.Target, o.Op, nilUnlessReal(err))
+	if err != nil {
+		if errors.Is(err, errSuperseded) {
+			_ = e.db.Update(func(tx *store.Tx) error {
+				if commit != nil {
+					if err := commit(tx); err != nil {
+						return err
+					}
+				}
+				return ignoreMissing(tx.RemoveOutbox(o.Seq))
+			})
+		}
+		return 0, err
+	}
+	err = e.db.Update(func(tx *store.Tx) error {
+		if err := tx.RemoveOutbox(o.Seq); err != nil {
+			return err
+		}
+		for _, s := range j.folded {
+			if err := ignoreMissing(tx.RemoveOutbox(s)); err != nil {
+				return err
+			}
+		}
+		if commit != nil {
+			return commit(tx)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("cannot record push of outbox entry %d: %w", o.Seq, err)
+	}
+	return len(j.folded), nil
+}
+
+func nilUnlessReal(err error) error {
+	if errors.Is(err, errDefer) {
+		return nil
+	}
+	return err
+}
+
+func ignoreMissing(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// coalesce folds the consecutive live updates of the same record, target and op that follow
+// j.o into j.pl (later values win; set deltas are combined).
+func (e *Engine) coalesce(tx *store.Tx, j *job) error {
+	es, err := tx.OutboxForRecord(j.o.RecordKind, j.o.RecordID)
+	if err != nil {
+		return err
+	}
+	after := false
+	for _, n := range es {
+		if n.Seq == j.o.Seq {
+			after = true
+			continue
+		}
+		if !after {
+			continue
+		}
+		if n.Dead || n.Target != j.o.Target || n.Op != j.o.Op {
+			break
+		}
+		var pl payload
+		if json.Unmarshal(n.Payload, &pl) != nil {
+			break
+		}
+		if j.pl.Fields == nil {
+			j.pl.Fields = map[string]fieldWrite{}
+		}
+		for f, w := range pl.Fields {
+			prev, ok := j.pl.Fields[f]
+			if ok && w.Value.IsSet {
+				w.Add = union(minus(prev.Add, w.Remove), w.Add)
+				w.Remove = union(minus(prev.Remove, w.Add), w.Remove)
+			}
+			j.pl.Fields[f] = w
+		}
+		j.folded = append(j.folded, n.Seq)
+	}
+	return nil
+}
+
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, x := range b {
+		if !slices.ContainsFunc(out, func(y string) bool { return strings.EqualFold(x, y) }) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func minus(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.ContainsFunc(b, func(y string) bool { return strings.EqualFold(x, y) }) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// commitFn runs in the success transaction.
+type commitFn func(tx *store.Tx) error
+
+// baseCommit merges the payload's field bases into the link's base.
+func baseCommit(tx *store.Tx, linkID string, fields map[string]fieldWrite, at time.Time) error {
+	b, err := tx.GetBase(linkID)
+	if errors.Is(err, store.ErrNotFound) {
+		b = store.Base{LinkID: linkID, Fields: map[string]string{}}
+	} else if err != nil {
+		return err
+	}
+	if b.Fields == nil {
+		b.Fields = map[string]string{}
+	}
+	changed := false
+	for f, w := range fields {
+		if w.Base != nil {
+			b.Fields[f] = *w.Base
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	b.AgreedAt = at.UTC()
+	return tx.PutBase(b)
+}
+
+// byWire returns the payload's values keyed by the target's field names.
+func byWire(fields map[string]fieldWrite) map[string]diff.Value {
+	out := map[string]diff.Value{}
+	for _, w := range fields {
+		if w.Wire != "" {
+			out[w.Wire] = w.Value
+		}
+	}
+	return out
+}
+
+// apply performs j on its target and returns what to commit on success.
+func (e *Engine) apply(ctx context.Context, j *job) (commitFn, error) {
+	switch {
+	case j.o.Op == OpClientCreate:
+		return e.createClient(ctx, j)
+	case j.o.Op == OpContactCreate:
+		return e.createContact(ctx, j)
+	case j.o.Op == OpClientUpdate:
+		return e.updateClient(ctx, j)
+	case j.o.Op == OpContactUpdate:
+		return e.updateContact(ctx, j)
+	case j.o.Op == OpClientRoute:
+		return e.routeClient(ctx, j)
+	case j.o.RecordKind == store.KindTask:
+		return e.pushTask(ctx, j)
+	case j.o.RecordKind == store.KindNote || j.o.RecordKind == store.KindAppointment:
+		return e.pushNoteOrAppt(ctx, j)
+	case j.o.Op == OpReminder:
+		return e.sendReminder(ctx, j)
+	case j.o.Op == OpDeletePolicy:
+		return e.deletePolicy(ctx, j)
+	}
+	return nil, fmt.Errorf("cannot push outbox entry %d: %w: unknown op %q", j.o.Seq, ptd.ErrInvalidInput, j.o.Op)
+}
+
+// ---- contacts ----
+
+func (e *Engine) createClient(ctx context.Context, j *job) (commitFn, error) {
+	if j.link.PTDID != "" {
+		return nil, nil
+	}
+	vals := byWire(j.pl.Fields)
+	email := vals["email"].S
+	if email == "" && j.mirrorG != nil {
+		email = j.mirrorG.Email
+		vals["email"] = diff.Scalar(email)
+	}
+	if email == "" {
+		return nil, fmt.Errorf("cannot create ptd client: %w: no email", ptd.ErrInvalidInput)
+	}
+	var c ptdwire.Client
+	adopted := false
+	if e.ptd.Capabilities().Has(ptd.CapClientRead) {
+		found, err := e.ptd.FindClientByEmail(ctx, email)
+		if err != nil {
+			return nil, err
+		}
+		if found != nil {
+			c, adopted = *found, true
+		}
+	}
+	if !adopted {
+		in, err := ptdInput(vals)
+		if err != nil {
+			return nil, err
+		}
+		f := false
+		in.SendLoginDetails = &f
+		if v, ok := vals["access"]; ok && v.S != "" {
+			in.Access = &v.S
+		}
+		c, err = e.ptd.CreateClient(ctx, in)
+		if id, ok := ptd.ExistingID(err); ok {
+			if c, err = e.ptd.GetClient(ctx, id); err != nil {
+				return nil, err
+			}
+			adopted = true
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	if !adopted {
+		if t := vals["tags"]; len(t.Set) > 0 && e.ptd.Capabilities().Has(ptd.CapTags) {
+			c2, err := e.ptd.AddTags(ctx, c.ID, t.Set)
+			if err != nil {
+				return nil, err
+			}
+			if c2.ID != "" {
+				c = c2
+			}
+		}
+	}
+	now := e.now().UTC()
+	rec := e.ptdRecord(c, now)
+	if len(c.Tags) == 0 && !adopted {
+		rec = e.patchPTD(rec, map[string]diff.Value{"tags": vals["tags"]})
+	}
+	return func(tx *store.Tx) error {
+		l := j.link
+		l.PTDID = c.ID
+		if err := tx.PutLink(&l); err != nil {
+			return err
+		}
+		if err := tx.PutPTDClient(&rec); err != nil {
+			return err
+		}
+		if adopted {
+			e.log.Info("ptd client already existed; linked instead of created", "link", l.ID)
+			return nil
+		}
+		return baseCommit(tx, l.ID, j.pl.Fields, now)
+	}, nil
+}
+
+func (e *Engine) createContact(ctx context.Context, j *job) (commitFn, error) {
+	if j.link.GHLID != "" {
+		return nil, nil
+	}
+	vals := byWire(j.pl.Fields)
+	email := vals["email"].S
+	var c ghlwire.Contact
+	adopted := false
+	if email != "" {
+		found, ok, err := e.ghl.FindDuplicate(ctx, email, "")
+		if err != nil {
+			return nil, err
+		}
+		if ok && strings.EqualFold(strings.TrimSpace(found.Email), email) {
+			c, adopted = found, true
+		}
+	}
+	if !adopted {
+		in, err := ghlInput(vals)
+		if err != nil {
+			return nil, err
+		}
+		c, err = e.ghl.CreateContact(ctx, in)
+		var ae *ghl.APIError
+		if errors.As(err, &ae) && errors.Is(err, ghl.ErrDuplicate) && ae.Duplicate != nil {
+			if ae.Duplicate.MatchingField == "email" {
+				if c, err = e.ghl.GetContact(ctx, ae.Duplicate.ContactID); err != nil {
+					return nil, err
+				}
+				adopted = true
+			} else {
+				// Another contact holds the phone: create without it rather than merge two people.
+				in.Phone = nil
+				delete(j.pl.Fields, "phone")
+				c, err = e.ghl.CreateContact(ctx, in)
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	now := e.now().UTC()
+	rec := e.ghlRecord(c, now)
+	return func(tx *store.Tx) error {
+		l := j.link
+		l.GHLID = c.ID
+		if err := tx.PutLink(&l); err != nil {
+			return err
+		}
+		if old, err := tx.GetGHLContact(c.ID); err == nil {
+			rec.ChildrenFetchedAt = old.ChildrenFetchedAt
+		}
+		if err := tx.PutGHLContact(&rec); err != nil {
+			return err
+		}
+		if adopted {
+			return nil
+		}
+		return baseCommit(tx, l.ID, j.pl.Fields, now)
+	}, nil
+}
+
+func (e *Engine) updateClient(ctx context.Context, j *job) (commitFn, error) {
+	id := j.link.PTDID
+	if id == "" || j.mirrorP == nil {
+		return nil, fmt.Errorf("cannot update ptd client of link %s: %w: not mirrored", j.link.ID, ptd.ErrNotFound)
+	}
+	vals := byWire(j.pl.Fields)
+	var last *ptdwire.Client
+	in, err := ptdInput(vals)
+	if err != nil {
+		return nil, err
+	}
+	if in != (ptdwire.ClientInput{}) {
+		c, err := e.ptd.UpdateClient(ctx, id, j.mirrorP.ETag, in)
+		if errors.Is(err, ptd.ErrPreconditionFailed) {
+			// Someone edited the client since the mirror read it: refresh and re-plan.
+			fresh, gerr := e.ptd.GetClient(ctx, id)
+			if gerr != nil {
+				return nil, gerr
+			}
+			rec := e.ptdRecord(fresh, e.now().UTC())
+			e.log.Info("ptd client changed under a pending update; re-planning", "link", j.link.ID)
+			return func(tx *store.Tx) error { return tx.PutPTDClient(&rec) }, errSuperseded
+		}
+		if err != nil {
+			return nil, err
+		}
+		last = &c
+	}
+	if v, ok := vals["access"]; ok && v.S != "" {
+		if err := e.ptd.SetAccess(ctx, id, v.S); err != nil {
+			return nil, err
+		}
+	}
+	for _, w := range j.pl.Fields {
+		if !w.Value.IsSet {
+			continue
+		}
+		switch w.Wire {
+		case "tags":
+			if len(w.Add) > 0 {
+				c, err := e.ptd.AddTags(ctx, id, w.Add)
+				if err != nil {
+					return nil, err
+				}
+				last = &c
+			}
+			if len(w.Remove) > 0 {
+				c, err := e.ptd.RemoveTags(ctx, id, w.Remove)
+				if err != nil {
+					return nil, err
+				}
+				last = &c
+			}
+		case "groups":
+			for _, g := range w.Add {
+				if err := e.ptd.AddToGroup(ctx, id, e.groupRef(ctx, g)); err != nil {
+					return nil, err
+				}
+			}
+			for _, g := range w.Remove {
+				if err := e.ptd.RemoveFromGroup(ctx, id, e.groupRef(ctx, g)); err != nil {
+					return nil, err
+				}
+			}
+		case "packages":
+			for _, p := range w.Add {
+				if err := e.ptd.AssignPackage(ctx, id, e.packageRef(ctx, p)); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	now := e.now().UTC()
+	rec := e.patchPTD(*j.mirrorP, vals)
+	if last != nil && last.ID != "" {
+		rec = e.ptdRecord(*last, now)
+		rec = e.patchPTD(rec, onlySets(vals, "groups", "packages"))
+		rec.ETag = last.ETag
+	}
+	return func(tx *store.Tx) error {
+		if err := tx.PutPTDClient(&rec); err != nil {
+			return err
+		}
+		return baseCommit(tx, j.link.ID, j.pl.Fields, now)
+	}, nil
+}
+
+// onlySets keeps the named set fields of vals that are present.
+func onlySets(vals map[string]diff.Value, names ...string) map[string]diff.Value {
+	out := map[string]diff.Value{}
+	for _, n := range names {
+		if v, ok := vals[n]; ok {
+			out[n] = v
+		}
+	}
+	return out
+}
+
+func (e *Engine) updateContact(ctx context.Context, j *job) (commitFn, error) {
+	id := j.link.GHLID
+	if id == "" || j.mirrorG == nil {
+		return nil, fmt.Errorf("cannot update highlevel contact of link %s: %w: not mirrored", j.link.ID, ghl.ErrNotFound)
+	}
+	vals := byWire(j.pl.Fields)
+	scalars := map[string]diff.Value{}
+	for k, v := range vals {
+		if !v.IsSet {
+			scalars[k] = v
+		}
+	}
+	var full *ghlwire.Contact
+	if len(scalars) > 0 {
+		in, err := ghlInput(scalars) // never carries tags: tags go through their own endpoints
+		if err != nil {
+			return nil, err
+		}
+		c, err := e.ghl.UpdateContact(ctx, id, in)
+		if err != nil {
+			return nil, err
+		}
+		full = &c
+	}
+	var tags []string
+	tagsKnown := false
+	for _, w := range j.pl.Fields {
+		if w.Wire != "tags" || !w.Value.IsSet {
+			continue
+		}
+		if len(w.Add) > 0 {
+			t, err := e.ghl.AddTags(ctx, id, w.Add)
+			if err != nil {
+				return nil, err
+			}
+			tags, tagsKnown = t, true
+		}
+		if len(w.Remove) > 0 {
+			t, err := e.ghl.RemoveTags(ctx, id, w.Remove)
+			if err != nil {
+				return nil, err
+			}
+			tags, tagsKnown = t, true
+		}
+	}
+	now := e.now().UTC()
+	rec := e.patchGHL(*j.mirrorG, vals)
+	if full != nil && full.ID != "" {
+		r := e.ghlRecord(*full, now)
+		r.ChildrenFetchedAt = j.mirrorG.ChildrenFetchedAt
+		if v, ok := vals["tags"]; ok {
+			r = e.patchGHL(r, map[string]diff.Value{"tags": v})
+		}
+		rec = r
+	}
+	if tagsKnown {
+		rec = e.patchGHL(rec, map[string]diff.Value{"tags": diff.SetOf(tags...)})
+	}
+	return func(tx *store.Tx) error {
+		if err := tx.PutGHLContact(&rec); err != nil {
+			return err
+		}
+		return baseCommit(tx, j.link.ID, j.pl.Fields, now)
+	}, nil
+}
+
+// groupRef resolves a configured group (id or name) to an id through PTD's catalogue when
+// the driver has one; otherwise the reference passes through (zapier).
+func (e *Engine) groupRef(ctx context.Context, ref string) string {
+	if !e.ptd.Capabilities().Has(ptd.CapCatalog) {
+		return ref
+	}
+	if e.groups == nil {
+		gs, err := e.ptd.ListGroups(ctx)
+		if err != nil {
+			return ref
+		}
+		e.groups = map[string]string{}
+		for _, g := range gs {
+			e.groups[strings.ToLower(g.Name)] = g.ID
+			e.groups[strings.ToLower(g.ID)] = g.ID
+		}
+	}
+	if id, ok := e.groups[strings.ToLower(ref)]; ok {
+		return id
+	}
+	e.groups = nil // maybe new: ask again next time
+	return ref
+}
+
+func (e *Engine) packageRef(ctx context.Context, ref string) string {
+	if !e.ptd.Capabilities().Has(ptd.CapCatalog) {
+		return ref
+	}
+	if e.packages == nil {
+		ps, err := e.ptd.ListPackages(ctx)
+		if err != nil {
+			return ref
+		}
+		e.packages = map[string]string{}
+		for _, p := range ps {
+			e.packages[strings.ToLower(p.Name)] = p.ID
+			e.packages[strings.ToLower(p.ID)] = p.ID
+		}
+	}
+	if id, ok := e.packages[strings.ToLower(ref)]; ok {
+		return id
+	}
+	e.packages = nil
+	return ref
+}
+
+func (e *Engine) routeClient(ctx context.Context, j *job) (commitFn, error) {
+	id := j.link.PTDID
+	if id == "" {
+		return nil, errDefer
+	}
+	r := j.pl.Route
+	if r == nil {
+		return nil, nil
+	}
+	if r.Group != "" {
+		if err := e.ptd.AddToGroup(ctx, id, e.groupRef(ctx, r.Group)); err != nil {
+			return nil, fmt.Errorf("cannot route client to group %q (route %s): %w", r.Group, r.Name, err)
+		}
+	}
+	if r.Package != "" {
+		if err := e.ptd.AssignPackage(ctx, id, e.packageRef(ctx, r.Package)); err != nil {
+			return nil, fmt.Errorf("cannot route client to package %q (route %s): %w", r.Package, r.Name, err)
+		}
+	}
+	if r.Access != "" {
+		if err := e.ptd.SetAccess(ctx, id, r.Access); err != nil {
+			return nil, fmt.Errorf("cannot set access %q (route %s): %w", r.Access, r.Name, err)
+		}
+	}
+	return nil, nil
+}
+
+// ---- reminders and deletes ----
+
+func (e *Engine) sendReminder(ctx context.Context, j *job) (commitFn, error) {
+	r := j.pl.Reminder
+	if r == nil {
+		return nil, nil
+	}
+	if _, err := e.ptd.SendReminder(ctx, *r); err != nil {
+		return nil, err
+	}
+	e.m.RemindersSent(1)
+	return nil, nil
+}
+
+func (e *Engine) deletePolicy(ctx context.Context, j *job) (commitFn, error) {
+	l := j.link
+	var err error
+	switch {
+	case j.o.Target == store.SidePTD && j.pl.Policy == "print_only":
+		err = e.ptd.SetAccess(ctx, l.PTDID, ptdwire.AccessPrintOnly)
+	case j.o.Target == store.SidePTD && j.pl.Policy == "tag":
+		_, err = e.ptd.AddTags(ctx, l.PTDID, []string{j.pl.Tag})
+	case j.o.Target == store.SideGHL && j.pl.Policy == "tag":
+		_, err = e.ghl.AddTags(ctx, l.GHLID, []string{j.pl.Tag})
+	case j.o.Target == store.SideGHL && j.pl.Policy == "delete":
+		err = e.ghl.DeleteContact(ctx, l.GHLID)
+		if errors.Is(err, ghl.ErrNotFound) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	e.log.Info("delete policy applied", "link", l.ID, "policy", j.pl.Policy, "deleted_side", j.pl.Deleted)
+	return func(tx *store.Tx) error {
+		// The deleted record leaves the mirror; the link stays so the survivor is never
+		// re-created, and the policy never applies twice.
+		if j.pl.Deleted == store.SideGHL {
+			if err := ignoreMissing(tx.DeleteGHLContact(l.GHLID)); err != nil {
+				return err
+			}
+			return tx.ClearQuarantine(store.KindContact, store.SideGHL, l.GHLID)
+		}
+		if err := ignoreMissing(tx.DeletePTDClient(l.PTDID)); err != nil {
+			return err
+		}
+		return tx.ClearQuarantine(store.KindContact, store.SidePTD, l.PTDID)
+	}, nil
+}

@@ -1,0 +1,137 @@
+package reconcile
+
+import (
+	"errors"
+	"sort"
+	"strconv"
+
+	"ptsync/store"
+)
+
+// snapshot is everything one reconcile reads, taken in one read transaction so the plan is
+// computed from a consistent view without holding the transaction.
+type snapshot struct {
+	links     []*store.Link
+	byGHL     map[string]*store.Link // kind/ghlID
+	byPTD     map[string]*store.Link // kind/ptdID
+	children  map[string][]*store.Link
+	bases     map[string]*store.Base
+	ghlIDs    []string
+	ghl       map[string]store.GHLContact
+	ptdIDs    []string
+	ptd       map[string]store.PTDClient
+	ghlTasks  map[string][]store.GHLTask
+	ptdTasks  map[string][]store.PTDTask
+	ghlNotes  map[string][]store.GHLNote
+	ptdNotes  map[string][]store.PTDNote
+	ghlAppts  map[string][]store.GHLAppointment
+	quar      map[string]store.QuarantineEntry // kind/side/id
+	pending   map[string]bool                  // outbox record key kind/id
+	conflicts map[string]store.Conflict        // linkID\x00field, open ones
+	cycle     uint64
+}
+
+func qk(kind, side, id string) string { return kind + "/" + side + "/" + id }
+
+func (e *Engine) loadSnapshot() (*snapshot, error) {
+	s := &snapshot{byGHL: map[string]*store.Link{}, byPTD: map[string]*store.Link{}, children: map[string][]*store.Link{},
+		bases: map[string]*store.Base{}, ghl: map[string]store.GHLContact{}, ptd: map[string]store.PTDClient{},
+		ghlTasks: map[string][]store.GHLTask{}, ptdTasks: map[string][]store.PTDTask{},
+		ghlNotes: map[string][]store.GHLNote{}, ptdNotes: map[string][]store.PTDNote{},
+		ghlAppts: map[string][]store.GHLAppointment{}, quar: map[string]store.QuarantineEntry{},
+		pending: map[string]bool{}, conflicts: map[string]store.Conflict{}}
+	err := e.db.View(func(tx *store.Tx) error {
+		if err := tx.ForEachLink(func(l *store.Link) error {
+			s.links = append(s.links, l)
+			if l.GHLID != "" {
+				s.byGHL[l.Kind+"/"+l.GHLID] = l
+			}
+			if l.PTDID != "" {
+				s.byPTD[l.Kind+"/"+l.PTDID] = l
+			}
+			if l.ParentLinkID != "" {
+				s.children[l.ParentLinkID] = append(s.children[l.ParentLinkID], l)
+			}
+			b, err := tx.GetBase(l.ID)
+			if err == nil {
+				s.bases[l.ID] = &b
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := tx.ForEachGHLContact(func(c *store.GHLContact) error {
+			s.ghl[c.ID] = *c
+			s.ghlIDs = append(s.ghlIDs, c.ID)
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := tx.ForEachPTDClient(func(c *store.PTDClient) error {
+			s.ptd[c.ID] = *c
+			s.ptdIDs = append(s.ptdIDs, c.ID)
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := tx.ForEachGHLTask(func(t *store.GHLTask) error {
+			s.ghlTasks[t.ContactID] = append(s.ghlTasks[t.ContactID], *t)
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := tx.ForEachPTDTask(func(t *store.PTDTask) error {
+			s.ptdTasks[t.ClientID] = append(s.ptdTasks[t.ClientID], *t)
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := tx.ForEachGHLNote(func(n *store.GHLNote) error {
+			s.ghlNotes[n.ContactID] = append(s.ghlNotes[n.ContactID], *n)
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := tx.ForEachPTDNote(func(n *store.PTDNote) error {
+			s.ptdNotes[n.ClientID] = append(s.ptdNotes[n.ClientID], *n)
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := tx.ForEachGHLAppointment(func(a *store.GHLAppointment) error {
+			s.ghlAppts[a.ContactID] = append(s.ghlAppts[a.ContactID], *a)
+			return nil
+		}); err != nil {
+			return err
+		}
+		qs, err := tx.Quarantined()
+		if err != nil {
+			return err
+		}
+		for _, q := range qs {
+			s.quar[qk(q.Kind, q.Side, q.ID)] = q
+		}
+		if err := tx.ForEachOutbox(func(o *store.OutboxEntry) error {
+			s.pending[o.RecordKind+"/"+o.RecordID] = true
+			return nil
+		}); err != nil {
+			return err
+		}
+		cs, err := tx.Conflicts("", false)
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			s.conflicts[c.LinkID+"\x00"+c.Field] = c
+		}
+		if c, err := tx.Cursor(CursorCycle); err == nil {
+			s.cycle, _ = strconv.ParseUint(c.Value, 10, 64)
+		}
+		return nil
+	})
+	sort.Strings(s.ghlIDs)
+	sort.Strings(s.ptdIDs)
+	return s, err
+}
