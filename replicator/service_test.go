@@ -1,0 +1,180 @@
+package replicator
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"ptsync/apiclient/ghlwire"
+	"ptsync/metrics/promtest"
+	"ptsync/store"
+	"ptsync/store/query"
+)
+
+func startDemo(t *testing.T, o DemoOptions) *Demo {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if o.DBPath == "" {
+		o.DBPath = filepath.Join(t.TempDir(), "demo.db")
+	}
+	d, err := StartDemo(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := d.Close(context.Background()); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	if err := d.WaitConverged(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestWebhookRefreshesContactAtDemoSpeed is acceptance 4: at demo speed (100 requests per
+// second), a signed ContactUpdate gets the contact refreshed within 2 s even though search lags
+// far behind; a bad signature gets 401; a replayed webhookId is ignored and counted.
+func TestWebhookRefreshesContactAtDemoSpeed(t *testing.T) {
+	d := startDemo(t, DemoOptions{Contacts: 60, Seed: 11, Webhooks: true})
+	d.GHL.SetSearchLag(time.Hour) // only the webhook path can see the edit
+	id := d.GHL.Contacts()[5].ID
+	city := "Webhookville"
+	if _, err := d.GHL.UpdateContact(id, ghlwire.ContactInput{City: &city}); err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + d.Service.WebhookAddr() + "/webhooks/ghl"
+	body := Event("ContactUpdate", d.GHL.LocationID(), id, "wh-1", time.Now())
+	if code, err := d.WebhookKey.Post(url, body, "AAAA"+d.WebhookKey.Sign(body)[4:]); err != nil || code != http.StatusUnauthorized {
+		t.Fatalf("bad signature: status %d, err %v; want 401", code, err)
+	}
+	start := time.Now()
+	if code, err := d.WebhookKey.Post(url, body, ""); err != nil || code != http.StatusOK {
+		t.Fatalf("signed webhook: status %d, err %v", code, err)
+	}
+	deadline := start.Add(2 * time.Second)
+	for {
+		var raw string
+		_ = d.Service.Store().View(func(tx *store.Tx) error {
+			c, err := tx.GetGHLContact(id)
+			raw = string(c.Raw)
+			return err
+		})
+		if strings.Contains(raw, city) {
+			t.Logf("contact refreshed %s after the webhook", time.Since(start).Round(time.Millisecond))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("contact not refreshed within 2s of a signed ContactUpdate")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, err := d.WebhookKey.Post(url, body, ""); err != nil || code != http.StatusOK {
+		t.Fatalf("replay: status %d, err %v; want 200 (ignored)", code, err)
+	}
+	metricsBody := scrape(t, "http://"+d.Service.MetricsAddr()+"/metrics")
+	for _, want := range []string{
+		`ptsync_webhooks_total{result="duplicate",source="ghl"} 1`,
+		`ptsync_webhooks_total{result="bad_signature",source="ghl"} 1`,
+		`ptsync_webhooks_total{result="accepted",source="ghl"} 1`,
+	} {
+		if !strings.Contains(metricsBody, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// TestMetricsAfterSync is acceptance 5 (lint half) plus the wiring: after a sync the registry
+// passes testutil's lint and carries the job, API, rate-limit, mirror and backfill series.
+func TestMetricsAfterSync(t *testing.T) {
+	d := startDemo(t, DemoOptions{Contacts: 40, Seed: 12, BurstInterval: 200 * time.Millisecond})
+	if err := d.Service.RunJob(context.Background(), "contacts"); err != nil {
+		t.Fatal(err)
+	}
+	problems, err := testutil.GatherAndLint(d.opts.Registry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+	body := scrape(t, "http://"+d.Service.MetricsAddr()+"/metrics")
+	for _, want := range []string{
+		`ptsync_sync_runs_total{result="success",sync_job="backfill"} 1`,
+		`ptsync_sync_runs_total{result="success",sync_job="contacts"} 1`,
+		`ptsync_sync_last_success_timestamp_seconds{sync_job="contacts"}`,
+		`ptsync_api_requests_total{code="200",operation="search-contacts-advanced",upstream="ghl"}`,
+		`ptsync_ghl_ratelimit_remaining{location="demo-location",window="burst"}`,
+		`ptsync_mirror_records{kind="ghl.contacts"} 40`,
+		`ptsync_backfill_contacts_done 40`,
+		`ptsync_children_refreshes_total{kind="tasks",reason="dirty"} 40`,
+		`ptsync_sync_schedule_interval_seconds{sync_job="contacts"} 2`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	resp, err := http.Get("http://" + d.Service.MetricsAddr() + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("/readyz after sync = %d", resp.StatusCode)
+	}
+}
+
+// TestPrometheusScrapesService is acceptance 5 (real Prometheus half): a real Prometheus
+// scrapes the running service and a ptsync series is read back through its HTTP API. Skipped
+// when the prometheus binary is absent.
+func TestPrometheusScrapesService(t *testing.T) {
+	d := startDemo(t, DemoOptions{Contacts: 20, Seed: 13, BurstInterval: 200 * time.Millisecond})
+	p := promtest.Start(t, promtest.Options{Targets: []string{d.Service.MetricsAddr()}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	samples, err := p.WaitFor(ctx, `ptsync_mirror_records{kind="ghl.contacts"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(samples) != 1 || samples[0].Value != 20 {
+		t.Errorf("prometheus read %+v, want one sample of 20", samples)
+	}
+}
+
+// TestAdminEndpointServesQueries: while the service holds the mirror, the admin file next to
+// it leads `ptsync query`'s client to the service.
+func TestAdminEndpointServesQueries(t *testing.T) {
+	d := startDemo(t, DemoOptions{Contacts: 15, Seed: 14, BurstInterval: 200 * time.Millisecond})
+	info, err := store.ReadAdminAddr(d.opts.DBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(info) == "" || strings.Contains(fmt.Sprint(info), info.Token) {
+		t.Errorf("admin info prints its token: %v", info)
+	}
+	c := query.NewClient(info, 5*time.Second)
+	res, err := c.Check(context.Background())
+	if err != nil {
+		t.Fatalf("admin check through the service: %v", err)
+	}
+	t.Logf("admin check: %+v", res)
+}
