@@ -38,6 +38,7 @@ func commands() map[string]command {
 		"show":         {"show a contact with its children, link, base, pending writes and history", cmdShow},
 		"run":          {"run the sync service (systemd Type=notify; SIGHUP reloads)", cmdRun},
 		"demo":         {"run both simulators and a real sync in-process; --once exits when in sync", cmdDemo},
+		"sim":          {"run the HighLevel simulator as a standalone server", cmdSim},
 		"version":      {"print the version and exit", cmdVersion},
 	}
 }
