@@ -12,6 +12,20 @@
 // data as a HighLevel user would, inject faults, churn contacts and read counters, so tests
 // can prove what a client did and did not do.
 //
+// Decisions where the sources are silent (each is a place a client must not over-fit):
+//   - email is stored as typed but trimmed (emailLowerCase holds the matching form); phones
+//     are stored in E.164 (a bare 10-digit number is taken as +1); tags are lower-cased.
+//   - dateUpdated moves on every contact write, tag adds/removes included, and strictly
+//     increases per contact (+1 ms on a frozen clock); task and note writes do not move it
+//     unless Options.ChildWritesBumpContact is set.
+//   - GET /contacts/ and the item routes read live data; only POST /contacts/search lags.
+//     The list's count equals meta.total.
+//   - POST /contacts/search beyond 10,000 records with page answers 400; the default sort is
+//     dateAdded desc; cursors are [sortValue..., id] with dates as epoch ms; ties break on id.
+//   - 5xx and reset faults happen before the operation (nothing written); body faults
+//     corrupt the answer of an operation that did run.
+//   - The control surface (Go methods, /_sim/) bypasses auth, limits, faults and counters.
+//
 // Every exported method is safe for concurrent use. The simulator keeps everything in memory.
 package ghlsim
 
