@@ -39,6 +39,7 @@ func commands() map[string]command {
 		"run":          {"run the sync service (systemd Type=notify; SIGHUP reloads)", cmdRun},
 		"demo":         {"run both simulators and a real sync in-process; --once exits when in sync", cmdDemo},
 		"sim":          {"run the HighLevel simulator as a standalone server", cmdSim},
+		"auth":         {"install ptsync in a HighLevel location (OAuth) and store the tokens", cmdAuth},
 		"version":      {"print the version and exit", cmdVersion},
 	}
 }
