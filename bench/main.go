@@ -1,0 +1,216 @@
+// Command bench measures ptsync against HighLevel's physical limit and against naive
+// baselines measured in the same run, and prints one table.
+//
+//	go run ./bench            # the full run (under 10 minutes on 2 cores)
+//	go run ./bench --quick    # a small version (seconds); `go test ./bench` runs it
+//	go run ./bench --only backfill,steady --cpuprofile cpu.out
+//
+// Every figure stands beside a baseline measured in the same process, on the same machine,
+// a few seconds apart, so the ratios mean something where absolute numbers do not. Nothing
+// here talks to the real HighLevel: the simulators run on loopback.
+//
+// The memory figures come from child processes: the driver re-executes itself with the
+// environment variable PTSYNC_BENCH_CHILD set, so each sync's peak RSS (VmHWM) is its own
+// and not the simulator's or a previous benchmark's.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Exit codes, as in ptsync itself.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// benchNames are the sections in the order they run and print.
+var benchNames = []string{"backfill", "steady", "ingest", "memory", "reconcile", "queries"}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	var code int
+	if mode := os.Getenv(childEnv); mode != "" {
+		code = runChild(ctx, mode, os.Stdout, os.Stderr)
+	} else {
+		code = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	}
+	stop()
+	os.Exit(code)
+}
+
+// sizes are the workload sizes of one run.
+type sizes struct {
+	Backfill     int           // contacts backfilled under the time-scaled limit
+	BurstMax     int           // requests allowed per BurstWindow
+	BurstWindow  time.Duration // HighLevel's 10 s, time-scaled
+	LatencyMin   time.Duration // simulated network + server latency, scaled like the window
+	LatencyMax   time.Duration
+	Steady       int // contacts in the steady-state mirror
+	SteadyCycles int // cycles measured
+	ChangeRate   float64
+	Big          int // contacts for ingest, memory (large) and queries
+	Small        int // contacts for memory (small)
+	Pairs        int // linked pairs merged
+	Lookups      int // email lookups timed for p50/p99
+}
+
+func fullSizes() sizes {
+	return sizes{Backfill: 5000, BurstMax: 100, BurstWindow: time.Second, LatencyMin: 10 * time.Millisecond,
+		LatencyMax: 30 * time.Millisecond, Steady: 10_000, SteadyCycles: 5, ChangeRate: 0.01,
+		Big: 100_000, Small: 10_000, Pairs: 100_000, Lookups: 2000}
+}
+
+func quickSizes() sizes {
+	return sizes{Backfill: 120, BurstMax: 100, BurstWindow: time.Second, LatencyMin: 10 * time.Millisecond,
+		LatencyMax: 30 * time.Millisecond, Steady: 1000, SteadyCycles: 2, ChangeRate: 0.01,
+		Big: 4000, Small: 400, Pairs: 5000, Lookups: 200}
+}
+
+// env is what every benchmark gets: its sizes, a scratch directory, the seed and a log of
+// progress lines (stderr), so the table on stdout stays clean.
+type env struct {
+	sz   sizes
+	dir  string
+	seed int64
+	log  func(format string, args ...any)
+	// bigDB is the 100k mirror the ingest benchmark leaves for the query benchmark.
+	bigDB string
+	// exe re-executes the driver for child measurements.
+	exe []string
+	// big is the shared unthrottled simulator of sz.Big contacts (nil until first used).
+	big *simHandle
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	quick := fs.Bool("quick", false, "small sizes: seconds instead of minutes (what `go test ./bench` runs)")
+	only := fs.String("only", "", "comma-separated sections to run: "+strings.Join(benchNames, ","))
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	seed := fs.Int64("seed", 1, "seed of the generated data")
+	dir := fs.String("dir", "", "scratch directory (default: a temporary one, removed afterwards)")
+	backfillN := fs.Int("backfill-contacts", 0, "override the backfill size")
+	bigN := fs.Int("big-contacts", 0, "override the large mirror size (ingest, memory, queries)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "bench: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	sz := fullSizes()
+	if *quick {
+		sz = quickSizes()
+	}
+	if *backfillN > 0 {
+		sz.Backfill = *backfillN
+	}
+	if *bigN > 0 {
+		sz.Big = *bigN
+		sz.Small = max(*bigN/10, 1)
+	}
+	selected := benchNames
+	if *only != "" {
+		selected = nil
+		for _, n := range strings.Split(*only, ",") {
+			n = strings.TrimSpace(n)
+			if !slices.Contains(benchNames, n) {
+				fmt.Fprintf(stderr, "bench: --only: unknown section %q (known: %s)\n", n, strings.Join(benchNames, ","))
+				return exitUsage
+			}
+			selected = append(selected, n)
+		}
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintf(stderr, "bench: cannot create cpu profile: %v\n", err)
+			return exitFailure
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "bench: cannot start cpu profile: %v\n", err)
+			return exitFailure
+		}
+		defer pprof.StopCPUProfile()
+	}
+	scratch := *dir
+	if scratch == "" {
+		d, err := os.MkdirTemp("", "ptsync-bench-")
+		if err != nil {
+			fmt.Fprintf(stderr, "bench: cannot create scratch directory: %v\n", err)
+			return exitFailure
+		}
+		defer os.RemoveAll(d)
+		scratch = d
+	} else if err := os.MkdirAll(scratch, 0o700); err != nil {
+		fmt.Fprintf(stderr, "bench: cannot create scratch directory: %v\n", err)
+		return exitFailure
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "bench: cannot find own executable for child runs: %v\n", err)
+		return exitFailure
+	}
+	start := time.Now()
+	e := &env{sz: sz, dir: scratch, seed: *seed, exe: []string{exe}, log: func(format string, args ...any) {
+		fmt.Fprintf(stderr, "[%6.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
+	}}
+	e.log("ptsync bench: %s, GOMAXPROCS=%d, sections %s", runtime.Version(), runtime.GOMAXPROCS(0), strings.Join(selected, ","))
+
+	defer func() {
+		if e.big != nil {
+			_ = e.big.close()
+		}
+	}()
+	var t table
+	failed := false
+	for _, name := range selected {
+		if ctx.Err() != nil {
+			break
+		}
+		sectionStart := time.Now()
+		rows, err := sections[name](ctx, e)
+		t.rows = append(t.rows, rows...)
+		if err != nil {
+			failed = true
+			fmt.Fprintf(stderr, "bench: %s: %v\n", name, err)
+			t.rows = append(t.rows, row{Section: name, Metric: "error", Value: err.Error()})
+		}
+		e.log("%s done in %v", name, time.Since(sectionStart).Round(time.Millisecond))
+	}
+	fmt.Fprintf(stdout, "ptsync bench (%s; %s, %d CPUs, %s, total %v)\n\n", map[bool]string{true: "quick", false: "full"}[*quick],
+		runtime.Version(), runtime.NumCPU(), runtime.GOOS+"/"+runtime.GOARCH, time.Since(start).Round(time.Second))
+	t.write(stdout)
+	if failed || ctx.Err() != nil {
+		return exitFailure
+	}
+	return exitOK
+}
+
+// sections maps each section name to its benchmark.
+var sections = map[string]func(ctx context.Context, e *env) ([]row, error){
+	"backfill":  benchBackfill,
+	"steady":    benchSteady,
+	"ingest":    benchIngest,
+	"memory":    benchMemory,
+	"reconcile": benchReconcile,
+	"queries":   benchQueries,
+}

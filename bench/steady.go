@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"ptsync/replicator/ingest"
+)
+
+// fakeClock is a clock the benchmark advances by hand, shared by the simulator (dateUpdated)
+// and ptsync (cursors, overlap window, children ages), so a "5-minute cycle" takes no time.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// steadyInterval is one steady-state cycle: the default schedule of the children job, with
+// one incremental contacts run before it.
+const steadyInterval = 5 * time.Minute
+
+// benchSteady measures what one steady-state cycle costs in API calls: a mirror of Steady
+// contacts is backfilled, then each cycle ChangeRate of the contacts change in HighLevel
+// (field edits, tag changes, task and note writes, through the simulator's churn) and
+// ptsync runs its incremental search and its children job. The theoretical minimum that can
+// see every change is ceil(changed/500) search pages plus 3 calls per changed contact; the
+// naive baseline re-polls everything (N/100 list pages + 3N child calls), measured once.
+//
+// The simulator bumps a contact's dateUpdated on child writes here, so every change is
+// visible to search (HighLevel's real behaviour is unknown; without the bump only the
+// rotating children sweep can find child-only changes, and no minimum below it exists).
+// Limits are off: this section counts calls, it does not time them.
+func benchSteady(ctx context.Context, e *env) ([]row, error) {
+	sz := e.sz
+	clk := &fakeClock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	sim, url, err := startSim(simOptions{seed: e.seed + 1, now: clk.now, bumpOnChild: true})
+	if err != nil {
+		return nil, err
+	}
+	defer sim.Close()
+	e.log("steady: seeding %d contacts", sz.Steady)
+	sim.Seed(sz.Steady)
+	set := ingest.Settings{ChildrenInterval: steadyInterval, ChildrenPeriod: 24 * time.Hour}
+	side, err := openSide(sideOptions{dbPath: filepath.Join(e.dir, "steady.db"), baseURL: url, location: sim.LocationID(),
+		token: sim.IssuePIT(), burstMax: 100, burstWindow: 10 * time.Second, limiterMax: unthrottled, settings: set, now: clk.now})
+	if err != nil {
+		return nil, err
+	}
+	defer side.close()
+	t0 := time.Now()
+	if _, err := side.poller.Backfill(ctx, nil); err != nil {
+		return nil, fmt.Errorf("cannot backfill steady-state mirror: %w", err)
+	}
+	e.log("steady: backfill of %d contacts took %v", sz.Steady, time.Since(t0).Round(time.Millisecond))
+
+	changesPer := max(1, int(math.Round(float64(sz.Steady)*sz.ChangeRate)))
+	var total, minimum, searchPages, childCalls, changed, swept int64
+	for cycle := range sz.SteadyCycles {
+		clk.advance(steadyInterval)
+		ids := sim.ChurnStep(changesPer)
+		distinct := map[string]bool{}
+		for _, id := range ids {
+			distinct[id] = true
+		}
+		clk.advance(time.Second)
+		sim.ResetCounters()
+		if _, err := side.poller.Incremental(ctx); err != nil {
+			return nil, fmt.Errorf("cycle %d: incremental: %w", cycle, err)
+		}
+		cst, err := side.poller.Children(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("cycle %d: children: %w", cycle, err)
+		}
+		c := sim.Counters()
+		pages := c.Requests["POST /contacts/search"]
+		min := int64(math.Ceil(float64(len(distinct))/500)) + 3*int64(len(distinct))
+		e.log("steady: cycle %d: %d changed, %d calls (search %d, children %d: dirty %d, swept %d), minimum %d",
+			cycle, len(distinct), c.Total, pages, c.Total-pages, cst.Dirty, cst.Swept, min)
+		total += c.Total
+		minimum += min
+		searchPages += pages
+		childCalls += c.Total - pages
+		changed += int64(len(distinct))
+		swept += int64(cst.Swept)
+	}
+	n := int64(sz.SteadyCycles)
+
+	// The naive baseline: a full re-poll, measured once (it costs the same every cycle).
+	sim.ResetCounters()
+	naive := newNaivePoller(url, sim.LocationID(), sim.IssuePIT())
+	if err := naive.backfill(ctx); err != nil {
+		return nil, fmt.Errorf("naive re-poll: %w", err)
+	}
+	naiveCalls := sim.Counters().Total
+
+	perCycle := float64(total) / float64(n)
+	minPer := float64(minimum) / float64(n)
+	sweepCalls := float64(3*swept) / float64(n)
+	sec := fmt.Sprintf("2 steady %s, %.0f%%/cycle", num(int64(sz.Steady)), sz.ChangeRate*100)
+	return []row{
+		{Section: sec, Metric: fmt.Sprintf("API calls per cycle (%d cycles, %.0f changed each)", n, float64(changed)/float64(n)),
+			Value:    fmt.Sprintf("%.1f (search %.1f, children %.1f)", perCycle, float64(searchPages)/float64(n), float64(childCalls)/float64(n)),
+			Baseline: fmt.Sprintf("minimum: %.1f", minPer), Ratio: ratio(perCycle, minPer), Target: "<= 1.2x", Verdict: verdict(perCycle <= 1.2*minPer)},
+		{Section: sec, Metric: "  of which change-driven (without the 24h rotating children sweep)",
+			Value: fmt.Sprintf("%.1f", perCycle-sweepCalls), Baseline: fmt.Sprintf("minimum: %.1f", minPer), Ratio: ratio(perCycle-sweepCalls, minPer)},
+		{Section: sec, Metric: "API calls per cycle vs naive full re-poll",
+			Value: fmt.Sprintf("%.1f", perCycle), Baseline: "naive re-poll: " + num(naiveCalls), Ratio: ratio(perCycle, float64(naiveCalls))},
+	}, nil
+}
