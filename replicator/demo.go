@@ -42,8 +42,10 @@ type DemoOptions struct {
 	// Stderr receives the progress bar (TTY: redrawn in place) or periodic lines.
 	Stderr io.Writer
 	TTY    bool
-	// TwoWay, if set, builds the reconcile side (see Options.BuildTwoWay).
+	// BuildTwoWay builds the reconcile side (see Options.BuildTwoWay); default BuildTwoWay.
+	// IngestOnly leaves it out (HighLevel ingestion only).
 	BuildTwoWay func(s *Service) (TwoWay, error)
+	IngestOnly  bool
 	Registry    *prometheus.Registry
 }
 
@@ -88,6 +90,12 @@ func (o *DemoOptions) defaults() {
 	}
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
+	}
+	if o.BuildTwoWay == nil {
+		o.BuildTwoWay = BuildTwoWay
+	}
+	if o.IngestOnly {
+		o.BuildTwoWay = nil
 	}
 }
 
@@ -209,8 +217,10 @@ type DemoSummary struct {
 	APICalls    int64          // HighLevel requests the simulator received
 	RateLimited int64          // 429s it answered
 	PTDRequests int64
-	MetricsURL  string
-	DBPath      string
+	// Changes applied by reconciliation, by direction (history entries: field changes).
+	ToPTD, ToGHL int
+	MetricsURL   string
+	DBPath       string
 }
 
 // Summary reads the figures from the mirror and the simulators' counters.
@@ -219,6 +229,17 @@ func (d *Demo) Summary() DemoSummary {
 	s := DemoSummary{Duration: time.Since(d.started), Records: d.Service.mirrorCounts(), APICalls: c.Total,
 		RateLimited: c.RateLimitedBurst + c.RateLimitedDaily, PTDRequests: d.PTD.Stats().TotalRequests,
 		MetricsURL: "http://" + d.Service.MetricsAddr() + "/metrics", DBPath: d.opts.DBPath}
+	_ = d.Service.Store().View(func(tx *store.Tx) error {
+		return tx.ForEachHistory(func(h *store.HistoryEntry) error {
+			switch h.Direction {
+			case "ghl->ptd":
+				s.ToPTD++
+			case "ptd->ghl":
+				s.ToGHL++
+			}
+			return nil
+		})
+	})
 	return s
 }
 
@@ -229,7 +250,7 @@ func (s DemoSummary) Print(w io.Writer) {
 		s.Records[string(store.GHLContacts)], s.Records[string(store.GHLTasks)], s.Records[string(store.GHLNotes)], s.Records[string(store.GHLAppointments)])
 	fmt.Fprintf(w, "  mirrored from PT Distinction: %d clients, %d tasks, %d notes\n",
 		s.Records[string(store.PTDClients)], s.Records[string(store.PTDTasks)], s.Records[string(store.PTDNotes)])
-	fmt.Fprintf(w, "  links: %d\n", s.Records["links"])
+	fmt.Fprintf(w, "  links: %d; changes pushed: %d HighLevel -> PTD, %d PTD -> HighLevel\n", s.Records["links"], s.ToPTD, s.ToGHL)
 	fmt.Fprintf(w, "  HighLevel API calls: %d (429s: %d); PT Distinction requests: %d\n", s.APICalls, s.RateLimited, s.PTDRequests)
 	fmt.Fprintf(w, "  metrics: %s\n", s.MetricsURL)
 	fmt.Fprintf(w, "  mirror: %s (try: ptsync query --db %s)\n", s.DBPath, s.DBPath)

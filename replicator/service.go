@@ -28,6 +28,7 @@ import (
 	"ptsync/config"
 	"ptsync/metrics"
 	"ptsync/replicator/ingest"
+	"ptsync/replicator/reconcile"
 	"ptsync/store"
 	"ptsync/store/query"
 )
@@ -106,6 +107,9 @@ type Service struct {
 	wg       sync.WaitGroup
 	ready    chan struct{} // closed once the backfill finished
 	readOnly bool
+
+	engine     *reconcile.Engine // set by BuildTwoWay
+	ptdTrigger http.Handler      // PTD Zapier triggers, set by BuildTwoWay
 }
 
 // New checks opts; it opens nothing.
@@ -270,6 +274,9 @@ func (s *Service) openListeners(ctx context.Context, cfg *config.Config) error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/webhooks/ghl", h)
+		if s.ptdTrigger != nil {
+			mux.Handle("/webhooks/ptd", s.ptdTrigger)
+		}
 		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 		if s.webhookL, s.webhookS, err = serve(ctx, cfg.Webhooks.Listen, mux, s.log.Named("webhooks")); err != nil {
 			return err

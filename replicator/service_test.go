@@ -106,7 +106,7 @@ func scrape(t *testing.T, url string) string {
 // TestMetricsAfterSync is acceptance 5 (lint half) plus the wiring: after a sync the registry
 // passes testutil's lint and carries the job, API, rate-limit, mirror and backfill series.
 func TestMetricsAfterSync(t *testing.T) {
-	d := startDemo(t, DemoOptions{Contacts: 40, Seed: 12, BurstInterval: 200 * time.Millisecond})
+	d := startDemo(t, DemoOptions{Contacts: 40, Seed: 12, BurstInterval: 200 * time.Millisecond, IngestOnly: true})
 	if err := d.Service.RunJob(context.Background(), "contacts"); err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestMetricsAfterSync(t *testing.T) {
 // scrapes the running service and a ptsync series is read back through its HTTP API. Skipped
 // when the prometheus binary is absent.
 func TestPrometheusScrapesService(t *testing.T) {
-	d := startDemo(t, DemoOptions{Contacts: 20, Seed: 13, BurstInterval: 200 * time.Millisecond})
+	d := startDemo(t, DemoOptions{Contacts: 20, Seed: 13, BurstInterval: 200 * time.Millisecond, IngestOnly: true})
 	p := promtest.Start(t, promtest.Options{Targets: []string{d.Service.MetricsAddr()}})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -1,8 +1,88 @@
 package replicator
 
-// BuildTwoWay builds the reconcile side for a service (Options.BuildTwoWay). Until package
-// replicator/reconcile is wired here, it returns an empty TwoWay: the ptd, reconcile, push and
-// reminders jobs stay unscheduled and the service says so once at start.
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"ptsync/apiclient/ptd"
+	"ptsync/config"
+	"ptsync/replicator/reconcile"
+)
+
+// BuildTwoWay builds the reconcile side for a service (Options.BuildTwoWay): the PTD adapter
+// of the configured driver (opened, so its capabilities are known) and a reconcile.Engine over
+// the service's store and HighLevel client, whose PollPTD, Reconcile, Push and Reminders
+// become the ptd, reconcile, push and reminders jobs. With the zapier driver and a trigger
+// secret, PTD's triggers are accepted on the webhook listener at /webhooks/ptd.
 func BuildTwoWay(s *Service) (TwoWay, error) {
-	return TwoWay{}, nil
+	cfg := s.Config()
+	log := s.log.Named("ptd")
+	var adapter ptd.Adapter
+	switch cfg.PTD.Driver {
+	case config.DriverREST:
+		r := cfg.PTD.REST
+		drv, err := ptd.NewREST(ptd.RESTOptions{BaseURL: r.BaseURL, APIKey: ptd.Secret(r.APIKey.Reveal()),
+			HTTPClient: &http.Client{Timeout: r.Timeout}, Logger: log, Clock: s.now, Registerer: s.reg})
+		if err != nil {
+			return TwoWay{}, err
+		}
+		adapter = drv
+	case config.DriverZapier:
+		z := cfg.PTD.Zapier
+		drv, err := ptd.NewZapier(ptd.ZapierOptions{Hooks: ptd.ZapierHooks{
+			AddClient: ptd.Secret(z.AddClient.Reveal()), AddToGroup: ptd.Secret(z.AddToGroup.Reveal()),
+			AssignPackage: ptd.Secret(z.AssignPackage.Reveal()), PrintOnly: ptd.Secret(z.PrintOnly.Reveal()),
+			Reminder: ptd.Secret(z.Reminder.Reveal())}, HTTPClient: &http.Client{Timeout: z.Timeout}, Logger: log, Registerer: s.reg})
+		if err != nil {
+			return TwoWay{}, err
+		}
+		adapter = drv
+	default:
+		return TwoWay{}, fmt.Errorf("cannot build pt distinction adapter: unknown driver %q", cfg.PTD.Driver)
+	}
+	if o, ok := adapter.(interface{ Open(context.Context) error }); ok {
+		if err := o.Open(s.runCtx); err != nil {
+			// PTD being down at start must not stop HighLevel ingestion: the jobs retry later.
+			s.log.Warn("cannot reach pt distinction at start; its jobs will retry", "error", err)
+		}
+	}
+	eng, err := reconcile.New(reconcile.Options{Store: s.db, GHL: s.client, PTD: adapter, Config: cfg,
+		Metrics: s.m, Logger: s.log.Named("reconcile"), Now: s.now, ReadOnly: s.readOnly})
+	if err != nil {
+		return TwoWay{}, err
+	}
+	s.engine = eng
+	if z := cfg.PTD.Zapier; z != nil && !z.TriggerSecret.IsZero() {
+		h, err := ptd.NewTriggerHandler(ptd.TriggerHandlerOptions{Secret: ptd.Secret(z.TriggerSecret.Reveal()),
+			Handle: eng.HandleTrigger, Logger: log, Registerer: s.reg})
+		if err != nil {
+			return TwoWay{}, err
+		}
+		s.ptdTrigger = h
+	}
+	return TwoWay{
+		PollPTD: func(ctx context.Context) error {
+			_, err := eng.PollPTD(ctx)
+			return err
+		},
+		Reconcile: func(ctx context.Context) error {
+			_, err := eng.Reconcile(ctx)
+			return err
+		},
+		Push: func(ctx context.Context) error {
+			_, err := eng.Push(ctx)
+			return err
+		},
+		Reminders: func(ctx context.Context) error {
+			if !cfg.Reminders.Enabled {
+				return nil
+			}
+			_, err := eng.Reminders(ctx)
+			return err
+		},
+	}, nil
 }
+
+// Engine returns the reconcile engine BuildTwoWay created (nil when not built).
+func (s *Service) Engine() *reconcile.Engine { return s.engine }

@@ -57,7 +57,9 @@ func TestWebhookHandler(t *testing.T) {
 		b, _ := json.Marshal(ev)
 		return b
 	}
-	sign := func(k ed25519.PrivateKey, b []byte) string { return base64.StdEncoding.EncodeToString(ed25519.Sign(k, b)) }
+	sign := func(k ed25519.PrivateKey, b []byte) string {
+		return base64.StdEncoding.EncodeToString(ed25519.Sign(k, b))
+	}
 	for _, tc := range []struct {
 		name   string
 		body   []byte
