@@ -28,7 +28,7 @@ import (
 
 // MinLength is the shortest secret Register accepts: shorter strings would match ordinary
 // words and make the check meaningless (or flaky).
-const MinLength = 8
+const MinLength = 6
 
 // maxKept bounds the log bytes kept for the end-of-test recheck.
 const maxKept = 32 << 20
