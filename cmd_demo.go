@@ -23,7 +23,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	level := fs.String("log-level", "warn", "log level of the service (trace, debug, info, warn, error)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: ptsync demo [--once] [--db PATH] [--contacts N] [--seed N] [--log-level LEVEL]")
-		fmt.Fprintln(stderr, "Runs both simulators in-process and a real sync against them (rate limits time-scaled 10x).")
+		fmt.Fprintln(stderr, "Runs both simulators in-process and a real sync against them (rate limits time-scaled 20x).")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

@@ -30,8 +30,9 @@ type DemoOptions struct {
 	Seed     int64
 	// DBPath is the mirror file, replaced at start and left behind (default ./ptsync-demo.db).
 	DBPath string
-	// BurstInterval time-scales HighLevel's 100-per-10s burst limit (default 1s: 100 per
-	// second); the daily window shrinks by the same factor. Both simulator and client use it.
+	// BurstInterval time-scales HighLevel's 100-per-10s burst limit (default 500ms: 100 per
+	// half second, 20x); the daily window shrinks by the same factor, so the proportions
+	// stay HighLevel's. Both simulator and client use it.
 	BurstInterval time.Duration
 	// MetricsListen defaults to 127.0.0.1:0.
 	MetricsListen string
@@ -77,7 +78,7 @@ func (o *DemoOptions) defaults() {
 		o.DBPath = "ptsync-demo.db"
 	}
 	if o.BurstInterval <= 0 {
-		o.BurstInterval = time.Second
+		o.BurstInterval = 500 * time.Millisecond
 	}
 	if o.MetricsListen == "" {
 		o.MetricsListen = "127.0.0.1:0"
