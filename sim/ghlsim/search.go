@@ -574,25 +574,23 @@ func (s *Server) hSearch(w http.ResponseWriter, r *http.Request) {
 	visible := s.st.visibleAt(s.now().Add(-s.lag))
 	repeat := s.cursorRepeat
 	s.mu.RUnlock()
-	rows := visible[:0]
-	for _, sn := range visible {
-		if pred(sn) && matchesQuery(&sn.c, req.Query) {
-			rows = append(rows, sn)
-		}
-	}
-	slices.SortFunc(rows, func(a, b *snap) int { return compareSnaps(keys, a, b) })
+	// Only the rows up to the end of the requested page are kept, in order (rows after a
+	// searchAfter cursor, the first page*limit otherwise): a walk over a large location then
+	// costs O(n log limit) per page instead of a full sort of every match.
 	start := (page - 1) * req.PageLimit
 	if req.SearchAfter != nil {
-		start, _ = slices.BinarySearchFunc(rows, req.SearchAfter, func(a *snap, cur []any) int {
-			if compareCursor(keys, a, cur) <= 0 {
-				return -1
-			}
-			return 1
-		})
+		start = 0
 	}
+	cmp := func(a, b *snap) int { return compareSnaps(keys, a, b) }
+	rows, total := topRows(visible, start+req.PageLimit, cmp, func(sn *snap) (match, after bool) {
+		if !pred(sn) || !matchesQuery(&sn.c, req.Query) {
+			return false, false
+		}
+		return true, req.SearchAfter == nil || compareCursor(keys, sn, req.SearchAfter) > 0
+	})
 	start = min(start, len(rows))
 	end := min(start+req.PageLimit, len(rows))
-	resp := ghlwire.SearchResponse{Contacts: make([]ghlwire.Contact, 0, end-start), Total: len(rows), TraceID: s.traceID()}
+	resp := ghlwire.SearchResponse{Contacts: make([]ghlwire.Contact, 0, end-start), Total: total, TraceID: s.traceID()}
 	for _, sn := range rows[start:end] {
 		c := cloneContact(sn.c)
 		c.SearchAfter = make([]any, 0, len(keys)+1)
@@ -606,4 +604,32 @@ func (s *Server) hSearch(w http.ResponseWriter, r *http.Request) {
 		resp.Contacts[len(resp.Contacts)-1].SearchAfter = req.SearchAfter
 	}
 	s.writeJSON(w, 200, resp)
+}
+
+// topRows returns, in cmp order, the first n of the candidates that keep reports as matching
+// and after the cursor, and how many matched at all (the search's total). It keeps a sorted
+// buffer of at most n rows, so it never sorts every match.
+func topRows(cands []*snap, n int, cmp func(a, b *snap) int, keep func(*snap) (match, after bool)) ([]*snap, int) {
+	total := 0
+	buf := make([]*snap, 0, min(n, len(cands)))
+	for _, sn := range cands {
+		match, after := keep(sn)
+		if !match {
+			continue
+		}
+		total++
+		if !after || n <= 0 {
+			continue
+		}
+		if len(buf) == n && cmp(sn, buf[n-1]) >= 0 {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(buf, sn, cmp)
+		if len(buf) < n {
+			buf = append(buf, nil)
+		}
+		copy(buf[i+1:], buf[i:len(buf)-1])
+		buf[i] = sn
+	}
+	return buf, total
 }
