@@ -381,9 +381,16 @@ func (p *planner) mergeContact(a *action, g store.GHLContact, c store.PTDClient)
 	e := p.e
 	old := p.s.bases[a.link.ID]
 	res := diff.Merge(e.specs, e.baseSnapshot(old), e.ghlValues(g), e.ptdValues(c), e.dopts)
-	dropped := map[string]bool{}
+	dropped := p.held(a, res)
+	heldFields := map[string]bool{}
+	for f := range dropped {
+		heldFields[f] = true
+	}
 	toGHL, toPTD := map[string]fieldWrite{}, map[string]fieldWrite{}
 	for field, w := range res.ToGHL {
+		if dropped[field] {
+			continue
+		}
 		f := e.fmap[field]
 		switch {
 		case p.ro:
@@ -398,6 +405,9 @@ func (p *planner) mergeContact(a *action, g store.GHLContact, c store.PTDClient)
 		}
 	}
 	for field, w := range res.ToPTD {
+		if dropped[field] {
+			continue
+		}
 		f := e.fmap[field]
 		fw := fieldWrite{Wire: f.PTD, Value: w.Value, Add: w.Delta.Add, Remove: w.Delta.Remove}
 		if !e.can(ptdFieldCap(f.PTD, w.Value), "write ptd field "+f.PTD) {
@@ -482,7 +492,7 @@ func (p *planner) mergeContact(a *action, g store.GHLContact, c store.PTDClient)
 			Field: c.Field, Old: sc.Base, New: sc.Base, Direction: "local", Rule: string(diff.ReasonManual)})
 	}
 	for _, c := range p.s.conflicts {
-		if a.link.ID != "" && c.LinkID == a.link.ID && !open[c.Field] {
+		if a.link.ID != "" && c.LinkID == a.link.ID && !open[c.Field] && !heldFields[c.Field] {
 			a.resolved = append(a.resolved, c.Field)
 		}
 	}
@@ -492,6 +502,26 @@ func (p *planner) mergeContact(a *action, g store.GHLContact, c store.PTDClient)
 	if len(toPTD) > 0 {
 		a.entries = append(a.entries, entry(store.SidePTD, OpClientUpdate, store.KindContact, payload{Fields: toPTD}))
 	}
+}
+
+// held returns the fields an open conflict holds: the operator has not decided yet and the
+// sides still hold the values the conflict recorded, so nothing is written for them.
+func (p *planner) held(a *action, res diff.Result) map[string]bool {
+	out := map[string]bool{}
+	if a.link.ID == "" {
+		return out
+	}
+	for _, c := range p.s.conflicts {
+		if c.LinkID != a.link.ID {
+			continue
+		}
+		gw, okG := res.ToGHL[c.Field]
+		pw, okP := res.ToPTD[c.Field]
+		if okG && encodeValue(gw.Value) == c.PTD || okP && encodeValue(pw.Value) == c.GHL {
+			out[c.Field] = true
+		}
+	}
+	return out
 }
 
 func direction(toGHL, toPTD bool) string {

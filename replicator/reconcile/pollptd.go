@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"ptsync/apiclient/ptd"
@@ -171,36 +172,74 @@ func (e *Engine) refreshPTDChildren(ctx context.Context, changed map[string]bool
 			last = id
 		}
 	}
-	for _, id := range ids {
-		if err := ctx.Err(); err != nil {
-			return 0, err
-		}
-		var ts []ptdwire.Task
-		var ns []ptdwire.Note
-		var err error
-		if tasks {
-			if ts, err = e.ptd.ListTasks(ctx, id); err != nil && !errors.Is(err, ptd.ErrNotFound) {
-				return 0, fmt.Errorf("cannot poll tasks of ptd client %s: %w", id, err)
+	type kids struct {
+		id  string
+		ts  []ptdwire.Task
+		ns  []ptdwire.Note
+		err error
+	}
+	// Fetch with a few workers (the PTD side has no documented budget; 8 in flight is polite)
+	// and commit in chunks, so a poll costs a handful of fsyncs, not one per client.
+	out := make([]kids, len(ids))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(8, len(ids)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				k := kids{id: ids[i]}
+				if tasks {
+					if k.ts, k.err = e.ptd.ListTasks(ctx, k.id); k.err != nil && !errors.Is(k.err, ptd.ErrNotFound) {
+						k.err = fmt.Errorf("cannot poll tasks of ptd client %s: %w", k.id, k.err)
+						out[i] = k
+						continue
+					}
+				}
+				if notes {
+					if k.ns, k.err = e.ptd.ListNotes(ctx, k.id); k.err != nil && !errors.Is(k.err, ptd.ErrNotFound) {
+						k.err = fmt.Errorf("cannot poll notes of ptd client %s: %w", k.id, k.err)
+					}
+				}
+				if errors.Is(k.err, ptd.ErrNotFound) {
+					k.err = nil
+				}
+				out[i] = k
 			}
-		}
-		if notes {
-			if ns, err = e.ptd.ListNotes(ctx, id); err != nil && !errors.Is(err, ptd.ErrNotFound) {
-				return 0, fmt.Errorf("cannot poll notes of ptd client %s: %w", id, err)
-			}
-		}
+		}()
+	}
+	for i := range ids {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	for i := 0; i < len(out); i += 100 {
+		chunk := out[i:min(i+100, len(out))]
 		now := e.now().UTC()
 		if err := e.db.Update(func(tx *store.Tx) error {
-			if tasks {
-				if err := replacePTDTasks(tx, id, ts, now); err != nil {
-					return err
+			for _, k := range chunk {
+				if k.err != nil {
+					continue
 				}
-			}
-			if notes {
-				return replacePTDNotes(tx, id, ns, now)
+				if tasks {
+					if err := replacePTDTasks(tx, k.id, k.ts, now); err != nil {
+						return err
+					}
+				}
+				if notes {
+					if err := replacePTDNotes(tx, k.id, k.ns, now); err != nil {
+						return err
+					}
+				}
 			}
 			return nil
 		}); err != nil {
-			return 0, fmt.Errorf("cannot store children of ptd client %s: %w", id, err)
+			return 0, fmt.Errorf("cannot store children of ptd clients: %w", err)
+		}
+	}
+	for _, k := range out {
+		if k.err != nil {
+			return 0, k.err
 		}
 	}
 	if last != rot {
@@ -227,6 +266,9 @@ func replacePTDTasks(tx *store.Tx, client string, ts []ptdwire.Task, now time.Ti
 			t.ClientID = client
 		}
 		rec := ptdTaskRecord(t, now)
+		if o, err := tx.GetPTDTask(client, t.ID); err == nil && o.UpdatedAt.Equal(rec.UpdatedAt) && o.Title == rec.Title && o.Completed == rec.Completed {
+			continue
+		}
 		if err := tx.PutPTDTask(&rec); err != nil {
 			return err
 		}
@@ -258,6 +300,9 @@ func replacePTDNotes(tx *store.Tx, client string, ns []ptdwire.Note, now time.Ti
 			n.ClientID = client
 		}
 		rec := ptdNoteRecord(n, now)
+		if o, ok := findNote(old, n.ID); ok && o.UpdatedAt.Equal(rec.UpdatedAt) && o.Body == rec.Body {
+			continue
+		}
 		if err := tx.PutPTDNote(&rec); err != nil {
 			return err
 		}
@@ -355,4 +400,13 @@ func quarantineIfLinked(tx *store.Tx, kind, id string) error {
 	}
 	_, err := tx.QuarantineDelete(kind, store.SidePTD, id)
 	return err
+}
+
+func findNote(ns []store.PTDNote, id string) (store.PTDNote, bool) {
+	for _, n := range ns {
+		if n.ID == id {
+			return n, true
+		}
+	}
+	return store.PTDNote{}, false
 }

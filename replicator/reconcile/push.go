@@ -494,6 +494,7 @@ func (e *Engine) createContact(ctx context.Context, j *job) (commitFn, error) {
 	vals := byWire(j.pl.Fields)
 	email := vals["email"].S
 	var c ghlwire.Contact
+	var held commitFn
 	adopted := false
 	if email != "" {
 		found, ok, err := e.ghl.FindDuplicate(ctx, email, "")
@@ -519,8 +520,13 @@ func (e *Engine) createContact(ctx context.Context, j *job) (commitFn, error) {
 				adopted = true
 			} else {
 				// Another contact holds the phone: create without it rather than merge two people.
+				held = e.heldByDuplicate(j, err)
 				in.Phone = nil
-				delete(j.pl.Fields, "phone")
+				for f, w := range j.pl.Fields {
+					if w.Wire == "phone" {
+						delete(j.pl.Fields, f)
+					}
+				}
 				c, err = e.ghl.CreateContact(ctx, in)
 			}
 		}
@@ -541,6 +547,12 @@ func (e *Engine) createContact(ctx context.Context, j *job) (commitFn, error) {
 		}
 		if err := tx.PutGHLContact(&rec); err != nil {
 			return err
+		}
+		if held != nil {
+			j.link = l
+			if err := held(tx); err != nil {
+				return err
+			}
 		}
 		if adopted {
 			return nil
@@ -636,6 +648,48 @@ func (e *Engine) updateClient(ctx context.Context, j *job) (commitFn, error) {
 	}, nil
 }
 
+// heldByDuplicate turns HighLevel's refusal of a value another contact holds (duplicate
+// phone or email in a location that forbids duplicates) into an open conflict on that field:
+// the write is dropped, the merge holds the field while the conflict is open, and the operator
+// decides with ptsync conflicts. It returns nil for any other error.
+func (e *Engine) heldByDuplicate(j *job, err error) commitFn {
+	var ae *ghl.APIError
+	if !errors.As(err, &ae) || !errors.Is(err, ghl.ErrDuplicate) || ae.Duplicate == nil {
+		return nil
+	}
+	var field string
+	var w fieldWrite
+	for f, fw := range j.pl.Fields {
+		if fw.Wire == ae.Duplicate.MatchingField {
+			field, w = f, fw
+		}
+	}
+	if field == "" {
+		return nil
+	}
+	cur := ""
+	if j.mirrorG != nil {
+		cur = e.ghlValues(*j.mirrorG).Values[field].S
+		if spec := e.spec(field); spec != nil {
+			cur, _ = spec.Normalizer.Apply(cur, e.dopts.Locale)
+		}
+	}
+	e.log.Warn("highlevel refuses a value another contact holds; field held for the operator", "link", j.link.ID, "field", field, "other_contact", ae.Duplicate.ContactID)
+	return func(tx *store.Tx) error {
+		return tx.PutConflict(store.Conflict{LinkID: j.link.ID, Field: field, GHL: cur, PTD: encodeValue(w.Value),
+			Base: "highlevel refused: held by contact " + ae.Duplicate.ContactID})
+	}
+}
+
+func (e *Engine) spec(field string) *diff.FieldSpec {
+	for i := range e.specs {
+		if e.specs[i].Name == field {
+			return &e.specs[i]
+		}
+	}
+	return nil
+}
+
 // onlySets keeps the named set fields of vals that are present.
 func onlySets(vals map[string]diff.Value, names ...string) map[string]diff.Value {
 	out := map[string]diff.Value{}
@@ -666,6 +720,9 @@ func (e *Engine) updateContact(ctx context.Context, j *job) (commitFn, error) {
 			return nil, err
 		}
 		c, err := e.ghl.UpdateContact(ctx, id, in)
+		if held := e.heldByDuplicate(j, err); held != nil {
+			return held, errSuperseded
+		}
 		if err != nil {
 			return nil, err
 		}

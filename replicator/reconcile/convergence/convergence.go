@@ -1,0 +1,246 @@
+// Package convergence checks, against the two simulators, that a sync has converged: every
+// linked pair agrees on every two-way field, linked tasks and notes agree, every record is
+// linked at most once and neither side holds two records of one person. Scenario tests and the
+// reliability harness share it.
+package convergence
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"ptsync/apiclient/ghlwire"
+	"ptsync/config"
+	"ptsync/diff"
+	"ptsync/replicator/reconcile"
+	"ptsync/sim/ghlsim"
+	"ptsync/sim/ptdsim"
+	"ptsync/store"
+)
+
+// Mismatch is one field on which a linked pair disagrees (values normalized).
+type Mismatch struct {
+	LinkID string
+	Kind   string // contact, task, note
+	Field  string
+	GHL    string
+	PTD    string
+}
+
+// Report is the outcome of Check.
+type Report struct {
+	Pairs int // contact links with both records present on the simulators
+	Tasks int // task links checked
+	Notes int // note links checked
+	// Held counts fields that differ while an open conflict waits for the operator (a manual
+	// rule, or a value HighLevel refused as a duplicate); they are not mismatches.
+	Held       int
+	Mismatches []Mismatch
+	// Problems lists structural faults: a record linked twice, a link to a record the
+	// simulator no longer has, two records of one email on one side.
+	Problems []string
+}
+
+// OK reports whether nothing disagrees.
+func (r Report) OK() bool { return len(r.Mismatches) == 0 && len(r.Problems) == 0 }
+
+// String summarizes the report with up to 10 details.
+func (r Report) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d pairs, %d tasks, %d notes, %d held by conflicts, %d mismatches, %d problems", r.Pairs, r.Tasks, r.Notes, r.Held, len(r.Mismatches), len(r.Problems))
+	for i, m := range r.Mismatches {
+		if i == 10 {
+			break
+		}
+		fmt.Fprintf(&b, "\n  %s %s %s: ghl %q ptd %q", m.Kind, m.LinkID, m.Field, m.GHL, m.PTD)
+	}
+	for i, p := range r.Problems {
+		if i == 10 {
+			break
+		}
+		fmt.Fprintf(&b, "\n  %s", p)
+	}
+	return b.String()
+}
+
+func fields(v any) map[string]json.RawMessage {
+	b, _ := json.Marshal(v)
+	m := map[string]json.RawMessage{}
+	_ = json.Unmarshal(b, &m)
+	return m
+}
+
+func norm(spec diff.FieldSpec, raw json.RawMessage, loc diff.Locale) string {
+	if spec.Set {
+		var items []string
+		_ = json.Unmarshal(raw, &items)
+		t := diff.Tags(items)
+		for i := range t {
+			t[i] = strings.ToLower(t[i])
+		}
+		return strings.Join(t, ",")
+	}
+	var s string
+	if len(raw) > 0 && json.Unmarshal(raw, &s) != nil {
+		s = string(raw)
+	}
+	n, err := spec.Normalizer.Apply(s, loc)
+	if err != nil {
+		return "invalid:" + s
+	}
+	return n
+}
+
+// Check reads the links from db and compares the simulators' current records. Only two-way
+// fields are compared (one-way fields may legitimately differ while their source is empty).
+func Check(db *store.DB, g *ghlsim.Server, p *ptdsim.Sim, m config.Mapping) (Report, error) {
+	var rep Report
+	specs, fmap, err := reconcile.Specs(m)
+	if err != nil {
+		return rep, err
+	}
+	loc := diff.Locale{Region: m.PhoneRegion, Location: m.Location}
+	var links []store.Link
+	open := map[string]bool{}
+	if err := db.View(func(tx *store.Tx) error {
+		cs, err := tx.Conflicts("", false)
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			open[c.LinkID+"\x00"+c.Field] = true
+		}
+		return tx.ForEachLink(func(l *store.Link) error { links = append(links, *l); return nil })
+	}); err != nil {
+		return rep, fmt.Errorf("cannot read links: %w", err)
+	}
+	byID := map[string]store.Link{}
+	seen := map[string]string{}
+	for _, l := range links {
+		byID[l.ID] = l
+		for _, k := range []string{"ghl/" + l.Kind + "/" + l.GHLID, "ptd/" + l.Kind + "/" + l.PTDID} {
+			if strings.HasSuffix(k, "/") {
+				continue
+			}
+			if other, dup := seen[k]; dup {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("%s is in links %s and %s", k, other, l.ID))
+			}
+			seen[k] = l.ID
+		}
+	}
+	for _, l := range links {
+		switch l.Kind {
+		case store.KindContact:
+			if l.GHLID == "" || l.PTDID == "" {
+				continue
+			}
+			gc, okG := g.Contact(l.GHLID)
+			pc, okP := p.Client(l.PTDID)
+			if !okG || !okP {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("contact link %s points at a missing record (ghl %v, ptd %v)", l.ID, okG, okP))
+				continue
+			}
+			rep.Pairs++
+			gf, pf := fields(gc), fields(pc)
+			for _, s := range specs {
+				if s.Direction != diff.Both {
+					continue
+				}
+				f := fmap[s.Name]
+				gv, pv := norm(s, gf[f.GHL], loc), norm(s, pf[f.PTD], loc)
+				if gv != pv && open[l.ID+"\x00"+s.Name] {
+					rep.Held++
+					continue
+				}
+				if gv != pv {
+					rep.Mismatches = append(rep.Mismatches, Mismatch{LinkID: l.ID, Kind: l.Kind, Field: s.Name, GHL: gv, PTD: pv})
+				}
+			}
+		case store.KindTask:
+			parent, ok := byID[l.ParentLinkID]
+			if !ok || l.GHLID == "" || l.PTDID == "" {
+				continue
+			}
+			var gt *ghlwire.Task
+			for _, t := range g.Tasks(parent.GHLID) {
+				if t.ID == l.GHLID {
+					gt = &t
+					break
+				}
+			}
+			var found bool
+			for _, pt := range p.Tasks(parent.PTDID) {
+				if pt.ID != l.PTDID {
+					continue
+				}
+				found = true
+				if gt == nil {
+					break
+				}
+				rep.Tasks++
+				gd, _ := diff.Time(gt.DueDate, loc.Location)
+				pd, _ := diff.Time(pt.DueAt, nil)
+				cmp := [][3]string{{"title", diff.Name(gt.Title), diff.Name(pt.Title)}, {"due", gd, pd},
+					{"completed", fmt.Sprint(gt.Completed), fmt.Sprint(pt.Completed)}, {"body", gt.Body, pt.Body}}
+				for _, c := range cmp {
+					if c[1] != c[2] {
+						rep.Mismatches = append(rep.Mismatches, Mismatch{LinkID: l.ID, Kind: l.Kind, Field: c[0], GHL: c[1], PTD: c[2]})
+					}
+				}
+			}
+			if gt == nil || !found {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("task link %s points at a missing task (ghl %v, ptd %v)", l.ID, gt != nil, found))
+			}
+		case store.KindNote:
+			parent, ok := byID[l.ParentLinkID]
+			if !ok || l.GHLID == "" || l.PTDID == "" {
+				continue
+			}
+			var gb, pb *string
+			for _, n := range g.Notes(parent.GHLID) {
+				if n.ID == l.GHLID {
+					gb = &n.Body
+				}
+			}
+			for _, n := range p.Notes(parent.PTDID) {
+				if n.ID == l.PTDID {
+					pb = &n.Body
+				}
+			}
+			if gb == nil || pb == nil {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("note link %s points at a missing note", l.ID))
+				continue
+			}
+			rep.Notes++
+			if diff.Name(*gb) != diff.Name(*pb) {
+				rep.Mismatches = append(rep.Mismatches, Mismatch{LinkID: l.ID, Kind: l.Kind, Field: "body", GHL: *gb, PTD: *pb})
+			}
+		}
+	}
+	rep.Problems = append(rep.Problems, Duplicates(g, p)...)
+	return rep, nil
+}
+
+// Duplicates lists emails held by more than one contact on HighLevel or client on PTD.
+func Duplicates(g *ghlsim.Server, p *ptdsim.Sim) []string {
+	var out []string
+	count := map[string]int{}
+	for _, c := range g.Contacts() {
+		if e, _ := diff.Email(c.Email); e != "" {
+			count["ghl "+e]++
+		}
+	}
+	for _, c := range p.Clients() {
+		if e, _ := diff.Email(c.Email); e != "" {
+			count["ptd "+e]++
+		}
+	}
+	for k, n := range count {
+		if n > 1 {
+			out = append(out, fmt.Sprintf("%s held by %d records", k, n))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
