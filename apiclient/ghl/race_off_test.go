@@ -1,0 +1,5 @@
+//go:build !race
+
+package ghl
+
+const raceEnabled = false
