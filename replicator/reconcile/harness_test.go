@@ -1,9 +1,13 @@
 package reconcile_test
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,6 +45,35 @@ type harness struct {
 	eng     *reconcile.Engine
 	reg     *prometheus.Registry
 	opts    hopts
+	rec     *recorder
+}
+
+// recorder keeps the method, path and body of every request the HighLevel client sends.
+type recorder struct {
+	mu   sync.Mutex
+	reqs []recorded
+	next http.RoundTripper
+}
+
+type recorded struct{ method, path, body string }
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	var body []byte
+	if req.Body != nil {
+		body, _ = io.ReadAll(req.Body)
+		req.Body.Close()
+		req.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	r.mu.Lock()
+	r.reqs = append(r.reqs, recorded{req.Method, req.URL.Path, string(body)})
+	r.mu.Unlock()
+	return r.next.RoundTrip(req)
+}
+
+func (r *recorder) all() []recorded {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]recorded(nil), r.reqs...)
 }
 
 type hopts struct {
@@ -110,7 +143,8 @@ func newHarness(t *testing.T, o hopts) *harness {
 	if h.cfg, err = parseConfig(t, src, vars); err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	h.client, err = ghl.New(ghl.Options{BaseURL: gurl, LocationID: h.gsim.LocationID(),
+	h.rec = &recorder{next: http.DefaultTransport.(*http.Transport).Clone()}
+	h.client, err = ghl.New(ghl.Options{BaseURL: gurl, Transport: h.rec, LocationID: h.gsim.LocationID(),
 		Credentials: ghl.NewStaticSource(h.gsim.LocationID(), ghl.Secret(tok), scopes),
 		Limiter:     ghl.NewLimiter(ghl.LimiterOptions{Location: h.gsim.LocationID(), Max: 1 << 20, Interval: time.Second, DailyCap: 1 << 30}),
 		Retry:       ghl.RetryPolicy{Base: time.Millisecond, Cap: 5 * time.Millisecond, MaxAttempts: 2}})
