@@ -37,27 +37,27 @@ func (tx *Tx) DeleteGHLContact(id string) error {
 
 // ForEachGHLContact calls fn for every contact in id order.
 func (tx *Tx) ForEachGHLContact(fn func(*GHLContact) error) error {
-	return tx.scanPrefix(GHLContacts, "", collect(GHLContacts, fn))
+	return tx.scanPrefix(GHLContacts, "", collect(tx, GHLContacts, fn))
 }
 
 // GHLContactsByEmail returns the contacts whose normalized email equals email (usually 0 or 1).
 func (tx *Tx) GHLContactsByEmail(email string) ([]GHLContact, error) {
-	return all[GHLContact](GHLContacts, func(f func([]byte) error) error { return tx.lookup(GHLContacts, "email", email, f) })
+	return all[GHLContact](tx, GHLContacts, func(f func([]byte) error) error { return tx.lookup(GHLContacts, "email", email, f) })
 }
 
 // GHLContactsByPhone returns the contacts whose E.164 phone equals phone.
 func (tx *Tx) GHLContactsByPhone(phone string) ([]GHLContact, error) {
-	return all[GHLContact](GHLContacts, func(f func([]byte) error) error { return tx.lookup(GHLContacts, "phone", phone, f) })
+	return all[GHLContact](tx, GHLContacts, func(f func([]byte) error) error { return tx.lookup(GHLContacts, "phone", phone, f) })
 }
 
 // GHLContactsByTag calls fn for every contact carrying tag (compared trimmed, case-folded).
 func (tx *Tx) GHLContactsByTag(tag string, fn func(*GHLContact) error) error {
-	return tx.lookup(GHLContacts, "tag", tagKey(tag), collect(GHLContacts, fn))
+	return tx.lookup(GHLContacts, "tag", tagKey(tag), collect(tx, GHLContacts, fn))
 }
 
 // GHLContactsUpdatedSince calls fn for contacts with DateUpdated >= since, oldest first.
 func (tx *Tx) GHLContactsUpdatedSince(since time.Time, fn func(*GHLContact) error) error {
-	return tx.rangeIndex(GHLContacts, "updated", TimeKey(since), "", collect(GHLContacts, fn))
+	return tx.rangeIndex(GHLContacts, "updated", TimeKey(since), "", collect(tx, GHLContacts, fn))
 }
 
 // PutGHLTask stores t under its contact.
@@ -81,18 +81,18 @@ func (tx *Tx) DeleteGHLTask(contactID, id string) error {
 
 // GHLTasksOf returns the tasks of a contact in id order (a prefix scan).
 func (tx *Tx) GHLTasksOf(contactID string) ([]GHLTask, error) {
-	return all[GHLTask](GHLTasks, func(f func([]byte) error) error { return tx.scanPrefix(GHLTasks, contactID+"\x00", f) })
+	return all[GHLTask](tx, GHLTasks, func(f func([]byte) error) error { return tx.scanPrefix(GHLTasks, contactID+"\x00", f) })
 }
 
 // ForEachGHLTask calls fn for every task, grouped by contact.
 func (tx *Tx) ForEachGHLTask(fn func(*GHLTask) error) error {
-	return tx.scanPrefix(GHLTasks, "", collect(GHLTasks, fn))
+	return tx.scanPrefix(GHLTasks, "", collect(tx, GHLTasks, fn))
 }
 
 // GHLTasksDueBefore calls fn for tasks with a due date before t, earliest first. Tasks without
 // a due date are not indexed and never returned.
 func (tx *Tx) GHLTasksDueBefore(t time.Time, fn func(*GHLTask) error) error {
-	return tx.rangeIndex(GHLTasks, "due", "", TimeKey(t), collect(GHLTasks, fn))
+	return tx.rangeIndex(GHLTasks, "due", "", TimeKey(t), collect(tx, GHLTasks, fn))
 }
 
 // PutGHLNote stores n under its contact.
@@ -114,12 +114,12 @@ func (tx *Tx) DeleteGHLNote(contactID, id string) error {
 
 // GHLNotesOf returns the notes of a contact.
 func (tx *Tx) GHLNotesOf(contactID string) ([]GHLNote, error) {
-	return all[GHLNote](GHLNotes, func(f func([]byte) error) error { return tx.scanPrefix(GHLNotes, contactID+"\x00", f) })
+	return all[GHLNote](tx, GHLNotes, func(f func([]byte) error) error { return tx.scanPrefix(GHLNotes, contactID+"\x00", f) })
 }
 
 // ForEachGHLNote calls fn for every note.
 func (tx *Tx) ForEachGHLNote(fn func(*GHLNote) error) error {
-	return tx.scanPrefix(GHLNotes, "", collect(GHLNotes, fn))
+	return tx.scanPrefix(GHLNotes, "", collect(tx, GHLNotes, fn))
 }
 
 // PutGHLAppointment stores a under its contact.
@@ -143,14 +143,14 @@ func (tx *Tx) DeleteGHLAppointment(contactID, id string) error {
 
 // GHLAppointmentsOf returns the appointments of a contact.
 func (tx *Tx) GHLAppointmentsOf(contactID string) ([]GHLAppointment, error) {
-	return all[GHLAppointment](GHLAppointments, func(f func([]byte) error) error {
+	return all[GHLAppointment](tx, GHLAppointments, func(f func([]byte) error) error {
 		return tx.scanPrefix(GHLAppointments, contactID+"\x00", f)
 	})
 }
 
 // ForEachGHLAppointment calls fn for every appointment.
 func (tx *Tx) ForEachGHLAppointment(fn func(*GHLAppointment) error) error {
-	return tx.scanPrefix(GHLAppointments, "", collect(GHLAppointments, fn))
+	return tx.scanPrefix(GHLAppointments, "", collect(tx, GHLAppointments, fn))
 }
 
 // PutPTDClient stores c (Email/Phone already normalized by the caller).
@@ -177,27 +177,27 @@ func (tx *Tx) DeletePTDClient(id string) error {
 
 // ForEachPTDClient calls fn for every client in id order.
 func (tx *Tx) ForEachPTDClient(fn func(*PTDClient) error) error {
-	return tx.scanPrefix(PTDClients, "", collect(PTDClients, fn))
+	return tx.scanPrefix(PTDClients, "", collect(tx, PTDClients, fn))
 }
 
 // PTDClientsByEmail returns the clients with that normalized email.
 func (tx *Tx) PTDClientsByEmail(email string) ([]PTDClient, error) {
-	return all[PTDClient](PTDClients, func(f func([]byte) error) error { return tx.lookup(PTDClients, "email", email, f) })
+	return all[PTDClient](tx, PTDClients, func(f func([]byte) error) error { return tx.lookup(PTDClients, "email", email, f) })
 }
 
 // PTDClientsByPhone returns the clients with that E.164 phone.
 func (tx *Tx) PTDClientsByPhone(phone string) ([]PTDClient, error) {
-	return all[PTDClient](PTDClients, func(f func([]byte) error) error { return tx.lookup(PTDClients, "phone", phone, f) })
+	return all[PTDClient](tx, PTDClients, func(f func([]byte) error) error { return tx.lookup(PTDClients, "phone", phone, f) })
 }
 
 // PTDClientsByTag calls fn for every client carrying tag.
 func (tx *Tx) PTDClientsByTag(tag string, fn func(*PTDClient) error) error {
-	return tx.lookup(PTDClients, "tag", tagKey(tag), collect(PTDClients, fn))
+	return tx.lookup(PTDClients, "tag", tagKey(tag), collect(tx, PTDClients, fn))
 }
 
 // PTDClientsUpdatedSince calls fn for clients with UpdatedAt >= since, oldest first.
 func (tx *Tx) PTDClientsUpdatedSince(since time.Time, fn func(*PTDClient) error) error {
-	return tx.rangeIndex(PTDClients, "updated", TimeKey(since), "", collect(PTDClients, fn))
+	return tx.rangeIndex(PTDClients, "updated", TimeKey(since), "", collect(tx, PTDClients, fn))
 }
 
 // PutPTDTask stores t under its client.
@@ -219,17 +219,17 @@ func (tx *Tx) DeletePTDTask(clientID, id string) error {
 
 // PTDTasksOf returns the tasks of a client.
 func (tx *Tx) PTDTasksOf(clientID string) ([]PTDTask, error) {
-	return all[PTDTask](PTDTasks, func(f func([]byte) error) error { return tx.scanPrefix(PTDTasks, clientID+"\x00", f) })
+	return all[PTDTask](tx, PTDTasks, func(f func([]byte) error) error { return tx.scanPrefix(PTDTasks, clientID+"\x00", f) })
 }
 
 // ForEachPTDTask calls fn for every PTD task.
 func (tx *Tx) ForEachPTDTask(fn func(*PTDTask) error) error {
-	return tx.scanPrefix(PTDTasks, "", collect(PTDTasks, fn))
+	return tx.scanPrefix(PTDTasks, "", collect(tx, PTDTasks, fn))
 }
 
 // PTDTasksDueBefore calls fn for PTD tasks due before t, earliest first.
 func (tx *Tx) PTDTasksDueBefore(t time.Time, fn func(*PTDTask) error) error {
-	return tx.rangeIndex(PTDTasks, "due", "", TimeKey(t), collect(PTDTasks, fn))
+	return tx.rangeIndex(PTDTasks, "due", "", TimeKey(t), collect(tx, PTDTasks, fn))
 }
 
 // PutPTDNote stores n under its client.
@@ -245,12 +245,12 @@ func (tx *Tx) DeletePTDNote(clientID, id string) error {
 
 // PTDNotesOf returns the notes of a client.
 func (tx *Tx) PTDNotesOf(clientID string) ([]PTDNote, error) {
-	return all[PTDNote](PTDNotes, func(f func([]byte) error) error { return tx.scanPrefix(PTDNotes, clientID+"\x00", f) })
+	return all[PTDNote](tx, PTDNotes, func(f func([]byte) error) error { return tx.scanPrefix(PTDNotes, clientID+"\x00", f) })
 }
 
 // ForEachPTDNote calls fn for every PTD note.
 func (tx *Tx) ForEachPTDNote(fn func(*PTDNote) error) error {
-	return tx.scanPrefix(PTDNotes, "", collect(PTDNotes, fn))
+	return tx.scanPrefix(PTDNotes, "", collect(tx, PTDNotes, fn))
 }
 
 // PutPTDAppointment stores a under its client.
@@ -273,14 +273,14 @@ func (tx *Tx) DeletePTDAppointment(clientID, id string) error {
 
 // PTDAppointmentsOf returns the appointments of a client.
 func (tx *Tx) PTDAppointmentsOf(clientID string) ([]PTDAppointment, error) {
-	return all[PTDAppointment](PTDAppointments, func(f func([]byte) error) error {
+	return all[PTDAppointment](tx, PTDAppointments, func(f func([]byte) error) error {
 		return tx.scanPrefix(PTDAppointments, clientID+"\x00", f)
 	})
 }
 
 // ForEachPTDAppointment calls fn for every PTD appointment.
 func (tx *Tx) ForEachPTDAppointment(fn func(*PTDAppointment) error) error {
-	return tx.scanPrefix(PTDAppointments, "", collect(PTDAppointments, fn))
+	return tx.scanPrefix(PTDAppointments, "", collect(tx, PTDAppointments, fn))
 }
 
 func byID[T any](tx *Tx, c Collection, id string) (T, error) { return first[T](tx, c, "id", id) }
@@ -288,7 +288,7 @@ func byID[T any](tx *Tx, c Collection, id string) (T, error) { return first[T](t
 func first[T any](tx *Tx, c Collection, index, value string) (T, error) {
 	var out T
 	found := false
-	err := tx.lookup(c, index, value, collect(c, func(r *T) error { out, found = *r, true; return ErrStop }))
+	err := tx.lookup(c, index, value, collect(tx, c, func(r *T) error { out, found = *r, true; return ErrStop }))
 	if err != nil {
 		return out, err
 	}

@@ -107,6 +107,9 @@ func (tx *Tx) checkIndexes(c Collection, p problems) error {
 		if r.primaryKey() != string(k) {
 			p.add("%s: record stored under %q has key %q", c, k, r.primaryKey())
 		}
+		if raw := rawOf(v); len(raw) > 0 && !json.Valid(raw) {
+			p.add("%s %q: raw JSON is damaged", c, k)
+		}
 		for _, e := range r.entries() {
 			want[e.index][string(indexKey(e.value, k))] = true
 		}

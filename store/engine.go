@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -17,13 +16,25 @@ var ErrStop = errors.New("stop iteration")
 func idxBucket(c Collection, index string) []byte { return []byte(string(c) + "/" + index) }
 
 // bucket returns a top-level bucket; a missing one means the file is not what Open checked.
+// Handles are cached for the transaction (a put touches up to seven buckets); code that
+// deletes a bucket must call forgetBucket.
 func (tx *Tx) bucket(name []byte) (*bolt.Bucket, error) {
+	if b, ok := tx.st.buckets[string(name)]; ok {
+		return b, nil
+	}
 	b := tx.btx.Bucket(name)
 	if b == nil {
 		return nil, fmt.Errorf("cannot use bucket %q: %w: bucket missing", name, ErrCorrupt)
 	}
+	if tx.st.buckets == nil {
+		tx.st.buckets = make(map[string]*bolt.Bucket, 8)
+	}
+	tx.st.buckets[string(name)] = b
 	return b, nil
 }
+
+// forgetBucket drops a cached handle (the bucket is about to be deleted or recreated).
+func (tx *Tx) forgetBucket(name []byte) { delete(tx.st.buckets, string(name)) }
 
 func indexKey(value string, pk []byte) []byte {
 	k := make([]byte, 0, len(value)+1+len(pk))
@@ -52,23 +63,27 @@ func (tx *Tx) putRecord(r record) error {
 		return err
 	}
 	pk := []byte(r.primaryKey())
+	v, err := encodeValue(r)
+	if err != nil {
+		return fmt.Errorf("cannot encode %s %q: %w", c, pk, err)
+	}
+	add := r.entries()
 	if old := b.Get(pk); old != nil {
 		or, err := decodeRecord(c, old)
 		if err != nil {
 			return fmt.Errorf("cannot replace %s %q: %w: %v", c, pk, ErrCorrupt, err)
 		}
-		if err := tx.writeEntries(c, pk, or.entries(), false); err != nil {
+		// Only the entries that changed are written: a re-poll usually moves "updated" alone.
+		var del []entry
+		del, add = diffEntries(or.entries(), add)
+		if err := tx.writeEntries(c, pk, del, false); err != nil {
 			return err
 		}
-	}
-	v, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("cannot encode %s %q: %w", c, pk, err)
 	}
 	if err := b.Put(pk, v); err != nil {
 		return fmt.Errorf("cannot put %s %q: %w", c, pk, err)
 	}
-	if err := tx.writeEntries(c, pk, r.entries(), true); err != nil {
+	if err := tx.writeEntries(c, pk, add, true); err != nil {
 		return err
 	}
 	if u := r.updated(); !u.IsZero() {
@@ -84,6 +99,31 @@ func (tx *Tx) putRecord(r record) error {
 		}
 	}
 	return nil
+}
+
+// diffEntries splits old and new index entries into those to delete (only in old) and those
+// to add (only in new). Entry lists are short (a handful), so the quadratic walk is cheapest.
+func diffEntries(old, new []entry) (del, add []entry) {
+	for _, o := range old {
+		if !hasEntry(new, o) {
+			del = append(del, o)
+		}
+	}
+	for _, n := range new {
+		if !hasEntry(old, n) {
+			add = append(add, n)
+		}
+	}
+	return del, add
+}
+
+func hasEntry(es []entry, e entry) bool {
+	for _, x := range es {
+		if x == e {
+			return true
+		}
+	}
+	return false
 }
 
 func (tx *Tx) writeEntries(c Collection, pk []byte, es []entry, add bool) error {
@@ -139,7 +179,7 @@ func (tx *Tx) get(c Collection, pk string, dst any) error {
 	if v == nil {
 		return fmt.Errorf("cannot get %s %q: %w", c, pk, ErrNotFound)
 	}
-	if err := json.Unmarshal(v, dst); err != nil {
+	if err := decodeValue(v, dst, tx.st.skipRaw); err != nil {
 		return fmt.Errorf("cannot decode %s %q: %w: %v", c, pk, ErrCorrupt, err)
 	}
 	return nil
@@ -200,11 +240,13 @@ func (tx *Tx) rangeIndex(c Collection, index, from, to string, fn func(v []byte)
 	return nil
 }
 
-// collect adapts a typed callback to the raw-value iterators.
-func collect[T any](c Collection, fn func(*T) error) func(v []byte) error {
+// collect adapts a typed callback to the raw-value iterators. Each call decodes into a fresh
+// value (callers may keep it); Raw is left nil in a WithoutRaw transaction.
+func collect[T any](tx *Tx, c Collection, fn func(*T) error) func(v []byte) error {
+	skip := tx.st.skipRaw
 	return func(v []byte) error {
 		r := new(T)
-		if err := json.Unmarshal(v, r); err != nil {
+		if err := decodeValue(v, r, skip); err != nil {
 			return fmt.Errorf("cannot decode %s record: %w: %v", c, ErrCorrupt, err)
 		}
 		return fn(r)
@@ -212,9 +254,9 @@ func collect[T any](c Collection, fn func(*T) error) func(v []byte) error {
 }
 
 // all gathers the records an iterator yields into a slice.
-func all[T any](c Collection, iterate func(func(v []byte) error) error) ([]T, error) {
+func all[T any](tx *Tx, c Collection, iterate func(func(v []byte) error) error) ([]T, error) {
 	var out []T
-	err := iterate(collect(c, func(r *T) error { out = append(out, *r); return nil }))
+	err := iterate(collect(tx, c, func(r *T) error { out = append(out, *r); return nil }))
 	return out, err
 }
 

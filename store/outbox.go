@@ -76,7 +76,7 @@ func (tx *Tx) GetOutbox(seq uint64) (OutboxEntry, error) {
 
 // ForEachOutbox calls fn for every entry, dead ones included, in Seq order.
 func (tx *Tx) ForEachOutbox(fn func(*OutboxEntry) error) error {
-	return tx.scanPrefix(collOutbox, "", collect(collOutbox, fn))
+	return tx.scanPrefix(collOutbox, "", collect(tx, collOutbox, fn))
 }
 
 // OutboxDue returns up to limit live entries ready at now, in Seq order, keeping per-record
@@ -109,7 +109,7 @@ func (tx *Tx) OutboxDue(now time.Time, limit int) ([]OutboxEntry, error) {
 
 // OutboxForRecord returns the entries (dead included) of one record in Seq order.
 func (tx *Tx) OutboxForRecord(kind, id string) ([]OutboxEntry, error) {
-	return all[OutboxEntry](collOutbox, func(f func([]byte) error) error {
+	return all[OutboxEntry](tx, collOutbox, func(f func([]byte) error) error {
 		return tx.lookup(collOutbox, "record", kind+"/"+id, f)
 	})
 }

@@ -202,36 +202,43 @@ func indexedCollections() []Collection {
 	return append(Collections(), collLinks, collHistory, collOutbox)
 }
 
-// decodeRecord decodes a stored value of collection c.
-func decodeRecord(c Collection, v []byte) (record, error) {
-	var r record
+// newRecord returns a zero record of collection c to decode into.
+func newRecord(c Collection) (record, error) {
 	switch c {
 	case GHLContacts:
-		r = new(GHLContact)
+		return new(GHLContact), nil
 	case GHLTasks:
-		r = new(GHLTask)
+		return new(GHLTask), nil
 	case GHLNotes:
-		r = new(GHLNote)
+		return new(GHLNote), nil
 	case GHLAppointments:
-		r = new(GHLAppointment)
+		return new(GHLAppointment), nil
 	case PTDClients:
-		r = new(PTDClient)
+		return new(PTDClient), nil
 	case PTDTasks:
-		r = new(PTDTask)
+		return new(PTDTask), nil
 	case PTDNotes:
-		r = new(PTDNote)
+		return new(PTDNote), nil
 	case PTDAppointments:
-		r = new(PTDAppointment)
+		return new(PTDAppointment), nil
 	case collLinks:
-		r = new(Link)
+		return new(Link), nil
 	case collHistory:
-		r = new(HistoryEntry)
+		return new(HistoryEntry), nil
 	case collOutbox:
-		r = new(OutboxEntry)
-	default:
-		return nil, fmt.Errorf("cannot decode record: unknown collection %q", c)
+		return new(OutboxEntry), nil
 	}
-	if err := json.Unmarshal(v, r); err != nil {
+	return nil, fmt.Errorf("cannot decode record: unknown collection %q", c)
+}
+
+// decodeRecord decodes a stored value of collection c, without its Raw (only what the
+// indexes and checks need).
+func decodeRecord(c Collection, v []byte) (record, error) {
+	r, err := newRecord(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := decodeValue(v, r, true); err != nil {
 		return nil, fmt.Errorf("cannot decode %s record: %w", c, err)
 	}
 	return r, nil

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -65,7 +67,70 @@ func migrations() []migration {
 			}
 			return nil
 		},
+	}, {
+		from: 2,
+		what: "store mirrored records as a binary header followed by their raw JSON",
+		run: func(tx *Tx) error {
+			for _, c := range Collections() {
+				if err := tx.reencode(c); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
 	}}
+}
+
+// reencodeChunk bounds how many records reencode collects before writing them back (bbolt
+// forbids writing a bucket while a cursor walks it, so it collects, writes, and seeks on).
+const reencodeChunk = 1000
+
+// reencode rewrites every record of c that is still in the schema-2 JSON form in the
+// current form. Index entries do not change. A record that does not decode fails the
+// migration (the file keeps schema 2) with ErrCorrupt naming the key.
+func (tx *Tx) reencode(c Collection) error {
+	b, err := tx.bucket([]byte(c))
+	if err != nil {
+		return err
+	}
+	type kv struct{ k, v []byte }
+	var last []byte
+	for {
+		var batch []kv
+		cur := b.Cursor()
+		k, v := cur.First()
+		if last != nil {
+			if k, v = cur.Seek(last); k != nil && bytes.Equal(k, last) {
+				k, v = cur.Next()
+			}
+		}
+		for ; k != nil && len(batch) < reencodeChunk; k, v = cur.Next() {
+			last = bytes.Clone(k)
+			if len(v) > 0 && v[0] == binFormat {
+				continue
+			}
+			r, err := newRecord(c)
+			if err != nil {
+				return err
+			}
+			if err := json.Unmarshal(v, r); err != nil {
+				return fmt.Errorf("cannot convert %s %q: %w: %v", c, k, ErrCorrupt, err)
+			}
+			nv, err := encodeValue(r)
+			if err != nil {
+				return fmt.Errorf("cannot convert %s %q: %w", c, k, err)
+			}
+			batch = append(batch, kv{last, nv})
+		}
+		for _, e := range batch {
+			if err := b.Put(e.k, e.v); err != nil {
+				return fmt.Errorf("cannot convert %s %q: %w", c, e.k, err)
+			}
+		}
+		if k == nil {
+			return nil
+		}
+	}
 }
 
 func schemaBytes(v int) []byte {
@@ -163,6 +228,7 @@ func (db *DB) initSchema(appVersion string) error {
 // rebuildIndex empties one index bucket and refills it from the collection's records.
 func (tx *Tx) rebuildIndex(c Collection, index string) error {
 	name := idxBucket(c, index)
+	tx.forgetBucket(name)
 	if err := tx.btx.DeleteBucket(name); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
 		return fmt.Errorf("cannot rebuild index %s: %w", name, err)
 	}

@@ -35,7 +35,7 @@ import (
 
 // SchemaVersion is the layout version this build writes. Open migrates older files forward
 // and refuses newer ones with ErrSchemaTooNew.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // DefaultTimeout is how long Open waits for the file lock before giving up with ErrLocked.
 const DefaultTimeout = time.Second
@@ -270,20 +270,20 @@ func (db *DB) View(fn func(*Tx) error) (err error) {
 			err = fmt.Errorf("cannot read mirror %s: %w: %v", db.path, ErrCorrupt, r)
 		}
 	}()
-	return db.bolt.View(func(btx *bolt.Tx) error { return fn(&Tx{btx: btx, now: db.now}) })
+	return db.bolt.View(func(btx *bolt.Tx) error { return fn(&Tx{btx: btx, now: db.now, st: &txState{}}) })
 }
 
 // Update runs fn in a read-write transaction committed (and fsynced) if fn returns nil and
 // rolled back entirely otherwise. Only one Update runs at a time.
 func (db *DB) Update(fn func(*Tx) error) error {
-	return db.bolt.Update(func(btx *bolt.Tx) error { return fn(&Tx{btx: btx, now: db.now}) })
+	return db.bolt.Update(func(btx *bolt.Tx) error { return fn(&Tx{btx: btx, now: db.now, st: &txState{}}) })
 }
 
 // Batch is Update for many concurrent small writers (webhook intake): calls arriving within
 // a few milliseconds share one commit. fn may run more than once and must be idempotent; its
 // effects are durable only once Batch returns nil.
 func (db *DB) Batch(fn func(*Tx) error) error {
-	return db.bolt.Batch(func(btx *bolt.Tx) error { return fn(&Tx{btx: btx, now: db.now}) })
+	return db.bolt.Batch(func(btx *bolt.Tx) error { return fn(&Tx{btx: btx, now: db.now, st: &txState{}}) })
 }
 
 // Tx is one transaction. It is valid only inside the View/Update/Batch callback that
@@ -291,6 +291,21 @@ func (db *DB) Batch(fn func(*Tx) error) error {
 type Tx struct {
 	btx *bolt.Tx
 	now func() time.Time
+	st  *txState
+}
+
+// txState is per-transaction state shared by a Tx and the views derived from it.
+type txState struct {
+	buckets map[string]*bolt.Bucket // handles already looked up in this transaction
+	skipRaw bool                    // reads leave Raw nil (see WithoutRaw)
+}
+
+// WithoutRaw returns a view of tx whose reads of mirrored records leave Raw nil and do not
+// copy the raw HighLevel/PTD JSON at all: for scans that only look at the normalized fields
+// (offline queries), which is most of a record's bytes. Everything else, writes included,
+// behaves as on tx. Like tx it is valid only inside the callback that received tx.
+func (tx *Tx) WithoutRaw() *Tx {
+	return &Tx{btx: tx.btx, now: tx.now, st: &txState{buckets: tx.st.buckets, skipRaw: true}}
 }
 
 // Writable reports whether the transaction may write.

@@ -103,12 +103,12 @@ func (tx *Tx) LinkByPTD(kind, ptdID string) (Link, error) {
 
 // ChildLinks returns the links whose ParentLinkID is parentID (a contact's task/note links).
 func (tx *Tx) ChildLinks(parentID string) ([]Link, error) {
-	return all[Link](collLinks, func(f func([]byte) error) error { return tx.lookup(collLinks, "parent", parentID, f) })
+	return all[Link](tx, collLinks, func(f func([]byte) error) error { return tx.lookup(collLinks, "parent", parentID, f) })
 }
 
 // ForEachLink calls fn for every link in id order.
 func (tx *Tx) ForEachLink(fn func(*Link) error) error {
-	return tx.scanPrefix(collLinks, "", collect(collLinks, fn))
+	return tx.scanPrefix(collLinks, "", collect(tx, collLinks, fn))
 }
 
 // DeleteLink removes a link and its base state. Missing is ErrNotFound.
@@ -239,12 +239,12 @@ func (tx *Tx) AppendHistory(h *HistoryEntry) error {
 
 // History returns the entries of one link in append order.
 func (tx *Tx) History(linkID string) ([]HistoryEntry, error) {
-	return all[HistoryEntry](collHistory, func(f func([]byte) error) error { return tx.lookup(collHistory, "link", linkID, f) })
+	return all[HistoryEntry](tx, collHistory, func(f func([]byte) error) error { return tx.lookup(collHistory, "link", linkID, f) })
 }
 
 // ForEachHistory calls fn for every entry in append order.
 func (tx *Tx) ForEachHistory(fn func(*HistoryEntry) error) error {
-	return tx.scanPrefix(collHistory, "", collect(collHistory, fn))
+	return tx.scanPrefix(collHistory, "", collect(tx, collHistory, fn))
 }
 
 // Conflict is a field both sides changed differently under the manual rule, waiting for the
