@@ -37,8 +37,10 @@ const (
 	exitUsage   = 2
 )
 
-// benchNames are the sections in the order they run and print.
-var benchNames = []string{"backfill", "steady", "ingest", "memory", "reconcile", "queries"}
+// benchNames returns the sections in the order they run and print.
+func benchNames() []string {
+	return []string{"backfill", "steady", "ingest", "memory", "reconcile", "queries"}
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -91,6 +93,10 @@ type env struct {
 	bigDB string
 	// exe re-executes the driver for child measurements.
 	exe []string
+	// cpuprofile, when set, is the parent's profile; children write theirs beside it.
+	cpuprofile string
+	// bigIngest is the ingest section's child result (its peak RSS serves the memory section).
+	bigIngest *childResult
 	// big is the shared unthrottled simulator of sz.Big contacts (nil until first used).
 	big *simHandle
 }
@@ -99,7 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	quick := fs.Bool("quick", false, "small sizes: seconds instead of minutes (what `go test ./bench` runs)")
-	only := fs.String("only", "", "comma-separated sections to run: "+strings.Join(benchNames, ","))
+	only := fs.String("only", "", "comma-separated sections to run: "+strings.Join(benchNames(), ","))
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	seed := fs.Int64("seed", 1, "seed of the generated data")
 	dir := fs.String("dir", "", "scratch directory (default: a temporary one, removed afterwards)")
@@ -126,13 +132,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		sz.Big = *bigN
 		sz.Small = max(*bigN/10, 1)
 	}
-	selected := benchNames
+	selected := benchNames()
 	if *only != "" {
 		selected = nil
 		for _, n := range strings.Split(*only, ",") {
 			n = strings.TrimSpace(n)
-			if !slices.Contains(benchNames, n) {
-				fmt.Fprintf(stderr, "bench: --only: unknown section %q (known: %s)\n", n, strings.Join(benchNames, ","))
+			if !slices.Contains(benchNames(), n) {
+				fmt.Fprintf(stderr, "bench: --only: unknown section %q (known: %s)\n", n, strings.Join(benchNames(), ","))
 				return exitUsage
 			}
 			selected = append(selected, n)
@@ -170,7 +176,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	start := time.Now()
-	e := &env{sz: sz, dir: scratch, seed: *seed, exe: []string{exe}, log: func(format string, args ...any) {
+	e := &env{sz: sz, dir: scratch, seed: *seed, exe: []string{exe}, cpuprofile: *cpuprofile, log: func(format string, args ...any) {
 		fmt.Fprintf(stderr, "[%6.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 	}}
 	e.log("ptsync bench: %s, GOMAXPROCS=%d, sections %s", runtime.Version(), runtime.GOMAXPROCS(0), strings.Join(selected, ","))
@@ -187,7 +193,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			break
 		}
 		sectionStart := time.Now()
-		rows, err := sections[name](ctx, e)
+		rows, err := sections()[name](ctx, e)
 		t.rows = append(t.rows, rows...)
 		if err != nil {
 			failed = true
@@ -206,11 +212,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // sections maps each section name to its benchmark.
-var sections = map[string]func(ctx context.Context, e *env) ([]row, error){
-	"backfill":  benchBackfill,
-	"steady":    benchSteady,
-	"ingest":    benchIngest,
-	"memory":    benchMemory,
-	"reconcile": benchReconcile,
-	"queries":   benchQueries,
+func sections() map[string]func(ctx context.Context, e *env) ([]row, error) {
+	return map[string]func(ctx context.Context, e *env) ([]row, error){
+		"backfill":  benchBackfill,
+		"steady":    benchSteady,
+		"ingest":    benchIngest,
+		"memory":    benchMemory,
+		"reconcile": benchReconcile,
+		"queries":   benchQueries,
+	}
 }
