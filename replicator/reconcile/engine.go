@@ -79,7 +79,28 @@ type Options struct {
 	PushBatch int
 	// Seed seeds the backoff jitter (0: random).
 	Seed uint64
+	// Offline builds an engine that only plans and resolves conflicts from the mirror (the
+	// CLI): GHL and PTD must be nil, PTD is assumed to have OfflineCaps, and Push, PollPTD and
+	// SweepPTD refuse to run. Nothing is ever sent anywhere.
+	Offline     bool
+	OfflineCaps ptd.Capabilities
 }
+
+// ErrOffline: a job that needs the network was asked of an offline engine.
+var ErrOffline = errors.New("engine is offline (plan only)")
+
+// offlinePTD answers Capabilities only; the offline engine never calls anything else.
+type offlinePTD struct {
+	ptd.Adapter
+	caps ptd.Capabilities
+}
+
+func (o offlinePTD) Capabilities() ptd.Capabilities { return o.caps }
+
+// offlineGHL answers ReadOnly only.
+type offlineGHL struct{ GHL }
+
+func (offlineGHL) ReadOnly(context.Context) (bool, error) { return false, nil }
 
 // Engine reconciles one HighLevel location with one PTD account. Create it with New.
 type Engine struct {
@@ -148,6 +169,12 @@ func New(opts Options) (*Engine, error) {
 		noted: map[string]bool{},
 	}
 	e.readOnly = opts.ReadOnly || opts.Config.GHL.ReadOnly()
+	if opts.Offline {
+		if opts.GHL != nil || opts.PTD != nil {
+			return nil, fmt.Errorf("cannot create reconcile engine: %w: an offline engine takes no clients", ErrConfig)
+		}
+		e.ptd, e.ghl = offlinePTD{caps: opts.OfflineCaps}, offlineGHL{}
+	}
 	return e, nil
 }
 
@@ -266,6 +293,9 @@ type CycleStats struct {
 // stops the cycle.
 func (e *Engine) Cycle(ctx context.Context) (CycleStats, error) {
 	var st CycleStats
+	if e.opts.Offline {
+		return st, ErrOffline
+	}
 	var err error
 	if st.Poll, err = e.PollPTD(ctx); err != nil {
 		return st, err

@@ -247,8 +247,12 @@ func (e *Engine) commit(acts []*action, p *Plan) error {
 	})
 }
 
-// describe fills the plan's lists from the actions.
+// describe fills the plan's lists from the actions (never nil, so JSON shows []).
 func (e *Engine) describe(p *Plan, acts []*action) {
+	p.Links, p.Writes, p.Conflicts = []PlanLink{}, []PlanWrite{}, []PlanConflict{}
+	if p.Skipped == nil {
+		p.Skipped = []PlanSkip{}
+	}
 	for _, a := range acts {
 		if a.newLink {
 			p.Links = append(p.Links, PlanLink{LinkID: a.link.ID, Kind: a.link.Kind, GHLID: a.link.GHLID, PTDID: a.link.PTDID, MatchedBy: a.link.MatchedBy})

@@ -43,6 +43,9 @@ type PollStats struct {
 func (e *Engine) PollPTD(ctx context.Context) (PollStats, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.opts.Offline {
+		return PollStats{}, ErrOffline
+	}
 	start := e.now()
 	st, err := e.pollPTD(ctx)
 	e.m.SyncFinished("ptd", err, e.now().Sub(start))
@@ -334,6 +337,9 @@ type SweepStats struct {
 func (e *Engine) SweepPTD(ctx context.Context) (SweepStats, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.opts.Offline {
+		return SweepStats{}, ErrOffline
+	}
 	var st SweepStats
 	if e.ptd == nil || !e.can(ptd.CapClientRead, "sweep ptd clients for deletions") {
 		return st, nil

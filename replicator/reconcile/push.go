@@ -54,6 +54,9 @@ var errSuperseded = errors.New("superseded by a newer copy of the record")
 func (e *Engine) Push(ctx context.Context) (PushStats, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.opts.Offline {
+		return PushStats{}, ErrOffline
+	}
 	start := e.now()
 	st, err := e.push(ctx)
 	e.m.SyncFinished("push", err, e.now().Sub(start))

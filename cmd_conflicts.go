@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"ptsync/replicator/reconcile"
+	"ptsync/store"
+)
+
+// cmdConflicts lists the field conflicts waiting for the operator (rule manual, or a value
+// HighLevel refused as a duplicate) and resolves them:
+//
+//	ptsync conflicts [--all] [--json]
+//	ptsync conflicts resolve <link> <field> --take ghl|ptd|value [--value V]
+//
+// Resolving queues the chosen value for the side(s) that lack it; the next push writes it.
+func cmdConflicts(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "resolve" {
+		return conflictsResolve(ctx, args[1:], stdout, stderr)
+	}
+	fs := flag.NewFlagSet("conflicts", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	db := fs.String("db", "", "mirror file (default $PTSYNC_DB or ./ptsync.db)")
+	all := fs.Bool("all", false, "include resolved conflicts")
+	asJSON := fs.Bool("json", false, "print JSON")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: ptsync conflicts [--db PATH] [--all] [--json]\n       ptsync conflicts resolve <link> <field> --take ghl|ptd|value [--value V] [--config PATH] [--db PATH]")
+		fs.PrintDefaults()
+	}
+	if _, code, ok := parseFlags(fs, args, stderr, 0); !ok {
+		return code
+	}
+	mdb, err := store.Open(dbPath(*db), store.Options{ReadOnly: true, Timeout: mirrorLockTimeout})
+	if err != nil {
+		fmt.Fprintf(stderr, "ptsync conflicts: %v\n", err)
+		return exitFailure
+	}
+	defer mdb.Close()
+	var cs []store.Conflict
+	if err := mdb.View(func(tx *store.Tx) error { cs, err = tx.Conflicts("", *all); return err }); err != nil {
+		fmt.Fprintf(stderr, "ptsync conflicts: %v\n", err)
+		return exitFailure
+	}
+	if *asJSON {
+		if cs == nil {
+			cs = []store.Conflict{}
+		}
+		return writeJSON(stdout, stderr, cs)
+	}
+	if len(cs) == 0 {
+		fmt.Fprintln(stdout, "no open conflicts")
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "LINK\tFIELD\tBASE\tGHL\tPTD\tDETECTED\tRESOLVED")
+	for _, c := range cs {
+		res := "-"
+		if c.Resolved {
+			res = c.Resolution
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%q\t%q\t%q\t%s\t%s\n", c.LinkID, c.Field, c.Base, c.GHL, c.PTD, ts(c.DetectedAt), res)
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(stdout, "resolve with: ptsync conflicts resolve <link> <field> --take ghl|ptd|value [--value V]")
+	return exitOK
+}
+
+func conflictsResolve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("conflicts resolve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := fs.String("config", "", "configuration file (default $PTSYNC_CONFIG or ./config.hcl)")
+	db := fs.String("db", "", "mirror file (default: store.path of the configuration)")
+	take := fs.String("take", "", "which value wins: ghl, ptd or value")
+	value := fs.String("value", "", "the value to write with --take value (sets: a JSON array)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: ptsync conflicts resolve <link> <field> --take ghl|ptd|value [--value V] [--config PATH] [--db PATH]")
+		fs.PrintDefaults()
+	}
+	pos, code, ok := parseFlags(fs, args, stderr, 2)
+	if !ok {
+		return code
+	}
+	switch *take {
+	case "ghl", "ptd":
+	case "value":
+		if *value == "" {
+			fmt.Fprintln(stderr, "ptsync conflicts resolve: --take value needs --value")
+			return exitUsage
+		}
+	default:
+		fmt.Fprintf(stderr, "ptsync conflicts resolve: --take %q: want ghl, ptd or value\n", *take)
+		return exitUsage
+	}
+	eng, mdb, code := offlineEngine(*cfg, *db, true, stderr)
+	if eng == nil {
+		return code
+	}
+	defer mdb.Close()
+	c, err := eng.ResolveConflict(ctx, pos[0], pos[1], reconcile.Resolution{Take: *take, Value: *value})
+	if err != nil {
+		fmt.Fprintf(stderr, "ptsync conflicts resolve: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintf(stdout, "resolved %s %s = %q; the next push writes it\n", c.LinkID, c.Field, c.Resolution)
+	return exitOK
+}
