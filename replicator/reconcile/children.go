@@ -83,9 +83,23 @@ func (p *planner) tasks(parent *action, gid, pid string, links []*store.Link) {
 		}
 	}
 	linkedG, linkedP := map[string]bool{}, map[string]bool{}
+	// A create still in flight may already have landed (a crash between the call and the
+	// commit): the record it made shows up unlinked. It must not be mirrored back; the pending
+	// entry adopts it by looking it up.
+	inflightG, inflightP := map[string]int{}, map[string]int{}
 	for _, l := range links {
 		if l.Kind != store.KindTask {
 			continue
+		}
+		if l.GHLID == "" {
+			if t, ok := pBy[l.PTDID]; ok {
+				inflightP[taskKey(t.Title, timeStr(t.DueAt))]++
+			}
+		}
+		if l.PTDID == "" {
+			if t, ok := gBy[l.GHLID]; ok {
+				inflightG[taskKey(t.Title, timeStr(t.DueDate))]++
+			}
 		}
 		linkedG[l.GHLID], linkedP[l.PTDID] = true, true
 		if s.pending[store.KindTask+"/"+l.ID] || l.GHLID == "" || l.PTDID == "" {
@@ -118,6 +132,10 @@ func (p *planner) tasks(parent *action, gid, pid string, links []*store.Link) {
 			continue
 		}
 		k := taskKey(g.Title, timeStr(g.DueDate))
+		if inflightP[k] > 0 {
+			inflightP[k]--
+			continue
+		}
 		if ids := freeP[k]; len(ids) > 0 {
 			freeP[k] = ids[1:]
 			a := newChild(parent, store.KindTask, g.ID, ids[0], "match")
@@ -132,8 +150,18 @@ func (p *planner) tasks(parent *action, gid, pid string, links []*store.Link) {
 	if p.ro || p.e.ghl == nil {
 		return
 	}
-	for _, ids := range freeP {
-		for _, id := range ids {
+	for _, t := range s.ptdTasks[pid] {
+		k := taskKey(t.Title, timeStr(t.DueAt))
+		ids := freeP[k]
+		if pid == "" || len(ids) == 0 || ids[0] != t.ID {
+			continue
+		}
+		freeP[k] = ids[1:]
+		if inflightG[k] > 0 {
+			inflightG[k]--
+			continue
+		}
+		for _, id := range ids[:1] {
 			a := newChild(parent, store.KindTask, "", id, "created")
 			p.createChild(a, store.SideGHL, OpTaskCreate, store.KindTask, taskSpecs, ptdTaskValues(pBy[id]), id)
 			p.add(a)
@@ -161,7 +189,18 @@ func (p *planner) notes(parent *action, gid, pid string, links []*store.Link) {
 		}
 	}
 	linkedG, linkedP := map[string]bool{}, map[string]bool{}
+	inflightG, inflightP := map[string]int{}, map[string]int{}
 	for _, l := range links {
+		if l.Kind == store.KindNote && l.GHLID == "" {
+			if n, ok := pBy[l.PTDID]; ok {
+				inflightP[noteKey(n.Body)]++
+			}
+		}
+		if l.Kind == store.KindNote && l.PTDID == "" {
+			if n, ok := gBy[l.GHLID]; ok {
+				inflightG[noteKey(n.Body)]++
+			}
+		}
 		if l.Kind == store.KindAppointment && l.PTDID != "" {
 			linkedP[l.PTDID] = true // a note that surfaces an appointment
 		}
@@ -201,6 +240,10 @@ func (p *planner) notes(parent *action, gid, pid string, links []*store.Link) {
 			continue
 		}
 		k := noteKey(g.Body)
+		if inflightP[k] > 0 {
+			inflightP[k]--
+			continue
+		}
 		if ids := freeP[k]; len(ids) > 0 {
 			freeP[k] = ids[1:]
 			a := newChild(parent, store.KindNote, g.ID, ids[0], "match")
@@ -226,6 +269,10 @@ func (p *planner) notes(parent *action, gid, pid string, links []*store.Link) {
 	}
 	for _, id := range order {
 		if !left[id] {
+			continue
+		}
+		if k := noteKey(pBy[id].Body); inflightG[k] > 0 {
+			inflightG[k]--
 			continue
 		}
 		a := newChild(parent, store.KindNote, "", id, "created")

@@ -46,6 +46,9 @@ type harness struct {
 	reg     *prometheus.Registry
 	opts    hopts
 	rec     *recorder
+	gurl    string
+	purl    string
+	token   string
 }
 
 // recorder keeps the method, path and body of every request the HighLevel client sends.
@@ -125,28 +128,53 @@ func newHarness(t *testing.T, o hopts) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.gsim.Close() })
-	h.psim = ptdsim.New(ptdsim.Options{Capabilities: o.ptdCaps})
+	h.psim = ptdsim.New(ptdsim.Options{Capabilities: o.ptdCaps, Seed: 5})
 	psrv, err := h.psim.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { psrv.Close(context.Background()) })
-	scopes := []string{ghlwire.ScopeContactsReadonly, ghlwire.ScopeContactsWrite}
+	tok := h.gsim.IssuePIT(scopesFor(o.readOnly)...)
+	h.connect(gurl, psrv.URL, tok, filepath.Join(t.TempDir(), "ptsync.db"))
+	h.open()
+	return h
+}
+
+func scopesFor(readOnly bool) []string {
+	if readOnly {
+		return []string{ghlwire.ScopeContactsReadonly}
+	}
+	return []string{ghlwire.ScopeContactsReadonly, ghlwire.ScopeContactsWrite}
+}
+
+// connect builds the configuration, the HighLevel client and the PTD adapter for simulators
+// at gurl and purl and a mirror at dbPath.
+func (h *harness) connect(gurl, purl, tok, dbPath string) {
+	t, o := h.t, h.opts
+	t.Helper()
+	var err error
+	h.gurl, h.purl, h.token, h.dbPath = gurl, purl, tok, dbPath
+	scopes := scopesFor(o.readOnly)
 	scopesHCL := `["contacts.readonly", "contacts.write"]`
 	if o.readOnly {
-		scopes, scopesHCL = []string{ghlwire.ScopeContactsReadonly}, `["contacts.readonly"]`
+		scopesHCL = `["contacts.readonly"]`
 	}
-	tok := h.gsim.IssuePIT(scopes...)
-	h.dbPath = filepath.Join(t.TempDir(), "ptsync.db")
-	vars := map[string]string{"GHL_URL": gurl, "LOC": h.gsim.LocationID(), "GHL_TOKEN": tok, "PTD_URL": psrv.URL, "PTD_KEY": h.psim.APIKey(), "DB": h.dbPath}
+	loc, key := "simLocation000000001", "sim-key"
+	if h.gsim != nil {
+		loc = h.gsim.LocationID()
+	}
+	if h.psim != nil {
+		key = h.psim.APIKey()
+	}
+	vars := map[string]string{"GHL_URL": gurl, "LOC": loc, "GHL_TOKEN": tok, "PTD_URL": purl, "PTD_KEY": key, "DB": h.dbPath}
 	src := strings.ReplaceAll(baseHCL, "SCOPES", scopesHCL) + o.extra
 	if h.cfg, err = parseConfig(t, src, vars); err != nil {
 		t.Fatalf("config: %v", err)
 	}
 	h.rec = &recorder{next: http.DefaultTransport.(*http.Transport).Clone()}
-	h.client, err = ghl.New(ghl.Options{BaseURL: gurl, Transport: h.rec, LocationID: h.gsim.LocationID(),
-		Credentials: ghl.NewStaticSource(h.gsim.LocationID(), ghl.Secret(tok), scopes),
-		Limiter:     ghl.NewLimiter(ghl.LimiterOptions{Location: h.gsim.LocationID(), Max: 1 << 20, Interval: time.Second, DailyCap: 1 << 30}),
+	h.client, err = ghl.New(ghl.Options{BaseURL: gurl, Transport: h.rec, LocationID: loc,
+		Credentials: ghl.NewStaticSource(loc, ghl.Secret(tok), scopes),
+		Limiter:     ghl.NewLimiter(ghl.LimiterOptions{Location: loc, Max: 1 << 20, Interval: time.Second, DailyCap: 1 << 30}),
 		Retry:       ghl.RetryPolicy{Base: time.Millisecond, Cap: 5 * time.Millisecond, MaxAttempts: 2}})
 	if err != nil {
 		t.Fatal(err)
@@ -163,15 +191,25 @@ func newHarness(t *testing.T, o hopts) *harness {
 			AddToGroup: hook(ptdwire.ZapierAddToGroup), Reminder: hook(ptdwire.ZapierReminder)}, MaxRetries: -1})
 	} else {
 		var r *ptd.REST
-		r, err = ptd.NewREST(ptd.RESTOptions{BaseURL: psrv.URL, APIKey: ptd.Secret(h.psim.APIKey()), MaxRetries: -1})
+		r, err = ptd.NewREST(ptd.RESTOptions{BaseURL: purl, APIKey: ptd.Secret(key), MaxRetries: -1})
 		if err == nil {
-			err = r.Open(ctx)
+			err = r.Open(h.ctx)
 		}
 		h.adapter = r
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// attachHarness connects to another process's simulators and mirror (the crash test's
+// child): args are what attachArgs returned.
+func attachHarness(t *testing.T, o hopts, args []string) *harness {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	o.readOnly = args[6] == "true"
+	h := &harness{t: t, ctx: ctx, opts: o}
+	h.connect(args[0], args[1], args[3], args[5])
 	h.open()
 	return h
 }
