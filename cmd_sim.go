@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,12 +12,18 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"ptsync/apiclient/ghlwire"
+	"ptsync/sim/gen"
 	"ptsync/sim/ghlsim"
+	"ptsync/sim/ptdsim"
 )
 
-// cmdSim runs the HighLevel simulator as a standalone staging server until ctx is cancelled.
-// It prints the base URL, the OAuth client credentials, a Private Integration Token and an
-// OAuth installation (access + refresh token) to stdout, and nothing secret anywhere else.
+// cmdSim runs the HighLevel simulator and, on its own port, the PT Distinction simulator (and,
+// when asked, a Zapier catch-hook recorder) as a standalone staging environment until ctx is
+// cancelled. PTD is seeded with clients overlapping the HighLevel dataset (by email, some only by
+// phone) plus clients of its own. It prints the base URLs, the OAuth client credentials, a
+// Private Integration Token, an OAuth installation (access + refresh token) and the PTD API key
+// to stdout, and nothing secret anywhere else.
 func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -32,13 +40,19 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	allowDup := fs.Bool("allow-duplicates", false, "allow contacts with an existing email or phone")
 	churn := fs.Float64("churn", 0, "change this many random contacts per second, as users would")
 	logLevel := fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
+	ptdAddr := fs.String("ptd-addr", "127.0.0.1:8920", "PT Distinction simulator listen address; empty serves HighLevel only")
+	ptdOverlap := fs.Float64("ptd-overlap", 0.6, "share (0..1) of the HighLevel contacts that are also PTD clients")
+	ptdOwn := fs.Int("ptd-own", -1, "PTD-only clients to add (default: a tenth of --contacts)")
+	zapierAddr := fs.String("zapier-addr", "", "also serve a Zapier catch-hook recorder applying its actions to the PTD simulator (e.g. 127.0.0.1:8921)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: ptsync sim [flags]")
 		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Serves a faithful HighLevel Contacts API v2 simulator for staging and demos.")
+		fmt.Fprintln(stderr, "Serves a faithful HighLevel Contacts API v2 simulator for staging and demos and, on")
+		fmt.Fprintln(stderr, "--ptd-addr, the PT Distinction REST simulator seeded with clients overlapping it.")
 		fmt.Fprintln(stderr, "It prints the base URL, OAuth client credentials, a Private Integration Token and")
 		fmt.Fprintln(stderr, "an OAuth installation (access and refresh token) to stdout ONLY, as setup material")
-		fmt.Fprintln(stderr, "for a staging ptsync; they are simulator tokens and are never logged.")
+		fmt.Fprintln(stderr, "for a staging ptsync, with the PTD URL and API key; they are simulator secrets and are")
+		fmt.Fprintln(stderr, "never logged.")
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}
@@ -50,6 +64,17 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "ptsync sim: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	if *ptdOverlap < 0 || *ptdOverlap > 1 {
+		fmt.Fprintf(stderr, "ptsync sim: --ptd-overlap %v must be within [0, 1]\n", *ptdOverlap)
+		return exitUsage
+	}
+	if *ptdOwn < 0 {
+		*ptdOwn = *contacts / 10
+	}
+	if *zapierAddr != "" && *ptdAddr == "" {
+		fmt.Fprintln(stderr, "ptsync sim: --zapier-addr needs the PTD simulator (--ptd-addr)")
 		return exitUsage
 	}
 	if *contacts < 0 || *burstMax <= 0 || *dailyMax <= 0 || *burstInterval <= 0 || *dailyInterval <= 0 || *tokenTTL <= 0 || *searchLag < 0 || *churn < 0 {
@@ -93,10 +118,84 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "control        %s/_sim/counters (GET), /_sim/seed?n=, /_sim/churn?n=, /_sim/faults (POST)\n", base)
 	log.Info("simulator serving", "base_url", base, "contacts", sim.ContactCount(), "search_lag", *searchLag)
 
+	if *ptdAddr != "" {
+		stop, code := serveSimPTD(sim, simPTDOptions{addr: *ptdAddr, zapierAddr: *zapierAddr, seed: *seed,
+			overlap: *ptdOverlap, own: *ptdOwn, logLevel: level}, stdout, stderr)
+		if code != exitOK {
+			return code
+		}
+		defer stop()
+	}
 	if *churn > 0 {
 		go sim.Churn(ctx, *churn)
 	}
 	<-ctx.Done()
 	log.Info("simulator stopping")
 	return exitOK
+}
+
+type simPTDOptions struct {
+	addr, zapierAddr string
+	seed             int64
+	overlap          float64
+	own              int
+	logLevel         hclog.Level
+}
+
+// serveSimPTD starts the PT Distinction simulator (and the Zapier recorder when asked) seeded
+// from the HighLevel simulator's contacts, prints its URL and API key, and returns a stop func.
+func serveSimPTD(g *ghlsim.Server, o simPTDOptions, stdout, stderr io.Writer) (func(), int) {
+	var key [12]byte
+	if _, err := rand.Read(key[:]); err != nil {
+		fmt.Fprintf(stderr, "ptsync sim: cannot generate the PTD API key: %v\n", err)
+		return nil, exitFailure
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "ptdsim", Level: o.logLevel, Output: stderr})
+	p := ptdsim.New(ptdsim.Options{APIKey: "ptd-" + hex.EncodeToString(key[:]), Seed: uint64(o.seed), Logger: log})
+	rep, err := p.Seed(ptdsim.SeedOptions{People: simPeople(g.Contacts()), Overlap: o.overlap, PhoneOnly: 0.1,
+		Own: o.own, OwnSeed: o.seed + 1, Seed: uint64(o.seed)})
+	if err != nil {
+		fmt.Fprintf(stderr, "ptsync sim: cannot seed the PTD simulator: %v\n", err)
+		return nil, exitFailure
+	}
+	srv, err := p.Start(o.addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "ptsync sim: cannot start the PTD simulator: %v\n", err)
+		return nil, exitFailure
+	}
+	stops := []func(context.Context) error{srv.Close}
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		for _, f := range stops {
+			_ = f(ctx)
+		}
+	}
+	fmt.Fprintf(stdout, "ptd_url        %s\n", srv.URL)
+	fmt.Fprintf(stdout, "ptd_api_key    %s\n", p.APIKey())
+	fmt.Fprintf(stdout, "ptd_control    %s/_sim/stats (GET), /_sim/clients, /_sim/faults (PUT); bearer ptd_api_key\n", srv.URL)
+	if o.zapierAddr != "" {
+		z := ptdsim.NewZapierRecorder(ptdsim.ZapierOptions{Apply: p, Logger: log})
+		zs, err := z.Start(o.zapierAddr)
+		if err != nil {
+			stop()
+			fmt.Fprintf(stderr, "ptsync sim: cannot start the Zapier recorder: %v\n", err)
+			return nil, exitFailure
+		}
+		stops = append(stops, zs.Close)
+		fmt.Fprintf(stdout, "zapier_hooks   %s (one per action, e.g. add_client/)\n", ptdsim.HookURL(zs.URL, ""))
+	}
+	log.Info("simulator serving", "ptd_url", srv.URL, "clients", rep.Clients, "overlapping", len(rep.Matches), "own", rep.Own)
+	return stop, exitOK
+}
+
+// simPeople turns the HighLevel simulator's contacts back into the people PTD's seeder
+// expects, so the two datasets overlap on the same persons (tasks and notes stay HighLevel's).
+func simPeople(cs []ghlwire.Contact) []gen.Person {
+	out := make([]gen.Person, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, gen.Person{FirstName: c.FirstName, LastName: c.LastName, Email: c.Email, Phone: c.Phone,
+			Timezone: c.Timezone, Tags: c.Tags})
+	}
+	return out
 }
