@@ -11,12 +11,36 @@ import (
 	"strings"
 
 	"ptsync/apiclient/ghlwire"
+	"ptsync/apiclient/ptdwire"
 	"ptsync/config"
 	"ptsync/diff"
 	"ptsync/replicator/reconcile"
 	"ptsync/sim/ghlsim"
 	"ptsync/sim/ptdsim"
 	"ptsync/store"
+)
+
+// GHLView is the read side of the HighLevel simulator that Check needs: *ghlsim.Server, or a
+// snapshot of it taken over HTTP by a harness running the simulator in another process.
+type GHLView interface {
+	Contacts() []ghlwire.Contact
+	Contact(id string) (ghlwire.Contact, bool)
+	Tasks(contactID string) []ghlwire.Task
+	Notes(contactID string) []ghlwire.Note
+}
+
+// PTDView is the read side of the PT Distinction simulator that Check needs: *ptdsim.Sim or a
+// snapshot of it.
+type PTDView interface {
+	Clients() []ptdwire.Client
+	Client(id string) (ptdwire.Client, bool)
+	Tasks(clientID string) []ptdwire.Task
+	Notes(clientID string) []ptdwire.Note
+}
+
+var (
+	_ GHLView = (*ghlsim.Server)(nil)
+	_ PTDView = (*ptdsim.Sim)(nil)
 )
 
 // Mismatch is one field on which a linked pair disagrees (values normalized).
@@ -94,7 +118,9 @@ func norm(spec diff.FieldSpec, raw json.RawMessage, loc diff.Locale) string {
 
 // Check reads the links from db and compares the simulators' current records. Only two-way
 // fields are compared (one-way fields may legitimately differ while their source is empty).
-func Check(db *store.DB, g *ghlsim.Server, p *ptdsim.Sim, m config.Mapping) (Report, error) {
+// g and p are usually the simulators themselves; the reliability harness passes snapshots
+// read over the simulators' HTTP control surfaces (see GHLView and PTDView).
+func Check(db *store.DB, g GHLView, p PTDView, m config.Mapping) (Report, error) {
 	var rep Report
 	specs, fmap, err := reconcile.Specs(m)
 	if err != nil {
@@ -223,7 +249,7 @@ func Check(db *store.DB, g *ghlsim.Server, p *ptdsim.Sim, m config.Mapping) (Rep
 }
 
 // Duplicates lists emails held by more than one contact on HighLevel or client on PTD.
-func Duplicates(g *ghlsim.Server, p *ptdsim.Sim) []string {
+func Duplicates(g GHLView, p PTDView) []string {
 	var out []string
 	count := map[string]int{}
 	for _, c := range g.Contacts() {
