@@ -60,10 +60,13 @@ type Options struct {
 	PTD   ptd.Adapter
 	// Config supplies mapping, routes, reminders, deletes and pusher settings. It must come
 	// from config.Parse (validated, defaults applied).
-	Config  *config.Config
+	Config *config.Config
+	// Metrics may be nil. Job runs and durations are the scheduler's to record; the engine
+	// reports pushes, decisions, reminders, missing capabilities and the outbox gauges.
 	Metrics *metrics.Metrics
-	Logger  hclog.Logger
-	Now     func() time.Time
+	// Logger is used as given (name it at the call site).
+	Logger hclog.Logger
+	Now    func() time.Time
 	// ReadOnly forces one-way sync (HighLevel → PTD). It is also switched on when
 	// Config.GHL.ReadOnly() or GHL.ReadOnly reports a contacts.readonly token.
 	ReadOnly bool
@@ -163,7 +166,7 @@ func New(opts Options) (*Engine, error) {
 	}
 	e := &Engine{
 		db: opts.Store, ghl: opts.GHL, ptd: opts.PTD, cfg: opts.Config, m: opts.Metrics,
-		log: opts.Logger.Named("reconcile"), now: opts.Now, opts: opts, specs: specs, fmap: fmap,
+		log: opts.Logger, now: opts.Now, opts: opts, specs: specs, fmap: fmap,
 		dopts: diff.Options{InitialWinner: winner, Locale: diff.Locale{Region: opts.Config.Mapping.PhoneRegion, Location: opts.Config.Mapping.Location}},
 		rng:   rand.New(rand.NewPCG(seed, seed^0x7e57)),
 		noted: map[string]bool{},

@@ -164,12 +164,10 @@ func (e *Engine) Plan(ctx context.Context) (Plan, error) {
 func (e *Engine) Reconcile(ctx context.Context) (Plan, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	start := e.now()
 	acts, p, err := e.plan(ctx)
 	if err == nil {
 		err = e.commit(acts, &p)
 	}
-	e.m.SyncFinished("reconcile", err, e.now().Sub(start))
 	if err != nil {
 		return p, err
 	}

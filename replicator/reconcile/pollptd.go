@@ -46,9 +46,7 @@ func (e *Engine) PollPTD(ctx context.Context) (PollStats, error) {
 	if e.opts.Offline {
 		return PollStats{}, ErrOffline
 	}
-	start := e.now()
 	st, err := e.pollPTD(ctx)
-	e.m.SyncFinished("ptd", err, e.now().Sub(start))
 	return st, err
 }
 

@@ -57,9 +57,7 @@ func (e *Engine) Push(ctx context.Context) (PushStats, error) {
 	if e.opts.Offline {
 		return PushStats{}, ErrOffline
 	}
-	start := e.now()
 	st, err := e.push(ctx)
-	e.m.SyncFinished("push", err, e.now().Sub(start))
 	e.publish()
 	return st, err
 }
