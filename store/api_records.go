@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"time"
@@ -316,4 +317,44 @@ func (tx *Tx) deleteChildren(c Collection, parent string) error {
 		}
 	}
 	return nil
+}
+
+// GHLTaskReader reads the tasks of many contacts with one cursor. Asked for contacts in
+// increasing id order (a scan of the contacts), it moves forward instead of searching the
+// tasks bucket from its root for every contact; any order gives correct answers. It is valid
+// only inside the transaction that created it and must not be shared between goroutines.
+type GHLTaskReader struct {
+	tx       *Tx
+	s        seeker
+	pre, end []byte // contactID+"\x00" and contactID+"\x01", reused from call to call
+}
+
+// NewGHLTaskReader returns a reader over the tasks bucket of tx.
+func (tx *Tx) NewGHLTaskReader() (*GHLTaskReader, error) {
+	b, err := tx.bucket([]byte(GHLTasks))
+	if err != nil {
+		return nil, err
+	}
+	return &GHLTaskReader{tx: tx, s: seeker{cur: b.Cursor()}}, nil
+}
+
+// TasksOf returns the tasks of a contact in id order, like Tx.GHLTasksOf.
+func (r *GHLTaskReader) TasksOf(contactID string) ([]GHLTask, error) {
+	r.pre = append(append(r.pre[:0], contactID...), 0)
+	p := r.pre
+	var out []GHLTask
+	k, v := r.s.at(p)
+	for ; k != nil && bytes.HasPrefix(k, p); k, v = r.s.cur.Next() {
+		var t GHLTask
+		if err := decodeValue(v, &t, r.tx.st.skipRaw); err != nil {
+			r.s.pos = false // position unknown: search next time
+			return nil, fmt.Errorf("cannot decode %s %q: %w: %v", GHLTasks, k, ErrCorrupt, err)
+		}
+		out = append(out, t)
+	}
+	// The cursor now rests on the first key past the prefix: where the next contact's tasks
+	// start when contacts come in id order.
+	r.end = append(append(r.end[:0], contactID...), 1)
+	r.s.from, r.s.k, r.s.v = r.end, k, v
+	return out, nil
 }

@@ -221,12 +221,13 @@ func (tx *Tx) rangeIndex(c Collection, index, from, to string, fn func(v []byte)
 		return err
 	}
 	cur := ib.Cursor()
+	rs := seeker{cur: b.Cursor()}
 	for k, _ := cur.Seek([]byte(from)); k != nil && (to == "" || bytes.Compare(k, []byte(to)) < 0); k, _ = cur.Next() {
 		_, pk, ok := splitIndexKey(k)
 		if !ok {
 			return fmt.Errorf("cannot read index %s/%s: %w: malformed key %q", c, index, ErrCorrupt, k)
 		}
-		v := b.Get(pk)
+		v := rs.get(pk)
 		if v == nil {
 			return fmt.Errorf("cannot read index %s/%s: %w: entry %q has no record", c, index, ErrCorrupt, k)
 		}
@@ -240,12 +241,69 @@ func (tx *Tx) rangeIndex(c Collection, index, from, to string, fn func(v []byte)
 	return nil
 }
 
+// seekSteps bounds how far a seeker walks forward before searching from the root instead:
+// a step is one comparison on the current leaf, a search several binary searches.
+const seekSteps = 16
+
+// seeker reads keys of one bucket requested mostly in increasing order (the primary keys of
+// an index's entries for one value, the children of contacts scanned in id order): it walks
+// its cursor forward a few steps when the key is near and searches from the root otherwise.
+// Any order is correct; increasing order is fast.
+type seeker struct {
+	cur  *bolt.Cursor
+	pos  bool   // k is the first key >= from (k nil: there is none)
+	from []byte // must stay valid for the transaction
+	k, v []byte
+}
+
+// at positions the cursor on the first key >= key and returns that key and its value (nil
+// if there is none). key must stay valid for the transaction.
+func (s *seeker) at(key []byte) ([]byte, []byte) {
+	if s.pos && bytes.Compare(s.from, key) <= 0 {
+		// Every key in [from, k) is absent, so if key <= k, k is the answer too.
+		if s.k == nil || bytes.Compare(s.k, key) >= 0 {
+			s.from = key
+			return s.k, s.v
+		}
+		for range seekSteps {
+			if s.k, s.v = s.cur.Next(); s.k == nil || bytes.Compare(s.k, key) >= 0 {
+				s.from = key
+				return s.k, s.v
+			}
+		}
+	}
+	s.k, s.v = s.cur.Seek(key)
+	s.pos, s.from = true, key
+	return s.k, s.v
+}
+
+// get returns the value stored under key, nil if there is none.
+func (s *seeker) get(key []byte) []byte {
+	if k, v := s.at(key); k != nil && bytes.Equal(k, key) {
+		return v
+	}
+	return nil
+}
+
 // collect adapts a typed callback to the raw-value iterators. Each call decodes into a fresh
-// value (callers may keep it); Raw is left nil in a WithoutRaw transaction.
+// value (callers may keep it), or into one reused value in a ReuseValues transaction; Raw is
+// left nil in a WithoutRaw transaction.
 func collect[T any](tx *Tx, c Collection, fn func(*T) error) func(v []byte) error {
-	skip := tx.st.skipRaw
+	skip, reuse := tx.st.skipRaw, tx.st.reuse
+	var shared *T
 	return func(v []byte) error {
-		r := new(T)
+		var r *T
+		if reuse {
+			if shared == nil {
+				shared = new(T)
+			} else {
+				var zero T
+				*shared = zero
+			}
+			r = shared
+		} else {
+			r = new(T)
+		}
 		if err := decodeValue(v, r, skip); err != nil {
 			return fmt.Errorf("cannot decode %s record: %w: %v", c, ErrCorrupt, err)
 		}

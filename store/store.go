@@ -298,6 +298,7 @@ type Tx struct {
 type txState struct {
 	buckets map[string]*bolt.Bucket // handles already looked up in this transaction
 	skipRaw bool                    // reads leave Raw nil (see WithoutRaw)
+	reuse   bool                    // iterators reuse one value (see ReuseValues)
 }
 
 // WithoutRaw returns a view of tx whose reads of mirrored records leave Raw nil and do not
@@ -305,7 +306,21 @@ type txState struct {
 // (offline queries), which is most of a record's bytes. Everything else, writes included,
 // behaves as on tx. Like tx it is valid only inside the callback that received tx.
 func (tx *Tx) WithoutRaw() *Tx {
-	return &Tx{btx: tx.btx, now: tx.now, st: &txState{buckets: tx.st.buckets, skipRaw: true}}
+	st := *tx.st
+	st.skipRaw = true
+	return &Tx{btx: tx.btx, now: tx.now, st: &st}
+}
+
+// ReuseValues returns a view of tx whose iterating methods (ForEach*, *ByTag,
+// *UpdatedSince, *DueBefore) decode every record into one value reused from call to call,
+// instead of a fresh one each time: a scan of many records then allocates little. The
+// callback must not keep the pointer, nor slices of the value (Tags, Raw), after it
+// returns; strings are safe to keep. Methods returning slices are unaffected. Like tx it is
+// valid only inside the callback that received tx.
+func (tx *Tx) ReuseValues() *Tx {
+	st := *tx.st
+	st.reuse = true
+	return &Tx{btx: tx.btx, now: tx.now, st: &st}
 }
 
 // Writable reports whether the transaction may write.

@@ -44,22 +44,91 @@ func (t ftype) String() string {
 type env struct {
 	tx  *store.Tx
 	now time.Time
+	// open holds the current record's task counts once computed: openTasks and
+	// overdueTasks share one prefix scan per contact. Run clears counted per record.
+	open    [2]int64
+	counted bool
+	// tasks reads contacts' tasks with one forward-moving cursor (made on first use): a
+	// scan asks for them in contact id order.
+	tasks *store.GHLTaskReader
 }
 
+// field is one queryable field. get gives its cty value (HCL evaluation, output); the
+// native getters, when set, give the same value without cty for the compiled --where path
+// (num for fNum and fTime: Unix seconds, 0 when unset). Strings are NFC-normalized by the
+// compiled path, as cty.StringVal does.
 type field struct {
 	name string
 	typ  ftype
 	get  func(e *env, rec any) (cty.Value, error)
+	str  func(e *env, rec any) (string, error)
+	num  func(e *env, rec any) (int64, error)
+	bl   func(e *env, rec any) (bool, error)
+	lst  func(e *env, rec any) ([]string, error)
 }
 
 // fld builds a field whose getter receives the record with its concrete type.
 func fld[T any](name string, typ ftype, get func(e *env, r *T) (cty.Value, error)) field {
-	return field{name, typ, func(e *env, rec any) (cty.Value, error) { return get(e, rec.(*T)) }}
+	return field{name: name, typ: typ, get: func(e *env, rec any) (cty.Value, error) { return get(e, rec.(*T)) }}
 }
 
 // plain builds a field that needs neither env nor error.
 func plain[T any](name string, typ ftype, get func(r *T) cty.Value) field {
 	return fld(name, typ, func(_ *env, r *T) (cty.Value, error) { return get(r), nil })
+}
+
+func pstr[T any](name string, get func(r *T) string) field {
+	f := plain(name, fStr, func(r *T) cty.Value { return str(get(r)) })
+	f.str = func(_ *env, rec any) (string, error) { return get(rec.(*T)), nil }
+	return f
+}
+
+func ptime[T any](name string, get func(r *T) time.Time) field {
+	f := plain(name, fTime, func(r *T) cty.Value { return tval(get(r)) })
+	f.num = func(_ *env, rec any) (int64, error) { return tsec(get(rec.(*T))), nil }
+	return f
+}
+
+func pnum[T any](name string, get func(r *T) int64) field {
+	f := plain(name, fNum, func(r *T) cty.Value { return num(get(r)) })
+	f.num = func(_ *env, rec any) (int64, error) { return get(rec.(*T)), nil }
+	return f
+}
+
+func pbool[T any](name string, get func(r *T) bool) field {
+	return dbool(name, func(_ *env, r *T) (bool, error) { return get(r), nil })
+}
+
+func plist[T any](name string, get func(r *T) []string) field {
+	f := plain(name, fList, func(r *T) cty.Value { return list(get(r)) })
+	f.lst = func(_ *env, rec any) ([]string, error) { return get(rec.(*T)), nil }
+	return f
+}
+
+// dnum and dbool build derived fields (they consult the transaction or the clock).
+func dnum[T any](name string, get func(e *env, r *T) (int64, error)) field {
+	f := fld(name, fNum, func(e *env, r *T) (cty.Value, error) { n, err := get(e, r); return num(n), err })
+	f.num = func(e *env, rec any) (int64, error) { return get(e, rec.(*T)) }
+	return f
+}
+
+func dbool[T any](name string, get func(e *env, r *T) (bool, error)) field {
+	f := fld(name, fBool, func(e *env, r *T) (cty.Value, error) { b, err := get(e, r); return boolean(b), err })
+	f.bl = func(e *env, rec any) (bool, error) { return get(e, rec.(*T)) }
+	return f
+}
+
+func dstr[T any](name string, get func(e *env, r *T) (string, error)) field {
+	f := fld(name, fStr, func(e *env, r *T) (cty.Value, error) { s, err := get(e, r); return str(s), err })
+	f.str = func(e *env, rec any) (string, error) { return get(e, rec.(*T)) }
+	return f
+}
+
+func tsec(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
 }
 
 func str(s string) cty.Value   { return cty.StringVal(s) }
@@ -144,9 +213,22 @@ func eachOf[T any](rs []T, err error, fn func(rec any) error) error {
 	return nil
 }
 
-// openTasks counts a contact's open and overdue HighLevel tasks (a prefix scan).
+// openTasks counts a contact's open and overdue HighLevel tasks (a prefix scan, done once
+// per record however many fields use it).
 func openTasks(e *env, contactID string) (open, overdue int64, err error) {
-	ts, err := e.tx.GHLTasksOf(contactID)
+	if e.counted {
+		return e.open[0], e.open[1], nil
+	}
+	if e.tasks == nil {
+		var err error
+		if e.tasks, err = e.tx.NewGHLTaskReader(); err != nil {
+			return 0, 0, err
+		}
+	}
+	ts, err := e.tasks.TasksOf(contactID)
+	if err != nil {
+		return 0, 0, err
+	}
 	for _, t := range ts {
 		if !t.Completed {
 			open++
@@ -155,7 +237,8 @@ func openTasks(e *env, contactID string) (open, overdue int64, err error) {
 			}
 		}
 	}
-	return open, overdue, err
+	e.open, e.counted = [2]int64{open, overdue}, true
+	return open, overdue, nil
 }
 
 func linkOf(e *env, side, kind, id string) (store.Link, bool, error) {
@@ -177,36 +260,33 @@ func kinds() map[string]*kindDef {
 		{
 			name: "contacts",
 			fields: []field{
-				plain("id", fStr, func(r *store.GHLContact) cty.Value { return str(r.ID) }),
-				plain("email", fStr, func(r *store.GHLContact) cty.Value { return str(r.Email) }),
-				plain("phone", fStr, func(r *store.GHLContact) cty.Value { return str(r.Phone) }),
-				plain("firstName", fStr, func(r *store.GHLContact) cty.Value { return str(r.FirstName) }),
-				plain("lastName", fStr, func(r *store.GHLContact) cty.Value { return str(r.LastName) }),
-				plain("tags", fList, func(r *store.GHLContact) cty.Value { return list(r.Tags) }),
-				plain("dateAdded", fTime, func(r *store.GHLContact) cty.Value { return tval(r.DateAdded) }),
-				plain("dateUpdated", fTime, func(r *store.GHLContact) cty.Value { return tval(r.DateUpdated) }),
-				plain("fetchedAt", fTime, func(r *store.GHLContact) cty.Value { return tval(r.FetchedAt) }),
-				plain("childrenFetchedAt", fTime, func(r *store.GHLContact) cty.Value { return tval(r.ChildrenFetchedAt) }),
-				fld("openTasks", fNum, func(e *env, r *store.GHLContact) (cty.Value, error) {
+				pstr("id", func(r *store.GHLContact) string { return r.ID }),
+				pstr("email", func(r *store.GHLContact) string { return r.Email }),
+				pstr("phone", func(r *store.GHLContact) string { return r.Phone }),
+				pstr("firstName", func(r *store.GHLContact) string { return r.FirstName }),
+				pstr("lastName", func(r *store.GHLContact) string { return r.LastName }),
+				plist("tags", func(r *store.GHLContact) []string { return r.Tags }),
+				ptime("dateAdded", func(r *store.GHLContact) time.Time { return r.DateAdded }),
+				ptime("dateUpdated", func(r *store.GHLContact) time.Time { return r.DateUpdated }),
+				ptime("fetchedAt", func(r *store.GHLContact) time.Time { return r.FetchedAt }),
+				ptime("childrenFetchedAt", func(r *store.GHLContact) time.Time { return r.ChildrenFetchedAt }),
+				dnum("openTasks", func(e *env, r *store.GHLContact) (int64, error) {
 					o, _, err := openTasks(e, r.ID)
-					return num(o), err
+					return o, err
 				}),
-				fld("overdueTasks", fNum, func(e *env, r *store.GHLContact) (cty.Value, error) {
+				dnum("overdueTasks", func(e *env, r *store.GHLContact) (int64, error) {
 					_, o, err := openTasks(e, r.ID)
-					return num(o), err
+					return o, err
 				}),
-				fld("linked", fBool, func(e *env, r *store.GHLContact) (cty.Value, error) {
+				dbool("linked", func(e *env, r *store.GHLContact) (bool, error) {
 					_, ok, err := linkOf(e, store.SideGHL, store.KindContact, r.ID)
-					return boolean(ok), err
+					return ok, err
 				}),
-				fld("ptdId", fStr, func(e *env, r *store.GHLContact) (cty.Value, error) {
+				dstr("ptdId", func(e *env, r *store.GHLContact) (string, error) {
 					l, _, err := linkOf(e, store.SideGHL, store.KindContact, r.ID)
-					return str(l.PTDID), err
+					return l.PTDID, err
 				}),
-				fld("dirty", fBool, func(e *env, r *store.GHLContact) (cty.Value, error) {
-					d, err := e.tx.IsDirty(r.ID)
-					return boolean(d), err
-				}),
+				dbool("dirty", func(e *env, r *store.GHLContact) (bool, error) { return e.tx.IsDirty(r.ID) }),
 			},
 			defaults:  []string{"id", "email", "firstName", "lastName", "tags", "dateUpdated"},
 			flagField: map[string]string{FlagEmail: "email", FlagPhone: "phone", FlagTag: "tags", FlagUpdatedSince: "dateUpdated"},
@@ -229,17 +309,17 @@ func kinds() map[string]*kindDef {
 		{
 			name: "tasks",
 			fields: []field{
-				plain("id", fStr, func(r *store.GHLTask) cty.Value { return str(r.ID) }),
-				plain("contactId", fStr, func(r *store.GHLTask) cty.Value { return str(r.ContactID) }),
-				plain("title", fStr, func(r *store.GHLTask) cty.Value { return str(r.Title) }),
-				plain("body", fStr, func(r *store.GHLTask) cty.Value { return str(r.Body) }),
-				plain("assignedTo", fStr, func(r *store.GHLTask) cty.Value { return str(r.AssignedTo) }),
-				plain("dueDate", fTime, func(r *store.GHLTask) cty.Value { return tval(r.DueDate) }),
-				plain("completed", fBool, func(r *store.GHLTask) cty.Value { return boolean(r.Completed) }),
-				fld("overdue", fBool, func(e *env, r *store.GHLTask) (cty.Value, error) {
-					return boolean(!r.Completed && !r.DueDate.IsZero() && r.DueDate.Before(e.now)), nil
+				pstr("id", func(r *store.GHLTask) string { return r.ID }),
+				pstr("contactId", func(r *store.GHLTask) string { return r.ContactID }),
+				pstr("title", func(r *store.GHLTask) string { return r.Title }),
+				pstr("body", func(r *store.GHLTask) string { return r.Body }),
+				pstr("assignedTo", func(r *store.GHLTask) string { return r.AssignedTo }),
+				ptime("dueDate", func(r *store.GHLTask) time.Time { return r.DueDate }),
+				pbool("completed", func(r *store.GHLTask) bool { return r.Completed }),
+				dbool("overdue", func(e *env, r *store.GHLTask) (bool, error) {
+					return !r.Completed && !r.DueDate.IsZero() && r.DueDate.Before(e.now), nil
 				}),
-				plain("fetchedAt", fTime, func(r *store.GHLTask) cty.Value { return tval(r.FetchedAt) }),
+				ptime("fetchedAt", func(r *store.GHLTask) time.Time { return r.FetchedAt }),
 			},
 			defaults:  []string{"id", "contactId", "title", "dueDate", "completed"},
 			flagField: map[string]string{FlagDueBefore: "dueDate"},
@@ -253,10 +333,10 @@ func kinds() map[string]*kindDef {
 		{
 			name: "notes",
 			fields: []field{
-				plain("id", fStr, func(r *store.GHLNote) cty.Value { return str(r.ID) }),
-				plain("contactId", fStr, func(r *store.GHLNote) cty.Value { return str(r.ContactID) }),
-				plain("body", fStr, func(r *store.GHLNote) cty.Value { return str(r.Body) }),
-				plain("dateAdded", fTime, func(r *store.GHLNote) cty.Value { return tval(r.DateAdded) }),
+				pstr("id", func(r *store.GHLNote) string { return r.ID }),
+				pstr("contactId", func(r *store.GHLNote) string { return r.ContactID }),
+				pstr("body", func(r *store.GHLNote) string { return r.Body }),
+				ptime("dateAdded", func(r *store.GHLNote) time.Time { return r.DateAdded }),
 			},
 			defaults: []string{"id", "contactId", "dateAdded", "body"},
 			src: func(e *env, _ string, _ indexArg, fn func(any) error) error {
@@ -266,13 +346,13 @@ func kinds() map[string]*kindDef {
 		{
 			name: "appointments",
 			fields: []field{
-				plain("id", fStr, func(r *store.GHLAppointment) cty.Value { return str(r.ID) }),
-				plain("contactId", fStr, func(r *store.GHLAppointment) cty.Value { return str(r.ContactID) }),
-				plain("title", fStr, func(r *store.GHLAppointment) cty.Value { return str(r.Title) }),
-				plain("status", fStr, func(r *store.GHLAppointment) cty.Value { return str(r.Status) }),
-				plain("startTime", fTime, func(r *store.GHLAppointment) cty.Value { return tval(r.StartTime) }),
-				plain("endTime", fTime, func(r *store.GHLAppointment) cty.Value { return tval(r.EndTime) }),
-				plain("dateUpdated", fTime, func(r *store.GHLAppointment) cty.Value { return tval(r.DateUpdated) }),
+				pstr("id", func(r *store.GHLAppointment) string { return r.ID }),
+				pstr("contactId", func(r *store.GHLAppointment) string { return r.ContactID }),
+				pstr("title", func(r *store.GHLAppointment) string { return r.Title }),
+				pstr("status", func(r *store.GHLAppointment) string { return r.Status }),
+				ptime("startTime", func(r *store.GHLAppointment) time.Time { return r.StartTime }),
+				ptime("endTime", func(r *store.GHLAppointment) time.Time { return r.EndTime }),
+				ptime("dateUpdated", func(r *store.GHLAppointment) time.Time { return r.DateUpdated }),
 			},
 			defaults: []string{"id", "contactId", "title", "status", "startTime"},
 			src: func(e *env, _ string, _ indexArg, fn func(any) error) error {
@@ -282,24 +362,24 @@ func kinds() map[string]*kindDef {
 		{
 			name: "ptd-clients",
 			fields: []field{
-				plain("id", fStr, func(r *store.PTDClient) cty.Value { return str(r.ID) }),
-				plain("email", fStr, func(r *store.PTDClient) cty.Value { return str(r.Email) }),
-				plain("phone", fStr, func(r *store.PTDClient) cty.Value { return str(r.Phone) }),
-				plain("firstName", fStr, func(r *store.PTDClient) cty.Value { return str(r.FirstName) }),
-				plain("lastName", fStr, func(r *store.PTDClient) cty.Value { return str(r.LastName) }),
-				plain("tags", fList, func(r *store.PTDClient) cty.Value { return list(r.Tags) }),
-				plain("groups", fList, func(r *store.PTDClient) cty.Value { return list(r.Groups) }),
-				plain("packages", fList, func(r *store.PTDClient) cty.Value { return list(r.Packages) }),
-				plain("access", fStr, func(r *store.PTDClient) cty.Value { return str(r.Access) }),
-				plain("createdAt", fTime, func(r *store.PTDClient) cty.Value { return tval(r.CreatedAt) }),
-				plain("updatedAt", fTime, func(r *store.PTDClient) cty.Value { return tval(r.UpdatedAt) }),
-				fld("linked", fBool, func(e *env, r *store.PTDClient) (cty.Value, error) {
+				pstr("id", func(r *store.PTDClient) string { return r.ID }),
+				pstr("email", func(r *store.PTDClient) string { return r.Email }),
+				pstr("phone", func(r *store.PTDClient) string { return r.Phone }),
+				pstr("firstName", func(r *store.PTDClient) string { return r.FirstName }),
+				pstr("lastName", func(r *store.PTDClient) string { return r.LastName }),
+				plist("tags", func(r *store.PTDClient) []string { return r.Tags }),
+				plist("groups", func(r *store.PTDClient) []string { return r.Groups }),
+				plist("packages", func(r *store.PTDClient) []string { return r.Packages }),
+				pstr("access", func(r *store.PTDClient) string { return r.Access }),
+				ptime("createdAt", func(r *store.PTDClient) time.Time { return r.CreatedAt }),
+				ptime("updatedAt", func(r *store.PTDClient) time.Time { return r.UpdatedAt }),
+				dbool("linked", func(e *env, r *store.PTDClient) (bool, error) {
 					_, ok, err := linkOf(e, store.SidePTD, store.KindContact, r.ID)
-					return boolean(ok), err
+					return ok, err
 				}),
-				fld("ghlId", fStr, func(e *env, r *store.PTDClient) (cty.Value, error) {
+				dstr("ghlId", func(e *env, r *store.PTDClient) (string, error) {
 					l, _, err := linkOf(e, store.SidePTD, store.KindContact, r.ID)
-					return str(l.GHLID), err
+					return l.GHLID, err
 				}),
 			},
 			defaults:  []string{"id", "email", "firstName", "lastName", "access", "updatedAt"},
@@ -323,16 +403,16 @@ func kinds() map[string]*kindDef {
 		{
 			name: "ptd-tasks",
 			fields: []field{
-				plain("id", fStr, func(r *store.PTDTask) cty.Value { return str(r.ID) }),
-				plain("clientId", fStr, func(r *store.PTDTask) cty.Value { return str(r.ClientID) }),
-				plain("title", fStr, func(r *store.PTDTask) cty.Value { return str(r.Title) }),
-				plain("body", fStr, func(r *store.PTDTask) cty.Value { return str(r.Body) }),
-				plain("dueAt", fTime, func(r *store.PTDTask) cty.Value { return tval(r.DueAt) }),
-				plain("completed", fBool, func(r *store.PTDTask) cty.Value { return boolean(r.Completed) }),
-				fld("overdue", fBool, func(e *env, r *store.PTDTask) (cty.Value, error) {
-					return boolean(!r.Completed && !r.DueAt.IsZero() && r.DueAt.Before(e.now)), nil
+				pstr("id", func(r *store.PTDTask) string { return r.ID }),
+				pstr("clientId", func(r *store.PTDTask) string { return r.ClientID }),
+				pstr("title", func(r *store.PTDTask) string { return r.Title }),
+				pstr("body", func(r *store.PTDTask) string { return r.Body }),
+				ptime("dueAt", func(r *store.PTDTask) time.Time { return r.DueAt }),
+				pbool("completed", func(r *store.PTDTask) bool { return r.Completed }),
+				dbool("overdue", func(e *env, r *store.PTDTask) (bool, error) {
+					return !r.Completed && !r.DueAt.IsZero() && r.DueAt.Before(e.now), nil
 				}),
-				plain("updatedAt", fTime, func(r *store.PTDTask) cty.Value { return tval(r.UpdatedAt) }),
+				ptime("updatedAt", func(r *store.PTDTask) time.Time { return r.UpdatedAt }),
 			},
 			defaults:  []string{"id", "clientId", "title", "dueAt", "completed"},
 			flagField: map[string]string{FlagDueBefore: "dueAt"},
@@ -346,11 +426,11 @@ func kinds() map[string]*kindDef {
 		{
 			name: "ptd-notes",
 			fields: []field{
-				plain("id", fStr, func(r *store.PTDNote) cty.Value { return str(r.ID) }),
-				plain("clientId", fStr, func(r *store.PTDNote) cty.Value { return str(r.ClientID) }),
-				plain("body", fStr, func(r *store.PTDNote) cty.Value { return str(r.Body) }),
-				plain("createdAt", fTime, func(r *store.PTDNote) cty.Value { return tval(r.CreatedAt) }),
-				plain("updatedAt", fTime, func(r *store.PTDNote) cty.Value { return tval(r.UpdatedAt) }),
+				pstr("id", func(r *store.PTDNote) string { return r.ID }),
+				pstr("clientId", func(r *store.PTDNote) string { return r.ClientID }),
+				pstr("body", func(r *store.PTDNote) string { return r.Body }),
+				ptime("createdAt", func(r *store.PTDNote) time.Time { return r.CreatedAt }),
+				ptime("updatedAt", func(r *store.PTDNote) time.Time { return r.UpdatedAt }),
 			},
 			defaults: []string{"id", "clientId", "createdAt", "body"},
 			src: func(e *env, _ string, _ indexArg, fn func(any) error) error {
@@ -360,13 +440,13 @@ func kinds() map[string]*kindDef {
 		{
 			name: "ptd-appointments",
 			fields: []field{
-				plain("id", fStr, func(r *store.PTDAppointment) cty.Value { return str(r.ID) }),
-				plain("clientId", fStr, func(r *store.PTDAppointment) cty.Value { return str(r.ClientID) }),
-				plain("externalId", fStr, func(r *store.PTDAppointment) cty.Value { return str(r.ExternalID) }),
-				plain("title", fStr, func(r *store.PTDAppointment) cty.Value { return str(r.Title) }),
-				plain("startAt", fTime, func(r *store.PTDAppointment) cty.Value { return tval(r.StartAt) }),
-				plain("endAt", fTime, func(r *store.PTDAppointment) cty.Value { return tval(r.EndAt) }),
-				plain("status", fStr, func(r *store.PTDAppointment) cty.Value { return str(r.Status) }),
+				pstr("id", func(r *store.PTDAppointment) string { return r.ID }),
+				pstr("clientId", func(r *store.PTDAppointment) string { return r.ClientID }),
+				pstr("externalId", func(r *store.PTDAppointment) string { return r.ExternalID }),
+				pstr("title", func(r *store.PTDAppointment) string { return r.Title }),
+				ptime("startAt", func(r *store.PTDAppointment) time.Time { return r.StartAt }),
+				ptime("endAt", func(r *store.PTDAppointment) time.Time { return r.EndAt }),
+				pstr("status", func(r *store.PTDAppointment) string { return r.Status }),
 			},
 			defaults: []string{"id", "clientId", "externalId", "title", "startAt"},
 			src: func(e *env, _ string, _ indexArg, fn func(any) error) error {
@@ -376,13 +456,13 @@ func kinds() map[string]*kindDef {
 		{
 			name: "links",
 			fields: []field{
-				plain("id", fStr, func(r *store.Link) cty.Value { return str(r.ID) }),
-				plain("kind", fStr, func(r *store.Link) cty.Value { return str(r.Kind) }),
-				plain("ghlId", fStr, func(r *store.Link) cty.Value { return str(r.GHLID) }),
-				plain("ptdId", fStr, func(r *store.Link) cty.Value { return str(r.PTDID) }),
-				plain("parentLinkId", fStr, func(r *store.Link) cty.Value { return str(r.ParentLinkID) }),
-				plain("matchedBy", fStr, func(r *store.Link) cty.Value { return str(r.MatchedBy) }),
-				plain("createdAt", fTime, func(r *store.Link) cty.Value { return tval(r.CreatedAt) }),
+				pstr("id", func(r *store.Link) string { return r.ID }),
+				pstr("kind", func(r *store.Link) string { return r.Kind }),
+				pstr("ghlId", func(r *store.Link) string { return r.GHLID }),
+				pstr("ptdId", func(r *store.Link) string { return r.PTDID }),
+				pstr("parentLinkId", func(r *store.Link) string { return r.ParentLinkID }),
+				pstr("matchedBy", func(r *store.Link) string { return r.MatchedBy }),
+				ptime("createdAt", func(r *store.Link) time.Time { return r.CreatedAt }),
 			},
 			defaults: []string{"id", "kind", "ghlId", "ptdId", "matchedBy", "createdAt"},
 			src: func(e *env, _ string, _ indexArg, fn func(any) error) error {
@@ -393,18 +473,18 @@ func kinds() map[string]*kindDef {
 			name: "outbox",
 			fields: []field{
 				plain("seq", fNum, func(r *store.OutboxEntry) cty.Value { return cty.NumberUIntVal(r.Seq) }),
-				plain("target", fStr, func(r *store.OutboxEntry) cty.Value { return str(r.Target) }),
-				plain("op", fStr, func(r *store.OutboxEntry) cty.Value { return str(r.Op) }),
-				plain("linkId", fStr, func(r *store.OutboxEntry) cty.Value { return str(r.LinkID) }),
-				plain("recordKind", fStr, func(r *store.OutboxEntry) cty.Value { return str(r.RecordKind) }),
-				plain("recordId", fStr, func(r *store.OutboxEntry) cty.Value { return str(r.RecordID) }),
-				plain("payload", fStr, func(r *store.OutboxEntry) cty.Value { return str(compactJSON(r.Payload)) }),
-				plain("idempotencyKey", fStr, func(r *store.OutboxEntry) cty.Value { return str(r.IdempotencyKey) }),
-				plain("attempts", fNum, func(r *store.OutboxEntry) cty.Value { return num(int64(r.Attempts)) }),
-				plain("nextAttemptAt", fTime, func(r *store.OutboxEntry) cty.Value { return tval(r.NextAttemptAt) }),
-				plain("lastError", fStr, func(r *store.OutboxEntry) cty.Value { return str(r.LastError) }),
-				plain("createdAt", fTime, func(r *store.OutboxEntry) cty.Value { return tval(r.CreatedAt) }),
-				plain("dead", fBool, func(r *store.OutboxEntry) cty.Value { return boolean(r.Dead) }),
+				pstr("target", func(r *store.OutboxEntry) string { return r.Target }),
+				pstr("op", func(r *store.OutboxEntry) string { return r.Op }),
+				pstr("linkId", func(r *store.OutboxEntry) string { return r.LinkID }),
+				pstr("recordKind", func(r *store.OutboxEntry) string { return r.RecordKind }),
+				pstr("recordId", func(r *store.OutboxEntry) string { return r.RecordID }),
+				pstr("payload", func(r *store.OutboxEntry) string { return compactJSON(r.Payload) }),
+				pstr("idempotencyKey", func(r *store.OutboxEntry) string { return r.IdempotencyKey }),
+				pnum("attempts", func(r *store.OutboxEntry) int64 { return int64(r.Attempts) }),
+				ptime("nextAttemptAt", func(r *store.OutboxEntry) time.Time { return r.NextAttemptAt }),
+				pstr("lastError", func(r *store.OutboxEntry) string { return r.LastError }),
+				ptime("createdAt", func(r *store.OutboxEntry) time.Time { return r.CreatedAt }),
+				pbool("dead", func(r *store.OutboxEntry) bool { return r.Dead }),
 			},
 			defaults: []string{"seq", "target", "op", "recordKind", "recordId", "attempts", "dead", "lastError"},
 			src: func(e *env, _ string, _ indexArg, fn func(any) error) error {
@@ -414,15 +494,15 @@ func kinds() map[string]*kindDef {
 		{
 			name: "conflicts",
 			fields: []field{
-				plain("linkId", fStr, func(r *store.Conflict) cty.Value { return str(r.LinkID) }),
-				plain("field", fStr, func(r *store.Conflict) cty.Value { return str(r.Field) }),
-				plain("base", fStr, func(r *store.Conflict) cty.Value { return str(r.Base) }),
-				plain("ghl", fStr, func(r *store.Conflict) cty.Value { return str(r.GHL) }),
-				plain("ptd", fStr, func(r *store.Conflict) cty.Value { return str(r.PTD) }),
-				plain("detectedAt", fTime, func(r *store.Conflict) cty.Value { return tval(r.DetectedAt) }),
-				plain("resolved", fBool, func(r *store.Conflict) cty.Value { return boolean(r.Resolved) }),
-				plain("resolution", fStr, func(r *store.Conflict) cty.Value { return str(r.Resolution) }),
-				plain("resolvedAt", fTime, func(r *store.Conflict) cty.Value { return tval(r.ResolvedAt) }),
+				pstr("linkId", func(r *store.Conflict) string { return r.LinkID }),
+				pstr("field", func(r *store.Conflict) string { return r.Field }),
+				pstr("base", func(r *store.Conflict) string { return r.Base }),
+				pstr("ghl", func(r *store.Conflict) string { return r.GHL }),
+				pstr("ptd", func(r *store.Conflict) string { return r.PTD }),
+				ptime("detectedAt", func(r *store.Conflict) time.Time { return r.DetectedAt }),
+				pbool("resolved", func(r *store.Conflict) bool { return r.Resolved }),
+				pstr("resolution", func(r *store.Conflict) string { return r.Resolution }),
+				ptime("resolvedAt", func(r *store.Conflict) time.Time { return r.ResolvedAt }),
 			},
 			defaults: []string{"linkId", "field", "base", "ghl", "ptd", "detectedAt", "resolved"},
 			src: func(e *env, _ string, _ indexArg, fn func(any) error) error {
@@ -434,15 +514,15 @@ func kinds() map[string]*kindDef {
 			name: "history",
 			fields: []field{
 				plain("seq", fNum, func(r *store.HistoryEntry) cty.Value { return cty.NumberUIntVal(r.Seq) }),
-				plain("at", fTime, func(r *store.HistoryEntry) cty.Value { return tval(r.At) }),
-				plain("linkId", fStr, func(r *store.HistoryEntry) cty.Value { return str(r.LinkID) }),
-				plain("recordKind", fStr, func(r *store.HistoryEntry) cty.Value { return str(r.RecordKind) }),
-				plain("recordId", fStr, func(r *store.HistoryEntry) cty.Value { return str(r.RecordID) }),
-				plain("field", fStr, func(r *store.HistoryEntry) cty.Value { return str(r.Field) }),
-				plain("old", fStr, func(r *store.HistoryEntry) cty.Value { return str(r.Old) }),
-				plain("new", fStr, func(r *store.HistoryEntry) cty.Value { return str(r.New) }),
-				plain("direction", fStr, func(r *store.HistoryEntry) cty.Value { return str(r.Direction) }),
-				plain("rule", fStr, func(r *store.HistoryEntry) cty.Value { return str(r.Rule) }),
+				ptime("at", func(r *store.HistoryEntry) time.Time { return r.At }),
+				pstr("linkId", func(r *store.HistoryEntry) string { return r.LinkID }),
+				pstr("recordKind", func(r *store.HistoryEntry) string { return r.RecordKind }),
+				pstr("recordId", func(r *store.HistoryEntry) string { return r.RecordID }),
+				pstr("field", func(r *store.HistoryEntry) string { return r.Field }),
+				pstr("old", func(r *store.HistoryEntry) string { return r.Old }),
+				pstr("new", func(r *store.HistoryEntry) string { return r.New }),
+				pstr("direction", func(r *store.HistoryEntry) string { return r.Direction }),
+				pstr("rule", func(r *store.HistoryEntry) string { return r.Rule }),
 				plain("cycle", fNum, func(r *store.HistoryEntry) cty.Value { return cty.NumberUIntVal(r.Cycle) }),
 			},
 			defaults: []string{"seq", "at", "linkId", "field", "old", "new", "direction", "rule"},
@@ -453,12 +533,12 @@ func kinds() map[string]*kindDef {
 		{
 			name: "quarantine",
 			fields: []field{
-				plain("kind", fStr, func(r *store.QuarantineEntry) cty.Value { return str(r.Kind) }),
-				plain("side", fStr, func(r *store.QuarantineEntry) cty.Value { return str(r.Side) }),
-				plain("id", fStr, func(r *store.QuarantineEntry) cty.Value { return str(r.ID) }),
-				plain("detectedAt", fTime, func(r *store.QuarantineEntry) cty.Value { return tval(r.DetectedAt) }),
-				plain("lastSeenAt", fTime, func(r *store.QuarantineEntry) cty.Value { return tval(r.LastSeenAt) }),
-				plain("confirmations", fNum, func(r *store.QuarantineEntry) cty.Value { return num(int64(r.Confirmations)) }),
+				pstr("kind", func(r *store.QuarantineEntry) string { return r.Kind }),
+				pstr("side", func(r *store.QuarantineEntry) string { return r.Side }),
+				pstr("id", func(r *store.QuarantineEntry) string { return r.ID }),
+				ptime("detectedAt", func(r *store.QuarantineEntry) time.Time { return r.DetectedAt }),
+				ptime("lastSeenAt", func(r *store.QuarantineEntry) time.Time { return r.LastSeenAt }),
+				pnum("confirmations", func(r *store.QuarantineEntry) int64 { return int64(r.Confirmations) }),
 			},
 			defaults: []string{"kind", "side", "id", "detectedAt", "confirmations"},
 			src: func(e *env, _ string, _ indexArg, fn func(any) error) error {

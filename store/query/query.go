@@ -95,6 +95,8 @@ type compiled struct {
 	now    time.Time
 	limit  int
 	needed []field // union of vars, cols and flag fields
+	fast   *cnode  // compiled --where (fast.go); nil: evaluate with HCL
+	flagF  map[string]field
 }
 
 // Compile validates req against kind's fields without reading the mirror: unknown kinds,
@@ -166,11 +168,13 @@ func compile(req Request, now time.Time) (*compiled, error) {
 	for _, f := range c.vars {
 		add(f)
 	}
-	for _, f := range c.cols {
-		add(f)
-	}
+	c.flagF = map[string]field{}
 	for flag := range c.flags {
 		f, _ := k.field(k.flagField[flag])
+		c.flagF[flag] = f
+		add(f)
+	}
+	for _, f := range c.cols {
 		add(f)
 	}
 	return c, nil
@@ -272,6 +276,7 @@ func (c *compiled) compileWhere(src string) error {
 	}
 	c.where, c.src = expr, src
 	c.funcs = functions(c.now)
+
 	// Type-check once with unknown values of every field's type: catches `tags > 3` and a
 	// non-boolean result before any record is read.
 	vars := map[string]cty.Value{}
@@ -285,6 +290,9 @@ func (c *compiled) compileWhere(src string) error {
 	if !v.Type().Equals(cty.Bool) && v.Type() != cty.DynamicPseudoType {
 		return badf("--where must be a true/false expression, but it gives a %s", v.Type().FriendlyName())
 	}
+	if n, ok := c.compileFast(expr); ok {
+		c.fast = &n
+	}
 	return nil
 }
 
@@ -292,39 +300,46 @@ func (c *compiled) compileWhere(src string) error {
 // (req.Now overrides it). Request problems are *RequestError (ErrBadRequest); store errors
 // pass through.
 func Run(tx *store.Tx, req Request, now time.Time) (Result, error) {
+	return run(tx, req, now, true)
+}
+
+// run is Run; fast=false evaluates --where with HCL only (the reference the tests compare
+// the compiled path with).
+func run(tx *store.Tx, req Request, now time.Time, fast bool) (Result, error) {
 	c, err := compile(req, now)
 	if err != nil {
 		return Result{}, err
+	}
+	if !fast {
+		c.fast = nil
 	}
 	res := Result{Kind: c.k.name, Plan: c.plan, Rows: []map[string]any{}}
 	for _, f := range c.cols {
 		res.Fields = append(res.Fields, f.name)
 	}
-	e := &env{tx: tx, now: c.now}
+	// Queries never show raw HighLevel/PTD JSON, so records are read without it; and no
+	// record outlives its callback (rows hold copies), so the iterators may reuse one value.
+	e := &env{tx: tx.WithoutRaw().ReuseValues(), now: c.now}
 	flag := strings.TrimPrefix(c.plan, "index:")
 	if c.plan == "scan" {
 		flag = ""
 	}
+	// Per record, the index flags and --where are decided first, from native values when
+	// the expression compiled (fast.go); the output columns are computed only for the
+	// records that pass, so a scan does not build rows it throws away.
+	vals := make(map[string]cty.Value, len(c.needed))
+	fr := &frame{e: e}
 	err = c.k.src(e, flag, c.arg, func(rec any) error {
 		res.Scanned++
-		vals := make(map[string]cty.Value, len(c.needed))
-		for _, f := range c.needed {
-			v, err := f.get(e, rec)
-			if err != nil {
-				return err
-			}
-			vals[f.name] = v
-		}
-		if !c.matchFlags(vals) {
-			return nil
+		clear(vals)
+		e.counted, fr.rec = false, rec
+		if ok, err := c.matchFlags(e, rec); err != nil || !ok {
+			return err
 		}
 		if c.where != nil {
-			v, diags := c.where.Value(&hcl.EvalContext{Variables: vals, Functions: c.funcs})
-			if diags.HasErrors() {
-				return &RequestError{Msg: "--where: " + diagText(diags, c.src)}
-			}
-			if v.IsNull() || !v.IsKnown() || v.Type() != cty.Bool || v.False() {
-				return nil
+			ok, err := c.match(fr, vals)
+			if err != nil || !ok {
+				return err
 			}
 		}
 		if c.limit > 0 && len(res.Rows) >= c.limit {
@@ -333,7 +348,11 @@ func Run(tx *store.Tx, req Request, now time.Time) (Result, error) {
 		}
 		row := make(map[string]any, len(c.cols))
 		for _, f := range c.cols {
-			row[f.name] = export(f.typ, vals[f.name])
+			v, err := exportField(f, e, rec, vals)
+			if err != nil {
+				return err
+			}
+			row[f.name] = v
 		}
 		res.Rows = append(res.Rows, row)
 		return nil
@@ -344,39 +363,112 @@ func Run(tx *store.Tx, req Request, now time.Time) (Result, error) {
 	return res, nil
 }
 
+// match decides --where for one record: with the compiled expression when there is one,
+// with HCL otherwise or when the compiled one defers (errFallback). vals receives the cty
+// values HCL needed, for the output columns to reuse.
+func (c *compiled) match(fr *frame, vals map[string]cty.Value) (bool, error) {
+	if c.fast != nil {
+		v, err := c.fast.f(fr)
+		if !errors.Is(err, errFallback) {
+			return v.b, err
+		}
+	}
+	for _, f := range c.vars {
+		v, err := f.get(fr.e, fr.rec)
+		if err != nil {
+			return false, err
+		}
+		vals[f.name] = v
+	}
+	return c.eval(vals)
+}
+
+// exportField gives a column's output value, from vals when HCL computed it, else natively
+// (with the same NFC normalization and formatting as export), else through cty.
+func exportField(f field, e *env, rec any, vals map[string]cty.Value) (any, error) {
+	if v, ok := vals[f.name]; ok {
+		return export(f.typ, v), nil
+	}
+	switch {
+	case f.typ == fStr && f.str != nil:
+		s, err := f.str(e, rec)
+		return cty.NormalizeString(s), err
+	case f.typ == fTime && f.num != nil:
+		n, err := f.num(e, rec)
+		if n == 0 {
+			return "", err
+		}
+		return time.Unix(n, 0).UTC().Format(time.RFC3339), err
+	case f.typ == fNum && f.num != nil:
+		return f.num(e, rec)
+	case f.typ == fBool && f.bl != nil:
+		return f.bl(e, rec)
+	case f.typ == fList && f.lst != nil:
+		l, err := f.lst(e, rec)
+		out := make([]string, len(l))
+		for i, s := range l {
+			out[i] = cty.NormalizeString(s)
+		}
+		return out, err
+	}
+	v, err := f.get(e, rec)
+	if err != nil {
+		return nil, err
+	}
+	return export(f.typ, v), nil
+}
+
+// eval runs the --where expression on one record's values.
+func (c *compiled) eval(vals map[string]cty.Value) (bool, error) {
+	v, diags := c.where.Value(&hcl.EvalContext{Variables: vals, Functions: c.funcs})
+	if diags.HasErrors() {
+		return false, &RequestError{Msg: "--where: " + diagText(diags, c.src)}
+	}
+	return !v.IsNull() && v.IsKnown() && v.Type() == cty.Bool && v.True(), nil
+}
+
 // matchFlags applies every index flag as a filter (the planned one is already satisfied, the
 // others narrow it down). Flag times are whole seconds, so comparing the fields' Unix
-// seconds agrees exactly with the nanosecond index ranges.
-func (c *compiled) matchFlags(vals map[string]cty.Value) bool {
+// seconds agrees exactly with the nanosecond index ranges. Strings are compared
+// NFC-normalized, as their cty values were.
+func (c *compiled) matchFlags(e *env, rec any) (bool, error) {
 	for flag, a := range c.flags {
-		v := vals[c.k.flagField[flag]]
+		f := c.flagF[flag]
 		switch flag {
 		case FlagEmail, FlagPhone:
-			if v.AsString() != a.s {
-				return false
+			s, err := f.str(e, rec)
+			if err != nil || cty.NormalizeString(s) != a.s {
+				return false, err
 			}
 		case FlagTag:
+			l, err := f.lst(e, rec)
+			if err != nil {
+				return false, err
+			}
 			found := false
-			for it := v.ElementIterator(); it.Next(); {
-				_, el := it.Element()
-				if strings.EqualFold(strings.TrimSpace(el.AsString()), a.s) {
+			for _, el := range l {
+				if strings.EqualFold(strings.TrimSpace(cty.NormalizeString(el)), a.s) {
 					found = true
+					break
 				}
 			}
 			if !found {
-				return false
+				return false, nil
 			}
 		case FlagUpdatedSince, FlagDueBefore:
-			sec, _ := v.AsBigFloat().Int64()
+			sec, err := f.num(e, rec)
+			if err != nil {
+				return false, err
+			}
 			if flag == FlagUpdatedSince && sec < a.t.Unix() {
-				return false
+				return false, nil
 			}
 			if flag == FlagDueBefore && (sec == 0 || sec >= a.t.Unix()) {
-				return false
+				return false, nil
 			}
 		}
 	}
-	return true
+	return true, nil
 }
 
 // Describe lists each kind with its fields and types, for `ptsync query --help`.
