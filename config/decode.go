@@ -496,6 +496,8 @@ func (d *decoder) decodeFile(src []byte, filename string) *Config {
 	d.decodeSchedules(top, cfg)
 	if b := d.single(top, "mapping"); b != nil {
 		d.decodeMapping(b, cfg)
+	} else {
+		cfg.Mapping.Fields = DefaultFields(cfg.Mapping.DefaultConflict)
 	}
 	routes := d.decodeRoutes(top, cfg)
 	var remindersRange hcl.Range
@@ -818,7 +820,7 @@ func (d *decoder) decodeMapping(b *hcl.Block, cfg *Config) {
 	if len(c.Blocks) > 0 {
 		m.Fields = fields
 	} else {
-		m.Fields = defaultFields(m.DefaultConflict)
+		m.Fields = DefaultFields(m.DefaultConflict)
 	}
 }
 

@@ -104,8 +104,9 @@ func defaultNormalizer(ghlField string) string {
 	return NormalizeNone
 }
 
-// defaultFields is the mapping used when the mapping block declares no field.
-func defaultFields(conflict string) []Field {
+// DefaultFields is the mapping used when the file has no mapping block or the block declares
+// no field: email, names, phone, tags and timezone, two-way, under the given conflict rule.
+func DefaultFields(conflict string) []Field {
 	var out []Field
 	for _, n := range []string{"email", "firstName", "lastName", "phone", "tags", "timezone"} {
 		out = append(out, Field{Name: n, GHL: n, PTD: n, Direction: DirectionBoth,

@@ -189,7 +189,7 @@ func Specs(m config.Mapping) ([]diff.FieldSpec, map[string]config.Field, error) 
 	var errs []error
 	fields := m.Fields
 	if len(fields) == 0 {
-		fields = DefaultFields(m.DefaultConflict)
+		fields = config.DefaultFields(m.DefaultConflict)
 	}
 	for _, f := range fields {
 		dir, err := diff.ParseDirection(f.Direction)
@@ -215,21 +215,6 @@ func Specs(m config.Mapping) ([]diff.FieldSpec, map[string]config.Field, error) 
 		errs = append(errs, err)
 	}
 	return specs, fmap, errors.Join(errs...)
-}
-
-// DefaultFields is the mapping used when the configuration declares no field (the same list
-// docs/config.md documents): email, names, phone and tags both ways, timezone too.
-func DefaultFields(conflict string) []config.Field {
-	if conflict == "" {
-		conflict = config.ConflictNewest
-	}
-	norm := map[string]string{"email": config.NormalizeEmail, "firstName": config.NormalizeName, "lastName": config.NormalizeName,
-		"phone": config.NormalizePhone, "tags": config.NormalizeTags, "timezone": config.NormalizeNone}
-	var out []config.Field
-	for _, n := range []string{"email", "firstName", "lastName", "phone", "tags", "timezone"} {
-		out = append(out, config.Field{Name: n, GHL: n, PTD: n, Direction: config.DirectionBoth, Normalizer: norm[n], Conflict: conflict})
-	}
-	return out
 }
 
 func isSetField(name string) bool { return name == "tags" || name == "groups" || name == "packages" }
