@@ -1,0 +1,247 @@
+package harness
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"ptsync/store"
+)
+
+// Sides of an edit.
+const (
+	SideGHL = "ghl"
+	SidePTD = "ptd"
+)
+
+// Edit kinds the churn makes and the ledger checks.
+const (
+	KindField      = "field"      // a two-way scalar field set to Value
+	KindTagAdd     = "tag-add"    // tag Value added
+	KindTagRemove  = "tag-remove" // tag Value removed
+	KindTouch      = "touch"      // an unmapped field edited (moves the record's timestamp only)
+	KindCreate     = "create"     // a contact/client created with email Value
+	KindCreateTask = "create-task"
+)
+
+// Pair is a HighLevel contact and the PTD client it is linked to, found by email once the
+// first sync converged.
+type Pair struct {
+	GHLID, PTDID, Email string
+}
+
+// Edit is one change the churn made, recorded only after the simulator accepted it. Seq
+// orders edits across both sides exactly (one churn goroutine makes them).
+type Edit struct {
+	Seq   int
+	At    time.Time
+	Side  string
+	Kind  string
+	Pair  int // index into Ledger pairs; -1 for creates of new records
+	Field string
+	Value string
+}
+
+// Ledger records every edit. Record is safe for concurrent use; Verify reads a consistent copy.
+type Ledger struct {
+	mu    sync.Mutex
+	pairs []Pair
+	edits []Edit
+}
+
+// NewLedger returns a ledger over the given pairs.
+func NewLedger(pairs []Pair) *Ledger { return &Ledger{pairs: slices.Clone(pairs)} }
+
+// Record appends e, assigning its Seq (and At if zero), and returns it.
+func (l *Ledger) Record(e Edit) Edit {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e.Seq = len(l.edits) + 1
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	l.edits = append(l.edits, e)
+	return e
+}
+
+// Edits returns a copy of the edits in Seq order.
+func (l *Ledger) Edits() []Edit {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.edits)
+}
+
+// Pairs returns the pairs.
+func (l *Ledger) Pairs() []Pair { return slices.Clone(l.pairs) }
+
+// Verdict is what Verify found. Lost and Duplicated list one line per problem.
+type Verdict struct {
+	Edits      int // edits checked
+	ByRule     int // edits overridden by the configured conflict rule (history shows the rule)
+	Lost       []string
+	Duplicated []string
+}
+
+// Views are the two sides as Verify reads them.
+type Views struct {
+	GHL *GHLSnapshot
+	PTD *PTDSnapshot
+	// Links and History come from the mirror after the service stopped; without them an edit
+	// overridden by a conflict rule cannot be told from a lost one and counts as lost.
+	Links   []store.Link
+	History []store.HistoryEntry
+}
+
+// conflictRules are the history rules by which a later edit may lose to an earlier one.
+var conflictRules = map[string]bool{"newest": true, "ghl": true, "ptd": true}
+
+// Verify checks every recorded edit against the final state of both sides:
+//   - a field's last edit (by Seq) holds on both sides, unless history shows a conflict rule
+//     chose the other side's last value for that link and field (counted in ByRule);
+//   - a harness tag is on both sides iff its last edit was an add;
+//   - each created contact/client exists exactly once on each side (by email), each created
+//     task exactly once under the pair on each side (by title).
+func (l *Ledger) Verify(v Views) Verdict {
+	edits := l.Edits()
+	var out Verdict
+	out.Edits = len(edits)
+	linkOf := map[string]string{}
+	for _, lk := range v.Links {
+		if lk.Kind == store.KindContact && lk.GHLID != "" {
+			linkOf[lk.GHLID] = lk.ID
+		}
+	}
+	ruled := map[string]bool{} // link \x00 field \x00 value chosen by a conflict rule
+	for _, h := range v.History {
+		if conflictRules[h.Rule] {
+			ruled[h.LinkID+"\x00"+h.Field+"\x00"+strings.TrimSpace(h.New)] = true
+		}
+	}
+	type key struct {
+		pair  int
+		field string
+	}
+	last := map[key]Edit{}                  // last edit of a field or tag (either side)
+	lastBySide := map[key]map[string]Edit{} // last edit of a field per side
+	var creates, tasks []Edit
+	for _, e := range edits {
+		switch e.Kind {
+		case KindField:
+			k := key{e.Pair, e.Field}
+			last[k] = e
+			if lastBySide[k] == nil {
+				lastBySide[k] = map[string]Edit{}
+			}
+			lastBySide[k][e.Side] = e
+		case KindTagAdd, KindTagRemove:
+			last[key{e.Pair, "tag:" + e.Value}] = e
+		case KindCreate:
+			creates = append(creates, e)
+		case KindCreateTask:
+			tasks = append(tasks, e)
+		}
+	}
+	keys := make([]key, 0, len(last))
+	for k := range last {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].pair != keys[j].pair {
+			return keys[i].pair < keys[j].pair
+		}
+		return keys[i].field < keys[j].field
+	})
+	for _, k := range keys {
+		e := last[k]
+		p := l.pairs[k.pair]
+		gc, okG := v.GHL.Contact(p.GHLID)
+		pc, okP := v.PTD.Client(p.PTDID)
+		if !okG || !okP {
+			out.Lost = append(out.Lost, fmt.Sprintf("pair %s: record gone (ghl %v, ptd %v)", p.Email, okG, okP))
+			continue
+		}
+		if tag, ok := strings.CutPrefix(k.field, "tag:"); ok {
+			want := e.Kind == KindTagAdd
+			inG, inP := hasTag(gc.Tags, tag), hasTag(pc.Tags, tag)
+			if inG != want || inP != want {
+				out.Lost = append(out.Lost, fmt.Sprintf("pair %s: tag %q last %s on %s (edit %d), now ghl %v ptd %v", p.Email, tag, e.Kind, e.Side, e.Seq, inG, inP))
+			}
+			continue
+		}
+		gv, pv := fieldOf(k.field, gc.FirstName, gc.LastName), fieldOf(k.field, pc.FirstName, pc.LastName)
+		if gv == e.Value && pv == e.Value {
+			continue
+		}
+		other := SidePTD
+		if e.Side == SidePTD {
+			other = SideGHL
+		}
+		if o, ok := lastBySide[k][other]; ok && gv == o.Value && pv == o.Value && ruled[linkOf[p.GHLID]+"\x00"+k.field+"\x00"+o.Value] {
+			out.ByRule++
+			continue
+		}
+		out.Lost = append(out.Lost, fmt.Sprintf("pair %s: %s last set to %q on %s (edit %d), now ghl %q ptd %q", p.Email, k.field, e.Value, e.Side, e.Seq, gv, pv))
+	}
+	ghlByEmail, ptdByEmail := map[string]int{}, map[string]int{}
+	for _, c := range v.GHL.Contacts() {
+		ghlByEmail[normEmail(c.Email)]++
+	}
+	for _, c := range v.PTD.Clients() {
+		ptdByEmail[normEmail(c.Email)]++
+	}
+	for _, e := range creates {
+		em := normEmail(e.Value)
+		g, p := ghlByEmail[em], ptdByEmail[em]
+		switch {
+		case g == 0 || p == 0:
+			out.Lost = append(out.Lost, fmt.Sprintf("created on %s: %s (edit %d) held by ghl %d, ptd %d records", e.Side, em, e.Seq, g, p))
+		case g > 1 || p > 1:
+			out.Duplicated = append(out.Duplicated, fmt.Sprintf("created on %s: %s (edit %d) held by ghl %d, ptd %d records", e.Side, em, e.Seq, g, p))
+		}
+	}
+	for _, e := range tasks {
+		p := l.pairs[e.Pair]
+		g, q := 0, 0
+		for _, t := range v.GHL.Tasks(p.GHLID) {
+			if strings.TrimSpace(t.Title) == e.Value {
+				g++
+			}
+		}
+		for _, t := range v.PTD.Tasks(p.PTDID) {
+			if strings.TrimSpace(t.Title) == e.Value {
+				q++
+			}
+		}
+		switch {
+		case g == 0 || q == 0:
+			out.Lost = append(out.Lost, fmt.Sprintf("task %q created on %s for %s (edit %d): ghl %d, ptd %d", e.Value, e.Side, p.Email, e.Seq, g, q))
+		case g > 1 || q > 1:
+			out.Duplicated = append(out.Duplicated, fmt.Sprintf("task %q created on %s for %s (edit %d): ghl %d, ptd %d", e.Value, e.Side, p.Email, e.Seq, g, q))
+		}
+	}
+	return out
+}
+
+func fieldOf(field, first, last string) string {
+	switch field {
+	case "firstName":
+		return strings.Join(strings.Fields(first), " ")
+	case "lastName":
+		return strings.Join(strings.Fields(last), " ")
+	}
+	return ""
+}
+
+func hasTag(tags []string, tag string) bool {
+	for _, t := range tags {
+		if strings.EqualFold(strings.TrimSpace(t), tag) {
+			return true
+		}
+	}
+	return false
+}
+
+func normEmail(e string) string { return strings.ToLower(strings.Join(strings.Fields(e), "")) }

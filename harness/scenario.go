@@ -1,0 +1,296 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// CrashOptions shape the crash loop.
+type CrashOptions struct {
+	Options
+	// Kills is K, the number of SIGKILLs (default 10). The first lands in the backfill.
+	Kills int
+	// MinUp and MaxUp bound the random time the service runs before each kill (defaults
+	// 500 ms and 4 s).
+	MinUp, MaxUp time.Duration
+	// TokenTTL is the OAuth access token lifetime, short so refreshes happen between kills
+	// (default 6 s; ptsync refreshes a fifth of it before expiry).
+	TokenTTL time.Duration
+}
+
+// CrashLoop runs the crash-loop scenario and returns its result. An error means the harness
+// could not run it (a simulator unreachable, a port taken), not that a guarantee failed:
+// check Result.OK for that.
+func CrashLoop(ctx context.Context, o CrashOptions) (Result, error) {
+	if o.Kills <= 0 {
+		o.Kills = 10
+	}
+	if o.MinUp <= 0 {
+		o.MinUp = 500 * time.Millisecond
+	}
+	if o.MaxUp < o.MinUp {
+		o.MaxUp = max(o.MinUp, 4*time.Second)
+	}
+	if o.TokenTTL <= 0 {
+		o.TokenTTL = 6 * time.Second
+	}
+	e, err := setup(ctx, o.Options, fmt.Sprintf("crash-loop K=%d", o.Kills), []string{"--token-ttl", o.TokenTTL.String()})
+	if err != nil {
+		return Result{}, err
+	}
+	defer e.close()
+	up := func() time.Duration {
+		return o.MinUp + time.Duration(e.rng.Int64N(int64(o.MaxUp-o.MinUp)+1))
+	}
+	kill := func() error {
+		e.svc.Kill()
+		e.res.Kills++
+		return e.svc.Start()
+	}
+	e.logf("backfill: %d contacts, token ttl %s; first kill lands in it", e.o.Contacts, o.TokenTTL)
+	if err := e.svc.Start(); err != nil {
+		return Result{}, err
+	}
+	if err := e.sleep(ctx, time.Duration(200+e.rng.IntN(800))*time.Millisecond); err != nil {
+		return Result{}, err
+	}
+	if err := kill(); err != nil {
+		return Result{}, err
+	}
+	if err := e.startAndSettle(ctx); err != nil {
+		return Result{}, err
+	}
+	pairs, err := e.pairs(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	l := NewLedger(pairs)
+	stop, wait := e.churn(ctx, l)
+	e.logf("churning %.0f edits/s over %d linked pairs; %d kills to go", o.ChurnRate, len(pairs), o.Kills-1)
+	for k := 2; k <= o.Kills; k++ {
+		if err := e.sleep(ctx, up()); err != nil {
+			stop()
+			return Result{}, err
+		}
+		if err := kill(); err != nil {
+			stop()
+			return Result{}, err
+		}
+	}
+	// Keep churning through one more random stretch so the last kill's restart sees edits too.
+	if err := e.sleep(ctx, up()); err != nil {
+		stop()
+		return Result{}, err
+	}
+	stop()
+	if err := wait(); err != nil {
+		return Result{}, err
+	}
+	e.logf("churn stopped after %d edits; converging", len(l.Edits()))
+	if err := e.finish(ctx, l); err != nil {
+		return Result{}, err
+	}
+	return *e.res, nil
+}
+
+// churn runs a Churner in the background; stop ends it and wait returns its error.
+func (e *env) churn(ctx context.Context, l *Ledger) (stop func(), wait func() error) {
+	cctx, cancel := context.WithCancel(ctx)
+	c := NewChurner(e.g, e.p, l, e.o.Seed+7, fmt.Sprintf("s%d-%d", e.o.Seed, time.Now().UnixNano()%1e6))
+	var wg sync.WaitGroup
+	var err error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		err = c.Run(cctx, e.o.ChurnRate)
+	}()
+	return cancel, func() error { wg.Wait(); return err }
+}
+
+// SoakOptions shape the fault soak.
+type SoakOptions struct {
+	Options
+	// Duration of the faults (default 60 s).
+	Duration time.Duration
+	// Outage, when set, makes HighLevel answer every request with a 5xx for 6 s a few seconds
+	// in, which must open the circuit breaker (10 consecutive failures) and, after its 30 s
+	// cooldown, close it again: keep Duration above ~45 s to see it close.
+	Outage bool
+	// ExpireEvery kills each access token after this many calls (default 200).
+	ExpireEvery int
+}
+
+// Soak runs the fault soak: HighLevel answers 10 % 5xx, 2 % connection resets, 1 % malformed
+// JSON, latency 50-500 ms, a 429 burst (limits cut to a tenth) every 15 s and access tokens
+// dying every ExpireEvery calls; PTD answers 10 % 503, a 429 burst every 15 s and a latency
+// redrawn every 5 s between 50 and 500 ms (its simulator takes one latency, not a range).
+func Soak(ctx context.Context, o SoakOptions) (Result, error) {
+	if o.Duration <= 0 {
+		o.Duration = 60 * time.Second
+	}
+	if o.ExpireEvery <= 0 {
+		o.ExpireEvery = 200
+	}
+	name := fmt.Sprintf("fault soak %s", o.Duration.Round(time.Second))
+	e, err := setup(ctx, o.Options, name, []string{"--token-ttl", "1h"})
+	if err != nil {
+		return Result{}, err
+	}
+	defer e.close()
+	e.logf("backfill: %d contacts, no faults yet", e.o.Contacts)
+	if err := e.startAndSettle(ctx); err != nil {
+		return Result{}, err
+	}
+	if e.res.RSSStart, err = e.svc.RSS(); err != nil {
+		return Result{}, err
+	}
+	pairs, err := e.pairs(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	l := NewLedger(pairs)
+	stop, wait := e.churn(ctx, l)
+	ghlBase := GHLFaults{ErrorRate: 0.10, ResetRate: 0.02, MalformedRate: 0.01, LatencyMin: "50ms", LatencyMax: "500ms"}
+	ptdBase := func() PTDFaults {
+		return PTDFaults{ErrorRate: 0.10, ErrorStatus: 503, LatencyMs: int64(50 + e.rng.IntN(451))}
+	}
+	steps := []func() error{
+		func() error { return e.g.SetFaults(ctx, ghlBase) },
+		func() error { return e.g.ExpireEvery(ctx, o.ExpireEvery) },
+		func() error { return e.p.SetFaults(ctx, ptdBase()) },
+	}
+	for _, s := range steps {
+		if err := s(); err != nil {
+			stop()
+			return Result{}, err
+		}
+	}
+	e.logf("faults on for %s (outage %v), churning %.0f edits/s over %d pairs", o.Duration, o.Outage, o.ChurnRate, len(pairs))
+	start := time.Now()
+	var outageAt time.Duration = 5 * time.Second
+	outage := 0 // 0 not yet, 1 on, 2 done
+	lastBurst, lastLatency := time.Duration(0), time.Duration(0)
+	burstOn := false
+	for el := time.Duration(0); el < o.Duration; el = time.Since(start) {
+		if err := e.sleep(ctx, 250*time.Millisecond); err != nil {
+			stop()
+			return Result{}, err
+		}
+		var err error
+		switch {
+		case o.Outage && outage == 0 && el >= outageAt:
+			outage = 1
+			e.logf("outage: every HighLevel request fails for 6s")
+			err = e.g.SetFaults(ctx, GHLFaults{ErrorRate: 1, LatencyMin: ghlBase.LatencyMin, LatencyMax: ghlBase.LatencyMax})
+		case outage == 1 && el >= outageAt+6*time.Second:
+			outage = 2
+			err = e.g.SetFaults(ctx, ghlBase)
+		case !burstOn && el-lastBurst >= 15*time.Second:
+			burstOn, lastBurst = true, el
+			if err = e.g.SetLimits(ctx, 10, time.Second, 2000000, 24*time.Hour); err == nil {
+				err = e.p.SetFaults(ctx, PTDFaults{ErrorRate: 0.6, ErrorStatus: 429, RetryAfterSeconds: 1, LatencyMs: 50})
+			}
+		case burstOn && el-lastBurst >= 3*time.Second:
+			burstOn = false
+			if err = e.g.SetLimits(ctx, 100, time.Second, 2000000, 24*time.Hour); err == nil {
+				err = e.p.SetFaults(ctx, ptdBase())
+			}
+		case !burstOn && el-lastLatency >= 5*time.Second:
+			lastLatency = el
+			err = e.p.SetFaults(ctx, ptdBase())
+		}
+		if err != nil {
+			stop()
+			return Result{}, err
+		}
+	}
+	if m, err := Scrape(ctx, e.metrics); err == nil {
+		e.logf("breaker transitions so far: open %.0f, half-open %.0f, closed %.0f",
+			SumMetric(m, "ptsync_breaker_transitions_total", `state="open"`), SumMetric(m, "ptsync_breaker_transitions_total", `state="half-open"`),
+			SumMetric(m, "ptsync_breaker_transitions_total", `state="closed"`))
+	}
+	if pid := e.svc.Pid(); pid != 0 {
+		e.res.RSSEnd, _ = ReadRSS(pid)
+	}
+	stop()
+	if err := wait(); err != nil {
+		return Result{}, err
+	}
+	for _, s := range []func() error{
+		func() error { return e.g.SetFaults(ctx, GHLFaults{}) },
+		func() error { return e.g.ExpireEvery(ctx, 0) },
+		func() error { return e.g.SetLimits(ctx, 100, time.Second, 2000000, 24*time.Hour) },
+		func() error { return e.p.SetFaults(ctx, PTDFaults{}) },
+	} {
+		if err := s(); err != nil {
+			return Result{}, err
+		}
+	}
+	e.logf("faults off after %d edits; converging", len(l.Edits()))
+	if err := e.finish(ctx, l); err != nil {
+		return Result{}, err
+	}
+	return *e.res, nil
+}
+
+// PrintTable writes the harness table: one row per result, then the details of any row that
+// is not OK (at most 15 lines each) and the soak figures.
+func PrintTable(w io.Writer, rs []Result) {
+	fmt.Fprintf(w, "%-22s %5s %5s %8s %6s %5s %10s %8s %6s %9s %6s %8s\n",
+		"scenario", "runs", "kills", "tok-gap", "edits", "lost", "duplicated", "diverged", "outbox", "integrity", "panics", "time")
+	for _, r := range rs {
+		fmt.Fprintf(w, "%-22s %5d %5d %8d %6d %5d %10d %8d %6d %9s %6d %8s\n", r.Scenario, r.Runs, r.Kills, r.TokenGapKills,
+			r.Edits, r.Lost, r.Duplicated, r.Diverged, r.OutboxLeft, r.Integrity, r.Panics, r.Duration.Round(time.Second))
+	}
+	for _, r := range rs {
+		var extra []string
+		if r.ByRule > 0 || r.Held > 0 {
+			extra = append(extra, fmt.Sprintf("%d edits overridden by the conflict rule (history shows it), %d fields held by open conflicts", r.ByRule, r.Held))
+		}
+		if r.RSSStart > 0 {
+			extra = append(extra, fmt.Sprintf("RSS after backfill %.1f MiB, at the end of the faults %.1f MiB (x%.2f)",
+				float64(r.RSSStart)/(1<<20), float64(r.RSSEnd)/(1<<20), float64(r.RSSEnd)/float64(r.RSSStart)))
+		}
+		if len(r.Breaker) > 0 && r.Breaker["open"]+r.Breaker["half-open"]+r.Breaker["closed"] > 0 {
+			extra = append(extra, fmt.Sprintf("breaker transitions: open %.0f, half-open %.0f, closed %.0f",
+				r.Breaker["open"], r.Breaker["half-open"], r.Breaker["closed"]))
+		}
+		if len(r.Faults) > 0 {
+			keys := make([]string, 0, len(r.Faults))
+			for k := range r.Faults {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			var parts []string
+			for _, k := range keys {
+				parts = append(parts, fmt.Sprintf("%s %d", k, r.Faults[k]))
+			}
+			extra = append(extra, "HighLevel simulator counted: "+strings.Join(parts, ", "))
+		}
+		if r.Unexpected > 0 {
+			extra = append(extra, fmt.Sprintf("%d unexpected service exits", r.Unexpected))
+		}
+		n := len(r.Details)
+		if n > 15 {
+			n = 15
+		}
+		if len(extra) == 0 && n == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s:\n", r.Scenario)
+		for _, s := range extra {
+			fmt.Fprintf(w, "  %s\n", s)
+		}
+		for _, s := range r.Details[:n] {
+			fmt.Fprintf(w, "  %s\n", s)
+		}
+		if len(r.Details) > n {
+			fmt.Fprintf(w, "  ... %d more\n", len(r.Details)-n)
+		}
+	}
+}
