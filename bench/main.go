@@ -72,7 +72,7 @@ type sizes struct {
 
 func fullSizes() sizes {
 	return sizes{Backfill: 5000, BurstMax: 100, BurstWindow: time.Second, LatencyMin: 10 * time.Millisecond,
-		LatencyMax: 30 * time.Millisecond, Steady: 10_000, SteadyCycles: 5, ChangeRate: 0.01,
+		LatencyMax: 30 * time.Millisecond, Steady: 10_000, SteadyCycles: 12, ChangeRate: 0.01,
 		Big: 100_000, Small: 10_000, Pairs: 100_000, Lookups: 2000}
 }
 

@@ -24,6 +24,15 @@ func (c *fakeClock) now() time.Time {
 	return c.t
 }
 
+// setAtLeast moves the clock to t unless it is already later (the clock never goes back).
+func (c *fakeClock) setAtLeast(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.After(c.t) {
+		c.t = t
+	}
+}
+
 func (c *fakeClock) advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -40,6 +49,10 @@ const steadyInterval = 5 * time.Minute
 // ptsync runs its incremental search and its children job. The theoretical minimum that can
 // see every change is ceil(changed/500) search pages plus 3 calls per changed contact; the
 // naive baseline re-polls everything (N/100 list pages + 3N child calls), measured once.
+//
+// The mirror starts in the rotation's steady state (see equilibriumAge), so the calls the
+// children sweep needs to keep every contact's children at most ChildrenPeriod old are in
+// the count.
 //
 // The simulator bumps a contact's dateUpdated on child writes here, so every change is
 // visible to search (HighLevel's real behaviour is unknown; without the bump only the
@@ -62,10 +75,22 @@ func benchSteady(ctx context.Context, e *env) ([]row, error) {
 		return nil, err
 	}
 	defer side.close()
+	// The backfill is spread over one children period of fake time so that, when it ends, the
+	// contacts' children ages follow the rotation's stationary distribution for this change
+	// rate (see equilibriumAge): the cycles measured below then cost what they cost after the
+	// service has run for days, not the near-zero sweep of the first day after a backfill.
+	start := clk.now()
 	t0 := time.Now()
-	if _, err := side.poller.Backfill(ctx, nil); err != nil {
+	_, err = side.poller.Backfill(ctx, func(pr ingest.Progress) {
+		if pr.Phase == ingest.PhaseChildren && pr.Total > 0 {
+			age := equilibriumAge(float64(pr.Done)/float64(pr.Total), sz.ChangeRate, set.ChildrenPeriod, steadyInterval)
+			clk.setAtLeast(start.Add(set.ChildrenPeriod - age))
+		}
+	})
+	if err != nil {
 		return nil, fmt.Errorf("cannot backfill steady-state mirror: %w", err)
 	}
+	clk.setAtLeast(start.Add(set.ChildrenPeriod))
 	e.log("steady: backfill of %d contacts took %v", sz.Steady, time.Since(t0).Round(time.Millisecond))
 
 	changesPer := max(1, int(math.Round(float64(sz.Steady)*sz.ChangeRate)))
@@ -116,9 +141,27 @@ func benchSteady(ctx context.Context, e *env) ([]row, error) {
 		{Section: sec, Metric: fmt.Sprintf("API calls per cycle (%d cycles, %.0f changed each)", n, float64(changed)/float64(n)),
 			Value:    fmt.Sprintf("%.1f (search %.1f, children %.1f)", perCycle, float64(searchPages)/float64(n), float64(childCalls)/float64(n)),
 			Baseline: fmt.Sprintf("minimum: %.1f", minPer), Ratio: ratio(perCycle, minPer), Target: "<= 1.2x", Verdict: verdict(perCycle <= 1.2*minPer)},
-		{Section: sec, Metric: "  of which change-driven (without the 24h rotating children sweep)",
+		{Section: sec, Metric: "  of which change-driven (without the rotation that keeps every child at most 24h old)",
 			Value: fmt.Sprintf("%.1f", perCycle-sweepCalls), Baseline: fmt.Sprintf("minimum: %.1f", minPer), Ratio: ratio(perCycle-sweepCalls, minPer)},
 		{Section: sec, Metric: "API calls per cycle vs naive full re-poll",
 			Value: fmt.Sprintf("%.1f", perCycle), Baseline: "naive re-poll: " + num(naiveCalls), Ratio: ratio(perCycle, float64(naiveCalls))},
 	}, nil
+}
+
+// equilibriumAge is the children age of the contact at fraction f of the mirror (oldest
+// first) once the rotation has run for a long time: each cycle a contact changes with
+// probability p (its children are refreshed as dirty) and otherwise ages until the period
+// runs out (the sweep refreshes it). Its age in cycles is then distributed as
+// P(age >= k) = (r^k - q) / (1 - q) with r = 1-p and q = r^(period/interval), so the
+// contact at fraction f (a fraction f of the contacts is at least as old) has
+// r^k = f(1-q) + q.
+func equilibriumAge(f, p float64, period, interval time.Duration) time.Duration {
+	cycles := float64(period) / float64(interval)
+	if p <= 0 || p >= 1 {
+		return time.Duration((1 - f) * float64(period)) // no churn: ages spread evenly
+	}
+	r := 1 - p
+	q := math.Pow(r, cycles)
+	k := math.Log(f*(1-q)+q) / math.Log(r)
+	return time.Duration(math.Min(k, cycles) * float64(interval))
 }
