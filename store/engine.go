@@ -296,7 +296,8 @@ func collect[T any](tx *Tx, c Collection, fn func(*T) error) func(v []byte) erro
 		if reuse {
 			if shared == nil {
 				shared = new(T)
-			} else {
+			} else if len(v) == 0 || v[0] != binFormat {
+				// JSON leaves absent fields alone; the binary form sets every field.
 				var zero T
 				*shared = zero
 			}

@@ -71,9 +71,13 @@ func benchPool() []GHLContact {
 
 func benchIngest(b *testing.B, sync bool) {
 	pool := benchPool()
+	// HighLevel ids are random strings and a poll pages through contacts in dateUpdated
+	// order: ids land all over the primary bucket, dateUpdated at the end of its index.
 	contact := func(i int) GHLContact {
 		c := pool[i%len(pool)]
-		c.ID = fmt.Sprintf("ing-%08d", i)
+		c.ID = fmt.Sprintf("%016x", uint64(i)*0x9e3779b97f4a7c15)
+		c.Email = fmt.Sprintf("user%d@example.com", i)
+		c.DateUpdated = benchNow().Add(time.Duration(i) * time.Second)
 		return c
 	}
 	dir := b.TempDir()

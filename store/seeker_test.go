@@ -134,3 +134,54 @@ func TestIndexWalkAcrossGaps(t *testing.T) {
 		})
 	}
 }
+
+// TestReuseValues checks that a reusing iteration gives each callback exactly the record a
+// fresh decode gives, for binary records and for JSON ones (links), whose absent fields
+// must not leak from the previous record.
+func TestReuseValues(t *testing.T) {
+	db, _, _ := storetest.Open(t)
+	err := db.View(func(tx *store.Tx) error {
+		var fresh, reused []string
+		if err := tx.ForEachLink(func(l *store.Link) error { fresh = append(fresh, fmt.Sprintf("%+v", *l)); return nil }); err != nil {
+			return err
+		}
+		if err := tx.ReuseValues().ForEachLink(func(l *store.Link) error { reused = append(reused, fmt.Sprintf("%+v", *l)); return nil }); err != nil {
+			return err
+		}
+		if !slices.Equal(fresh, reused) || len(fresh) < 3 {
+			t.Errorf("links:\nfresh  %v\nreused %v", fresh, reused)
+		}
+		fresh, reused = nil, nil
+		err := tx.ForEachGHLContact(func(c *store.GHLContact) error {
+			cc := *c
+			cc.Raw = nil
+			fresh = append(fresh, fmt.Sprintf("%+v", cc))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		var prev *store.GHLContact
+		err = tx.WithoutRaw().ReuseValues().ForEachGHLContact(func(c *store.GHLContact) error {
+			if prev != nil && prev != c {
+				t.Error("ReuseValues gave a new value")
+			}
+			if c.Raw != nil {
+				t.Errorf("WithoutRaw read raw of %s", c.ID)
+			}
+			prev = c
+			reused = append(reused, fmt.Sprintf("%+v", *c))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(fresh, reused) || len(fresh) != 24 {
+			t.Errorf("contacts:\nfresh  %v\nreused %v", fresh, reused)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
