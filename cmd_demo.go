@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +14,15 @@ import (
 	"ptsync/replicator"
 )
 
+// demoHCL is the demo configuration's source; the demo writes it, resolved, next to the
+// mirror so that `ptsync plan --config` works against the mirror afterwards.
+//
+//go:embed config/demo.hcl
+var demoHCL []byte
+
+// cmdDemo is `ptsync demo`: both simulators in-process, a real sync, a summary; live churn
+// until Ctrl-C unless --once. The service's log goes to a file next to the mirror so the
+// screen stays readable; the summary says how many warnings and errors it holds.
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -20,9 +30,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	db := fs.String("db", "ptsync-demo.db", "mirror file, replaced at start and left for 'ptsync query'")
 	contacts := fs.Int("contacts", 2000, "contacts seeded in the HighLevel simulator")
 	seed := fs.Int64("seed", 1, "seed of the generated data")
-	level := fs.String("log-level", "warn", "log level of the service (trace, debug, info, warn, error)")
+	level := fs.String("log-level", "warn", "log level of the service's log file (trace, debug, info, warn, error)")
+	logPath := fs.String("log", "", "the service's log file (default: the mirror's name with .log, e.g. ptsync-demo.log)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ptsync demo [--once] [--db PATH] [--contacts N] [--seed N] [--log-level LEVEL]")
+		fmt.Fprintln(stderr, "usage: ptsync demo [--once] [--db PATH] [--contacts N] [--seed N] [--log PATH] [--log-level LEVEL]")
 		fmt.Fprintln(stderr, "Runs both simulators in-process and a real sync against them (rate limits time-scaled 20x).")
 		fs.PrintDefaults()
 	}
@@ -45,10 +56,12 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ptsync demo: --log-level %q is not one of trace, debug, info, warn, error\n", *level)
 		return exitUsage
 	}
+	if *logPath == "" {
+		*logPath = replicator.DemoLogPath(*db)
+	}
 	err := replicator.RunDemo(ctx, replicator.DemoOptions{
 		Contacts: *contacts, Seed: *seed, DBPath: *db, Stderr: stderr, TTY: isTerminal(stderr),
-		Logger:      hclog.New(&hclog.LoggerOptions{Name: "ptsync", Level: lvl, Output: stderr}),
-		BuildTwoWay: replicator.BuildTwoWay,
+		LogPath: *logPath, LogLevel: lvl, ConfigTemplate: demoHCL, BuildTwoWay: replicator.BuildTwoWay,
 	}, *once, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "ptsync demo: %v\n", err)
