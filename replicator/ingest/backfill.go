@@ -67,20 +67,21 @@ func (p *Poller) Backfill(ctx context.Context, progress func(Progress)) (Backfil
 		return st, fmt.Errorf("cannot backfill contacts: %w", err)
 	}
 	var ids []string
-	if err := p.db.View(func(tx *store.Tx) error {
+	snap, err := p.viewQuarantine(func(tx *store.Tx, _ map[string]bool) error {
 		return tx.ForEachGHLContact(func(c *store.GHLContact) error {
 			if c.ChildrenFetchedAt.IsZero() {
 				ids = append(ids, c.ID)
 			}
 			return nil
 		})
-	}); err != nil {
+	})
+	if err != nil {
 		return st, fmt.Errorf("cannot list contacts for backfill: %w", err)
 	}
 	report(Progress{Phase: PhaseChildren, Done: 0, Total: len(ids)})
 	st.Children = p.refresh(ctx, ids, ReasonDirty, func(n int) {
 		report(Progress{Phase: PhaseChildren, Done: n, Total: len(ids)})
-	})
+	}, snap)
 	if st.Children.FirstErr != nil {
 		return st, fmt.Errorf("cannot backfill children of %d contacts: %w", st.Children.Failed, st.Children.FirstErr)
 	}

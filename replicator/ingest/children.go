@@ -23,12 +23,15 @@ const (
 
 // ChildStats reports one children run.
 type ChildStats struct {
-	Dirty     int // contacts refreshed because they were dirty
-	Swept     int // contacts refreshed by the rotating sweep
-	Quota     int // contacts the rotation needed this run (SweepNeed)
-	Contacts  int // contacts refreshed in total (including re-fetched contacts)
-	Fetched   int // contacts fetched themselves because a webhook asked for it
-	Gone      int // contacts HighLevel no longer has (quarantined)
+	Dirty    int // contacts refreshed because they were dirty
+	Swept    int // contacts refreshed by the rotating sweep
+	Quota    int // contacts the rotation needed this run (SweepNeed)
+	Contacts int // contacts refreshed in total (including re-fetched contacts)
+	Fetched  int // contacts fetched themselves because a webhook asked for it
+	Gone     int // contacts HighLevel no longer has (quarantined)
+	// Held counts quarantined contacts left out of the run (believed deleted; a sweep, a
+	// search or a webhook re-read that finds them releases them).
+	Held      int
 	Deferred  int // dirty contacts left for the next run (over the run's budget)
 	Failed    int // contacts whose refresh failed (they stay due)
 	Tasks     int
@@ -80,43 +83,67 @@ func SweepNeed(fetched []time.Time, now time.Time, interval, period time.Duratio
 // Contacts over the budget stay dirty for the next run. A failed contact stays due; the run
 // reports the first error after finishing the others. It reads every contact's last fetch
 // time once per run (one read transaction).
+//
+// Contacts held in the quarantine (believed deleted) are left out of the queue and the
+// rotation's arithmetic, and their dirty marks stay until they are released: refreshing them
+// would cost a call per contact to hear 404 again, and would rewrite the contact, which
+// clears its quarantine entry and with it the sweeps' confirmations. A quarantined contact a
+// webhook asked to re-read is the exception: it is fetched, and released if HighLevel has it.
 func (p *Poller) Children(ctx context.Context) (ChildStats, error) {
 	set := p.settings()
 	now := p.now().UTC()
-	var dirty int
+	var dirty, heldDirty int
 	var fetched []time.Time
-	if err := p.db.View(func(tx *store.Tx) error {
+	snap, err := p.viewQuarantine(func(tx *store.Tx, held map[string]bool) error {
 		var err error
 		if dirty, err = tx.DirtyCount(); err != nil {
 			return err
 		}
+		for id := range held {
+			d, err := tx.IsDirty(id)
+			if err != nil {
+				return err
+			}
+			if d && !p.wantsContact(id) {
+				heldDirty++
+			}
+		}
 		return tx.ForEachGHLContact(func(c *store.GHLContact) error {
-			fetched = append(fetched, c.ChildrenFetchedAt)
+			if !held[c.ID] {
+				fetched = append(fetched, c.ChildrenFetchedAt)
+			}
 			return nil
 		})
-	}); err != nil {
+	})
+	if err != nil {
 		return ChildStats{}, fmt.Errorf("cannot read children queue: %w", err)
 	}
+	dirty -= heldDirty
 	slices.SortFunc(fetched, func(a, b time.Time) int { return a.Compare(b) })
 	quota := SweepQuota(len(fetched), set.ChildrenInterval, set.ChildrenPeriod)
 	need := SweepNeed(fetched, now, set.ChildrenInterval, set.ChildrenPeriod, 2*quota)
 	budget := int(float64(set.Burst) * float64(set.ChildrenInterval) / float64(set.BurstInterval) * set.ChildrenShare / 3)
 	budget = max(budget, need, 1)
 	nd := min(dirty, budget)
-	var ids []string
+	var due []string
 	if err := p.db.View(func(tx *store.Tx) error {
 		var err error
-		ids, err = tx.NextChildrenDue(nd + need)
+		// Held contacts come first in both orders (dirty marks kept, stalest fetch times),
+		// so asking for that many more leaves the run its full share after skipping them.
+		due, err = tx.NextChildrenDue(nd + need + len(snap.ids))
 		return err
 	}); err != nil {
 		return ChildStats{}, fmt.Errorf("cannot read children queue: %w", err)
 	}
+	ids, held := p.skipHeld(due, snap)
+	ids = ids[:min(len(ids), nd+need)]
 	nd = min(nd, len(ids))
-	st := p.refresh(ctx, ids[:nd], ReasonDirty, nil)
+	st := p.refresh(ctx, ids[:nd], ReasonDirty, nil, snap)
 	st.Quota = need
 	st.Deferred = dirty - nd
+	st.Held = held
 	if ctx.Err() == nil && nd < len(ids) {
-		sw := p.refresh(ctx, ids[nd:], ReasonSweep, nil)
+		sw := p.refresh(ctx, ids[nd:], ReasonSweep, nil, snap)
 		st.add(sw)
 	}
 	if st.FirstErr != nil {
@@ -125,12 +152,74 @@ func (p *Poller) Children(ctx context.Context) (ChildStats, error) {
 	return st, ctx.Err()
 }
 
+// quarantineSnapshot is the set of HighLevel contacts held in the quarantine as one read
+// transaction saw it, with the poller's quarantine generation at that moment.
+type quarantineSnapshot struct {
+	ids map[string]bool
+	gen uint64
+}
+
+// viewQuarantine reads the quarantined HighLevel contacts and runs fn (may be nil) in the same
+// read transaction. The read lock keeps a sweep's quarantine transaction entirely before or
+// entirely after the snapshot, so the generation and the set always agree.
+func (p *Poller) viewQuarantine(fn func(tx *store.Tx, held map[string]bool) error) (quarantineSnapshot, error) {
+	p.qmu.RLock()
+	defer p.qmu.RUnlock()
+	snap := quarantineSnapshot{ids: map[string]bool{}, gen: p.qgen.Load()}
+	err := p.db.View(func(tx *store.Tx) error {
+		qs, err := tx.Quarantined()
+		if err != nil {
+			return err
+		}
+		for _, q := range qs {
+			if q.Kind == store.KindContact && q.Side == store.SideGHL {
+				snap.ids[q.ID] = true
+			}
+		}
+		if fn != nil {
+			return fn(tx, snap.ids)
+		}
+		return nil
+	})
+	return snap, err
+}
+
+// skipHeld drops the quarantined contacts from ids, except those a webhook asked to re-read,
+// and reports how many it dropped.
+func (p *Poller) skipHeld(ids []string, snap quarantineSnapshot) (keep []string, held int) {
+	keep = make([]string, 0, len(ids))
+	for _, id := range ids {
+		if snap.ids[id] && !p.wantsContact(id) {
+			held++
+			continue
+		}
+		keep = append(keep, id)
+	}
+	return keep, held
+}
+
+// contactHeld reports whether tx holds a quarantine entry for HighLevel contact id (a scan of
+// the quarantine; callers use it only when their snapshot may be stale).
+func contactHeld(tx *store.Tx, id string) (bool, error) {
+	qs, err := tx.Quarantined()
+	if err != nil {
+		return false, err
+	}
+	for _, q := range qs {
+		if q.Kind == store.KindContact && q.Side == store.SideGHL && q.ID == id {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 func (st *ChildStats) add(o ChildStats) {
 	st.Dirty += o.Dirty
 	st.Swept += o.Swept
 	st.Contacts += o.Contacts
 	st.Fetched += o.Fetched
 	st.Gone += o.Gone
+	st.Held += o.Held
 	st.Failed += o.Failed
 	st.Tasks += o.Tasks
 	st.Notes += o.Notes
@@ -142,12 +231,21 @@ func (st *ChildStats) add(o ChildStats) {
 
 // RefreshChildren fetches the tasks, notes and appointments of ids with the worker pool and
 // replaces the mirror's copies, one transaction per contact (concurrent commits are batched).
-// reason is ReasonDirty or ReasonSweep. done, if set, is called after each contact.
+// reason is ReasonDirty or ReasonSweep. done, if set, is called after each contact (skipped
+// ones included). Quarantined contacts are skipped (ChildStats.Held) unless a webhook asked
+// for them, as in Children; a failure to read the quarantine is reported in FirstErr and
+// nothing is fetched.
 func (p *Poller) RefreshChildren(ctx context.Context, ids []string, reason string, done func(n int)) ChildStats {
-	return p.refresh(ctx, ids, reason, done)
+	snap, err := p.viewQuarantine(nil)
+	if err != nil {
+		return ChildStats{Failed: len(ids), FirstErr: fmt.Errorf("cannot read quarantine: %w", err)}
+	}
+	return p.refresh(ctx, ids, reason, done, snap)
 }
 
-func (p *Poller) refresh(ctx context.Context, ids []string, reason string, done func(n int)) ChildStats {
+// refresh runs refreshOne over ids with the worker pool; contacts held in snap are skipped
+// (unless a webhook asked for them) and counted in Held.
+func (p *Poller) refresh(ctx context.Context, ids []string, reason string, done func(n int), snap quarantineSnapshot) ChildStats {
 	set := p.settings()
 	var (
 		mu    sync.Mutex
@@ -155,13 +253,19 @@ func (p *Poller) refresh(ctx context.Context, ids []string, reason string, done 
 		count atomic.Int64
 		wg    sync.WaitGroup
 	)
+	ids, st.Held = p.skipHeld(ids, snap)
+	if done != nil {
+		for range st.Held {
+			done(int(count.Add(1)))
+		}
+	}
 	work := make(chan string)
 	for range min(set.Workers, len(ids)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for id := range work {
-				one, err := p.refreshOne(ctx, id, set)
+				one, err := p.refreshOne(ctx, id, set, snap)
 				mu.Lock()
 				if err != nil {
 					st.Failed++
@@ -209,8 +313,10 @@ feed:
 
 // refreshOne fetches one contact's children (and the contact itself when a webhook asked)
 // and stores them in one transaction. A contact HighLevel no longer has is quarantined and
-// its dirty mark cleared.
-func (p *Poller) refreshOne(ctx context.Context, id string, set Settings) (ChildStats, error) {
+// its dirty mark cleared. A contact it did not re-read is never rewritten while it is
+// quarantined (a sweep may have held it since snap was taken): its children are stored, its
+// fetch time and dirty mark are left alone, so the entry and its confirmations survive.
+func (p *Poller) refreshOne(ctx context.Context, id string, set Settings, snap quarantineSnapshot) (ChildStats, error) {
 	var st ChildStats
 	var contact *ghlwire.Contact
 	if p.takeWantContact(id) {
@@ -273,12 +379,19 @@ func (p *Poller) refreshOne(ctx context.Context, id string, set Settings) (Child
 			StartTime: start, EndTime: end, DateUpdated: upd, Raw: a.Raw, FetchedAt: now})
 	}
 	err = p.db.Batch(func(tx *store.Tx) error {
+		held := false
 		if rec != nil {
+			// Re-read from HighLevel just now: it exists, so the put releases any quarantine.
 			r := *rec
 			if old, err := tx.GetGHLContact(id); err == nil {
 				r.ChildrenFetchedAt = old.ChildrenFetchedAt
 			}
 			if err := tx.PutGHLContact(&r); err != nil {
+				return err
+			}
+		} else if held = snap.ids[id]; !held && p.qgen.Load() != snap.gen {
+			var err error
+			if held, err = contactHeld(tx, id); err != nil {
 				return err
 			}
 		}
@@ -291,6 +404,10 @@ func (p *Poller) refreshOne(ctx context.Context, id string, set Settings) (Child
 		if err := replaceAppointments(tx, id, as); err != nil {
 			return err
 		}
+		if held {
+			// ChildrenRefreshed rewrites the contact, which would clear its quarantine entry.
+			return nil
+		}
 		return tx.ChildrenRefreshed(id, now)
 	})
 	if err != nil {
@@ -300,17 +417,26 @@ func (p *Poller) refreshOne(ctx context.Context, id string, set Settings) (Child
 	return st, nil
 }
 
-// gone quarantines a contact HighLevel answered 404 for and takes it off the dirty queue.
+// gone quarantines a contact HighLevel answered 404 for and takes it off the dirty queue. A
+// contact already held is left exactly as it is (entry, confirmations, dirty mark): the
+// sweeps confirm a deletion, and taking it off the queue would rewrite the contact, which
+// clears the entry.
 func (p *Poller) gone(id string, st *ChildStats) error {
 	st.Gone = 1
+	var q store.QuarantineEntry
+	already := false
 	err := p.db.Update(func(tx *store.Tx) error {
+		var err error
+		if already, err = contactHeld(tx, id); err != nil || already {
+			return err
+		}
 		// ChildrenRefreshed rewrites the contact, which would clear a quarantine entry, so
 		// it goes first.
 		if err := tx.ChildrenRefreshed(id, p.now().UTC()); err != nil {
 			return err
 		}
 		if _, err := tx.GetGHLContact(id); err == nil {
-			if _, err := tx.QuarantineDelete(store.KindContact, store.SideGHL, id); err != nil {
+			if q, err = tx.QuarantineDelete(store.KindContact, store.SideGHL, id); err != nil {
 				return err
 			}
 		}
@@ -319,7 +445,9 @@ func (p *Poller) gone(id string, st *ChildStats) error {
 	if err != nil {
 		return fmt.Errorf("cannot quarantine contact %s: %w", id, err)
 	}
-	p.log.Info("contact gone from highlevel; held in quarantine", "id", id)
+	if !already {
+		p.log.Info("contact gone from highlevel; held in quarantine", "id", id, "confirmations", q.Confirmations)
+	}
 	return nil
 }
 

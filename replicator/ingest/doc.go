@@ -12,4 +12,7 @@
 // scheduler (package replicator); two Incremental calls at once would only waste requests.
 // Deletions are never propagated from here: a contact missing from a complete sweep is held in
 // the store's quarantine (its record stays in the mirror) and released when it reappears.
+// Each complete sweep that still misses it adds a confirmation (the delete policy's count);
+// the children job leaves quarantined contacts alone, because rewriting the contact record
+// (which moving it in the rotation does) would clear the entry and its confirmations.
 package ingest

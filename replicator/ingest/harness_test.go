@@ -27,6 +27,13 @@ type harness struct {
 
 func newHarness(t *testing.T, n int, simOpts ghlsim.Options, set Settings) *harness {
 	t.Helper()
+	return newHarnessFront(t, n, simOpts, set, nil)
+}
+
+// newHarnessFront is newHarness with the client talking to front(simulator URL) instead: a
+// test's proxy that changes what HighLevel appears to hold. A nil front is the simulator.
+func newHarnessFront(t *testing.T, n int, simOpts ghlsim.Options, set Settings, front func(simURL string) string) *harness {
+	t.Helper()
 	if simOpts.Limits.BurstMax == 0 {
 		simOpts.Limits = ghlsim.Limits{BurstMax: 1000, BurstInterval: 100 * time.Millisecond}
 	}
@@ -38,6 +45,9 @@ func newHarness(t *testing.T, n int, simOpts ghlsim.Options, set Settings) *harn
 	t.Cleanup(func() { sim.Close() })
 	if n > 0 {
 		sim.Seed(n)
+	}
+	if front != nil {
+		url = front(url)
 	}
 	db, err := store.Open(filepath.Join(t.TempDir(), "mirror.db"), store.Options{})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -122,6 +123,14 @@ type Poller struct {
 	m   *metrics.Metrics
 	now func() time.Time
 
+	// qmu orders snapshots of the contact quarantine (read lock) against the sweep's
+	// quarantine transaction (write lock); qgen counts those transactions. A refresh compares
+	// qgen with its snapshot's inside its own transaction (an atomic read: taking qmu there
+	// would deadlock against a sweep waiting for the writer) to learn whether the snapshot
+	// may be stale.
+	qmu  sync.RWMutex
+	qgen atomic.Uint64
+
 	mu            sync.Mutex
 	set           Settings
 	searchRefused time.Time         // when search was last refused (zero: never)
@@ -162,6 +171,14 @@ func (p *Poller) WantContact(id, event string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.wantContact[id] = event
+}
+
+// wantsContact reports, without consuming it, whether a webhook asked for id to be re-read.
+func (p *Poller) wantsContact(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.wantContact[id]
+	return ok
 }
 
 func (p *Poller) takeWantContact(id string) bool {

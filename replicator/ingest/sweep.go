@@ -113,8 +113,13 @@ func (p *Poller) sweep(ctx context.Context, progress func(done, total int)) (Swe
 			progress(st.Seen, page.Total)
 		}
 	}
-	// The listing is complete: whatever the mirror holds that it did not list is gone.
+	// The listing is complete: whatever the mirror holds that it did not list is gone. The
+	// write lock and the generation tell a children refresh in flight that its snapshot of
+	// the quarantine may be stale (see refreshOne).
+	p.qmu.Lock()
+	defer p.qmu.Unlock()
 	err := p.db.Update(func(tx *store.Tx) error {
+		p.qgen.Add(1)
 		st.Quarantined = 0
 		var missing []string
 		if err := tx.ForEachGHLContact(func(c *store.GHLContact) error {
