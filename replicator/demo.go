@@ -102,6 +102,7 @@ type Demo struct {
 	convergedAt   time.Time
 	backfillCalls int64
 	closed        bool
+	coachEdits    []PTDEdit
 }
 
 func (o *DemoOptions) defaults() {
@@ -315,8 +316,9 @@ func seedRouteCatalogue(sim *ptdsim.Sim, routes []config.Route) map[string]strin
 
 var envCall = regexp.MustCompile(`env\("([A-Za-z0-9_]+)"\)`)
 
-// writeConfig writes ConfigTemplate with the running demo's values to ConfigPath (0600: it
-// holds the simulators' throwaway credentials).
+// writeConfig writes ConfigTemplate with the running demo's values to ConfigPath. The
+// configuration language refuses literal secrets, so the simulators' throwaway credentials
+// go to files in a .secrets directory next to it (0700/0600) that the file() calls read.
 func (d *Demo) writeConfig() error {
 	o := d.opts
 	if o.ConfigTemplate == nil {
@@ -324,13 +326,28 @@ func (d *Demo) writeConfig() error {
 	}
 	c := d.Config
 	vals := map[string]string{
-		"DEMO_GHL_URL": c.GHL.BaseURL, "DEMO_LOCATION_ID": c.GHL.LocationID, "DEMO_GHL_TOKEN": c.GHL.PrivateToken.Reveal(),
-		"DEMO_PTD_URL": c.PTD.REST.BaseURL, "DEMO_PTD_API_KEY": c.PTD.REST.APIKey.Reveal(), "DEMO_STORE_PATH": c.Store.Path,
-		"DEMO_METRICS_LISTEN": "127.0.0.1:0",
+		"DEMO_GHL_URL": c.GHL.BaseURL, "DEMO_LOCATION_ID": c.GHL.LocationID, "DEMO_PTD_URL": c.PTD.REST.BaseURL,
+		"DEMO_STORE_PATH": c.Store.Path, "DEMO_METRICS_LISTEN": "127.0.0.1:0",
+	}
+	secrets := map[string]struct{ file, value string }{
+		"DEMO_GHL_TOKEN":   {"ghl-token", c.GHL.PrivateToken.Reveal()},
+		"DEMO_PTD_API_KEY": {"ptd-api-key", c.PTD.REST.APIKey.Reveal()},
+	}
+	stem := strings.TrimSuffix(o.ConfigPath, ".hcl")
+	secretDir := stem + ".secrets"
+	if err := os.MkdirAll(secretDir, 0o700); err != nil {
+		return fmt.Errorf("cannot write demo configuration: %w", err)
 	}
 	var missing []string
+	var werr error
 	text := envCall.ReplaceAllStringFunc(string(o.ConfigTemplate), func(m string) string {
 		name := envCall.FindStringSubmatch(m)[1]
+		if sec, ok := secrets[name]; ok {
+			if err := os.WriteFile(filepath.Join(secretDir, sec.file), []byte(sec.value+"\n"), 0o600); err != nil && werr == nil {
+				werr = err
+			}
+			return "file(" + strconv.Quote(filepath.Base(secretDir)+"/"+sec.file) + ")"
+		}
 		v, ok := vals[name]
 		if !ok {
 			missing = append(missing, name)
@@ -338,6 +355,9 @@ func (d *Demo) writeConfig() error {
 		}
 		return strconv.Quote(v)
 	})
+	if werr != nil {
+		return fmt.Errorf("cannot write demo configuration: %w", werr)
+	}
 	if len(missing) > 0 {
 		return fmt.Errorf("cannot write demo configuration: the template reads unknown variables %s", strings.Join(missing, ", "))
 	}
@@ -887,12 +907,19 @@ func (d *Demo) CoachEdit(r *rand.Rand) (PTDEdit, error) {
 	return e, nil
 }
 
+// CoachEdits returns the PTD edits Live has made so far, in order.
+func (d *Demo) CoachEdits() []PTDEdit {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.coachEdits)
+}
+
 // LiveStats is what Live did.
 type LiveStats struct {
 	GHLEdits, PTDEdits int
 	// Pushed counts successful writes during live mode by target (store.SideGHL/SidePTD).
 	Pushed map[string]int
-	// CoachEdits are the PTD edits made, in order.
+	// CoachEdits are the PTD edits made, in order (all of them, as CoachEdits returns).
 	CoachEdits []PTDEdit
 }
 
@@ -945,8 +972,10 @@ func (d *Demo) Live(ctx context.Context, w io.Writer) LiveStats {
 		}
 		mu.Lock()
 		st.PTDEdits++
-		st.CoachEdits = append(st.CoachEdits, e)
 		mu.Unlock()
+		d.mu.Lock()
+		d.coachEdits = append(d.coachEdits, e)
+		d.mu.Unlock()
 	})
 	start := time.Now()
 	type snap struct {
@@ -973,6 +1002,7 @@ func (d *Demo) Live(ctx context.Context, w io.Writer) LiveStats {
 			for t, v := range now {
 				st.Pushed[t] = v - base[t]
 			}
+			st.CoachEdits = d.CoachEdits()
 			return st
 		case <-status.C:
 			cur := take()
