@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // maxProblems caps how many problems Check reports; the count says if there were more.
@@ -61,10 +64,10 @@ func (p problems) add(format string, args ...any) {
 func (db *DB) Check() error {
 	ce := &CheckError{Path: db.path}
 	p := problems{ce}
+	if err := db.checkPages(p); err != nil {
+		return err
+	}
 	err := db.View(func(tx *Tx) error {
-		for err := range tx.btx.Check() {
-			p.add("bbolt: %v", err)
-		}
 		for _, c := range indexedCollections() {
 			if err := tx.checkIndexes(c, p); err != nil {
 				return err
@@ -87,6 +90,38 @@ func (db *DB) Check() error {
 		return ce
 	}
 	return nil
+}
+
+// errRollback ends the write transaction checkPages borrows; nothing was written.
+var errRollback = errors.New("rollback")
+
+// checkPages runs bbolt's page-level check. bbolt's check reads the shared freelist, which
+// a concurrent commit changes (pages it frees look "reachable freed" to an older reader, and
+// the read races with the commit), so in a read-write mirror, where the service writes
+// meanwhile, it runs inside a write transaction that is rolled back: writers wait for the
+// length of the page walk (the record checks that follow run in a read transaction as
+// before). A read-only mirror has no writer (the file lock excludes one).
+func (db *DB) checkPages(p problems) (err error) {
+	check := func(btx *bolt.Tx) error {
+		for err := range btx.Check() {
+			p.add("bbolt: %v", err)
+		}
+		return errRollback
+	}
+	if db.readOnly {
+		err = db.View(func(tx *Tx) error { return check(tx.btx) })
+	} else {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("cannot read mirror %s: %w: %v", db.path, ErrCorrupt, r)
+			}
+		}()
+		err = db.bolt.Update(check)
+	}
+	if errors.Is(err, errRollback) {
+		return nil
+	}
+	return err
 }
 
 func (tx *Tx) checkIndexes(c Collection, p problems) error {
