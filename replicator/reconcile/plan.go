@@ -55,6 +55,10 @@ type payload struct {
 	Tag         string                `json:"tag,omitempty"`
 	// Deleted names the side whose record was deleted (delete.policy).
 	Deleted string `json:"deleted,omitempty"`
+	// PTDETag is the ETag of the PTD client the merge read: a client update is conditional on
+	// it (If-Match), so a coach's edit made after the plan answers 412 and is re-planned
+	// instead of being overwritten. Empty in entries written before it existed.
+	PTDETag string `json:"ptdEtag,omitempty"`
 }
 
 type routePayload struct {
@@ -502,7 +506,7 @@ func (p *planner) mergeContact(a *action, g store.GHLContact, c store.PTDClient)
 		a.entries = append(a.entries, entry(store.SideGHL, OpContactUpdate, store.KindContact, payload{Fields: toGHL}))
 	}
 	if len(toPTD) > 0 {
-		a.entries = append(a.entries, entry(store.SidePTD, OpClientUpdate, store.KindContact, payload{Fields: toPTD}))
+		a.entries = append(a.entries, entry(store.SidePTD, OpClientUpdate, store.KindContact, payload{Fields: toPTD, PTDETag: c.ETag}))
 	}
 }
 

@@ -574,7 +574,13 @@ func (e *Engine) updateClient(ctx context.Context, j *job) (commitFn, error) {
 		return nil, err
 	}
 	if in != (ptdwire.ClientInput{}) {
-		c, err := e.ptd.UpdateClient(ctx, id, j.mirrorP.ETag, in)
+		// Conditional on what the plan read, not on the mirror now: the PTD poll may have
+		// refreshed the mirror with a newer edit since, which this write must not overwrite.
+		etag := j.mirrorP.ETag
+		if j.pl.PTDETag != "" {
+			etag = j.pl.PTDETag
+		}
+		c, err := e.ptd.UpdateClient(ctx, id, etag, in)
 		if errors.Is(err, ptd.ErrPreconditionFailed) {
 			// Someone edited the client since the mirror read it: refresh and re-plan.
 			fresh, gerr := e.ptd.GetClient(ctx, id)
