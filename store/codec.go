@@ -163,11 +163,17 @@ func encodeValue(r record) ([]byte, error) {
 	}
 	var rb []byte
 	if raw := *br.rawField(); len(raw) > 0 {
-		// json.Marshal of a RawMessage validates, compacts and HTML-escapes it in one pass:
-		// exactly the bytes schema 2 stored inside its JSON, so Raw reads back the same.
-		var err error
-		if rb, err = json.Marshal(raw); err != nil {
-			return nil, fmt.Errorf("raw is not valid JSON: %w", err)
+		// Stored raw is what json.Marshal of the RawMessage gives (validated, compacted,
+		// HTML-escaped): the bytes schema 2 kept inside its JSON, so Raw reads back the same.
+		// Raw that is already in that form (the usual case: HighLevel sends compact JSON) is
+		// recognised in one cheap pass and kept as is.
+		if canonicalJSON(raw) {
+			rb = raw
+		} else {
+			var err error
+			if rb, err = json.Marshal(raw); err != nil {
+				return nil, fmt.Errorf("raw is not valid JSON: %w", err)
+			}
 		}
 	}
 	var hbuf [256]byte
