@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -53,6 +54,8 @@ type childResult struct {
 	// they are read, and the kernel may drop at will). WriteBytes is what the sync caused to
 	// be written to storage (/proc/self/io write_bytes).
 	PeakAnonKiB int64 `json:"peakAnonKiB"`
+	// PeakHeapKiB is the largest Go heap (live and not yet collected objects) sampled likewise.
+	PeakHeapKiB int64 `json:"peakHeapKiB"`
 	WriteBytes  int64 `json:"writeBytes"`
 	// Raw baselines (childRaw): the same search pages fetched with plain net/http and each
 	// contact's JSON put as is, one transaction per page; and the bytes ptsync stored for the
@@ -103,7 +106,7 @@ func childSync(ctx context.Context, mode string) (childResult, error) {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	stopSampling := sampleAnon(&res.PeakAnonKiB)
+	stopSampling := sampleAnon(&res.PeakAnonKiB, &res.PeakHeapKiB)
 	t0 := time.Now()
 	switch mode {
 	case modeContacts:
@@ -126,6 +129,12 @@ func childSync(ctx context.Context, mode string) (childResult, error) {
 	}
 	res.Seconds = time.Since(t0).Seconds()
 	stopSampling()
+	if path := os.Getenv(childProfile); path != "" {
+		if f, err := os.Create(path + ".heap"); err == nil {
+			_ = pprof.Lookup("heap").WriteTo(f, 0)
+			f.Close()
+		}
+	}
 	res.VmHWMKiB, res.MaxRSSKiB = peakRSS()
 	if err := side.close(); err != nil {
 		return res, err
@@ -190,17 +199,22 @@ func procField(path, prefix string) int64 {
 	return 0
 }
 
-// sampleAnon records the peak of RssAnon (KiB) in *peak every 20 ms until the returned stop
-// is called.
-func sampleAnon(peak *int64) (stop func()) {
+// sampleAnon records the peaks of RssAnon and of the Go heap's objects (KiB) in *anon and
+// *heap every 20 ms until the returned stop is called.
+func sampleAnon(anon, heap *int64) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
 		t := time.NewTicker(20 * time.Millisecond)
 		defer t.Stop()
+		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 		for {
-			*peak = max(*peak, procField("/proc/self/status", "RssAnon:"))
+			*anon = max(*anon, procField("/proc/self/status", "RssAnon:"))
+			metrics.Read(sample)
+			if sample[0].Value.Kind() == metrics.KindUint64 {
+				*heap = max(*heap, int64(sample[0].Value.Uint64()/1024))
+			}
 			select {
 			case <-t.C:
 			case <-done:
@@ -473,6 +487,9 @@ func benchMemory(ctx context.Context, e *env) ([]row, error) {
 		{Section: sec, Metric: "  peak anonymous RSS (process memory without the mapped mirror file)",
 			Value: fmt.Sprintf("%s: %s", num(int64(res[1].Contacts)), kib(res[1].PeakAnonKiB)), Baseline: fmt.Sprintf("%s: %s", num(int64(res[0].Contacts)), kib(res[0].PeakAnonKiB)),
 			Ratio: ratio(float64(res[1].PeakAnonKiB), float64(res[0].PeakAnonKiB))},
+		{Section: sec, Metric: "  peak Go heap (objects, sampled)",
+			Value: fmt.Sprintf("%s: %s", num(int64(res[1].Contacts)), kib(res[1].PeakHeapKiB)), Baseline: fmt.Sprintf("%s: %s", num(int64(res[0].Contacts)), kib(res[0].PeakHeapKiB)),
+			Ratio: ratio(float64(res[1].PeakHeapKiB), float64(res[0].PeakHeapKiB))},
 		{Section: sec, Metric: "  mirror file size", Value: mib(res[1].DBBytes), Baseline: mib(res[0].DBBytes),
 			Ratio: ratio(float64(res[1].DBBytes), float64(res[0].DBBytes))},
 	}, nil
