@@ -2,6 +2,7 @@ package reconcile_test
 
 import (
 	"testing"
+	"time"
 
 	"ptsync/apiclient/ghlwire"
 	"ptsync/apiclient/ptdwire"
@@ -56,5 +57,40 @@ func TestPTDEditBetweenPlanAndPushIsNotOverwritten(t *testing.T) {
 				t.Fatalf("after convergence ghl %q ptd %q, want the newest edit CoachLater on both", g.FirstName, p.FirstName)
 			}
 		})
+	}
+}
+
+// The same race on the HighLevel side, which has no conditional update: a user's edit made
+// after the plan (the mirror had not seen it) must survive the push.
+func TestGHLEditBetweenPlanAndPushIsNotOverwritten(t *testing.T) {
+	h := newHarness(t, hopts{})
+	ids, rep := h.seed(6, 1, 0, 0, false)
+	h.converge(4)
+	m := rep.Matches[0]
+	gid, pid := ids[m.Index], m.ClientID
+
+	if _, err := h.psim.EditClient(pid, ptdwire.ClientInput{FirstName: strp("FromPTD")}); err != nil {
+		t.Fatal(err)
+	}
+	h.ingest()
+	if _, err := h.eng.PollPTD(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.eng.Reconcile(h.ctx); err != nil { // plans FromPTD -> HighLevel
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond) // HighLevel stamps milliseconds
+	if _, err := h.gsim.UpdateContact(gid, ghlwire.ContactInput{FirstName: strp("UserLater")}); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = h.eng.Push(h.ctx)
+	if c, _ := h.gsim.Contact(gid); c.FirstName != "UserLater" {
+		t.Fatalf("ghl firstName %q right after the push: the user's later edit was overwritten", c.FirstName)
+	}
+	h.converge(6)
+	g, _ := h.gsim.Contact(gid)
+	p, _ := h.psim.Client(pid)
+	if g.FirstName != "UserLater" || p.FirstName != "UserLater" {
+		t.Fatalf("after convergence ghl %q ptd %q, want the newest edit UserLater on both", g.FirstName, p.FirstName)
 	}
 }

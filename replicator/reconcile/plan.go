@@ -59,6 +59,10 @@ type payload struct {
 	// it (If-Match), so a coach's edit made after the plan answers 412 and is re-planned
 	// instead of being overwritten. Empty in entries written before it existed.
 	PTDETag string `json:"ptdEtag,omitempty"`
+	// GHLUpdated is the dateUpdated of the HighLevel contact the merge read. HighLevel has no
+	// conditional update, so a scalar update re-reads the contact first and is re-planned if
+	// it changed since: a user's newer edit is not overwritten (a race of one GET remains).
+	GHLUpdated time.Time `json:"ghlUpdated,omitzero"`
 }
 
 type routePayload struct {
@@ -503,7 +507,7 @@ func (p *planner) mergeContact(a *action, g store.GHLContact, c store.PTDClient)
 		}
 	}
 	if len(toGHL) > 0 {
-		a.entries = append(a.entries, entry(store.SideGHL, OpContactUpdate, store.KindContact, payload{Fields: toGHL}))
+		a.entries = append(a.entries, entry(store.SideGHL, OpContactUpdate, store.KindContact, payload{Fields: toGHL, GHLUpdated: g.DateUpdated}))
 	}
 	if len(toPTD) > 0 {
 		a.entries = append(a.entries, entry(store.SidePTD, OpClientUpdate, store.KindContact, payload{Fields: toPTD, PTDETag: c.ETag}))

@@ -721,6 +721,19 @@ func (e *Engine) updateContact(ctx context.Context, j *job) (commitFn, error) {
 		}
 	}
 	var full *ghlwire.Contact
+	if len(scalars) > 0 && !j.pl.GHLUpdated.IsZero() {
+		// A plan made from a mirror that had not yet seen a user's newer edit would overwrite
+		// it (HighLevel has no If-Match): re-read and re-plan if the contact moved on.
+		fresh, err := e.ghl.GetContact(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if rec := e.ghlRecord(fresh, e.now().UTC()); rec.DateUpdated.After(j.pl.GHLUpdated) {
+			rec.ChildrenFetchedAt = j.mirrorG.ChildrenFetchedAt
+			e.log.Info("highlevel contact changed under a pending update; re-planning", "link", j.link.ID)
+			return func(tx *store.Tx) error { return tx.PutGHLContact(&rec) }, errSuperseded
+		}
+	}
 	if len(scalars) > 0 {
 		in, err := ghlInput(scalars) // never carries tags: tags go through their own endpoints
 		if err != nil {
