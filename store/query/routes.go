@@ -1,0 +1,35 @@
+package query
+
+import (
+	"context"
+	"net/http"
+)
+
+// The pieces below let another package (replicator/reconcile: plan, conflicts, outbox,
+// history) serve its own admin routes from the same handler and call them with the same
+// client, so that the token check, the 1 MiB body limit and the error protocol exist once.
+
+// WithRoute mounts h at pattern (http.ServeMux syntax, e.g. "POST /admin/plan") on the
+// Handler, behind the same "Authorization: Bearer <token>" check as the built-in routes. h
+// should read its body with DecodeBody and answer with WriteJSON / WriteError.
+func WithRoute(pattern string, h http.Handler) HandlerOption {
+	return func(hd *handler) { hd.mux.Handle(pattern, h) }
+}
+
+// DecodeBody decodes a JSON request body into v as the built-in routes do: at most 1 MiB is
+// read and unknown fields are refused. Its errors are *RequestError (HTTP 400 via WriteError).
+func DecodeBody(r *http.Request, v any) error { return decode(r, v) }
+
+// WriteJSON answers status with v as JSON.
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
+
+// WriteError answers err in the admin protocol: *RequestError 400 (with the known names),
+// store.ErrNotFound 404, anything else 500; the body is {"error", "known"}.
+func WriteError(w http.ResponseWriter, err error) { writeErr(w, err) }
+
+// Call sends one admin request (body and out JSON; out may be an io.Writer for raw bytes) and
+// maps the answer like the built-in calls: 400 → *RequestError, 404 → an error matching
+// store.ErrNotFound, an unreachable endpoint → ErrUnreachable. Safe for concurrent use.
+func (c *Client) Call(ctx context.Context, method, path string, body, out any) error {
+	return c.do(ctx, method, path, body, out)
+}
