@@ -291,7 +291,9 @@ func (s *Service) openListeners(ctx context.Context, cfg *config.Config) error {
 	if s.opts.AdminHandler != nil {
 		admin = s.opts.AdminHandler(s.db, token)
 	} else {
-		admin = query.Handler(s.db, query.WithToken(token), query.WithClock(s.now))
+		// The reconcile commands (plan, conflicts, outbox, history) share its token check.
+		admin = query.Handler(s.db, append([]query.HandlerOption{query.WithToken(token), query.WithClock(s.now)},
+			reconcile.AdminRoutes(s.db, s.engine)...)...)
 	}
 	if s.adminL, s.adminS, err = serve(ctx, cfg.Admin.Listen, admin, s.log.Named("admin")); err != nil {
 		return err
