@@ -18,6 +18,8 @@ import (
 //	ptsync conflicts resolve <link> <field> --take ghl|ptd|value [--value V]
 //
 // Resolving queues the chosen value for the side(s) that lack it; the next push writes it.
+// While the service holds the mirror, both go through its admin endpoint and the service
+// resolves in its own transaction.
 func cmdConflicts(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "resolve" {
 		return conflictsResolve(ctx, args[1:], stdout, stderr)
@@ -34,17 +36,24 @@ func cmdConflicts(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if _, code, ok := parseFlags(fs, args, stderr, 0); !ok {
 		return code
 	}
-	mdb, err := store.Open(dbPath(*db), store.Options{ReadOnly: true, Timeout: mirrorLockTimeout})
+	m, err := openReconcileMirror(ctx, dbPath(*db), false)
 	if err != nil {
 		fmt.Fprintf(stderr, "ptsync conflicts: %v\n", err)
 		return exitFailure
 	}
-	defer mdb.Close()
+	defer m.Close()
 	var cs []store.Conflict
-	if err := mdb.View(func(tx *store.Tx) error { cs, err = tx.Conflicts("", *all); return err }); err != nil {
-		fmt.Fprintf(stderr, "ptsync conflicts: %v\n", err)
-		return exitFailure
+	if m.db != nil {
+		err = m.db.View(func(tx *store.Tx) error { cs, err = reconcile.ListConflicts(tx, *all); return err })
+	} else {
+		cs, err = m.admin.Conflicts(ctx, *all)
+		err = remoteErr(m.mirror, err)
 	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ptsync conflicts: %v\n", err)
+		return exitFor(err)
+	}
+	m.via(stderr, "listed")
 	if *asJSON {
 		if cs == nil {
 			cs = []store.Conflict{}
@@ -95,16 +104,32 @@ func conflictsResolve(ctx context.Context, args []string, stdout, stderr io.Writ
 		fmt.Fprintf(stderr, "ptsync conflicts resolve: --take %q: want ghl, ptd or value\n", *take)
 		return exitUsage
 	}
-	eng, mdb, code := offlineEngine(*cfg, *db, true, stderr)
-	if eng == nil {
+	conf, path, code := reconcileConfig(*cfg, *db, stderr)
+	if conf == nil {
 		return code
 	}
-	defer mdb.Close()
-	c, err := eng.ResolveConflict(ctx, pos[0], pos[1], reconcile.Resolution{Take: *take, Value: *value})
+	m, err := openReconcileMirror(ctx, path, true)
 	if err != nil {
 		fmt.Fprintf(stderr, "ptsync conflicts resolve: %v\n", err)
 		return exitFailure
 	}
+	defer m.Close()
+	var c store.Conflict
+	if m.db != nil {
+		eng, code := offlineEngine(conf, m.db, stderr)
+		if eng == nil {
+			return code
+		}
+		c, err = eng.ResolveConflict(ctx, pos[0], pos[1], reconcile.Resolution{Take: *take, Value: *value})
+	} else {
+		c, err = m.admin.ResolveConflict(ctx, reconcile.ResolveRequest{Link: pos[0], Field: pos[1], Take: *take, Value: *value})
+		err = remoteErr(m.mirror, err)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ptsync conflicts resolve: %v\n", err)
+		return exitFor(err)
+	}
+	m.via(stderr, "resolved")
 	fmt.Fprintf(stdout, "resolved %s %s = %q; the next push writes it\n", c.LinkID, c.Field, c.Resolution)
 	return exitOK
 }

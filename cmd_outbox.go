@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"text/tabwriter"
 
+	"ptsync/replicator/reconcile"
 	"ptsync/store"
 )
 
@@ -16,7 +17,10 @@ import (
 //	ptsync outbox [--dead] [--json]
 //	ptsync outbox retry <seq>|all-dead
 //	ptsync outbox drop <seq>
-func cmdOutbox(_ context.Context, args []string, stdout, stderr io.Writer) int {
+//
+// While the service holds the mirror, all three go through its admin endpoint; retry and drop
+// are then applied by the service in its own transaction.
+func cmdOutbox(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("outbox", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	db := fs.String("db", "", "mirror file (default $PTSYNC_DB or ./ptsync.db)")
@@ -31,27 +35,26 @@ func cmdOutbox(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	if len(pos) > 0 {
-		return outboxAction(pos, dbPath(*db), stdout, stderr, fs)
+		return outboxAction(ctx, pos, dbPath(*db), stdout, stderr, fs)
 	}
-	mdb, err := store.Open(dbPath(*db), store.Options{ReadOnly: true, Timeout: mirrorLockTimeout})
+	m, err := openReconcileMirror(ctx, dbPath(*db), false)
 	if err != nil {
 		fmt.Fprintf(stderr, "ptsync outbox: %v\n", err)
 		return exitFailure
 	}
-	defer mdb.Close()
-	entries := []store.OutboxEntry{}
-	err = mdb.View(func(tx *store.Tx) error {
-		return tx.ForEachOutbox(func(o *store.OutboxEntry) error {
-			if !*dead || o.Dead {
-				entries = append(entries, *o)
-			}
-			return nil
-		})
-	})
+	defer m.Close()
+	var entries []store.OutboxEntry
+	if m.db != nil {
+		err = m.db.View(func(tx *store.Tx) error { entries, err = reconcile.ListOutbox(tx, *dead); return err })
+	} else {
+		entries, err = m.admin.Outbox(ctx, *dead)
+		err = remoteErr(m.mirror, err)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "ptsync outbox: %v\n", err)
-		return exitFailure
+		return exitFor(err)
 	}
+	m.via(stderr, "listed")
 	if *asJSON {
 		return writeJSON(stdout, stderr, entries)
 	}
@@ -72,65 +75,49 @@ func cmdOutbox(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-func outboxAction(pos []string, path string, stdout, stderr io.Writer, fs *flag.FlagSet) int {
+func outboxAction(ctx context.Context, pos []string, path string, stdout, stderr io.Writer, fs *flag.FlagSet) int {
 	if len(pos) != 2 || (pos[0] != "retry" && pos[0] != "drop") {
 		fs.Usage()
 		return exitUsage
 	}
-	var seq uint64
-	if !(pos[0] == "retry" && pos[1] == "all-dead") {
+	var req reconcile.OutboxRequest
+	if pos[0] == "retry" && pos[1] == "all-dead" {
+		req.AllDead = true
+	} else {
 		n, err := strconv.ParseUint(pos[1], 10, 64)
-		if err != nil {
+		if err != nil || n == 0 {
 			fmt.Fprintf(stderr, "ptsync outbox %s: %q is not an entry number\n", pos[0], pos[1])
 			return exitUsage
 		}
-		seq = n
+		req.Seq = n
 	}
-	mdb, err := store.Open(path, store.Options{Timeout: mirrorLockTimeout})
-	if err != nil {
-		fmt.Fprintf(stderr, "ptsync outbox %s: %v (stop the service to change its outbox)\n", pos[0], err)
-		return exitFailure
-	}
-	defer mdb.Close()
-	n := 0
-	err = mdb.Update(func(tx *store.Tx) error {
-		switch {
-		case pos[0] == "drop":
-			o, err := tx.DropOutbox(seq)
-			if err == nil {
-				fmt.Fprintf(stdout, "dropped %d (%s %s on %s/%s); it will not be written\n", o.Seq, o.Target, o.Op, o.RecordKind, o.RecordID)
-				n++
-			}
-			return err
-		case seq != 0:
-			_, err := tx.RetryOutbox(seq)
-			n++
-			return err
-		default:
-			var dead []uint64
-			if err := tx.ForEachOutbox(func(o *store.OutboxEntry) error {
-				if o.Dead {
-					dead = append(dead, o.Seq)
-				}
-				return nil
-			}); err != nil {
-				return err
-			}
-			for _, s := range dead {
-				if _, err := tx.RetryOutbox(s); err != nil {
-					return err
-				}
-				n++
-			}
-			return nil
-		}
-	})
+	m, err := openReconcileMirror(ctx, path, true)
 	if err != nil {
 		fmt.Fprintf(stderr, "ptsync outbox %s: %v\n", pos[0], err)
 		return exitFailure
 	}
+	defer m.Close()
+	local, remote := reconcile.RetryOutbox, m.admin.RetryOutbox
+	if pos[0] == "drop" {
+		local, remote = reconcile.DropOutbox, m.admin.DropOutbox
+	}
+	var res reconcile.OutboxResult
+	if m.db != nil {
+		err = m.db.Update(func(tx *store.Tx) error { res, err = local(tx, req); return err })
+	} else {
+		res, err = remote(ctx, req)
+		err = remoteErr(m.mirror, err)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ptsync outbox %s: %v\n", pos[0], err)
+		return exitFor(err)
+	}
+	m.via(stderr, "applied")
+	if o := res.Dropped; o != nil {
+		fmt.Fprintf(stdout, "dropped %d (%s %s on %s/%s); it will not be written\n", o.Seq, o.Target, o.Op, o.RecordKind, o.RecordID)
+	}
 	if pos[0] == "retry" {
-		fmt.Fprintf(stdout, "%d entries due now; the next push retries them\n", n)
+		fmt.Fprintf(stdout, "%d entries due now; the next push retries them\n", res.Retried)
 	}
 	return exitOK
 }

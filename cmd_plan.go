@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"text/tabwriter"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -17,10 +18,12 @@ import (
 	"ptsync/config"
 	"ptsync/replicator/reconcile"
 	"ptsync/store"
+	"ptsync/store/query"
 )
 
 // cmdPlan prints the writes the next reconcile would make, computed from the mirror alone
 // (no network; run the service or `ptsync demo` to refresh the mirror first). It writes nothing.
+// While the service holds the mirror, the service's own engine (and configuration) plans it.
 func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -34,16 +37,32 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if _, code, ok := parseFlags(fs, args, stderr, 0); !ok {
 		return code
 	}
-	eng, mdb, code := offlineEngine(*cfgPath, *db, false, stderr)
-	if eng == nil {
+	cfg, path, code := reconcileConfig(*cfgPath, *db, stderr)
+	if cfg == nil {
 		return code
 	}
-	defer mdb.Close()
-	p, err := eng.Plan(ctx)
+	m, err := openReconcileMirror(ctx, path, false)
 	if err != nil {
 		fmt.Fprintf(stderr, "ptsync plan: %v\n", err)
 		return exitFailure
 	}
+	defer m.Close()
+	var p reconcile.Plan
+	if m.db != nil {
+		eng, code := offlineEngine(cfg, m.db, stderr)
+		if eng == nil {
+			return code
+		}
+		p, err = eng.Plan(ctx)
+	} else {
+		p, err = m.admin.Plan(ctx)
+		err = remoteErr(m.mirror, err)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ptsync plan: %v\n", err)
+		return exitFor(err)
+	}
+	m.via(stderr, "planned")
 	if *asJSON {
 		return writeJSON(stdout, stderr, p)
 	}
@@ -138,34 +157,66 @@ func offlineCaps(cfg *config.Config) ptd.Capabilities {
 	return ptd.FromWire(ptdwireAll)
 }
 
-// offlineEngine loads the configuration, opens the mirror (read-write when write is set) and
-// builds an engine that never touches the network. It prints the problem and returns a nil
-// engine with the exit code on failure.
-func offlineEngine(cfgFlag, dbFlag string, write bool, stderr io.Writer) (*reconcile.Engine, *store.DB, int) {
-	file := configPath(cfgFlag, os.Getenv)
-	cfg, err := config.Load(file)
+// reconcileConfig loads the configuration and picks the mirror (--db, else store.path). It
+// prints the problem and returns a nil config with exit code 2 when the file is bad.
+func reconcileConfig(cfgFlag, dbFlag string, stderr io.Writer) (*config.Config, string, int) {
+	cfg, err := config.Load(configPath(cfgFlag, os.Getenv))
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		return nil, nil, exitUsage
+		return nil, "", exitUsage
 	}
 	path := dbFlag
 	if path == "" {
 		path = cfg.Store.Path
 	}
-	db, err := store.Open(path, store.Options{ReadOnly: !write, Timeout: mirrorLockTimeout, AppVersion: buildVersion()})
-	if err != nil {
-		if errors.Is(err, store.ErrLocked) {
-			err = fmt.Errorf("%w; stop the service (systemctl stop ptsync) to run this command against %s", err, path)
-		}
-		fmt.Fprintf(stderr, "ptsync: %v\n", err)
-		return nil, nil, exitFailure
-	}
+	return cfg, path, exitOK
+}
+
+// offlineEngine builds an engine over db that never touches the network. It prints the
+// problem and returns nil with the exit code on failure.
+func offlineEngine(cfg *config.Config, db *store.DB, stderr io.Writer) (*reconcile.Engine, int) {
 	eng, err := reconcile.New(reconcile.Options{Store: db, Config: cfg, Offline: true, OfflineCaps: offlineCaps(cfg),
 		Logger: hclog.New(&hclog.LoggerOptions{Output: stderr, Level: hclog.Warn})})
 	if err != nil {
-		db.Close()
 		fmt.Fprintf(stderr, "ptsync: %v\n", err)
-		return nil, nil, exitUsage
+		return nil, exitUsage
 	}
-	return eng, db, exitOK
+	return eng, exitOK
+}
+
+// reconcileAdminTimeout bounds one reconcile command's call to the running service: a plan
+// or an outbox action waits for the engine's job in progress (a push) before it starts.
+const reconcileAdminTimeout = 20 * time.Second
+
+// reconcileMirror is the mirror for plan, conflicts, outbox and history: a local handle, or
+// (admin set) the running service that holds the file, reached through its admin endpoint.
+type reconcileMirror struct {
+	mirror
+	admin *reconcile.AdminClient
+}
+
+// openReconcileMirror opens path read-only, or read-write for operator actions, with the short
+// lock timeout (openMirror). When a ptsync service holds the file it returns the service's
+// reconcile admin client instead; when neither works the error says why (exit 1).
+func openReconcileMirror(ctx context.Context, path string, write bool) (reconcileMirror, error) {
+	m, err := openMirror(ctx, path, write)
+	if err != nil {
+		return reconcileMirror{}, err
+	}
+	r := reconcileMirror{mirror: m}
+	if m.remote != nil {
+		info, err := store.ReadAdminAddr(path)
+		if err != nil {
+			return reconcileMirror{}, fmt.Errorf("mirror %s is locked by another process and its admin file is unusable: %w", path, err)
+		}
+		r.admin = reconcile.NewAdminClient(query.NewClient(info, reconcileAdminTimeout))
+	}
+	return r, nil
+}
+
+// via tells stderr (not stdout, which stays the same either way) that the service did it.
+func (m reconcileMirror) via(stderr io.Writer, what string) {
+	if m.admin != nil {
+		fmt.Fprintf(stderr, "%s by the running service (via its admin endpoint)\n", what)
+	}
 }
