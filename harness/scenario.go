@@ -21,6 +21,10 @@ type CrashOptions struct {
 	// TokenTTL is the OAuth access token lifetime, short so refreshes happen between kills
 	// (default 6 s; ptsync refreshes a fifth of it before expiry).
 	TokenTTL time.Duration
+	// SimulateTokenGap spends every refresh token once, halfway through the kills, exactly as
+	// a kill inside the refresh gap would leave things: it proves that the harness detects
+	// the refusal, counts it and recovers (tests; the real gap is hit only by chance).
+	SimulateTokenGap bool
 }
 
 // CrashLoop runs the crash-loop scenario and returns its result. An error means the harness
@@ -73,6 +77,13 @@ func CrashLoop(ctx context.Context, o CrashOptions) (Result, error) {
 	stop, wait := e.churn(ctx, l)
 	e.logf("churning %.0f edits/s over %d linked pairs; %d kills to go", o.ChurnRate, len(pairs), o.Kills-1)
 	for k := 2; k <= o.Kills; k++ {
+		if o.SimulateTokenGap && k == (o.Kills+2)/2 {
+			e.logf("simulating a kill in the refresh gap: every refresh token spent")
+			if err := e.g.RevokeRefreshTokens(ctx); err != nil {
+				stop()
+				return Result{}, err
+			}
+		}
 		if err := e.sleep(ctx, up()); err != nil {
 			stop()
 			return Result{}, err
