@@ -62,7 +62,7 @@ func TestQueryCommand(t *testing.T) {
 		{"show by email", []string{"show", "contact", "ANN@example.com"}, 0,
 			[]string{"contact c-ann", "link L", "t-ann-1", "pending writes (2)", "DEAD", "lastName", "history (2)"}, nil, nil},
 		{"show unknown", []string{"show", "contact", "c-nope"}, 1, nil, []string{"cannot find contact"}, nil},
-		{"check", []string{"check"}, 0, []string{"ok (schema 2)", "ghl.contacts"}, nil, nil},
+		{"check", []string{"check"}, 0, []string{fmt.Sprintf("ok (schema %d)", store.SchemaVersion), "ghl.contacts"}, nil, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
