@@ -371,8 +371,8 @@ func (d *Demo) writeConfig() error {
 }
 
 // WaitConverged waits for the first full convergence: the backfill (PTD is polled
-// meanwhile: its calls do not spend HighLevel's budget), then PTD poll, reconcile and push
-// until the outbox is empty. On a terminal the push is shown as a second progress bar.
+// meanwhile: its calls do not spend HighLevel's budget), then cycles of PTD poll, reconcile
+// and push until a reconcile plans no write. The pushes are shown as a progress bar.
 func (d *Demo) WaitConverged(ctx context.Context) error {
 	ready := make(chan error, 1)
 	go func() { ready <- d.Service.WaitReady(ctx) }()
@@ -405,9 +405,16 @@ func (d *Demo) WaitConverged(ctx context.Context) error {
 		d.markConverged()
 		return nil
 	}
+	// A cycle is PTD poll, reconcile, push. The first full convergence is a cycle whose
+	// reconcile plans nothing: contacts created in HighLevel during the previous push get
+	// their children fetched first (the children job), so the PTD clients' tasks and notes
+	// they bring are planned too.
 	for cycle := range 10 {
 		if cycle > 0 {
-			if err := d.Service.RunJob(ctx, config.JobPTD); err != nil {
+			if err := d.Service.RunJob(ctx, config.JobChildren); err != nil {
+				return fmt.Errorf("cannot converge: %w", err)
+			}
+			if err := d.pollPTD(ctx, cycle == 1); err != nil {
 				return fmt.Errorf("cannot converge: %w", err)
 			}
 		}
@@ -419,22 +426,70 @@ func (d *Demo) WaitConverged(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if depth == 0 && cycle > 0 {
+			d.bar.finish("in sync: the last cycle planned no writes")
+			d.markConverged()
+			return nil
+		}
 		stop := d.watchPush(depth)
 		err = d.Service.RunJob(ctx, config.JobPush)
 		stop()
 		if err != nil {
 			return fmt.Errorf("cannot converge: %w", err)
 		}
-		if depth, err = d.outboxDepth(); err != nil {
+	}
+	return errors.New("cannot converge: reconciliation still plans writes after 10 cycles")
+}
+
+// pollPTD runs the ptd job once, or (full) until its children rotation has gone round
+// every linked client: the engine re-reads the tasks and notes of a bounded number of
+// clients per poll, and the first convergence must see the PTD-only clients' children.
+func (d *Demo) pollPTD(ctx context.Context, full bool) error {
+	cursor := func() (string, error) {
+		var v string
+		err := d.Service.Store().View(func(tx *store.Tx) error {
+			c, err := tx.Cursor(reconcile.CursorPTDChildren)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil
+			}
+			v = c.Value
+			return err
+		})
+		return v, err
+	}
+	start, err := cursor()
+	if err != nil {
+		return err
+	}
+	prev, wrapped, still := start, false, 0
+	for range 100 {
+		if err := d.Service.RunJob(ctx, config.JobPTD); err != nil {
 			return err
 		}
-		if depth == 0 {
-			d.bar.finish("in sync")
-			d.markConverged()
+		if !full {
 			return nil
 		}
+		cur, err := cursor()
+		if err != nil {
+			return err
+		}
+		switch {
+		case cur == prev:
+			// Changed clients took the poll's budget, or one poll covers every client.
+			if still++; still == 3 {
+				return nil
+			}
+		case cur < prev:
+			wrapped, still = true, 0 // back at the first client
+		default:
+			still = 0
+		}
+		if wrapped && cur >= start {
+			return nil
+		}
+		prev = cur
 	}
-	return errors.New("cannot converge: the outbox is still not empty after 10 cycles")
+	return nil
 }
 
 func (d *Demo) markConverged() {
@@ -1079,7 +1134,7 @@ func RunDemo(ctx context.Context, o DemoOptions, once bool, stdout io.Writer) er
 	fmt.Fprintf(stdout, "\nlive: %g HighLevel edits and %g coach edits per second; ptsync keeps both sides in step on its schedules. Ctrl-C to stop.\n",
 		d.opts.GHLChurn, d.opts.PTDChurn)
 	st := d.Live(ctx, stdout)
-	fmt.Fprintf(stdout, "stopping: %d HighLevel edits and %d coach edits made; %d writes pushed to PTD, %d to HighLevel\n",
+	fmt.Fprintf(stdout, "\nstopping: %d HighLevel edits and %d coach edits made; %d writes pushed to PTD, %d to HighLevel\n",
 		st.GHLEdits, st.PTDEdits, st.Pushed[store.SidePTD], st.Pushed[store.SideGHL])
 	if err := d.Close(ctx); err != nil {
 		return err
@@ -1133,8 +1188,8 @@ func (b *progressBar) update(p ingest.Progress) {
 		}
 	}
 	final := p.Total > 0 && p.Done >= p.Total
-	if final && b.shownFinal {
-		return
+	if b.shownFinal {
+		return // the phase's 100% line is out; later updates (a job adding work) are noise
 	}
 	b.shownFinal = final
 	if b.tty {
