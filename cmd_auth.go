@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"ptsync/apiclient/ghl"
+	"ptsync/internal/secret"
 )
 
 // cmdAuth installs ptsync in a HighLevel location through OAuth: it prints the authorize URL,
@@ -107,16 +108,16 @@ func readClientSecret(path string) (ghl.Secret, error) {
 	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return "", fmt.Errorf("cannot read client secret file: %w", err)
+			return ghl.Secret{}, fmt.Errorf("cannot read client secret file: %w", err)
 		}
 		s := strings.TrimSpace(string(b))
 		if s == "" {
-			return "", fmt.Errorf("client secret file %s is empty", path)
+			return ghl.Secret{}, fmt.Errorf("client secret file %s is empty", path)
 		}
-		return ghl.Secret(s), nil
+		return secret.FromSource(s, "file "+path), nil
 	}
 	if s := strings.TrimSpace(os.Getenv("PTSYNC_CLIENT_SECRET")); s != "" {
-		return ghl.Secret(s), nil
+		return secret.FromSource(s, "env PTSYNC_CLIENT_SECRET"), nil
 	}
-	return "", errors.New("no client secret: pass --client-secret-file or set PTSYNC_CLIENT_SECRET")
+	return ghl.Secret{}, errors.New("no client secret: pass --client-secret-file or set PTSYNC_CLIENT_SECRET")
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"ptsync/apiclient/ghl"
+	"ptsync/internal/secret"
 	"ptsync/replicator/ingest"
 	"ptsync/sim/ghlsim"
 	"ptsync/store"
@@ -88,7 +89,7 @@ func openSide(o sideOptions) (*ptsyncSide, error) {
 	lim := ghl.NewLimiter(ghl.LimiterOptions{Location: o.location, Max: limMax, DailyCap: max(limMax, 200_000), Interval: o.burstWindow,
 		Clock: o.now, Logger: log})
 	c, err := ghl.New(ghl.Options{BaseURL: o.baseURL, LocationID: o.location, Limiter: lim, Logger: log, Clock: o.now,
-		Credentials: ghl.NewStaticSource(o.location, ghl.Secret(o.token), nil), Transport: o.transport, Version: "bench"})
+		Credentials: ghl.NewStaticSource(o.location, secret.New(o.token), nil), Transport: o.transport, Version: "bench"})
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("cannot build highlevel client: %w", err)

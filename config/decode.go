@@ -22,6 +22,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/function"
+
+	"ptsync/internal/secret"
 )
 
 // decoder walks the file's bodies with explicit schemas, so that every unknown block or
@@ -341,7 +343,7 @@ func (d *decoder) secret(attrs hcl.Attributes, name string, dst *Secret) *hcl.At
 	}
 	if v, ok := d.resolveCall(call, attr); ok {
 		arg, _ := call.Arguments[0].Value(nil) // resolveCall checked it is a literal string
-		*dst = NewSecret(v, fmt.Sprintf("%s(%q)", call.Name, arg.AsString()))
+		*dst = secret.FromSource(v, fmt.Sprintf("%s(%q)", call.Name, arg.AsString()))
 	}
 	return attr
 }

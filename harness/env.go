@@ -15,6 +15,7 @@ import (
 
 	"ptsync/apiclient/ghl"
 	"ptsync/config"
+	"ptsync/internal/secret"
 	"ptsync/replicator/reconcile/convergence"
 	"ptsync/store"
 )
@@ -237,7 +238,7 @@ func (e *env) install(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cannot install: %w", err)
 	}
-	tok := ghl.Token{AccessToken: ghl.Secret(tr.AccessToken), RefreshToken: ghl.Secret(tr.RefreshToken), TokenType: tr.TokenType,
+	tok := ghl.Token{AccessToken: secret.New(tr.AccessToken), RefreshToken: secret.New(tr.RefreshToken), TokenType: tr.TokenType,
 		Expiry: time.Now().Add(time.Duration(tr.ExpiresIn) * time.Second), Scopes: strings.Fields(tr.Scope),
 		LocationID: e.sim.Info.LocationID, UserType: tr.UserType, CompanyID: tr.CompanyID, UserID: tr.UserID}
 	if err := ghl.NewFileTokenStore(e.tokPath).Save(ctx, e.sim.Info.LocationID, tok); err != nil {

@@ -226,7 +226,7 @@ func (s *Service) buildClient(ctx context.Context, cfg *config.Config) (*ghl.Cli
 	if cfg.GHL.OAuth != nil {
 		o := cfg.GHL.OAuth
 		src, err := ghl.NewOAuthSource(ghl.OAuthSourceOptions{
-			Location: cfg.GHL.LocationID, ClientID: o.ClientID, ClientSecret: ghl.Secret(o.ClientSecret.Reveal()),
+			Location: cfg.GHL.LocationID, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
 			TokenURL: o.TokenURL, Store: ghl.NewFileTokenStore(o.TokenFile), Logger: s.log, Clock: s.now, Observer: obs,
 		})
 		if err != nil {
@@ -234,7 +234,7 @@ func (s *Service) buildClient(ctx context.Context, cfg *config.Config) (*ghl.Cli
 		}
 		creds = src
 	} else {
-		creds = ghl.NewStaticSource(cfg.GHL.LocationID, ghl.Secret(cfg.GHL.PrivateToken.Reveal()), cfg.GHL.Scopes)
+		creds = ghl.NewStaticSource(cfg.GHL.LocationID, cfg.GHL.PrivateToken, cfg.GHL.Scopes)
 	}
 	lim := ghl.NewLimiter(ghl.LimiterOptions{Location: cfg.GHL.LocationID, Max: cfg.GHL.Rate.Burst, Interval: cfg.GHL.Rate.Interval,
 		DailyCap: cfg.GHL.Rate.Daily, DailyShare: cfg.GHL.Rate.DailyShare, Clock: s.now, Logger: s.log, Observer: obs})

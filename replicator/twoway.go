@@ -22,7 +22,7 @@ func BuildTwoWay(s *Service) (TwoWay, error) {
 	switch cfg.PTD.Driver {
 	case config.DriverREST:
 		r := cfg.PTD.REST
-		drv, err := ptd.NewREST(ptd.RESTOptions{BaseURL: r.BaseURL, APIKey: ptd.Secret(r.APIKey.Reveal()),
+		drv, err := ptd.NewREST(ptd.RESTOptions{BaseURL: r.BaseURL, APIKey: r.APIKey,
 			HTTPClient: &http.Client{Timeout: r.Timeout}, Logger: log, Clock: s.now, Registerer: s.reg})
 		if err != nil {
 			return TwoWay{}, err
@@ -31,9 +31,9 @@ func BuildTwoWay(s *Service) (TwoWay, error) {
 	case config.DriverZapier:
 		z := cfg.PTD.Zapier
 		drv, err := ptd.NewZapier(ptd.ZapierOptions{Hooks: ptd.ZapierHooks{
-			AddClient: ptd.Secret(z.AddClient.Reveal()), AddToGroup: ptd.Secret(z.AddToGroup.Reveal()),
-			AssignPackage: ptd.Secret(z.AssignPackage.Reveal()), PrintOnly: ptd.Secret(z.PrintOnly.Reveal()),
-			Reminder: ptd.Secret(z.Reminder.Reveal())}, HTTPClient: &http.Client{Timeout: z.Timeout}, Logger: log, Registerer: s.reg})
+			AddClient: z.AddClient, AddToGroup: z.AddToGroup,
+			AssignPackage: z.AssignPackage, PrintOnly: z.PrintOnly,
+			Reminder: z.Reminder}, HTTPClient: &http.Client{Timeout: z.Timeout}, Logger: log, Registerer: s.reg})
 		if err != nil {
 			return TwoWay{}, err
 		}
@@ -54,7 +54,7 @@ func BuildTwoWay(s *Service) (TwoWay, error) {
 	}
 	s.engine = eng
 	if z := cfg.PTD.Zapier; z != nil && !z.TriggerSecret.IsZero() {
-		h, err := ptd.NewTriggerHandler(ptd.TriggerHandlerOptions{Secret: ptd.Secret(z.TriggerSecret.Reveal()),
+		h, err := ptd.NewTriggerHandler(ptd.TriggerHandlerOptions{Secret: z.TriggerSecret,
 			Handle: eng.HandleTrigger, Logger: log, Registerer: s.reg})
 		if err != nil {
 			return TwoWay{}, err

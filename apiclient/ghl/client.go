@@ -280,7 +280,7 @@ func (c *Client) do(ctx context.Context, cl call) (*response, error) {
 				return nil, c.credErr(cl.op, err)
 			}
 			refreshed = refreshed || didRefresh
-			if next.AccessToken == tok.AccessToken {
+			if next.AccessToken.Equal(tok.AccessToken) {
 				return nil, apiErr
 			}
 			c.obs.ObserveRetry(cl.op, "unauthorized")

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"ptsync/apiclient/ghlwire"
+	"ptsync/internal/secret"
 )
 
 // recObserver records observations for assertions.
@@ -80,7 +81,7 @@ func newFakeClient(t *testing.T, h http.Handler, mod ...func(*Options)) (*Client
 	obs := newRecObserver()
 	o := Options{
 		BaseURL: srv.URL, LocationID: "loc1",
-		Credentials:    NewStaticSource("loc1", testPIT, []string{"contacts.readonly", "contacts.write"}),
+		Credentials:    NewStaticSource("loc1", secret.New(testPIT), []string{"contacts.readonly", "contacts.write"}),
 		Retry:          RetryPolicy{Base: time.Millisecond, Cap: 5 * time.Millisecond, MaxAttempts: 3},
 		AttemptTimeout: 2 * time.Second,
 		Logger:         sink.Logger(), Observer: obs, Version: "test",
@@ -255,7 +256,7 @@ func TestNonIdempotentRetrySafety(t *testing.T) {
 		addr := ln.Addr().String()
 		ln.Close() // nothing listens: dials are refused
 		obs := newRecObserver()
-		c, err := New(Options{BaseURL: "http://" + addr, LocationID: "loc1", Credentials: NewStaticSource("loc1", testPIT, nil),
+		c, err := New(Options{BaseURL: "http://" + addr, LocationID: "loc1", Credentials: NewStaticSource("loc1", secret.New(testPIT), nil),
 			Retry: RetryPolicy{Base: time.Millisecond, Cap: 2 * time.Millisecond, MaxAttempts: 4}, Observer: obs})
 		if err != nil {
 			t.Fatal(err)
@@ -278,7 +279,9 @@ func TestReadOnlyFailsFast(t *testing.T) {
 	c, _ := newFakeClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n.Add(1)
 		jsonReply(200, `{}`)(w, r)
-	}), func(o *Options) { o.Credentials = NewStaticSource("loc1", testPIT, []string{"contacts.readonly"}) })
+	}), func(o *Options) {
+		o.Credentials = NewStaticSource("loc1", secret.New(testPIT), []string{"contacts.readonly"})
+	})
 	ctx := context.Background()
 	writes := map[string]func() error{
 		"create":   func() error { _, err := c.CreateContact(ctx, ghlwire.ContactInput{}); return err },

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"ptsync/internal/secret"
 	"ptsync/sim/ghlsim"
 )
 
@@ -68,7 +69,7 @@ func TestCrashChild(t *testing.T) {
 	}
 	marker := os.Getenv(envCrashMarker)
 	src, err := NewOAuthSource(OAuthSourceOptions{Location: os.Getenv(envCrashLoc), ClientID: os.Getenv(envCrashClient),
-		ClientSecret: Secret(os.Getenv(envCrashSecret)), TokenURL: os.Getenv(envCrashURL) + "/oauth/token",
+		ClientSecret: secret.New(os.Getenv(envCrashSecret)), TokenURL: os.Getenv(envCrashURL) + "/oauth/token",
 		Store: markerStore{NewFileTokenStore(os.Getenv(envCrashTokens)), marker}, HTTPClient: &http.Client{Transport: markerTransport{marker}}})
 	if err != nil {
 		os.Exit(childOtherError)
@@ -118,14 +119,14 @@ func TestCrashRefreshSafety(t *testing.T) {
 		}
 	}
 	install()
-	id, secret := sim.ClientCredentials()
+	id, clientSecret := sim.ClientCredentials()
 	rng := rand.New(rand.NewPCG(41, 6))
 	markerAtLastKill := false
 	unsafeHits, refusedBefore := 0, int64(0)
 	for i := range kills {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v=false")
 		cmd.Env = append(os.Environ(), envCrashChild+"=1", envCrashURL+"="+base, envCrashTokens+"="+tokens, envCrashMarker+"="+marker,
-			envCrashLoc+"="+sim.LocationID(), envCrashClient+"="+id, envCrashSecret+"="+secret, envCrashID+"="+contact)
+			envCrashLoc+"="+sim.LocationID(), envCrashClient+"="+id, envCrashSecret+"="+clientSecret, envCrashID+"="+contact)
 		var stderr limitedBuffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {

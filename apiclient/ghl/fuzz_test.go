@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"ptsync/apiclient/ghlwire"
+	"ptsync/internal/secret"
 )
 
 // cannedTransport answers every request with one scripted response, in memory: the fuzz
@@ -123,7 +124,7 @@ func FuzzDecodeResponse(f *testing.F) {
 		status := fuzzStatuses[int(statusSel)%len(fuzzStatuses)]
 		tr := cannedTransport{status: status, ctype: fuzzContentTypes[int(ctypeSel)%len(fuzzContentTypes)], body: body}
 		c, err := New(Options{BaseURL: "http://ghl.invalid", LocationID: "loc1",
-			Credentials: NewStaticSource("loc1", Secret("fuzz-access-token"), []string{"contacts.readonly", "contacts.write"}),
+			Credentials: NewStaticSource("loc1", secret.New("fuzz-access-token"), []string{"contacts.readonly", "contacts.write"}),
 			Transport:   tr, Retry: RetryPolicy{Base: time.Microsecond, Cap: time.Microsecond, MaxAttempts: 1},
 			MaxBodyBytes: 1 << 16})
 		if err != nil {

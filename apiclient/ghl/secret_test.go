@@ -6,12 +6,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"ptsync/internal/secret"
 )
 
 func TestSecretRedactsEverywhere(t *testing.T) {
 	const raw = "sim-rt-supersecretvalue"
-	s := Secret(raw)
-	tok := Token{AccessToken: Secret("at-" + raw), RefreshToken: s, Expiry: time.Unix(0, 0), Scopes: []string{"contacts.readonly"}, LocationID: "loc1"}
+	s := secret.New(raw)
+	tok := Token{AccessToken: secret.New("at-" + raw), RefreshToken: s, Expiry: time.Unix(0, 0), Scopes: []string{"contacts.readonly"}, LocationID: "loc1"}
 	js, _ := json.Marshal(s)
 	tjs, _ := json.Marshal(tok)
 	tptr, _ := json.Marshal(&tok)
@@ -42,7 +44,7 @@ func TestSecretRedactsEverywhere(t *testing.T) {
 			if strings.Contains(c.out, "supersecret") {
 				t.Fatalf("secret printed: %s", c.out)
 			}
-			if !strings.Contains(c.out, redacted) {
+			if !strings.Contains(c.out, secret.Redacted) {
 				t.Fatalf("placeholder missing: %s", c.out)
 			}
 		})
@@ -50,8 +52,8 @@ func TestSecretRedactsEverywhere(t *testing.T) {
 	if s.Reveal() != raw {
 		t.Fatalf("Reveal = %q", s.Reveal())
 	}
-	if Secret("").String() != "" {
-		t.Fatal("empty secret should print empty")
+	if got := fmt.Sprint(Token{LocationID: "loc1"}); !strings.Contains(got, "refresh=[redacted]") {
+		t.Fatalf("a token without a refresh token prints %q; the empty secret must print the placeholder too", got)
 	}
 }
 
@@ -60,7 +62,7 @@ func TestSecretSinkCatchesLeaks(t *testing.T) {
 	sink := newSecretSink(ft)
 	sink.Register("leaky-token")
 	log := sink.Logger()
-	log.Info("token refreshed", "token", Secret("leaky-token"))
+	log.Info("token refreshed", "token", secret.New("leaky-token"))
 	if ft.failed {
 		t.Fatal("a redacted secret was reported as leaked")
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"ptsync/apiclient/ghlwire"
+	"ptsync/internal/secret"
 	"ptsync/internal/secrettest"
 	"ptsync/metrics"
 	"ptsync/sim/ghlsim"
@@ -81,8 +82,8 @@ func TestSecurityOAuthSecretsStayOutOfLogsErrorsAndMetrics(t *testing.T) {
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	ids := sim.Seed(5)
-	id, secret := sim.ClientCredentials()
-	sink.Register(secret)
+	id, clientSecret := sim.ClientCredentials()
+	sink.Register(clientSecret)
 	store := NewFileTokenStore(filepath.Join(t.TempDir(), "tokens.json"))
 	first := sim.IssueToken()
 	sink.Register(first.AccessToken, first.RefreshToken)
@@ -93,7 +94,7 @@ func TestSecurityOAuthSecretsStayOutOfLogsErrorsAndMetrics(t *testing.T) {
 	hc := &http.Client{Transport: registeringTransport{base: http.DefaultTransport, sink: sink}}
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
-	src, err := NewOAuthSource(OAuthSourceOptions{Location: sim.LocationID(), ClientID: id, ClientSecret: Secret(secret),
+	src, err := NewOAuthSource(OAuthSourceOptions{Location: sim.LocationID(), ClientID: id, ClientSecret: secret.New(clientSecret),
 		TokenURL: srv.URL + "/oauth/token", Store: store, Logger: log, Observer: m.GHLObserver(), HTTPClient: hc})
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +184,7 @@ func TestSecurityPrivateTokenStaysOutOfLogsErrorsAndMetrics(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := New(Options{BaseURL: srv.URL, LocationID: sim.LocationID(),
-				Credentials: NewStaticSource(sim.LocationID(), Secret(tc.token), []string{"contacts.readonly", "contacts.write"}),
+				Credentials: NewStaticSource(sim.LocationID(), secret.New(tc.token), []string{"contacts.readonly", "contacts.write"}),
 				Retry:       RetryPolicy{Base: time.Millisecond, Cap: 5 * time.Millisecond, MaxAttempts: 3},
 				Logger:      log, Observer: m.GHLObserver()})
 			if err != nil {
@@ -225,7 +226,7 @@ func TestSecurityTokenFileModes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "tokens.json")
 			s := NewFileTokenStore(path)
-			tok := Token{AccessToken: "access-token-value-1", RefreshToken: "refresh-token-value-1", LocationID: "loc1"}
+			tok := Token{AccessToken: secret.New("access-token-value-1"), RefreshToken: secret.New("refresh-token-value-1"), LocationID: "loc1"}
 			if err := s.Save(ctx, "loc1", tok); err != nil {
 				t.Fatal(err)
 			}
@@ -237,7 +238,7 @@ func TestSecurityTokenFileModes(t *testing.T) {
 			}
 			got, err := s.Load(ctx, "loc1")
 			if tc.ok {
-				if err != nil || got.RefreshToken != tok.RefreshToken {
+				if err != nil || !got.RefreshToken.Equal(tok.RefreshToken) {
 					t.Fatalf("Load = %v, %v; want the stored token", got, err)
 				}
 				return

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"ptsync/apiclient/ghlwire"
+	"ptsync/internal/secret"
 	"ptsync/sim/ghlsim"
 )
 
@@ -59,8 +60,8 @@ func newSimEnv(t *testing.T, so ghlsim.Options, scopes []string, mod ...func(*Op
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	env := &simEnv{sim: sim, url: srv.URL, sink: newSecretSink(t), obs: newRecObserver()}
-	id, secret := sim.ClientCredentials()
-	env.sink.Register(secret)
+	id, clientSecret := sim.ClientCredentials()
+	env.sink.Register(clientSecret)
 	env.store = NewFileTokenStore(filepath.Join(t.TempDir(), "tokens.json"))
 	store := sinkStore{env.store, env.sink}
 	tr := sim.IssueToken(scopes...)
@@ -68,7 +69,7 @@ func newSimEnv(t *testing.T, so ghlsim.Options, scopes []string, mod ...func(*Op
 		t.Fatal(err)
 	}
 	var err error
-	env.src, err = NewOAuthSource(OAuthSourceOptions{Location: sim.LocationID(), ClientID: id, ClientSecret: Secret(secret),
+	env.src, err = NewOAuthSource(OAuthSourceOptions{Location: sim.LocationID(), ClientID: id, ClientSecret: secret.New(clientSecret),
 		TokenURL: srv.URL + "/oauth/token", Store: store, Logger: env.sink.Logger(), Observer: env.obs})
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +91,7 @@ func newSimEnv(t *testing.T, so ghlsim.Options, scopes []string, mod ...func(*Op
 func (e *simEnv) staticClient(t *testing.T, token string, scopes []string) *Client {
 	t.Helper()
 	e.sink.Register(token)
-	c, err := New(Options{BaseURL: e.url, LocationID: e.sim.LocationID(), Credentials: NewStaticSource(e.sim.LocationID(), Secret(token), scopes),
+	c, err := New(Options{BaseURL: e.url, LocationID: e.sim.LocationID(), Credentials: NewStaticSource(e.sim.LocationID(), secret.New(token), scopes),
 		Retry: RetryPolicy{Base: time.Millisecond, MaxAttempts: 2}, Logger: e.sink.Logger(), Transport: e.transport})
 	if err != nil {
 		t.Fatal(err)
@@ -497,7 +498,7 @@ func TestRefreshUnderLoad(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cur, _ := env.src.Current(ctx); cur.RefreshToken != tok.RefreshToken || cur.AccessToken != tok.AccessToken {
+		if cur, _ := env.src.Current(ctx); !cur.RefreshToken.Equal(tok.RefreshToken) || !cur.AccessToken.Equal(tok.AccessToken) {
 			t.Fatal("the stored pair is not the one in use")
 		}
 	}
@@ -553,8 +554,8 @@ func TestRefreshUnderLoad(t *testing.T) {
 	t.Run("stored refresh token is accepted", func(t *testing.T) {
 		// A second process starting from the file refreshes successfully: the file holds the
 		// newest, unspent refresh token.
-		id, secret := env.sim.ClientCredentials()
-		src2, _ := NewOAuthSource(OAuthSourceOptions{Location: env.sim.LocationID(), ClientID: id, ClientSecret: Secret(secret),
+		id, clientSecret := env.sim.ClientCredentials()
+		src2, _ := NewOAuthSource(OAuthSourceOptions{Location: env.sim.LocationID(), ClientID: id, ClientSecret: secret.New(clientSecret),
 			TokenURL: env.url + "/oauth/token", Store: sinkStore{env.store, env.sink}})
 		tok, _ := env.store.Load(ctx, env.sim.LocationID())
 		if _, _, err := src2.Invalidate(ctx, tok.AccessToken, true); err != nil {

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"ptsync/apiclient/ghlwire"
+	"ptsync/internal/secret"
 )
 
 // CredentialSource supplies the Client with the token for one location.
@@ -198,7 +199,7 @@ func (s *OAuthSource) Invalidate(ctx context.Context, refused Secret, mayRefresh
 	if err := s.ensureLocked(ctx); err != nil {
 		return Token{}, false, err
 	}
-	if s.cur.AccessToken != refused || !mayRefresh {
+	if !s.cur.AccessToken.Equal(refused) || !mayRefresh {
 		return s.cur, false, nil // someone else refreshed already, or the caller may not
 	}
 	if err := s.refreshLocked(ctx); err != nil {
@@ -251,7 +252,7 @@ func (s *OAuthSource) ensureLocked(ctx context.Context) error {
 		return fmt.Errorf("cannot load token for location %s: %w", s.opts.Location, err)
 	}
 	if s.revoked != nil {
-		if tok.RefreshToken == s.cur.RefreshToken {
+		if tok.RefreshToken.Equal(s.cur.RefreshToken) {
 			return s.revoked
 		}
 		s.opts.Logger.Info("new authorization found in token store", "location", s.opts.Location)
@@ -386,7 +387,7 @@ func isInvalidGrant(status int, code, detail string) bool {
 // tokenFromResponse converts the token endpoint's answer.
 func tokenFromResponse(tr ghlwire.TokenResponse, now time.Time) Token {
 	t := Token{
-		AccessToken: Secret(tr.AccessToken), RefreshToken: Secret(tr.RefreshToken), TokenType: tr.TokenType,
+		AccessToken: secret.New(tr.AccessToken), RefreshToken: secret.New(tr.RefreshToken), TokenType: tr.TokenType,
 		Scopes: strings.Fields(tr.Scope), LocationID: tr.LocationID, UserType: tr.UserType,
 		CompanyID: tr.CompanyID, UserID: tr.UserID,
 	}
@@ -407,7 +408,7 @@ func TokenFromOAuth2(t *oauth2.Token) Token {
 		return ""
 	}
 	return Token{
-		AccessToken: Secret(t.AccessToken), RefreshToken: Secret(t.RefreshToken), TokenType: t.TokenType,
+		AccessToken: secret.New(t.AccessToken), RefreshToken: secret.New(t.RefreshToken), TokenType: t.TokenType,
 		Expiry: t.Expiry, Scopes: strings.Fields(str("scope")), LocationID: str("locationId"),
 		UserType: str("userType"), CompanyID: str("companyId"), UserID: str("userId"),
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"ptsync/internal/secret"
 )
 
 // Token is one location's credentials as stored: the OAuth pair with what was granted, or a
@@ -126,7 +128,7 @@ func (s *FileTokenStore) Load(_ context.Context, location string) (Token, error)
 		return Token{}, fmt.Errorf("cannot load token for location %s from %s: %w; run `ptsync auth`", location, s.Path, ErrNoToken)
 	}
 	return Token{
-		AccessToken: Secret(ft.AccessToken), RefreshToken: Secret(ft.RefreshToken), TokenType: ft.TokenType,
+		AccessToken: secret.New(ft.AccessToken), RefreshToken: secret.New(ft.RefreshToken), TokenType: ft.TokenType,
 		Expiry: ft.Expiry, Scopes: ft.Scopes, LocationID: ft.LocationID, UserType: ft.UserType,
 		CompanyID: ft.CompanyID, UserID: ft.UserID,
 	}, nil

@@ -14,11 +14,13 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"ptsync/internal/secret"
 )
 
 func TestFileTokenStore(t *testing.T) {
 	ctx := context.Background()
-	tok := Token{AccessToken: "at1", RefreshToken: "rt1", Expiry: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), Scopes: []string{"contacts.readonly"}, LocationID: "locA"}
+	tok := Token{AccessToken: secret.New("at1"), RefreshToken: secret.New("rt1"), Expiry: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), Scopes: []string{"contacts.readonly"}, LocationID: "locA"}
 	t.Run("round trip 0600 and other locations kept", func(t *testing.T) {
 		dir := t.TempDir()
 		s := NewFileTokenStore(filepath.Join(dir, "tokens.json"))
@@ -26,7 +28,7 @@ func TestFileTokenStore(t *testing.T) {
 			t.Fatal(err)
 		}
 		other := tok
-		other.AccessToken, other.LocationID = "atB", "locB"
+		other.AccessToken, other.LocationID = secret.New("atB"), "locB"
 		if err := s.Save(ctx, "locB", other); err != nil {
 			t.Fatal(err)
 		}
@@ -35,10 +37,10 @@ func TestFileTokenStore(t *testing.T) {
 			t.Fatalf("mode %v err %v", st.Mode(), err)
 		}
 		got, err := s.Load(ctx, "locA")
-		if err != nil || got.AccessToken != "at1" || got.RefreshToken != "rt1" || !got.Expiry.Equal(tok.Expiry) || !got.ReadOnly() {
+		if err != nil || got.AccessToken.Reveal() != "at1" || got.RefreshToken.Reveal() != "rt1" || !got.Expiry.Equal(tok.Expiry) || !got.ReadOnly() {
 			t.Fatalf("got %v err %v", got, err)
 		}
-		if got, _ := s.Load(ctx, "locB"); got.AccessToken != "atB" {
+		if got, _ := s.Load(ctx, "locB"); got.AccessToken.Reveal() != "atB" {
 			t.Fatalf("locB = %v", got)
 		}
 		ents, _ := os.ReadDir(dir)
@@ -134,12 +136,12 @@ func newOAuthFixture(t *testing.T, ttl int) (*OAuthSource, *fakeTokenServer, *Fi
 	srv := httptest.NewServer(fts)
 	t.Cleanup(srv.Close)
 	store := NewFileTokenStore(filepath.Join(t.TempDir(), "tokens.json"))
-	if err := store.Save(context.Background(), "loc1", Token{AccessToken: "at-0", RefreshToken: "rt-0", Expiry: time.Now().Add(time.Hour), Scopes: []string{"contacts.readonly", "contacts.write"}}); err != nil {
+	if err := store.Save(context.Background(), "loc1", Token{AccessToken: secret.New("at-0"), RefreshToken: secret.New("rt-0"), Expiry: time.Now().Add(time.Hour), Scopes: []string{"contacts.readonly", "contacts.write"}}); err != nil {
 		t.Fatal(err)
 	}
 	sink := newSecretSink(t)
 	sink.Register("client-secret-xyz")
-	src, err := NewOAuthSource(OAuthSourceOptions{Location: "loc1", ClientID: "cid", ClientSecret: "client-secret-xyz", TokenURL: srv.URL + "/oauth/token", Store: store, Logger: sink.Logger()})
+	src, err := NewOAuthSource(OAuthSourceOptions{Location: "loc1", ClientID: "cid", ClientSecret: secret.New("client-secret-xyz"), TokenURL: srv.URL + "/oauth/token", Store: store, Logger: sink.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +151,7 @@ func newOAuthFixture(t *testing.T, ttl int) (*OAuthSource, *fakeTokenServer, *Fi
 func TestOAuthSourceRefreshOncePerRefusedToken(t *testing.T) {
 	src, fts, store, _ := newOAuthFixture(t, 3600)
 	ctx := context.Background()
-	if tok, did, err := src.Invalidate(ctx, "at-0", false); err != nil || did || tok.AccessToken != "at-0" {
+	if tok, did, err := src.Invalidate(ctx, secret.New("at-0"), false); err != nil || did || tok.AccessToken.Reveal() != "at-0" {
 		t.Fatalf("mayRefresh=false refreshed: %v %v %v", tok, did, err)
 	}
 	var wg sync.WaitGroup
@@ -158,8 +160,8 @@ func TestOAuthSourceRefreshOncePerRefusedToken(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tok, ch, err := src.Invalidate(ctx, "at-0", true)
-			if err != nil || tok.AccessToken != "at-1" {
+			tok, ch, err := src.Invalidate(ctx, secret.New("at-0"), true)
+			if err != nil || tok.AccessToken.Reveal() != "at-1" {
 				t.Errorf("tok %v err %v", tok, err)
 			}
 			if ch {
@@ -177,7 +179,7 @@ func TestOAuthSourceRefreshOncePerRefusedToken(t *testing.T) {
 		}
 	}
 	stored, _ := store.Load(ctx, "loc1")
-	if stored.RefreshToken != "rt-1" || stored.AccessToken != "at-1" {
+	if stored.RefreshToken.Reveal() != "rt-1" || stored.AccessToken.Reveal() != "at-1" {
 		t.Fatalf("stored %v", stored)
 	}
 }
@@ -189,7 +191,7 @@ func TestOAuthSourceInvalidGrantIsFinal(t *testing.T) {
 	delete(fts.valid, "rt-0") // revoked server-side
 	fts.mu.Unlock()
 	for i := range 3 {
-		_, _, err := src.Invalidate(ctx, "at-0", true)
+		_, _, err := src.Invalidate(ctx, secret.New("at-0"), true)
 		var tre *TokenRevokedError
 		if !errors.Is(err, ErrInvalidGrant) || !errors.As(err, &tre) || !strings.Contains(err.Error(), "ptsync auth") {
 			t.Fatalf("call %d: err = %v", i, err)
@@ -202,9 +204,9 @@ func TestOAuthSourceInvalidGrantIsFinal(t *testing.T) {
 	fts.mu.Lock()
 	fts.valid["rt-fresh"] = true
 	fts.mu.Unlock()
-	store.Save(ctx, "loc1", Token{AccessToken: "at-fresh", RefreshToken: "rt-fresh", Expiry: time.Now().Add(time.Hour)})
+	store.Save(ctx, "loc1", Token{AccessToken: secret.New("at-fresh"), RefreshToken: secret.New("rt-fresh"), Expiry: time.Now().Add(time.Hour)})
 	tok, err := src.Current(ctx)
-	if err != nil || tok.AccessToken != "at-fresh" {
+	if err != nil || tok.AccessToken.Reveal() != "at-fresh" {
 		t.Fatalf("after re-auth: %v %v", tok, err)
 	}
 }
@@ -228,7 +230,7 @@ func TestOAuthSourceSaveFailureHoldsPair(t *testing.T) {
 	src.opts.Store = fs
 	ctx := context.Background()
 	fs.fail.Store(true)
-	if _, _, err := src.Invalidate(ctx, "at-0", true); err == nil || !strings.Contains(err.Error(), "held in memory") {
+	if _, _, err := src.Invalidate(ctx, secret.New("at-0"), true); err == nil || !strings.Contains(err.Error(), "held in memory") {
 		t.Fatalf("err = %v", err)
 	}
 	// The new access token must not be handed out before it is durable.
@@ -237,10 +239,10 @@ func TestOAuthSourceSaveFailureHoldsPair(t *testing.T) {
 	}
 	fs.fail.Store(false)
 	tok, err := src.Current(ctx)
-	if err != nil || tok.AccessToken != "at-1" || fts.granted != 1 {
+	if err != nil || tok.AccessToken.Reveal() != "at-1" || fts.granted != 1 {
 		t.Fatalf("tok %v err %v granted %d", tok, err, fts.granted)
 	}
-	if st, _ := store.Load(ctx, "loc1"); st.RefreshToken != "rt-1" {
+	if st, _ := store.Load(ctx, "loc1"); st.RefreshToken.Reveal() != "rt-1" {
 		t.Fatalf("stored %v", st)
 	}
 }
@@ -250,20 +252,20 @@ func TestOAuthSourceProactiveRefresh(t *testing.T) {
 	now := time.Now()
 	src.opts.Clock = func() time.Time { return now }
 	ctx := context.Background()
-	if tok, _ := src.Current(ctx); tok.AccessToken != "at-0" {
+	if tok, _ := src.Current(ctx); tok.AccessToken.Reveal() != "at-0" {
 		t.Fatalf("fresh token refreshed early: %v", tok)
 	}
 	now = now.Add(59 * time.Minute) // within RefreshBefore (2 min) of the 1 h expiry
-	if tok, _ := src.Current(ctx); tok.AccessToken != "at-1" {
+	if tok, _ := src.Current(ctx); tok.AccessToken.Reveal() != "at-1" {
 		t.Fatalf("not refreshed near expiry: %v", tok)
 	}
 	// ttl 100 s: refresh at 80 s (a fifth of the lifetime), not 2 min before.
 	now = now.Add(79 * time.Second)
-	if tok, _ := src.Current(ctx); tok.AccessToken != "at-1" {
+	if tok, _ := src.Current(ctx); tok.AccessToken.Reveal() != "at-1" {
 		t.Fatalf("refreshed too early: %v", tok)
 	}
 	now = now.Add(2 * time.Second)
-	if tok, _ := src.Current(ctx); tok.AccessToken != "at-2" || fts.granted != 2 {
+	if tok, _ := src.Current(ctx); tok.AccessToken.Reveal() != "at-2" || fts.granted != 2 {
 		t.Fatalf("not refreshed at 4/5 of ttl: %v", tok)
 	}
 }

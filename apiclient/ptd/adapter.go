@@ -18,12 +18,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/bits"
 	"strings"
 	"time"
 
 	"ptsync/apiclient/ptdwire"
+	"ptsync/internal/secret"
 )
 
 // Capability is one thing a PTD driver may be able to do.
@@ -291,37 +291,11 @@ func ExistingID(err error) (string, bool) {
 	return "", false
 }
 
-// Secret holds an API key or shared secret. String, GoString, Format and MarshalJSON print a
-// placeholder, so logging a struct that holds one never leaks it; Reveal returns the value.
-type Secret string
-
-const redacted = "[redacted]"
-
-// Reveal returns the secret itself, for the one place that must send it.
-func (s Secret) Reveal() string { return string(s) }
-
-// String returns a placeholder.
-func (s Secret) String() string {
-	if s == "" {
-		return "[empty]"
-	}
-	return redacted
-}
-
-// GoString returns a placeholder.
-func (s Secret) GoString() string { return `ptd.Secret("` + s.String() + `")` }
-
-// Format prints the placeholder for every verb (%s, %v, %q, %x, ...).
-func (s Secret) Format(f fmt.State, verb rune) {
-	if verb == 'v' && f.Flag('#') {
-		_, _ = io.WriteString(f, s.GoString())
-		return
-	}
-	_, _ = io.WriteString(f, s.String())
-}
-
-// MarshalJSON encodes the placeholder.
-func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + s.String() + `"`), nil }
+// Secret holds an API key, a hook URL or a shared secret: the project's one secret type (see
+// package internal/secret). Every printing path yields "[redacted]", only Reveal returns the
+// value, and reflection cannot print it, so logging a *REST or a *Zapier does not leak what
+// they hold. Build one with secret.New.
+type Secret = secret.Secret
 
 // NormalizeEmail is PTD's email key: trimmed and lower-cased.
 func NormalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }

@@ -90,7 +90,7 @@ func NewREST(o RESTOptions) (*REST, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("cannot create ptd rest driver: base url %q must be an absolute http(s) URL", o.BaseURL)
 	}
-	if o.APIKey == "" {
+	if o.APIKey.IsZero() {
 		return nil, fmt.Errorf("cannot create ptd rest driver: %w: api key is empty", ErrInvalidInput)
 	}
 	r := &REST{base: u, key: o.APIKey, hc: o.HTTPClient, log: o.Logger, clock: o.Clock, sleep: o.Sleep,

@@ -15,6 +15,7 @@ import (
 
 	"ptsync/apiclient/ptd"
 	"ptsync/apiclient/ptdwire"
+	"ptsync/internal/secret"
 	"ptsync/sim/ptdsim"
 )
 
@@ -56,7 +57,7 @@ func newEnv(t *testing.T, simOpts ptdsim.Options, mod func(*ptd.RESTOptions)) *e
 	e := &env{sim: ptdsim.New(simOpts), sleeps: &sleeps{}, reg: prometheus.NewRegistry()}
 	e.srv = httptest.NewServer(e.sim.Handler())
 	t.Cleanup(e.srv.Close)
-	o := ptd.RESTOptions{BaseURL: e.srv.URL, APIKey: ptd.Secret(simOpts.APIKey), Sleep: e.sleeps.sleep, Registerer: e.reg}
+	o := ptd.RESTOptions{BaseURL: e.srv.URL, APIKey: secret.New(simOpts.APIKey), Sleep: e.sleeps.sleep, Registerer: e.reg}
 	if mod != nil {
 		mod(&o)
 	}
@@ -211,7 +212,7 @@ func TestRESTErrors(t *testing.T) {
 		check        func(t *testing.T, e *env, err error, c ptdwire.Client)
 	}{
 		{name: "401 wrong key", call: func(e *env, c ptdwire.Client) error {
-			bad, err := ptd.NewREST(ptd.RESTOptions{BaseURL: e.srv.URL, APIKey: "wrong", Capabilities: ptr(e.rest.Capabilities())})
+			bad, err := ptd.NewREST(ptd.RESTOptions{BaseURL: e.srv.URL, APIKey: secret.New("wrong"), Capabilities: ptr(e.rest.Capabilities())})
 			if err != nil {
 				return err
 			}

@@ -15,6 +15,7 @@ import (
 
 	"ptsync/apiclient/ptd"
 	"ptsync/apiclient/ptdwire"
+	"ptsync/internal/secret"
 	"ptsync/internal/secrettest"
 	"ptsync/sim/ptdsim"
 )
@@ -41,7 +42,7 @@ func TestSecurityRESTKeyStaysOutOfLogsErrorsAndMetrics(t *testing.T) {
 	t.Cleanup(srv.Close)
 	reg := prometheus.NewRegistry()
 	ctx := context.Background()
-	r, err := ptd.NewREST(ptd.RESTOptions{BaseURL: srv.URL, APIKey: key, Logger: sink.Logger(), Registerer: reg, Sleep: noSleep})
+	r, err := ptd.NewREST(ptd.RESTOptions{BaseURL: srv.URL, APIKey: secret.New(key), Logger: sink.Logger(), Registerer: reg, Sleep: noSleep})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func TestSecurityRESTKeyStaysOutOfLogsErrorsAndMetrics(t *testing.T) {
 		}
 	}
 	sim.SetFaults(ptdsim.Faults{})
-	wrong, err := ptd.NewREST(ptd.RESTOptions{BaseURL: srv.URL, APIKey: wrongKey, Logger: sink.Logger(), Sleep: noSleep})
+	wrong, err := ptd.NewREST(ptd.RESTOptions{BaseURL: srv.URL, APIKey: secret.New(wrongKey), Logger: sink.Logger(), Sleep: noSleep})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func TestSecurityRESTKeyStaysOutOfLogsErrorsAndMetrics(t *testing.T) {
 	checkErr(sink, "wrong key", err)
 	// Not the *REST itself: fmt prints its unexported fields by reflection, bypassing Secret's
 	// methods (docs/guarantees.md, open findings).
-	sink.Logger().Info("drivers", "key", ptd.Secret(key), "options", ptd.RESTOptions{BaseURL: srv.URL, APIKey: key})
+	sink.Logger().Info("drivers", "key", secret.New(key), "options", ptd.RESTOptions{BaseURL: srv.URL, APIKey: secret.New(key)})
 	if n := secrettest.CheckRegistry(t, reg, key, wrongKey); n == 0 {
 		t.Fatal("the rest driver registered no labelled series")
 	}
@@ -102,11 +103,11 @@ func TestSecurityZapierHooksStayOutOfLogsErrorsAndMetrics(t *testing.T) {
 	closed.Close()
 
 	hooks := ptd.ZapierHooks{
-		AddClient:     ptd.Secret(ptdsim.HookURL(srv.URL+"/"+hookSecret, ptdwire.ZapierAddClient)),
-		AddToGroup:    ptd.Secret(srv.URL + "/failing-" + hookSecret + "/group/"),
-		AssignPackage: ptd.Secret(closedURL + "/" + hookSecret + "/package/"),
-		PrintOnly:     ptd.Secret(ptdsim.HookURL(srv.URL+"/"+hookSecret, ptdwire.ZapierPrintOnly)),
-		Reminder:      ptd.Secret(ptdsim.HookURL(srv.URL+"/"+hookSecret, ptdwire.ZapierReminder)),
+		AddClient:     secret.New(ptdsim.HookURL(srv.URL+"/"+hookSecret, ptdwire.ZapierAddClient)),
+		AddToGroup:    secret.New(srv.URL + "/failing-" + hookSecret + "/group/"),
+		AssignPackage: secret.New(closedURL + "/" + hookSecret + "/package/"),
+		PrintOnly:     secret.New(ptdsim.HookURL(srv.URL+"/"+hookSecret, ptdwire.ZapierPrintOnly)),
+		Reminder:      secret.New(ptdsim.HookURL(srv.URL+"/"+hookSecret, ptdwire.ZapierReminder)),
 	}
 	all := []string{hookSecret, hooks.AddClient.Reveal(), hooks.AddToGroup.Reveal(), hooks.AssignPackage.Reveal(),
 		hooks.PrintOnly.Reveal(), hooks.Reminder.Reveal()}
@@ -144,11 +145,11 @@ func TestSecurityZapierHooksStayOutOfLogsErrorsAndMetrics(t *testing.T) {
 // and the metrics; oversized bodies are refused with 413 whether or not they announce their
 // length, before Handle runs.
 func TestSecurityTriggerHandler(t *testing.T) {
-	const secret, guess = "trigger-shared-secret-9f8e7d", "trigger-guessed-secret-000000"
-	sink := secrettest.NewSink(t, secret, guess)
+	const shared, guess = "trigger-shared-secret-9f8e7d", "trigger-guessed-secret-000000"
+	sink := secrettest.NewSink(t, shared, guess)
 	reg := prometheus.NewRegistry()
 	handled := 0
-	h, err := ptd.NewTriggerHandler(ptd.TriggerHandlerOptions{Secret: secret, MaxBodyBytes: 1024, Logger: sink.Logger(), Registerer: reg,
+	h, err := ptd.NewTriggerHandler(ptd.TriggerHandlerOptions{Secret: secret.New(shared), MaxBodyBytes: 1024, Logger: sink.Logger(), Registerer: reg,
 		Handle: func(context.Context, ptdwire.ZapierTrigger) error { handled++; return nil }})
 	if err != nil {
 		t.Fatal(err)
@@ -164,10 +165,10 @@ func TestSecurityTriggerHandler(t *testing.T) {
 		status  int
 		handled int
 	}{
-		{"right secret", secret, strings.NewReader(good), http.StatusAccepted, 1},
+		{"right secret", shared, strings.NewReader(good), http.StatusAccepted, 1},
 		{"guessed secret", guess, strings.NewReader(good), http.StatusUnauthorized, 0},
-		{"oversized with length", secret, strings.NewReader(huge), http.StatusRequestEntityTooLarge, 0},
-		{"oversized chunked", secret, io.MultiReader(strings.NewReader(huge)), http.StatusRequestEntityTooLarge, 0},
+		{"oversized with length", shared, strings.NewReader(huge), http.StatusRequestEntityTooLarge, 0},
+		{"oversized chunked", shared, io.MultiReader(strings.NewReader(huge)), http.StatusRequestEntityTooLarge, 0},
 		{"oversized without secret", "", strings.NewReader(huge), http.StatusUnauthorized, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -194,7 +195,7 @@ func TestSecurityTriggerHandler(t *testing.T) {
 	if got := testutil.ToFloat64(counterWith(t, reg, "ptsync_ptd_zapier_triggers_total", ptd.TriggerTooLarge)); got != 2 {
 		t.Errorf("too_large counted %v times, want 2", got)
 	}
-	secrettest.CheckRegistry(t, reg, secret, guess)
+	secrettest.CheckRegistry(t, reg, shared, guess)
 }
 
 // counterWith returns the series of name with result=value from reg.

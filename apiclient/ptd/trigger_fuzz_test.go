@@ -11,6 +11,7 @@ import (
 
 	"ptsync/apiclient/ptd"
 	"ptsync/apiclient/ptdwire"
+	"ptsync/internal/secret"
 )
 
 // FuzzTriggerHandler posts arbitrary bodies and secret headers to the Zapier trigger
@@ -19,29 +20,29 @@ import (
 // email normalized: lower-case, one '@', no spaces); an oversized body is 413 and never
 // handled; every refusal is a JSON ptdwire.Error.
 func FuzzTriggerHandler(f *testing.F) {
-	const secret = "s3cret-shared-with-zapier"
+	const shared = "s3cret-shared-with-zapier"
 	for _, s := range []struct {
 		body   string
 		secret string
 	}{
-		{`{"trigger":"client_added","email":"Ann@Example.com","first_name":"Ann","last_name":"Archer"}`, secret},
-		{`{"trigger":"client_added_to_group","email":"a@x.io","group":"VIP"}`, secret},
-		{`{"trigger":"package_sign_up","email":"p@x.io","package":"Starter","at":"2025-03-01T10:00:00Z","id":"z1"}`, secret},
-		{`{"trigger":"client_added","email":"a@x.io"} {"trigger":"client_added"}`, secret},
-		{`{"trigger":"client_added","e-mail":"a@x.io"}`, secret},
-		{`{"trigger":"client_added","email":" A@X.IO "}`, secret},
-		{`{"trigger":"client_added","email":"a@@x"}`, secret},
-		{`{"trigger":"client_added","email":"a@x.io","at":"yesterday"}`, secret},
+		{`{"trigger":"client_added","email":"Ann@Example.com","first_name":"Ann","last_name":"Archer"}`, shared},
+		{`{"trigger":"client_added_to_group","email":"a@x.io","group":"VIP"}`, shared},
+		{`{"trigger":"package_sign_up","email":"p@x.io","package":"Starter","at":"2025-03-01T10:00:00Z","id":"z1"}`, shared},
+		{`{"trigger":"client_added","email":"a@x.io"} {"trigger":"client_added"}`, shared},
+		{`{"trigger":"client_added","e-mail":"a@x.io"}`, shared},
+		{`{"trigger":"client_added","email":" A@X.IO "}`, shared},
+		{`{"trigger":"client_added","email":"a@@x"}`, shared},
+		{`{"trigger":"client_added","email":"a@x.io","at":"yesterday"}`, shared},
 		{`{"trigger":"client_added","email":"a@x.io"}`, "s3cret-shared-with-zapieR"},
 		{`{"trigger":"client_added","email":"a@x.io"}`, ""},
-		{`{"trigger":"client_added","email":"a@x.io","first_name":"` + strings.Repeat("x", 600) + `"}`, secret},
-		{`null`, secret}, {``, secret}, {`[]`, secret},
+		{`{"trigger":"client_added","email":"a@x.io","first_name":"` + strings.Repeat("x", 600) + `"}`, shared},
+		{`null`, shared}, {``, shared}, {`[]`, shared},
 	} {
 		f.Add([]byte(s.body), s.secret)
 	}
 	const maxBody = 512
 	var handled []ptdwire.ZapierTrigger
-	h, err := ptd.NewTriggerHandler(ptd.TriggerHandlerOptions{Secret: secret, MaxBodyBytes: maxBody,
+	h, err := ptd.NewTriggerHandler(ptd.TriggerHandlerOptions{Secret: secret.New(shared), MaxBodyBytes: maxBody,
 		Handle: func(_ context.Context, tr ptdwire.ZapierTrigger) error { handled = append(handled, tr); return nil }})
 	if err != nil {
 		f.Fatal(err)
@@ -54,7 +55,7 @@ func FuzzTriggerHandler(f *testing.F) {
 		h.ServeHTTP(rec, req)
 		gotSecret := req.Header.Get(ptd.TriggerSecretHeader) // as the handler saw it
 		switch {
-		case gotSecret != secret:
+		case gotSecret != shared:
 			if rec.Code != http.StatusUnauthorized {
 				t.Fatalf("wrong secret %q answered %d", gotSecret, rec.Code)
 			}

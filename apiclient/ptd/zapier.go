@@ -55,7 +55,7 @@ type ZapierOptions struct {
 // group, assign package and print only are idempotent in PTD ("does nothing new" for a known
 // email), so they are retried on 5xx and transport errors; reminders only on 429.
 type Zapier struct {
-	hooks   map[string]string
+	hooks   map[string]Secret // by action; a Secret so that printing a *Zapier shows no URL
 	caps    Capabilities
 	hc      *http.Client
 	log     hclog.Logger
@@ -69,7 +69,7 @@ var _ Adapter = (*Zapier)(nil)
 
 // NewZapier validates the hook URLs and returns a driver whose capabilities follow from them.
 func NewZapier(o ZapierOptions) (*Zapier, error) {
-	z := &Zapier{hooks: map[string]string{}, hc: o.HTTPClient, log: o.Logger, sleep: o.Sleep,
+	z := &Zapier{hooks: map[string]Secret{}, hc: o.HTTPClient, log: o.Logger, sleep: o.Sleep,
 		retries: o.MaxRetries, backoff: [2]time.Duration{o.BaseBackoff, o.MaxBackoff}}
 	var caps []Capability
 	for _, h := range []struct {
@@ -83,14 +83,14 @@ func NewZapier(o ZapierOptions) (*Zapier, error) {
 		{ptdwire.ZapierPrintOnly, o.Hooks.PrintOnly, CapPrintOnly},
 		{ptdwire.ZapierReminder, o.Hooks.Reminder, CapReminders},
 	} {
-		if h.url == "" {
+		if h.url.IsZero() {
 			continue
 		}
 		u, err := url.Parse(h.url.Reveal())
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return nil, fmt.Errorf("cannot create ptd zapier driver: %w: the %s hook is not an absolute http(s) URL", ErrInvalidInput, h.action)
 		}
-		z.hooks[h.action] = h.url.Reveal()
+		z.hooks[h.action] = h.url
 		caps = append(caps, h.cap)
 	}
 	z.caps = NewCapabilities(caps...)
@@ -150,7 +150,7 @@ func (z *Zapier) post(ctx context.Context, op string, a ptdwire.ZapierAction, id
 		return "", fmt.Errorf("cannot %s: cannot encode action: %w", op, err)
 	}
 	for attempt := 1; ; attempt++ {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, hook, bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, hook.Reveal(), bytes.NewReader(body))
 		if err != nil {
 			return "", fmt.Errorf("cannot %s: cannot build request: %w", op, err)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"ptsync/apiclient/ptd"
 	"ptsync/apiclient/ptdwire"
+	"ptsync/internal/secret"
 	"ptsync/sim/ptdsim"
 )
 
@@ -36,11 +37,11 @@ func newZapier(t *testing.T, hooks func(base string) ptd.ZapierHooks) *zenv {
 	if hooks == nil {
 		hooks = func(base string) ptd.ZapierHooks {
 			return ptd.ZapierHooks{
-				AddClient:     ptd.Secret(ptdsim.HookURL(base, ptdwire.ZapierAddClient)),
-				AddToGroup:    ptd.Secret(ptdsim.HookURL(base, ptdwire.ZapierAddToGroup)),
-				AssignPackage: ptd.Secret(ptdsim.HookURL(base, ptdwire.ZapierAssignPackage)),
-				PrintOnly:     ptd.Secret(ptdsim.HookURL(base, ptdwire.ZapierPrintOnly)),
-				Reminder:      ptd.Secret(ptdsim.HookURL(base, ptdwire.ZapierReminder)),
+				AddClient:     secret.New(ptdsim.HookURL(base, ptdwire.ZapierAddClient)),
+				AddToGroup:    secret.New(ptdsim.HookURL(base, ptdwire.ZapierAddToGroup)),
+				AssignPackage: secret.New(ptdsim.HookURL(base, ptdwire.ZapierAssignPackage)),
+				PrintOnly:     secret.New(ptdsim.HookURL(base, ptdwire.ZapierPrintOnly)),
+				Reminder:      secret.New(ptdsim.HookURL(base, ptdwire.ZapierReminder)),
 			}
 		}
 	}
@@ -146,7 +147,7 @@ func TestZapierUnsupportedMakesNoCalls(t *testing.T) {
 	ctx := context.Background()
 	// Only the add-client hook is configured: everything else is unsupported.
 	e := newZapier(t, func(base string) ptd.ZapierHooks {
-		return ptd.ZapierHooks{AddClient: ptd.Secret(ptdsim.HookURL(base, ptdwire.ZapierAddClient))}
+		return ptd.ZapierHooks{AddClient: secret.New(ptdsim.HookURL(base, ptdwire.ZapierAddClient))}
 	})
 	if got := e.z.Capabilities().String(); got != "clients.create" {
 		t.Fatalf("capabilities = %q", got)
@@ -191,7 +192,7 @@ func TestZapierUnsupportedMakesNoCalls(t *testing.T) {
 
 func TestTriggerHandler(t *testing.T) {
 	ctx := context.Background()
-	const secret = "s3cret-shared-with-zapier"
+	const shared = "s3cret-shared-with-zapier"
 	good := `{"trigger":"client_added","email":" New.Client@Example.com ","first_name":"New","at":"2026-06-01T10:00:00Z"}`
 	tests := []struct {
 		name       string
@@ -201,24 +202,24 @@ func TestTriggerHandler(t *testing.T) {
 		wantStatus int
 		wantResult string
 	}{
-		{"right secret", secret, good, nil, 202, ptd.TriggerAccepted},
-		{"group trigger", secret, `{"trigger":"client_added_to_group","email":"a@x.io","group":"VIP"}`, nil, 202, ptd.TriggerAccepted},
+		{"right secret", shared, good, nil, 202, ptd.TriggerAccepted},
+		{"group trigger", shared, `{"trigger":"client_added_to_group","email":"a@x.io","group":"VIP"}`, nil, 202, ptd.TriggerAccepted},
 		{"wrong secret", "s3cret-shared-with-zapieR", good, nil, 401, ptd.TriggerUnauthorized},
 		{"missing secret", "", good, nil, 401, ptd.TriggerUnauthorized},
-		{"oversized body", secret, `{"trigger":"client_added","email":"a@x.io","first_name":"` + strings.Repeat("x", 2048) + `"}`, nil, 413, ptd.TriggerTooLarge},
-		{"not json", secret, `trigger=client_added`, nil, 400, ptd.TriggerInvalid},
-		{"unknown field", secret, `{"trigger":"client_added","e-mail":"a@x.io"}`, nil, 400, ptd.TriggerInvalid},
-		{"unknown trigger", secret, `{"trigger":"client_updated","email":"a@x.io"}`, nil, 400, ptd.TriggerInvalid},
-		{"group missing", secret, `{"trigger":"client_added_to_group","email":"a@x.io"}`, nil, 400, ptd.TriggerInvalid},
-		{"bad email", secret, `{"trigger":"client_added","email":"nobody"}`, nil, 400, ptd.TriggerInvalid},
-		{"bad time", secret, `{"trigger":"client_added","email":"a@x.io","at":"yesterday"}`, nil, 400, ptd.TriggerInvalid},
-		{"handler fails", secret, good, errors.New("store closed"), 503, ptd.TriggerFailed},
+		{"oversized body", shared, `{"trigger":"client_added","email":"a@x.io","first_name":"` + strings.Repeat("x", 2048) + `"}`, nil, 413, ptd.TriggerTooLarge},
+		{"not json", shared, `trigger=client_added`, nil, 400, ptd.TriggerInvalid},
+		{"unknown field", shared, `{"trigger":"client_added","e-mail":"a@x.io"}`, nil, 400, ptd.TriggerInvalid},
+		{"unknown trigger", shared, `{"trigger":"client_updated","email":"a@x.io"}`, nil, 400, ptd.TriggerInvalid},
+		{"group missing", shared, `{"trigger":"client_added_to_group","email":"a@x.io"}`, nil, 400, ptd.TriggerInvalid},
+		{"bad email", shared, `{"trigger":"client_added","email":"nobody"}`, nil, 400, ptd.TriggerInvalid},
+		{"bad time", shared, `{"trigger":"client_added","email":"a@x.io","at":"yesterday"}`, nil, 400, ptd.TriggerInvalid},
+		{"handler fails", shared, good, errors.New("store closed"), 503, ptd.TriggerFailed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			var got []ptdwire.ZapierTrigger
-			h, err := ptd.NewTriggerHandler(ptd.TriggerHandlerOptions{Secret: secret, MaxBodyBytes: 1024, Registerer: reg,
+			h, err := ptd.NewTriggerHandler(ptd.TriggerHandlerOptions{Secret: secret.New(shared), MaxBodyBytes: 1024, Registerer: reg,
 				Handle: func(_ context.Context, tr ptdwire.ZapierTrigger) error { got = append(got, tr); return tc.handleErr }})
 			if err != nil {
 				t.Fatal(err)
@@ -257,27 +258,27 @@ ptsync_ptd_zapier_triggers_total{result="%s"} 1
 	}
 	t.Run("recorder sends a trigger with the secret", func(t *testing.T) {
 		var got ptdwire.ZapierTrigger
-		h, err := ptd.NewTriggerHandler(ptd.TriggerHandlerOptions{Secret: secret,
+		h, err := ptd.NewTriggerHandler(ptd.TriggerHandlerOptions{Secret: secret.New(shared),
 			Handle: func(_ context.Context, tr ptdwire.ZapierTrigger) error { got = tr; return nil }})
 		if err != nil {
 			t.Fatal(err)
 		}
 		srv := httptest.NewServer(h)
 		defer srv.Close()
-		st, err := ptdsim.SendTrigger(ctx, nil, srv.URL, secret, ptdwire.ZapierTrigger{Trigger: ptdwire.TriggerPackageSignUp, Email: "P@x.io", Package: "Starter"})
+		st, err := ptdsim.SendTrigger(ctx, nil, srv.URL, shared, ptdwire.ZapierTrigger{Trigger: ptdwire.TriggerPackageSignUp, Email: "P@x.io", Package: "Starter"})
 		if err != nil || st != 202 || got.Email != "p@x.io" || got.Package != "Starter" {
 			t.Fatalf("status %d, err %v, got %+v", st, err, got)
 		}
 	})
 	t.Run("short secret refused", func(t *testing.T) {
-		if _, err := ptd.NewTriggerHandler(ptd.TriggerHandlerOptions{Secret: "short", Handle: func(context.Context, ptdwire.ZapierTrigger) error { return nil }}); !errors.Is(err, ptd.ErrInvalidInput) {
+		if _, err := ptd.NewTriggerHandler(ptd.TriggerHandlerOptions{Secret: secret.New("short"), Handle: func(context.Context, ptdwire.ZapierTrigger) error { return nil }}); !errors.Is(err, ptd.ErrInvalidInput) {
 			t.Fatalf("err = %v", err)
 		}
 	})
 }
 
 func TestSecretNeverPrints(t *testing.T) {
-	s := ptd.Secret("hunter2-api-key")
+	s := secret.New("hunter2-api-key")
 	opts := ptd.RESTOptions{BaseURL: "http://x", APIKey: s}
 	j, _ := json.Marshal(struct{ Key ptd.Secret }{s})
 	for name, out := range map[string]string{

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"ptsync/apiclient/ghl"
+	"ptsync/internal/secret"
 	"ptsync/metrics"
 	"ptsync/sim/ghlsim"
 	"ptsync/store"
@@ -58,7 +59,7 @@ func newHarnessFront(t *testing.T, n int, simOpts ghlsim.Options, set Settings, 
 	m := metrics.New(reg)
 	lim := ghl.NewLimiter(ghl.LimiterOptions{Location: sim.LocationID(), Max: simOpts.Limits.BurstMax, Interval: simOpts.Limits.BurstInterval})
 	c, err := ghl.New(ghl.Options{BaseURL: url, LocationID: sim.LocationID(), Limiter: lim, Observer: m.GHLObserver(),
-		Credentials: ghl.NewStaticSource(sim.LocationID(), ghl.Secret(sim.IssuePIT("contacts.readonly", "contacts.write")), nil)})
+		Credentials: ghl.NewStaticSource(sim.LocationID(), secret.New(sim.IssuePIT("contacts.readonly", "contacts.write")), nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

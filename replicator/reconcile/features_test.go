@@ -13,6 +13,7 @@ import (
 	"ptsync/apiclient/ghlwire"
 	"ptsync/apiclient/ptd"
 	"ptsync/apiclient/ptdwire"
+	"ptsync/internal/secret"
 	"ptsync/sim/ptdsim"
 	"ptsync/store"
 )
@@ -363,7 +364,7 @@ func TestZapierDriver(t *testing.T) {
 		t.Errorf("link ptd id %q", l.PTDID)
 	}
 
-	th, err := ptd.NewTriggerHandler(ptd.TriggerHandlerOptions{Secret: "the-right-secret-123", Handle: h.eng.HandleTrigger})
+	th, err := ptd.NewTriggerHandler(ptd.TriggerHandlerOptions{Secret: secret.New("the-right-secret-123"), Handle: h.eng.HandleTrigger})
 	if err != nil {
 		t.Fatal(err)
 	}

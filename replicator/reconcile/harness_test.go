@@ -19,6 +19,7 @@ import (
 	"ptsync/apiclient/ptd"
 	"ptsync/apiclient/ptdwire"
 	"ptsync/config"
+	"ptsync/internal/secret"
 	"ptsync/metrics"
 	"ptsync/replicator/ingest"
 	"ptsync/replicator/reconcile"
@@ -173,7 +174,7 @@ func (h *harness) connect(gurl, purl, tok, dbPath string) {
 	}
 	h.rec = &recorder{next: http.DefaultTransport.(*http.Transport).Clone()}
 	h.client, err = ghl.New(ghl.Options{BaseURL: gurl, Transport: h.rec, LocationID: loc,
-		Credentials: ghl.NewStaticSource(loc, ghl.Secret(tok), scopes),
+		Credentials: ghl.NewStaticSource(loc, secret.New(tok), scopes),
 		Limiter:     ghl.NewLimiter(ghl.LimiterOptions{Location: loc, Max: 1 << 20, Interval: time.Second, DailyCap: 1 << 30}),
 		Retry:       ghl.RetryPolicy{Base: time.Millisecond, Cap: 5 * time.Millisecond, MaxAttempts: 2}})
 	if err != nil {
@@ -186,12 +187,12 @@ func (h *harness) connect(gurl, purl, tok, dbPath string) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { zsrv.Close(context.Background()) })
-		hook := func(a string) ptd.Secret { return ptd.Secret(ptdsim.HookURL(zsrv.URL, a)) }
+		hook := func(a string) ptd.Secret { return secret.New(ptdsim.HookURL(zsrv.URL, a)) }
 		h.adapter, err = ptd.NewZapier(ptd.ZapierOptions{Hooks: ptd.ZapierHooks{AddClient: hook(ptdwire.ZapierAddClient),
 			AddToGroup: hook(ptdwire.ZapierAddToGroup), Reminder: hook(ptdwire.ZapierReminder)}, MaxRetries: -1})
 	} else {
 		var r *ptd.REST
-		r, err = ptd.NewREST(ptd.RESTOptions{BaseURL: purl, APIKey: ptd.Secret(key), MaxRetries: -1})
+		r, err = ptd.NewREST(ptd.RESTOptions{BaseURL: purl, APIKey: secret.New(key), MaxRetries: -1})
 		if err == nil {
 			err = r.Open(h.ctx)
 		}
