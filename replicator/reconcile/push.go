@@ -567,7 +567,8 @@ func (e *Engine) updateClient(ctx context.Context, j *job) (commitFn, error) {
 	if id == "" || j.mirrorP == nil {
 		return nil, fmt.Errorf("cannot update ptd client of link %s: %w: not mirrored", j.link.ID, ptd.ErrNotFound)
 	}
-	vals := byWire(j.pl.Fields)
+	fields := j.pl.Fields
+	vals := byWire(fields)
 	var last *ptdwire.Client
 	in, err := ptdInput(vals)
 	if err != nil {
@@ -589,19 +590,24 @@ func (e *Engine) updateClient(ctx context.Context, j *job) (commitFn, error) {
 			}
 			rec := e.ptdRecord(fresh, e.now().UTC())
 			e.log.Info("ptd client changed under a pending update; re-planning", "link", j.link.ID)
-			return func(tx *store.Tx) error { return tx.PutPTDClient(&rec) }, errSuperseded
-		}
-		if err != nil {
+			// List deltas stay safe to apply, and must be: the other side's half of a set
+			// merge commits the merged base, which this side has to reach too.
+			if fields = setFieldsOnly(fields); len(fields) == 0 {
+				return func(tx *store.Tx) error { return tx.PutPTDClient(&rec) }, errSuperseded
+			}
+			j.mirrorP, vals = &rec, byWire(fields)
+		} else if err != nil {
 			return nil, err
+		} else {
+			last = &c
 		}
-		last = &c
 	}
 	if v, ok := vals["access"]; ok && v.S != "" {
 		if err := e.ptd.SetAccess(ctx, id, v.S); err != nil {
 			return nil, err
 		}
 	}
-	for _, w := range j.pl.Fields {
+	for _, w := range fields {
 		if !w.Value.IsSet {
 			continue
 		}
@@ -651,7 +657,7 @@ func (e *Engine) updateClient(ctx context.Context, j *job) (commitFn, error) {
 		if err := tx.PutPTDClient(&rec); err != nil {
 			return err
 		}
-		return baseCommit(tx, j.link.ID, j.pl.Fields, now)
+		return baseCommit(tx, j.link.ID, fields, now)
 	}, nil
 }
 
@@ -713,7 +719,8 @@ func (e *Engine) updateContact(ctx context.Context, j *job) (commitFn, error) {
 	if id == "" || j.mirrorG == nil {
 		return nil, fmt.Errorf("cannot update highlevel contact of link %s: %w: not mirrored", j.link.ID, ghl.ErrNotFound)
 	}
-	vals := byWire(j.pl.Fields)
+	fields := j.pl.Fields
+	vals := byWire(fields)
 	scalars := map[string]diff.Value{}
 	for k, v := range vals {
 		if !v.IsSet {
@@ -731,7 +738,11 @@ func (e *Engine) updateContact(ctx context.Context, j *job) (commitFn, error) {
 		if rec := e.ghlRecord(fresh, e.now().UTC()); rec.DateUpdated.After(j.pl.GHLUpdated) {
 			rec.ChildrenFetchedAt = j.mirrorG.ChildrenFetchedAt
 			e.log.Info("highlevel contact changed under a pending update; re-planning", "link", j.link.ID)
-			return func(tx *store.Tx) error { return tx.PutGHLContact(&rec) }, errSuperseded
+			// Tag deltas stay safe to apply, and must be (see updateClient).
+			if fields = setFieldsOnly(fields); len(fields) == 0 {
+				return func(tx *store.Tx) error { return tx.PutGHLContact(&rec) }, errSuperseded
+			}
+			j.mirrorG, vals, scalars = &rec, byWire(fields), nil
 		}
 	}
 	if len(scalars) > 0 {
@@ -750,7 +761,7 @@ func (e *Engine) updateContact(ctx context.Context, j *job) (commitFn, error) {
 	}
 	var tags []string
 	tagsKnown := false
-	for _, w := range j.pl.Fields {
+	for _, w := range fields {
 		if w.Wire != "tags" || !w.Value.IsSet {
 			continue
 		}
@@ -786,7 +797,7 @@ func (e *Engine) updateContact(ctx context.Context, j *job) (commitFn, error) {
 		if err := tx.PutGHLContact(&rec); err != nil {
 			return err
 		}
-		return baseCommit(tx, j.link.ID, j.pl.Fields, now)
+		return baseCommit(tx, j.link.ID, fields, now)
 	}, nil
 }
 
@@ -911,4 +922,16 @@ func (e *Engine) deletePolicy(ctx context.Context, j *job) (commitFn, error) {
 		}
 		return tx.ClearQuarantine(store.KindContact, store.SidePTD, l.PTDID)
 	}, nil
+}
+
+// setFieldsOnly keeps the list fields (tags, groups, packages) of a write: their deltas apply
+// safely whatever the target holds now, unlike scalar values planned from an older read.
+func setFieldsOnly(fields map[string]fieldWrite) map[string]fieldWrite {
+	out := map[string]fieldWrite{}
+	for k, w := range fields {
+		if w.Value.IsSet {
+			out[k] = w
+		}
+	}
+	return out
 }
