@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,24 +10,15 @@ import (
 )
 
 func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	db := fs.String("db", "", "mirror file (default $PTSYNC_DB or ./ptsync.db)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ptsync backup [--db PATH] FILE")
-		fmt.Fprintln(stderr, "writes a consistent copy of the mirror to FILE atomically, also while the service runs")
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	fs := newFlagSet("backup", stderr, "usage: ptsync backup [--db PATH] FILE",
+		"writes a consistent copy of the mirror to FILE atomically, also while the service runs")
+	db := dbFlag(fs)
+	pos, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
 	if len(pos) != 1 {
-		fs.Usage()
-		return exitUsage
+		return usageExit(fs)
 	}
 	src, dst := dbPath(*db), pos[0]
 	if same(src, dst) {
@@ -38,21 +27,17 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	m, err := openMirror(ctx, src, false)
 	if err != nil {
-		fmt.Fprintf(stderr, "ptsync backup: %v\n", err)
-		return exitFailure
+		return fail(stderr, "backup", err, exitFailure)
 	}
 	defer m.Close()
-	via := "mirror"
 	if m.db != nil {
 		err = m.db.BackupFile(dst)
 	} else {
-		via = "service admin endpoint"
 		err = store.WriteFileAtomic(dst, 0o600, func(w io.Writer) error { return m.remote.Backup(ctx, w) })
 		err = remoteErr(m, err)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "ptsync backup: %v\n", err)
-		return exitFailure
+		return fail(stderr, "backup", err, exitFailure)
 	}
 	// Prove the copy is usable before reporting success.
 	bk, err := store.Open(dst, store.Options{ReadOnly: true, Timeout: mirrorLockTimeout})
@@ -65,7 +50,7 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitFailure
 	}
 	st, _ := os.Stat(dst)
-	fmt.Fprintf(stdout, "backup %s: %d bytes from %s (via %s), check ok\n", dst, st.Size(), src, via)
+	fmt.Fprintf(stdout, "backup %s: %d bytes from %s (via %s), check ok\n", dst, st.Size(), src, m.source())
 	return exitOK
 }
 

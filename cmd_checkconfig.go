@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,20 +12,6 @@ import (
 	"ptsync/config"
 )
 
-// defaultConfigPath is used when neither --config nor $PTSYNC_CONFIG names a file.
-const defaultConfigPath = "config.hcl"
-
-// configPath returns the configuration file to use: the flag, else $PTSYNC_CONFIG, else ./config.hcl.
-func configPath(flagValue string, getenv func(string) string) string {
-	if flagValue != "" {
-		return flagValue
-	}
-	if p := getenv("PTSYNC_CONFIG"); p != "" {
-		return p
-	}
-	return defaultConfigPath
-}
-
 func cmdCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	return checkConfig(args, stdout, stderr, os.Getenv, time.Now)
 }
@@ -35,29 +19,14 @@ func cmdCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) 
 // checkConfig validates a configuration file: "ok" and a summary on stdout with exit 0, or every
 // diagnostic on stderr with exit 2. Warnings go to stderr and do not fail the check.
 func checkConfig(args []string, stdout, stderr io.Writer, getenv func(string) string, now func() time.Time) int {
-	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "", "configuration file (default $PTSYNC_CONFIG or ./config.hcl)")
+	fs := newFlagSet("check-config", stderr, "usage: ptsync check-config [--config PATH] [--json]")
+	path := configFlag(fs)
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ptsync check-config [--config PATH] [--json]")
-		fs.PrintDefaults()
+	if code, ok := parseNoArgs(fs, args, stderr, true); !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "ptsync check-config: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return exitUsage
-	}
-	file := configPath(*path, getenv)
-	cfg, err := config.Load(file)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
+	cfg, _, ok := loadConfig(*path, getenv, stderr)
+	if !ok {
 		return exitUsage
 	}
 	if len(cfg.Warnings) > 0 {

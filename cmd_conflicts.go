@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -24,34 +23,23 @@ func cmdConflicts(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if len(args) > 0 && args[0] == "resolve" {
 		return conflictsResolve(ctx, args[1:], stdout, stderr)
 	}
-	fs := flag.NewFlagSet("conflicts", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	db := fs.String("db", "", "mirror file (default $PTSYNC_DB or ./ptsync.db)")
+	fs := newFlagSet("conflicts", stderr, "usage: ptsync conflicts [--db PATH] [--all] [--json]\n       ptsync conflicts resolve <link> <field> --take ghl|ptd|value [--value V] [--config PATH] [--db PATH]")
+	db := dbFlag(fs)
 	all := fs.Bool("all", false, "include resolved conflicts")
 	asJSON := fs.Bool("json", false, "print JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ptsync conflicts [--db PATH] [--all] [--json]\n       ptsync conflicts resolve <link> <field> --take ghl|ptd|value [--value V] [--config PATH] [--db PATH]")
-		fs.PrintDefaults()
-	}
 	if _, code, ok := parseFlags(fs, args, stderr, 0); !ok {
 		return code
 	}
-	m, err := openReconcileMirror(ctx, dbPath(*db), false)
-	if err != nil {
-		fmt.Fprintf(stderr, "ptsync conflicts: %v\n", err)
-		return exitFailure
+	m, code, ok := openReconcile(ctx, stderr, "conflicts", dbPath(*db), false, nil)
+	if !ok {
+		return code
 	}
 	defer m.Close()
-	var cs []store.Conflict
-	if m.db != nil {
-		err = m.db.View(func(tx *store.Tx) error { cs, err = reconcile.ListConflicts(tx, *all); return err })
-	} else {
-		cs, err = m.admin.Conflicts(ctx, *all)
-		err = remoteErr(m.mirror, err)
-	}
+	cs, err := withMirrorOrAdmin(m.mirror,
+		inView(func(tx *store.Tx) ([]store.Conflict, error) { return reconcile.ListConflicts(tx, *all) }),
+		func() ([]store.Conflict, error) { return m.admin.Conflicts(ctx, *all) })
 	if err != nil {
-		fmt.Fprintf(stderr, "ptsync conflicts: %v\n", err)
-		return exitFor(err)
+		return fail(stderr, "conflicts", err, exitFor(err))
 	}
 	m.via(stderr, "listed")
 	if *asJSON {
@@ -79,16 +67,11 @@ func cmdConflicts(ctx context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 func conflictsResolve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("conflicts resolve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg := fs.String("config", "", "configuration file (default $PTSYNC_CONFIG or ./config.hcl)")
-	db := fs.String("db", "", "mirror file (default: store.path of the configuration)")
+	fs := newFlagSet("conflicts resolve", stderr, "usage: ptsync conflicts resolve <link> <field> --take ghl|ptd|value [--value V] [--config PATH] [--db PATH]")
+	cfg := configFlag(fs)
+	db := storeDBFlag(fs)
 	take := fs.String("take", "", "which value wins: ghl, ptd or value")
 	value := fs.String("value", "", "the value to write with --take value (sets: a JSON array)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ptsync conflicts resolve <link> <field> --take ghl|ptd|value [--value V] [--config PATH] [--db PATH]")
-		fs.PrintDefaults()
-	}
 	pos, code, ok := parseFlags(fs, args, stderr, 2)
 	if !ok {
 		return code
@@ -108,26 +91,20 @@ func conflictsResolve(ctx context.Context, args []string, stdout, stderr io.Writ
 	if conf == nil {
 		return code
 	}
-	m, err := openReconcileMirror(ctx, path, true)
-	if err != nil {
-		fmt.Fprintf(stderr, "ptsync conflicts resolve: %v\n", err)
-		return exitFailure
+	m, code, ok := openReconcile(ctx, stderr, "conflicts resolve", path, true, conf)
+	if !ok {
+		return code
 	}
 	defer m.Close()
-	var c store.Conflict
-	if m.db != nil {
-		eng, code := offlineEngine(conf, m.db, stderr)
-		if eng == nil {
-			return code
-		}
-		c, err = eng.ResolveConflict(ctx, pos[0], pos[1], reconcile.Resolution{Take: *take, Value: *value})
-	} else {
-		c, err = m.admin.ResolveConflict(ctx, reconcile.ResolveRequest{Link: pos[0], Field: pos[1], Take: *take, Value: *value})
-		err = remoteErr(m.mirror, err)
-	}
+	c, err := withMirrorOrAdmin(m.mirror,
+		func(*store.DB) (store.Conflict, error) {
+			return m.eng.ResolveConflict(ctx, pos[0], pos[1], reconcile.Resolution{Take: *take, Value: *value})
+		},
+		func() (store.Conflict, error) {
+			return m.admin.ResolveConflict(ctx, reconcile.ResolveRequest{Link: pos[0], Field: pos[1], Take: *take, Value: *value})
+		})
 	if err != nil {
-		fmt.Fprintf(stderr, "ptsync conflicts resolve: %v\n", err)
-		return exitFor(err)
+		return fail(stderr, "conflicts resolve", err, exitFor(err))
 	}
 	m.via(stderr, "resolved")
 	fmt.Fprintf(stdout, "resolved %s %s = %q; the next push writes it\n", c.LinkID, c.Field, c.Resolution)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -16,38 +15,27 @@ import (
 // email), every recorded field decision with the rule that made it, children included. While
 // the service holds the mirror it asks the service (admin endpoint).
 func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("history", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	db := fs.String("db", "", "mirror file (default $PTSYNC_DB or ./ptsync.db)")
+	fs := newFlagSet("history", stderr, "usage: ptsync history <link id|highlevel id|ptd id|email> [--db PATH] [--json]")
+	db := dbFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ptsync history <link id|highlevel id|ptd id|email> [--db PATH] [--json]")
-		fs.PrintDefaults()
-	}
 	pos, code, ok := parseFlags(fs, args, stderr, 1)
 	if !ok {
 		return code
 	}
-	m, err := openReconcileMirror(ctx, dbPath(*db), false)
-	if err != nil {
-		fmt.Fprintf(stderr, "ptsync history: %v\n", err)
-		return exitFailure
+	m, code, ok := openReconcile(ctx, stderr, "history", dbPath(*db), false, nil)
+	if !ok {
+		return code
 	}
 	defer m.Close()
-	var v reconcile.HistoryView
-	if m.db != nil {
-		err = m.db.View(func(tx *store.Tx) error { v, err = reconcile.LinkHistory(tx, pos[0]); return err })
-	} else {
-		v, err = m.admin.History(ctx, pos[0])
-		err = remoteErr(m.mirror, err)
-	}
+	v, err := withMirrorOrAdmin(m.mirror,
+		inView(func(tx *store.Tx) (reconcile.HistoryView, error) { return reconcile.LinkHistory(tx, pos[0]) }),
+		func() (reconcile.HistoryView, error) { return m.admin.History(ctx, pos[0]) })
 	if errors.Is(err, store.ErrNotFound) {
 		fmt.Fprintf(stderr, "ptsync history: no linked record matches %q (try a link id, a HighLevel or PTD id, or an email)\n", pos[0])
 		return exitFailure
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "ptsync history: %v\n", err)
-		return exitFor(err)
+		return fail(stderr, "history", err, exitFor(err))
 	}
 	m.via(stderr, "read")
 	if *asJSON {

@@ -21,15 +21,10 @@ import (
 // While the service holds the mirror, all three go through its admin endpoint; retry and drop
 // are then applied by the service in its own transaction.
 func cmdOutbox(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("outbox", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	db := fs.String("db", "", "mirror file (default $PTSYNC_DB or ./ptsync.db)")
+	fs := newFlagSet("outbox", stderr, "usage: ptsync outbox [--dead] [--json] [--db PATH]\n       ptsync outbox retry <seq>|all-dead [--db PATH]\n       ptsync outbox drop <seq> [--db PATH]")
+	db := dbFlag(fs)
 	dead := fs.Bool("dead", false, "list dead-lettered entries only")
 	asJSON := fs.Bool("json", false, "print JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ptsync outbox [--dead] [--json] [--db PATH]\n       ptsync outbox retry <seq>|all-dead [--db PATH]\n       ptsync outbox drop <seq> [--db PATH]")
-		fs.PrintDefaults()
-	}
 	pos, code, ok := parseFlags(fs, args, stderr, -1)
 	if !ok {
 		return code
@@ -37,22 +32,16 @@ func cmdOutbox(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if len(pos) > 0 {
 		return outboxAction(ctx, pos, dbPath(*db), stdout, stderr, fs)
 	}
-	m, err := openReconcileMirror(ctx, dbPath(*db), false)
-	if err != nil {
-		fmt.Fprintf(stderr, "ptsync outbox: %v\n", err)
-		return exitFailure
+	m, code, ok := openReconcile(ctx, stderr, "outbox", dbPath(*db), false, nil)
+	if !ok {
+		return code
 	}
 	defer m.Close()
-	var entries []store.OutboxEntry
-	if m.db != nil {
-		err = m.db.View(func(tx *store.Tx) error { entries, err = reconcile.ListOutbox(tx, *dead); return err })
-	} else {
-		entries, err = m.admin.Outbox(ctx, *dead)
-		err = remoteErr(m.mirror, err)
-	}
+	entries, err := withMirrorOrAdmin(m.mirror,
+		inView(func(tx *store.Tx) ([]store.OutboxEntry, error) { return reconcile.ListOutbox(tx, *dead) }),
+		func() ([]store.OutboxEntry, error) { return m.admin.Outbox(ctx, *dead) })
 	if err != nil {
-		fmt.Fprintf(stderr, "ptsync outbox: %v\n", err)
-		return exitFor(err)
+		return fail(stderr, "outbox", err, exitFor(err))
 	}
 	m.via(stderr, "listed")
 	if *asJSON {
@@ -77,8 +66,7 @@ func cmdOutbox(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 func outboxAction(ctx context.Context, pos []string, path string, stdout, stderr io.Writer, fs *flag.FlagSet) int {
 	if len(pos) != 2 || (pos[0] != "retry" && pos[0] != "drop") {
-		fs.Usage()
-		return exitUsage
+		return usageExit(fs)
 	}
 	var req reconcile.OutboxRequest
 	if pos[0] == "retry" && pos[1] == "all-dead" {
@@ -91,26 +79,21 @@ func outboxAction(ctx context.Context, pos []string, path string, stdout, stderr
 		}
 		req.Seq = n
 	}
-	m, err := openReconcileMirror(ctx, path, true)
-	if err != nil {
-		fmt.Fprintf(stderr, "ptsync outbox %s: %v\n", pos[0], err)
-		return exitFailure
+	cmd := "outbox " + pos[0]
+	m, code, ok := openReconcile(ctx, stderr, cmd, path, true, nil)
+	if !ok {
+		return code
 	}
 	defer m.Close()
 	local, remote := reconcile.RetryOutbox, m.admin.RetryOutbox
 	if pos[0] == "drop" {
 		local, remote = reconcile.DropOutbox, m.admin.DropOutbox
 	}
-	var res reconcile.OutboxResult
-	if m.db != nil {
-		err = m.db.Update(func(tx *store.Tx) error { res, err = local(tx, req); return err })
-	} else {
-		res, err = remote(ctx, req)
-		err = remoteErr(m.mirror, err)
-	}
+	res, err := withMirrorOrAdmin(m.mirror,
+		inUpdate(func(tx *store.Tx) (reconcile.OutboxResult, error) { return local(tx, req) }),
+		func() (reconcile.OutboxResult, error) { return remote(ctx, req) })
 	if err != nil {
-		fmt.Fprintf(stderr, "ptsync outbox %s: %v\n", pos[0], err)
-		return exitFor(err)
+		return fail(stderr, cmd, err, exitFor(err))
 	}
 	m.via(stderr, "applied")
 	if o := res.Dropped; o != nil {

@@ -4,11 +4,8 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,109 +14,10 @@ import (
 	"ptsync/store/query"
 )
 
-// Offline commands (query, show, check, backup) open the mirror read-only with a short lock
-// timeout. When the service holds the file (bbolt: one writer process, readers wait for its
-// lock) they ask the service through its loopback admin endpoint, found in "<db>.admin".
-const (
-	mirrorLockTimeout = 300 * time.Millisecond
-	adminTimeout      = 1500 * time.Millisecond
-	defaultDBPath     = "ptsync.db"
-)
-
-// dbPath returns the mirror to use: the --db flag, else $PTSYNC_DB, else ./ptsync.db.
-func dbPath(flagValue string) string {
-	if flagValue != "" {
-		return flagValue
-	}
-	if p := os.Getenv("PTSYNC_DB"); p != "" {
-		return p
-	}
-	return defaultDBPath
-}
-
-// mirror is either a local read-only handle or the running service's admin endpoint.
-type mirror struct {
-	db     *store.DB
-	remote *query.Client
-	path   string
-}
-
-func (m mirror) Close() {
-	if m.db != nil {
-		_ = m.db.Close()
-	}
-}
-
-// errLockedForeign: the file is locked and no ptsync service announced an admin endpoint.
-var errLockedForeign = errors.New("locked by a process that is not a ptsync service")
-
-// openMirror opens path read-only, or (readWrite) for migration; when the file is locked it
-// returns a client for the service's admin endpoint, after checking that it answers.
-func openMirror(ctx context.Context, path string, readWrite bool) (mirror, error) {
-	m := mirror{path: path}
-	if readWrite {
-		if _, err := os.Stat(path); err != nil {
-			return m, fmt.Errorf("cannot open mirror %s: %w", path, store.ErrNoMirror)
-		}
-	}
-	db, err := store.Open(path, store.Options{ReadOnly: !readWrite, Timeout: mirrorLockTimeout, AppVersion: buildVersion()})
-	if err == nil {
-		m.db = db
-		return m, nil
-	}
-	if !errors.Is(err, store.ErrLocked) {
-		return m, err
-	}
-	info, aerr := store.ReadAdminAddr(path)
-	if errors.Is(aerr, store.ErrNoAdmin) {
-		return m, fmt.Errorf("mirror %s is %w: no %s file announces an admin endpoint, so it cannot be queried while that process holds it (find it with: fuser %s)",
-			path, errLockedForeign, store.AdminPath(path), path)
-	}
-	if aerr != nil {
-		return m, fmt.Errorf("mirror %s is locked by another process and its admin file is unusable: %w", path, aerr)
-	}
-	m.remote = query.NewClient(info, adminTimeout)
-	return m, nil
-}
-
-// exitFor maps an error to an exit code: request problems are usage errors.
-func exitFor(err error) int {
-	if errors.Is(err, query.ErrBadRequest) {
-		return exitUsage
-	}
-	return exitFailure
-}
-
-// lockedHint explains an unreachable admin endpoint.
-func remoteErr(m mirror, err error) error {
-	if errors.Is(err, query.ErrUnreachable) {
-		return fmt.Errorf("mirror %s is locked by another process and the ptsync admin endpoint named in %s did not answer: %w",
-			m.path, store.AdminPath(m.path), err)
-	}
-	return err
-}
-
-// parseInterleaved lets positional arguments and flags mix ("query contacts --tag vip" and
-// "query --tag vip contacts").
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
 func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("query", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("query", stderr)
 	var req query.Request
-	db := fs.String("db", "", "mirror file (default $PTSYNC_DB or ./ptsync.db)")
+	db := dbFlag(fs)
 	fs.StringVar(&req.Email, "email", "", "contacts/ptd-clients with this email (index)")
 	fs.StringVar(&req.Phone, "phone", "", "contacts/ptd-clients with this phone (index; E.164 or with --region)")
 	fs.StringVar(&req.Region, "region", "", "default region (e.g. US) for --phone without a country code")
@@ -140,12 +38,9 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "\nflags:")
 		fs.PrintDefaults()
 	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	pos, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
 	if len(pos) != 1 {
 		fmt.Fprintf(stderr, "ptsync query: want exactly one kind (%s), got %d arguments\n", strings.Join(query.Kinds(), ", "), len(pos))
@@ -172,37 +67,24 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	m, err := openMirror(ctx, dbPath(*db), false)
 	if err != nil {
-		fmt.Fprintf(stderr, "ptsync query: %v\n", err)
-		return exitFailure
+		return fail(stderr, "query", err, exitFailure)
 	}
 	defer m.Close()
-	var res query.Result
-	if m.db != nil {
-		err = m.db.View(func(tx *store.Tx) error {
-			res, err = query.Run(tx, req, time.Now())
-			return err
-		})
-	} else {
-		res, err = m.remote.Query(ctx, req)
-		err = remoteErr(m, err)
-	}
+	res, err := withMirrorOrAdmin(m,
+		inView(func(tx *store.Tx) (query.Result, error) { return query.Run(tx, req, time.Now()) }),
+		func() (query.Result, error) { return m.remote.Query(ctx, req) })
 	if err != nil {
-		fmt.Fprintf(stderr, "ptsync query: %v\n", err)
-		return exitFor(err)
+		return fail(stderr, "query", err, exitFor(err))
 	}
 	if err := printResult(stdout, *format, res); err != nil {
 		fmt.Fprintf(stderr, "ptsync query: cannot write output: %v\n", err)
 		return exitFailure
 	}
-	via := "mirror"
-	if m.remote != nil {
-		via = "service admin endpoint"
-	}
 	more := ""
 	if res.Truncated {
 		more = fmt.Sprintf(" (stopped at --limit %d)", req.Limit)
 	}
-	fmt.Fprintf(stderr, "%d rows%s; plan %s, scanned %d records (via %s)\n", len(res.Rows), more, res.Plan, res.Scanned, via)
+	fmt.Fprintf(stderr, "%d rows%s; plan %s, scanned %d records (via %s)\n", len(res.Rows), more, res.Plan, res.Scanned, m.source())
 	return exitOK
 }
 

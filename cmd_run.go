@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -34,27 +31,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // runService is `ptsync run`: the daemon. ctx is the daemon's one context (SIGTERM cancels it);
 // hup delivers reload requests; term delivers signals counted during shutdown.
 func runService(ctx context.Context, args []string, _, stderr io.Writer, hup, term <-chan os.Signal) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "", "configuration file (default $PTSYNC_CONFIG or ./config.hcl)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ptsync run [--config PATH]")
-		fs.PrintDefaults()
+	fs := newFlagSet("run", stderr, "usage: ptsync run [--config PATH]")
+	path := configFlag(fs)
+	if code, ok := parseNoArgs(fs, args, stderr, false); !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "ptsync run: unexpected argument %q\n", fs.Arg(0))
-		return exitUsage
-	}
-	file := configPath(*path, os.Getenv)
-	cfg, err := config.Load(file)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
+	cfg, file, ok := loadConfig(*path, os.Getenv, stderr)
+	if !ok {
 		return exitUsage
 	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "ptsync", Level: cfg.Log.HCLogLevel(), JSONFormat: cfg.Log.JSON(),

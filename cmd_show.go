@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -16,44 +14,26 @@ import (
 )
 
 func cmdShow(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("show", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	db := fs.String("db", "", "mirror file (default $PTSYNC_DB or ./ptsync.db)")
+	fs := newFlagSet("show", stderr, "usage: ptsync show contact <id|email> [--json] [--db PATH]")
+	db := dbFlag(fs)
 	asJSON := fs.Bool("json", false, "print the view as JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ptsync show contact <id|email> [--json] [--db PATH]")
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	pos, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
 	if len(pos) != 2 || pos[0] != "contact" {
-		fs.Usage()
-		return exitUsage
+		return usageExit(fs)
 	}
 	m, err := openMirror(ctx, dbPath(*db), false)
 	if err != nil {
-		fmt.Fprintf(stderr, "ptsync show: %v\n", err)
-		return exitFailure
+		return fail(stderr, "show", err, exitFailure)
 	}
 	defer m.Close()
-	var v query.ContactView
-	if m.db != nil {
-		err = m.db.View(func(tx *store.Tx) error {
-			v, err = query.ShowContact(tx, pos[1])
-			return err
-		})
-	} else {
-		v, err = m.remote.Show(ctx, pos[1])
-		err = remoteErr(m, err)
-	}
+	v, err := withMirrorOrAdmin(m,
+		inView(func(tx *store.Tx) (query.ContactView, error) { return query.ShowContact(tx, pos[1]) }),
+		func() (query.ContactView, error) { return m.remote.Show(ctx, pos[1]) })
 	if err != nil {
-		fmt.Fprintf(stderr, "ptsync show: %v\n", err)
-		return exitFor(err)
+		return fail(stderr, "show", err, exitFor(err))
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -128,7 +108,8 @@ func printContactView(w io.Writer, v query.ContactView) {
 	}
 }
 
-func sortedKeys(m map[string]string) []string {
+// sortedKeys returns m's keys in order, for stable output.
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
