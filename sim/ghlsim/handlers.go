@@ -7,19 +7,52 @@ import (
 	"ptsync/apiclient/ghlwire"
 )
 
-func (s *Server) hGetContact(w http.ResponseWriter, r *http.Request) {
-	s.mu.RLock()
-	rec := s.st.contacts[r.PathValue("contactId")]
-	var c ghlwire.Contact
-	if rec != nil {
-		c = cloneContact(rec.cur.c)
-	}
-	s.mu.RUnlock()
-	if rec == nil {
-		s.writeErr(w, errNotFound("Contact"))
+// reply answers v with status, or e in HighLevel's error shape when e is set. The caller builds
+// v either way, so v must not draw a trace id (upsert answers by hand for that reason: every
+// trace id drawn advances the sequence the next answer gets its id from).
+func (s *Server) reply(w http.ResponseWriter, status int, v any, e *Error) {
+	if e != nil {
+		s.writeErr(w, e)
 		return
 	}
-	s.writeJSON(w, 200, ghlwire.ContactResponse{Contact: c})
+	s.writeJSON(w, status, v)
+}
+
+// decode reads the request body into v (decodeBody); false means the error has been answered.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if e := decodeBody(r, v); e != nil {
+		s.writeErr(w, e)
+		return false
+	}
+	return true
+}
+
+// readReply runs read under the read lock and answers what it returns with 200, or its error.
+// read must copy what it returns out of the store: the answer is encoded after the unlock.
+func (s *Server) readReply(w http.ResponseWriter, read func() (any, *Error)) {
+	s.mu.RLock()
+	v, e := read()
+	s.mu.RUnlock()
+	s.reply(w, 200, v, e)
+}
+
+// contactLocked returns the contact's record, or the 404 HighLevel answers for an unknown
+// contact; s.mu must be held.
+func (s *Server) contactLocked(id string) (*contactRec, *Error) {
+	if rec := s.st.contacts[id]; rec != nil {
+		return rec, nil
+	}
+	return nil, errNotFound("Contact")
+}
+
+func (s *Server) hGetContact(w http.ResponseWriter, r *http.Request) {
+	s.readReply(w, func() (any, *Error) {
+		rec, e := s.contactLocked(r.PathValue("contactId"))
+		if e != nil {
+			return nil, e
+		}
+		return ghlwire.ContactResponse{Contact: cloneContact(rec.cur.c)}, nil
+	})
 }
 
 // checkLocation validates a locationId from a body or query.
@@ -35,8 +68,7 @@ func (s *Server) checkLocation(loc string) *Error {
 
 func (s *Server) hCreateContact(w http.ResponseWriter, r *http.Request) {
 	var in ghlwire.ContactInput
-	if e := decodeBody(r, &in); e != nil {
-		s.writeErr(w, e)
+	if !s.decode(w, r, &in) {
 		return
 	}
 	if e := s.checkLocation(in.LocationID); e != nil {
@@ -48,17 +80,12 @@ func (s *Server) hCreateContact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, e := s.opCreateContact(in)
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	s.writeJSON(w, 201, ghlwire.ContactResponse{Contact: c})
+	s.reply(w, 201, ghlwire.ContactResponse{Contact: c}, e)
 }
 
 func (s *Server) hUpsert(w http.ResponseWriter, r *http.Request) {
 	var in ghlwire.ContactInput
-	if e := decodeBody(r, &in); e != nil {
-		s.writeErr(w, e)
+	if !s.decode(w, r, &in) {
 		return
 	}
 	if e := s.checkLocation(in.LocationID); e != nil {
@@ -75,8 +102,7 @@ func (s *Server) hUpsert(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) hUpdateContact(w http.ResponseWriter, r *http.Request) {
 	var in ghlwire.ContactInput
-	if e := decodeBody(r, &in); e != nil {
-		s.writeErr(w, e)
+	if !s.decode(w, r, &in) {
 		return
 	}
 	if in.LocationID != "" && in.LocationID != s.opts.LocationID {
@@ -88,19 +114,11 @@ func (s *Server) hUpdateContact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, e := s.opUpdateContact(r.PathValue("contactId"), in)
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	s.writeJSON(w, 200, ghlwire.UpdateContactResponse{Succeded: true, Contact: c})
+	s.reply(w, 200, ghlwire.UpdateContactResponse{Succeded: true, Contact: c}, e)
 }
 
 func (s *Server) hDeleteContact(w http.ResponseWriter, r *http.Request) {
-	if e := s.opDeleteContact(r.PathValue("contactId")); e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	s.writeJSON(w, 200, ghlwire.SucceededResponse{Succeded: true})
+	s.reply(w, 200, ghlwire.SucceededResponse{Succeded: true}, s.opDeleteContact(r.PathValue("contactId")))
 }
 
 func (s *Server) hDuplicate(w http.ResponseWriter, r *http.Request) {
@@ -143,8 +161,7 @@ func (s *Server) tags(w http.ResponseWriter, r *http.Request, add bool) {
 	var in struct {
 		Tags *[]string `json:"tags"`
 	}
-	if e := decodeBody(r, &in); e != nil {
-		s.writeErr(w, e)
+	if !s.decode(w, r, &in) {
 		return
 	}
 	if in.Tags == nil {
@@ -152,83 +169,60 @@ func (s *Server) tags(w http.ResponseWriter, r *http.Request, add bool) {
 		return
 	}
 	tags, e := s.opTags(r.PathValue("contactId"), *in.Tags, add)
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
 	status := 200
 	if add {
 		status = 201
 	}
-	s.writeJSON(w, status, ghlwire.TagsResponse{Tags: tags})
+	s.reply(w, status, ghlwire.TagsResponse{Tags: tags}, e)
 }
 
 func (s *Server) hListTasks(w http.ResponseWriter, r *http.Request) {
-	s.mu.RLock()
-	rec := s.st.contacts[r.PathValue("contactId")]
-	out := ghlwire.TasksResponse{Tasks: []ghlwire.Task{}}
-	if rec != nil {
+	s.readReply(w, func() (any, *Error) {
+		rec, e := s.contactLocked(r.PathValue("contactId"))
+		if e != nil {
+			return nil, e
+		}
+		out := ghlwire.TasksResponse{Tasks: []ghlwire.Task{}}
 		for _, t := range rec.tasks {
 			out.Tasks = append(out.Tasks, t.t)
 		}
-	}
-	s.mu.RUnlock()
-	if rec == nil {
-		s.writeErr(w, errNotFound("Contact"))
-		return
-	}
-	s.writeJSON(w, 200, out)
+		return out, nil
+	})
 }
 
 func (s *Server) hGetTask(w http.ResponseWriter, r *http.Request) {
-	s.mu.RLock()
-	rec, i, e := s.findTask(r.PathValue("contactId"), r.PathValue("taskId"))
-	var t ghlwire.Task
-	if e == nil {
-		t = rec.tasks[i].t
-	}
-	s.mu.RUnlock()
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	s.writeJSON(w, 200, ghlwire.TaskResponse{Task: t})
+	s.readReply(w, func() (any, *Error) {
+		rec, i, e := s.findTask(r.PathValue("contactId"), r.PathValue("taskId"))
+		if e != nil {
+			return nil, e
+		}
+		return ghlwire.TaskResponse{Task: rec.tasks[i].t}, nil
+	})
 }
 
 func (s *Server) hCreateTask(w http.ResponseWriter, r *http.Request) {
 	var in ghlwire.TaskInput
-	if e := decodeBody(r, &in); e != nil {
-		s.writeErr(w, e)
+	if !s.decode(w, r, &in) {
 		return
 	}
 	t, e := s.opCreateTask(r.PathValue("contactId"), in)
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	s.writeJSON(w, 201, ghlwire.TaskResponse{Task: t})
+	s.reply(w, 201, ghlwire.TaskResponse{Task: t}, e)
 }
 
 func (s *Server) hUpdateTask(w http.ResponseWriter, r *http.Request) {
 	var in ghlwire.TaskInput
-	if e := decodeBody(r, &in); e != nil {
-		s.writeErr(w, e)
+	if !s.decode(w, r, &in) {
 		return
 	}
 	t, e := s.opUpdateTask(r.PathValue("contactId"), r.PathValue("taskId"), in)
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	s.writeJSON(w, 200, ghlwire.TaskResponse{Task: t})
+	s.reply(w, 200, ghlwire.TaskResponse{Task: t}, e)
 }
 
 func (s *Server) hCompleteTask(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Completed *bool `json:"completed"`
 	}
-	if e := decodeBody(r, &in); e != nil {
-		s.writeErr(w, e)
+	if !s.decode(w, r, &in) {
 		return
 	}
 	if in.Completed == nil {
@@ -236,98 +230,61 @@ func (s *Server) hCompleteTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t, e := s.opUpdateTask(r.PathValue("contactId"), r.PathValue("taskId"), ghlwire.TaskInput{Completed: in.Completed})
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	s.writeJSON(w, 200, ghlwire.TaskResponse{Task: t})
+	s.reply(w, 200, ghlwire.TaskResponse{Task: t}, e)
 }
 
 func (s *Server) hDeleteTask(w http.ResponseWriter, r *http.Request) {
-	if e := s.opDeleteTask(r.PathValue("contactId"), r.PathValue("taskId")); e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	s.writeJSON(w, 200, ghlwire.SucceededResponse{Succeded: true})
+	s.reply(w, 200, ghlwire.SucceededResponse{Succeded: true}, s.opDeleteTask(r.PathValue("contactId"), r.PathValue("taskId")))
 }
 
 func (s *Server) hListNotes(w http.ResponseWriter, r *http.Request) {
-	s.mu.RLock()
-	rec := s.st.contacts[r.PathValue("contactId")]
-	out := ghlwire.NotesResponse{Notes: []ghlwire.Note{}}
-	if rec != nil {
-		out.Notes = append(out.Notes, rec.notes...)
-	}
-	s.mu.RUnlock()
-	if rec == nil {
-		s.writeErr(w, errNotFound("Contact"))
-		return
-	}
-	s.writeJSON(w, 200, out)
+	s.readReply(w, func() (any, *Error) {
+		rec, e := s.contactLocked(r.PathValue("contactId"))
+		if e != nil {
+			return nil, e
+		}
+		return ghlwire.NotesResponse{Notes: append([]ghlwire.Note{}, rec.notes...)}, nil
+	})
 }
 
 func (s *Server) hGetNote(w http.ResponseWriter, r *http.Request) {
-	s.mu.RLock()
-	rec, i, e := s.findNote(r.PathValue("contactId"), r.PathValue("id"))
-	var n ghlwire.Note
-	if e == nil {
-		n = rec.notes[i]
-	}
-	s.mu.RUnlock()
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	s.writeJSON(w, 200, ghlwire.NoteResponse{Note: n})
+	s.readReply(w, func() (any, *Error) {
+		rec, i, e := s.findNote(r.PathValue("contactId"), r.PathValue("id"))
+		if e != nil {
+			return nil, e
+		}
+		return ghlwire.NoteResponse{Note: rec.notes[i]}, nil
+	})
 }
 
 func (s *Server) hCreateNote(w http.ResponseWriter, r *http.Request) {
 	var in ghlwire.NoteInput
-	if e := decodeBody(r, &in); e != nil {
-		s.writeErr(w, e)
+	if !s.decode(w, r, &in) {
 		return
 	}
 	n, e := s.opCreateNote(r.PathValue("contactId"), in)
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	s.writeJSON(w, 201, ghlwire.NoteResponse{Note: n})
+	s.reply(w, 201, ghlwire.NoteResponse{Note: n}, e)
 }
 
 func (s *Server) hUpdateNote(w http.ResponseWriter, r *http.Request) {
 	var in ghlwire.NoteInput
-	if e := decodeBody(r, &in); e != nil {
-		s.writeErr(w, e)
+	if !s.decode(w, r, &in) {
 		return
 	}
 	n, e := s.opUpdateNote(r.PathValue("contactId"), r.PathValue("id"), in)
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	s.writeJSON(w, 200, ghlwire.NoteResponse{Note: n})
+	s.reply(w, 200, ghlwire.NoteResponse{Note: n}, e)
 }
 
 func (s *Server) hDeleteNote(w http.ResponseWriter, r *http.Request) {
-	if e := s.opDeleteNote(r.PathValue("contactId"), r.PathValue("id")); e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	s.writeJSON(w, 200, ghlwire.SucceededResponse{Succeded: true})
+	s.reply(w, 200, ghlwire.SucceededResponse{Succeded: true}, s.opDeleteNote(r.PathValue("contactId"), r.PathValue("id")))
 }
 
 func (s *Server) hAppointments(w http.ResponseWriter, r *http.Request) {
-	s.mu.RLock()
-	rec := s.st.contacts[r.PathValue("contactId")]
-	out := ghlwire.AppointmentsResponse{Events: []ghlwire.Appointment{}}
-	if rec != nil {
-		out.Events = append(out.Events, rec.appts...)
-	}
-	s.mu.RUnlock()
-	if rec == nil {
-		s.writeErr(w, errNotFound("Contact"))
-		return
-	}
-	s.writeJSON(w, 200, out)
+	s.readReply(w, func() (any, *Error) {
+		rec, e := s.contactLocked(r.PathValue("contactId"))
+		if e != nil {
+			return nil, e
+		}
+		return ghlwire.AppointmentsResponse{Events: append([]ghlwire.Appointment{}, rec.appts...)}, nil
+	})
 }

@@ -281,6 +281,11 @@ func compileFilters(fs []ghlwire.SearchFilter, group string) (predicate, *Error)
 			return len(preds) == 0
 		}, nil
 	}
+	return allOf(preds), nil
+}
+
+// allOf is the predicate that holds when every one of preds does (true for none).
+func allOf(preds []predicate) predicate {
 	return func(s *snap) bool {
 		for _, p := range preds {
 			if !p(s) {
@@ -288,7 +293,20 @@ func compileFilters(fs []ghlwire.SearchFilter, group string) (predicate, *Error)
 			}
 		}
 		return true
-	}, nil
+	}
+}
+
+// someValue is the predicate "one of the field's values (lower-cased) satisfies match" when
+// want is true, and its negation when want is false.
+func someValue(fieldVals func(*snap) []string, want bool, match func(fv string) bool) predicate {
+	return func(s *snap) bool {
+		for _, fv := range fieldVals(s) {
+			if match(strings.ToLower(fv)) {
+				return want
+			}
+		}
+		return !want
+	}
 }
 
 func compileFilter(f ghlwire.SearchFilter, i int) (predicate, *Error) {
@@ -367,14 +385,7 @@ func compileFilter(f ghlwire.SearchFilter, i int) (predicate, *Error) {
 		if !ok {
 			return bad("value must be a string or an array of strings")
 		}
-		return func(s *snap) bool {
-			for _, fv := range fieldVals(s) {
-				if slices.Contains(vals, strings.ToLower(fv)) {
-					return want
-				}
-			}
-			return !want
-		}, nil
+		return someValue(fieldVals, want, func(fv string) bool { return slices.Contains(vals, fv) }), nil
 	case "contains", "not_contains":
 		if kind == kindDate {
 			return bad("operator not supported on a date field")
@@ -384,22 +395,15 @@ func compileFilter(f ghlwire.SearchFilter, i int) (predicate, *Error) {
 			return bad("value must be a string")
 		}
 		want := f.Operator == "contains"
-		return func(s *snap) bool {
-			for _, fv := range fieldVals(s) {
-				for _, v := range vals {
-					if strings.Contains(strings.ToLower(fv), v) {
-						return want
-					}
-				}
-			}
-			return !want
-		}, nil
+		return someValue(fieldVals, want, func(fv string) bool {
+			return slices.ContainsFunc(vals, func(v string) bool { return strings.Contains(fv, v) })
+		}), nil
 	case "range":
 		m, ok := f.Value.(map[string]any)
 		if !ok || len(m) == 0 {
 			return bad("value must be an object with gte, gt, lte or lt")
 		}
-		var checks []func(*snap) bool
+		var checks []predicate
 		for op, v := range m {
 			var cmpFn func(c int) bool
 			switch op {
@@ -429,14 +433,7 @@ func compileFilter(f ghlwire.SearchFilter, i int) (predicate, *Error) {
 			str = strings.ToLower(str)
 			checks = append(checks, func(s *snap) bool { return cmpFn(strings.Compare(textValue(s, f.Field), str)) })
 		}
-		return func(s *snap) bool {
-			for _, c := range checks {
-				if !c(s) {
-					return false
-				}
-			}
-			return true
-		}, nil
+		return allOf(checks), nil
 	}
 	return bad("unknown operator (use eq, not_eq, contains, not_contains, exists, not_exists, range)")
 }
