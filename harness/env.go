@@ -391,6 +391,7 @@ func (e *env) startAndSettle(ctx context.Context) error {
 // and fills e.res with the last verdict.
 func (e *env) finish(ctx context.Context, l *Ledger) error {
 	deadline := time.Now().Add(e.o.ConvergeTimeout)
+	var prev [4]int
 	for attempt := 1; ; attempt++ {
 		if e.svc.Pid() == 0 {
 			if err := e.svc.Start(); err != nil {
@@ -417,7 +418,11 @@ func (e *env) finish(ctx context.Context, l *Ledger) error {
 		}
 		clean := e.res.Lost == 0 && e.res.Duplicated == 0 && e.res.Diverged == 0 && e.res.OutboxLeft == 0
 		e.logf("verify #%d: lost %d, duplicated %d, diverged %d, outbox %d, integrity %s", attempt, e.res.Lost, e.res.Duplicated, e.res.Diverged, e.res.OutboxLeft, e.res.Integrity)
-		if clean || time.Now().After(deadline) {
+		// A verdict seen twice with nothing left to push will not heal: stop waiting.
+		verdict := [4]int{e.res.Lost, e.res.Duplicated, e.res.Diverged, e.res.OutboxLeft}
+		stable := attempt > 1 && verdict == prev && e.res.Diverged == 0 && e.res.OutboxLeft == 0
+		prev = verdict
+		if clean || stable || time.Now().After(deadline) {
 			return nil
 		}
 	}
