@@ -299,22 +299,62 @@ func (s *Sim) listClients(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, page)
 }
 
-func (s *Sim) postClient(w http.ResponseWriter, r *http.Request) {
-	var in ptdwire.ClientInput
-	if !s.decode(w, r, &in) {
-		return
-	}
-	var c ptdwire.Client
-	if err := s.write(func() (bool, *Error) {
-		var e *Error
-		c, e = s.createClientLocked(in, time.Time{})
-		return e == nil, e
-	}); err != nil {
+// mutate applies f as one state change (write: under the lock, counted as an API write when it
+// reports a change) and returns its result; ok is false when f's error has been answered.
+func mutate[T any](s *Sim, w http.ResponseWriter, f func() (T, bool, *Error)) (out T, ok bool) {
+	if err := s.write(func() (changed bool, e *Error) { out, changed, e = f(); return }); err != nil {
 		writeErr(w, err)
+		return out, false
+	}
+	return out, true
+}
+
+// decodeMutate decodes the request body into an In (decode) and then applies f to it (mutate);
+// ok is false when a decode or state error has been answered.
+func decodeMutate[In, T any](s *Sim, w http.ResponseWriter, r *http.Request, f func(in In) (T, bool, *Error)) (T, bool) {
+	var in In
+	if !s.decode(w, r, &in) {
+		var zero T
+		return zero, false
+	}
+	return mutate(s, w, func() (T, bool, *Error) { return f(in) })
+}
+
+// created answers 201 with the new resource v and its Location.
+func created(w http.ResponseWriter, location string, v any) {
+	w.Header().Set("Location", location)
+	writeJSON(w, http.StatusCreated, v)
+}
+
+// upsertStatus is the status of an idempotent PUT or POST: 201 when it created, else 200.
+func upsertStatus(isNew bool) int {
+	if isNew {
+		return http.StatusCreated
+	}
+	return http.StatusOK
+}
+
+// listChildren answers list's view of the client's children, built under the lock, or 404 for
+// an unknown client.
+func (s *Sim) listChildren(w http.ResponseWriter, r *http.Request, list func(clientID string) any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, e := s.clientLocked(r.PathValue("id")); e != nil {
+		writeErr(w, e)
 		return
 	}
-	w.Header().Set("Location", "/v1/clients/"+c.ID)
-	writeClient(w, http.StatusCreated, c)
+	writeJSON(w, http.StatusOK, list(r.PathValue("id")))
+}
+
+func (s *Sim) postClient(w http.ResponseWriter, r *http.Request) {
+	c, ok := decodeMutate(s, w, r, func(in ptdwire.ClientInput) (ptdwire.Client, bool, *Error) {
+		c, e := s.createClientLocked(in, time.Time{})
+		return c, e == nil, e
+	})
+	if ok {
+		w.Header().Set("Location", "/v1/clients/"+c.ID)
+		writeClient(w, http.StatusCreated, c)
+	}
 }
 
 func (s *Sim) getClient(w http.ResponseWriter, r *http.Request) {
@@ -333,117 +373,72 @@ func (s *Sim) patchClient(w http.ResponseWriter, r *http.Request) {
 			"PATCH needs an If-Match header with the client's current ETag"))
 		return
 	}
-	var in ptdwire.ClientInput
-	if !s.decode(w, r, &in) {
-		return
+	c, ok := decodeMutate(s, w, r, func(in ptdwire.ClientInput) (ptdwire.Client, bool, *Error) {
+		c, e := s.updateClientLocked(r.PathValue("id"), ifMatch, true, in)
+		return c, e == nil, e
+	})
+	if ok {
+		writeClient(w, http.StatusOK, c)
 	}
-	var c ptdwire.Client
-	if err := s.write(func() (bool, *Error) {
-		var e *Error
-		c, e = s.updateClientLocked(r.PathValue("id"), ifMatch, true, in)
-		return e == nil, e
-	}); err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeClient(w, http.StatusOK, c)
 }
 
 func (s *Sim) tags(w http.ResponseWriter, r *http.Request, add bool) {
-	var in ptdwire.TagsInput
-	if !s.decode(w, r, &in) {
-		return
+	c, ok := decodeMutate(s, w, r, func(in ptdwire.TagsInput) (ptdwire.Client, bool, *Error) {
+		return s.tagsLocked(r.PathValue("id"), in.Tags, add)
+	})
+	if ok {
+		writeClient(w, http.StatusOK, c)
 	}
-	var c ptdwire.Client
-	if err := s.write(func() (changed bool, e *Error) {
-		c, changed, e = s.tagsLocked(r.PathValue("id"), in.Tags, add)
-		return
-	}); err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeClient(w, http.StatusOK, c)
 }
 
 func (s *Sim) membership(w http.ResponseWriter, r *http.Request, ref string, packages, add bool) {
-	var c ptdwire.Client
-	if err := s.write(func() (changed bool, e *Error) {
-		c, changed, e = s.membershipLocked(r.PathValue("id"), ref, packages, add)
-		return
-	}); err != nil {
-		writeErr(w, err)
-		return
+	c, ok := mutate(s, w, func() (ptdwire.Client, bool, *Error) {
+		return s.membershipLocked(r.PathValue("id"), ref, packages, add)
+	})
+	if ok {
+		writeClient(w, http.StatusOK, c)
 	}
-	writeClient(w, http.StatusOK, c)
 }
 
 func (s *Sim) putAccess(w http.ResponseWriter, r *http.Request) {
-	var in ptdwire.AccessInput
-	if !s.decode(w, r, &in) {
-		return
-	}
-	var c ptdwire.Client
-	if err := s.write(func() (bool, *Error) {
+	c, ok := decodeMutate(s, w, r, func(in ptdwire.AccessInput) (ptdwire.Client, bool, *Error) {
 		cur, e := s.clientLocked(r.PathValue("id"))
 		if e != nil {
-			return false, e
+			return ptdwire.Client{}, false, e
 		}
 		if cur.c.Access == in.Access {
-			c = copyClient(cur.c)
-			return false, nil
+			return copyClient(cur.c), false, nil
 		}
-		c, e = s.updateClientLocked(r.PathValue("id"), "", false, ptdwire.ClientInput{Access: &in.Access})
-		return e == nil, e
-	}); err != nil {
-		writeErr(w, err)
-		return
+		c, e := s.updateClientLocked(r.PathValue("id"), "", false, ptdwire.ClientInput{Access: &in.Access})
+		return c, e == nil, e
+	})
+	if ok {
+		writeClient(w, http.StatusOK, c)
 	}
-	writeClient(w, http.StatusOK, c)
 }
 
 func (s *Sim) listTasks(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, e := s.clientLocked(r.PathValue("id")); e != nil {
-		writeErr(w, e)
-		return
-	}
-	writeJSON(w, http.StatusOK, ptdwire.TaskList{Tasks: s.tasksLocked(r.PathValue("id"))})
+	s.listChildren(w, r, func(id string) any { return ptdwire.TaskList{Tasks: s.tasksLocked(id)} })
 }
 
 func (s *Sim) postTask(w http.ResponseWriter, r *http.Request) {
-	var in ptdwire.TaskInput
-	if !s.decode(w, r, &in) {
-		return
+	t, ok := decodeMutate(s, w, r, func(in ptdwire.TaskInput) (ptdwire.Task, bool, *Error) {
+		t, e := s.createTaskLocked(r.PathValue("id"), in)
+		return t, e == nil, e
+	})
+	if ok {
+		created(w, "/v1/tasks/"+t.ID, t)
 	}
-	var t ptdwire.Task
-	if err := s.write(func() (bool, *Error) {
-		var e *Error
-		t, e = s.createTaskLocked(r.PathValue("id"), in)
-		return e == nil, e
-	}); err != nil {
-		writeErr(w, err)
-		return
-	}
-	w.Header().Set("Location", "/v1/tasks/"+t.ID)
-	writeJSON(w, http.StatusCreated, t)
 }
 
 func (s *Sim) patchTask(w http.ResponseWriter, r *http.Request) {
-	var in ptdwire.TaskInput
-	if !s.decode(w, r, &in) {
-		return
+	t, ok := decodeMutate(s, w, r, func(in ptdwire.TaskInput) (ptdwire.Task, bool, *Error) {
+		t, e := s.updateTaskLocked(r.PathValue("id"), in)
+		return t, e == nil, e
+	})
+	if ok {
+		writeJSON(w, http.StatusOK, t)
 	}
-	var t ptdwire.Task
-	if err := s.write(func() (bool, *Error) {
-		var e *Error
-		t, e = s.updateTaskLocked(r.PathValue("id"), in)
-		return e == nil, e
-	}); err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, t)
 }
 
 func (s *Sim) deleteChild(w http.ResponseWriter, f func() *Error) {
@@ -455,79 +450,44 @@ func (s *Sim) deleteChild(w http.ResponseWriter, f func() *Error) {
 }
 
 func (s *Sim) listNotes(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, e := s.clientLocked(r.PathValue("id")); e != nil {
-		writeErr(w, e)
-		return
-	}
-	writeJSON(w, http.StatusOK, ptdwire.NoteList{Notes: s.notesLocked(r.PathValue("id"))})
+	s.listChildren(w, r, func(id string) any { return ptdwire.NoteList{Notes: s.notesLocked(id)} })
 }
 
 func (s *Sim) postNote(w http.ResponseWriter, r *http.Request) {
-	var in ptdwire.NoteInput
-	if !s.decode(w, r, &in) {
-		return
+	n, ok := decodeMutate(s, w, r, func(in ptdwire.NoteInput) (ptdwire.Note, bool, *Error) {
+		n, e := s.createNoteLocked(r.PathValue("id"), in)
+		return n, e == nil, e
+	})
+	if ok {
+		created(w, "/v1/notes/"+n.ID, n)
 	}
-	var n ptdwire.Note
-	if err := s.write(func() (bool, *Error) {
-		var e *Error
-		n, e = s.createNoteLocked(r.PathValue("id"), in)
-		return e == nil, e
-	}); err != nil {
-		writeErr(w, err)
-		return
-	}
-	w.Header().Set("Location", "/v1/notes/"+n.ID)
-	writeJSON(w, http.StatusCreated, n)
 }
 
 func (s *Sim) patchNote(w http.ResponseWriter, r *http.Request) {
-	var in ptdwire.NoteInput
-	if !s.decode(w, r, &in) {
-		return
+	n, ok := decodeMutate(s, w, r, func(in ptdwire.NoteInput) (ptdwire.Note, bool, *Error) {
+		n, e := s.updateNoteLocked(r.PathValue("id"), in)
+		return n, e == nil, e
+	})
+	if ok {
+		writeJSON(w, http.StatusOK, n)
 	}
-	var n ptdwire.Note
-	if err := s.write(func() (bool, *Error) {
-		var e *Error
-		n, e = s.updateNoteLocked(r.PathValue("id"), in)
-		return e == nil, e
-	}); err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, n)
 }
 
 func (s *Sim) listAppointments(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, e := s.clientLocked(r.PathValue("id")); e != nil {
-		writeErr(w, e)
-		return
-	}
-	writeJSON(w, http.StatusOK, ptdwire.AppointmentList{Appointments: s.appointmentsLocked(r.PathValue("id"))})
+	s.listChildren(w, r, func(id string) any {
+		return ptdwire.AppointmentList{Appointments: s.appointmentsLocked(id)}
+	})
 }
 
 func (s *Sim) putAppointment(w http.ResponseWriter, r *http.Request) {
-	var in ptdwire.AppointmentInput
-	if !s.decode(w, r, &in) {
+	var isNew bool
+	a, ok := decodeMutate(s, w, r, func(in ptdwire.AppointmentInput) (a ptdwire.Appointment, changed bool, e *Error) {
+		a, isNew, changed, e = s.upsertAppointmentLocked(r.PathValue("id"), r.PathValue("externalId"), in)
 		return
+	})
+	if ok {
+		writeJSON(w, upsertStatus(isNew), a)
 	}
-	var a ptdwire.Appointment
-	var created bool
-	if err := s.write(func() (changed bool, e *Error) {
-		a, created, changed, e = s.upsertAppointmentLocked(r.PathValue("id"), r.PathValue("externalId"), in)
-		return
-	}); err != nil {
-		writeErr(w, err)
-		return
-	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	writeJSON(w, status, a)
 }
 
 func (s *Sim) postReminder(w http.ResponseWriter, r *http.Request) {
@@ -539,19 +499,12 @@ func (s *Sim) postReminder(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, errf(http.StatusBadRequest, ptdwire.CodeInvalidRequest, "id and createdAt are set by the server"))
 		return
 	}
-	var out ptdwire.Reminder
-	var created bool
-	if err := s.write(func() (bool, *Error) {
-		var e *Error
-		out, created, e = s.reminderLocked(in)
-		return created, e
-	}); err != nil {
-		writeErr(w, err)
-		return
+	var isNew bool
+	out, ok := mutate(s, w, func() (out ptdwire.Reminder, changed bool, e *Error) {
+		out, isNew, e = s.reminderLocked(in)
+		return out, isNew, e
+	})
+	if ok {
+		writeJSON(w, upsertStatus(isNew), out)
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	writeJSON(w, status, out)
 }
