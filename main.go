@@ -42,7 +42,7 @@ func commands() map[string]command {
 		"history":      {"show which rule decided each value of a record", cmdHistory},
 		"run":          {"run the sync service (systemd Type=notify; SIGHUP reloads)", cmdRun},
 		"demo":         {"run both simulators and a real sync in-process; --once exits when in sync", cmdDemo},
-		"sim":          {"run the HighLevel simulator as a standalone server", cmdSim},
+		"sim":          {"run the HighLevel and PT Distinction simulators as standalone servers", cmdSim},
 		"auth":         {"install ptsync in a HighLevel location (OAuth) and store the tokens", cmdAuth},
 		"version":      {"print the version and exit", cmdVersion},
 	}
