@@ -56,14 +56,12 @@ type RESTOptions struct {
 // tasks or notes, whose unknown outcome the caller resolves by looking up first. A retried
 // conditional PATCH may answer 412 when the first attempt did land; callers re-read on 412.
 type REST struct {
-	base    *url.URL
-	key     Secret
-	hc      *http.Client
-	log     hclog.Logger
-	clock   func() time.Time
-	sleep   func(context.Context, time.Duration) error
-	retries int
-	backoff [2]time.Duration
+	base  *url.URL
+	key   Secret
+	hc    *http.Client
+	log   hclog.Logger
+	clock func() time.Time
+	retryPolicy
 	maxRA   time.Duration
 	maxBody int64
 
@@ -93,31 +91,11 @@ func NewREST(o RESTOptions) (*REST, error) {
 	if o.APIKey.IsZero() {
 		return nil, fmt.Errorf("cannot create ptd rest driver: %w: api key is empty", ErrInvalidInput)
 	}
-	r := &REST{base: u, key: o.APIKey, hc: o.HTTPClient, log: o.Logger, clock: o.Clock, sleep: o.Sleep,
-		retries: o.MaxRetries, backoff: [2]time.Duration{o.BaseBackoff, o.MaxBackoff},
-		maxRA: o.MaxRetryAfter, maxBody: o.MaxBodyBytes, caps: allREST}
-	if r.hc == nil {
-		r.hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	if r.log == nil {
-		r.log = hclog.NewNullLogger()
-	}
+	r := &REST{base: u, key: o.APIKey, hc: orDefaultHTTP(o.HTTPClient), log: orNullLogger(o.Logger), clock: o.Clock,
+		maxRA: o.MaxRetryAfter, maxBody: o.MaxBodyBytes, caps: allREST,
+		retryPolicy: newRetryPolicy(o.Sleep, o.MaxRetries, o.BaseBackoff, o.MaxBackoff, 250*time.Millisecond)}
 	if r.clock == nil {
 		r.clock = time.Now
-	}
-	if r.sleep == nil {
-		r.sleep = sleepCtx
-	}
-	if r.retries == 0 {
-		r.retries = 4
-	} else if r.retries < 0 {
-		r.retries = 0
-	}
-	if r.backoff[0] <= 0 {
-		r.backoff[0] = 250 * time.Millisecond
-	}
-	if r.backoff[1] <= 0 {
-		r.backoff[1] = 30 * time.Second
 	}
 	if r.maxRA <= 0 {
 		r.maxRA = 2 * time.Minute
@@ -277,14 +255,7 @@ func (r *REST) do(ctx context.Context, c call) (http.Header, error) {
 
 // wait sleeps before retry attempt+1: Retry-After when given, else full-jitter backoff.
 func (r *REST) wait(ctx context.Context, op string, attempt int, retryAfter time.Duration, why string, cause error) error {
-	d := retryAfter
-	if d <= 0 {
-		ceil := r.backoff[0] << min(attempt-1, 20)
-		if ceil <= 0 || ceil > r.backoff[1] {
-			ceil = r.backoff[1]
-		}
-		d = time.Duration(rand.Int64N(int64(ceil) + 1))
-	}
+	d := r.delay(attempt, retryAfter)
 	if r.retried != nil {
 		r.retried.WithLabelValues(op).Inc()
 	}
@@ -319,6 +290,23 @@ func (r *REST) count(op string, code int) {
 func (r *REST) need(op string, c Capability) error {
 	if !r.Capabilities().Has(c) {
 		return unsupported(op, c)
+	}
+	return nil
+}
+
+// idArg is an argument a call cannot do without, named for needID's error.
+type idArg struct{ what, value string }
+
+// precheck fails fast, without I/O, when the driver lacks capability c (need) or one of ids is
+// empty (needID), in that order.
+func (r *REST) precheck(op string, c Capability, ids ...idArg) error {
+	if err := r.need(op, c); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := needID(op, id.what, id.value); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -369,10 +357,7 @@ func (r *REST) clientCall(ctx context.Context, c call) (ptdwire.Client, error) {
 // GetClient implements Adapter (GET /v1/clients/{id}); the result's ETag is the header's.
 func (r *REST) GetClient(ctx context.Context, id string) (ptdwire.Client, error) {
 	const op = "get client"
-	if err := r.need(op, CapClientRead); err != nil {
-		return ptdwire.Client{}, err
-	}
-	if err := needID(op, "client id", id); err != nil {
+	if err := r.precheck(op, CapClientRead, idArg{"client id", id}); err != nil {
 		return ptdwire.Client{}, err
 	}
 	return r.clientCall(ctx, call{op: op, method: http.MethodGet, path: "/v1/clients/" + esc(id), idempotent: true})
@@ -417,10 +402,7 @@ func (r *REST) CreateClient(ctx context.Context, in ptdwire.ClientInput) (ptdwir
 // is sent without If-Match and the server answers 428 (ErrPreconditionRequired).
 func (r *REST) UpdateClient(ctx context.Context, id, etag string, in ptdwire.ClientInput) (ptdwire.Client, error) {
 	const op = "update client"
-	if err := r.need(op, CapClientUpdate); err != nil {
-		return ptdwire.Client{}, err
-	}
-	if err := needID(op, "client id", id); err != nil {
+	if err := r.precheck(op, CapClientUpdate, idArg{"client id", id}); err != nil {
 		return ptdwire.Client{}, err
 	}
 	return r.clientCall(ctx, call{op: op, method: http.MethodPatch, path: "/v1/clients/" + esc(id), body: in,
@@ -428,10 +410,7 @@ func (r *REST) UpdateClient(ctx context.Context, id, etag string, in ptdwire.Cli
 }
 
 func (r *REST) tags(ctx context.Context, op, method, id string, tags []string) (ptdwire.Client, error) {
-	if err := r.need(op, CapTags); err != nil {
-		return ptdwire.Client{}, err
-	}
-	if err := needID(op, "client id", id); err != nil {
+	if err := r.precheck(op, CapTags, idArg{"client id", id}); err != nil {
 		return ptdwire.Client{}, err
 	}
 	if len(tags) == 0 {
@@ -474,13 +453,7 @@ func (r *REST) ListPackages(ctx context.Context) ([]ptdwire.Package, error) {
 }
 
 func (r *REST) membership(ctx context.Context, op string, c Capability, method, clientID, kind, ref string) error {
-	if err := r.need(op, c); err != nil {
-		return err
-	}
-	if err := needID(op, "client id", clientID); err != nil {
-		return err
-	}
-	if err := needID(op, kind+" id", ref); err != nil {
+	if err := r.precheck(op, c, idArg{"client id", clientID}, idArg{kind + " id", ref}); err != nil {
 		return err
 	}
 	_, err := r.do(ctx, call{op: op, method: method, path: "/v1/clients/" + esc(clientID) + "/" + kind + "s/" + esc(ref), idempotent: true})
@@ -519,10 +492,7 @@ func (r *REST) SetAccess(ctx context.Context, clientID, access string) error {
 	if err != nil {
 		return err
 	}
-	if err := r.need(op, c); err != nil {
-		return err
-	}
-	if err := needID(op, "client id", clientID); err != nil {
+	if err := r.precheck(op, c, idArg{"client id", clientID}); err != nil {
 		return err
 	}
 	_, err = r.do(ctx, call{op: op, method: http.MethodPut, path: "/v1/clients/" + esc(clientID) + "/access",
@@ -533,10 +503,7 @@ func (r *REST) SetAccess(ctx context.Context, clientID, access string) error {
 // ListTasks implements Adapter (GET /v1/clients/{id}/tasks).
 func (r *REST) ListTasks(ctx context.Context, clientID string) ([]ptdwire.Task, error) {
 	const op = "list tasks"
-	if err := r.need(op, CapTasks); err != nil {
-		return nil, err
-	}
-	if err := needID(op, "client id", clientID); err != nil {
+	if err := r.precheck(op, CapTasks, idArg{"client id", clientID}); err != nil {
 		return nil, err
 	}
 	var out ptdwire.TaskList
@@ -548,10 +515,7 @@ func (r *REST) ListTasks(ctx context.Context, clientID string) ([]ptdwire.Task, 
 func (r *REST) CreateTask(ctx context.Context, clientID string, in ptdwire.TaskInput) (ptdwire.Task, error) {
 	const op = "create task"
 	var out ptdwire.Task
-	if err := r.need(op, CapTasks); err != nil {
-		return out, err
-	}
-	if err := needID(op, "client id", clientID); err != nil {
+	if err := r.precheck(op, CapTasks, idArg{"client id", clientID}); err != nil {
 		return out, err
 	}
 	_, err := r.do(ctx, call{op: op, method: http.MethodPost, path: "/v1/clients/" + esc(clientID) + "/tasks", body: in, out: &out})
@@ -562,10 +526,7 @@ func (r *REST) CreateTask(ctx context.Context, clientID string, in ptdwire.TaskI
 func (r *REST) UpdateTask(ctx context.Context, taskID string, in ptdwire.TaskInput) (ptdwire.Task, error) {
 	const op = "update task"
 	var out ptdwire.Task
-	if err := r.need(op, CapTasks); err != nil {
-		return out, err
-	}
-	if err := needID(op, "task id", taskID); err != nil {
+	if err := r.precheck(op, CapTasks, idArg{"task id", taskID}); err != nil {
 		return out, err
 	}
 	_, err := r.do(ctx, call{op: op, method: http.MethodPatch, path: "/v1/tasks/" + esc(taskID), body: in, idempotent: true, out: &out})
@@ -573,10 +534,7 @@ func (r *REST) UpdateTask(ctx context.Context, taskID string, in ptdwire.TaskInp
 }
 
 func (r *REST) deleteChild(ctx context.Context, op string, c Capability, kind, id string) error {
-	if err := r.need(op, c); err != nil {
-		return err
-	}
-	if err := needID(op, kind+" id", id); err != nil {
+	if err := r.precheck(op, c, idArg{kind + " id", id}); err != nil {
 		return err
 	}
 	_, err := r.do(ctx, call{op: op, method: http.MethodDelete, path: "/v1/" + kind + "s/" + esc(id), idempotent: true})
@@ -594,10 +552,7 @@ func (r *REST) DeleteTask(ctx context.Context, taskID string) error {
 // ListNotes implements Adapter (GET /v1/clients/{id}/notes).
 func (r *REST) ListNotes(ctx context.Context, clientID string) ([]ptdwire.Note, error) {
 	const op = "list notes"
-	if err := r.need(op, CapNotes); err != nil {
-		return nil, err
-	}
-	if err := needID(op, "client id", clientID); err != nil {
+	if err := r.precheck(op, CapNotes, idArg{"client id", clientID}); err != nil {
 		return nil, err
 	}
 	var out ptdwire.NoteList
@@ -609,10 +564,7 @@ func (r *REST) ListNotes(ctx context.Context, clientID string) ([]ptdwire.Note, 
 func (r *REST) CreateNote(ctx context.Context, clientID string, in ptdwire.NoteInput) (ptdwire.Note, error) {
 	const op = "create note"
 	var out ptdwire.Note
-	if err := r.need(op, CapNotes); err != nil {
-		return out, err
-	}
-	if err := needID(op, "client id", clientID); err != nil {
+	if err := r.precheck(op, CapNotes, idArg{"client id", clientID}); err != nil {
 		return out, err
 	}
 	_, err := r.do(ctx, call{op: op, method: http.MethodPost, path: "/v1/clients/" + esc(clientID) + "/notes", body: in, out: &out})
@@ -623,10 +575,7 @@ func (r *REST) CreateNote(ctx context.Context, clientID string, in ptdwire.NoteI
 func (r *REST) UpdateNote(ctx context.Context, noteID string, in ptdwire.NoteInput) (ptdwire.Note, error) {
 	const op = "update note"
 	var out ptdwire.Note
-	if err := r.need(op, CapNotes); err != nil {
-		return out, err
-	}
-	if err := needID(op, "note id", noteID); err != nil {
+	if err := r.precheck(op, CapNotes, idArg{"note id", noteID}); err != nil {
 		return out, err
 	}
 	_, err := r.do(ctx, call{op: op, method: http.MethodPatch, path: "/v1/notes/" + esc(noteID), body: in, idempotent: true, out: &out})
@@ -642,13 +591,7 @@ func (r *REST) DeleteNote(ctx context.Context, noteID string) error {
 func (r *REST) UpsertAppointment(ctx context.Context, clientID string, a ptdwire.Appointment) (ptdwire.Appointment, error) {
 	const op = "upsert appointment"
 	var out ptdwire.Appointment
-	if err := r.need(op, CapAppointments); err != nil {
-		return out, err
-	}
-	if err := needID(op, "client id", clientID); err != nil {
-		return out, err
-	}
-	if err := needID(op, "appointment externalId", a.ExternalID); err != nil {
+	if err := r.precheck(op, CapAppointments, idArg{"client id", clientID}, idArg{"appointment externalId", a.ExternalID}); err != nil {
 		return out, err
 	}
 	in := ptdwire.AppointmentInput{Title: a.Title, StartAt: a.StartAt, EndAt: a.EndAt, Status: a.Status}
@@ -660,10 +603,7 @@ func (r *REST) UpsertAppointment(ctx context.Context, clientID string, a ptdwire
 // ListAppointments implements Adapter (GET /v1/clients/{id}/appointments).
 func (r *REST) ListAppointments(ctx context.Context, clientID string) ([]ptdwire.Appointment, error) {
 	const op = "list appointments"
-	if err := r.need(op, CapAppointments); err != nil {
-		return nil, err
-	}
-	if err := needID(op, "client id", clientID); err != nil {
+	if err := r.precheck(op, CapAppointments, idArg{"client id", clientID}); err != nil {
 		return nil, err
 	}
 	var out ptdwire.AppointmentList
@@ -676,16 +616,67 @@ func (r *REST) ListAppointments(ctx context.Context, clientID string) ([]ptdwire
 func (r *REST) SendReminder(ctx context.Context, rem ptdwire.Reminder) (ptdwire.Reminder, error) {
 	const op = "send reminder"
 	var out ptdwire.Reminder
-	if err := r.need(op, CapReminders); err != nil {
-		return out, err
-	}
-	if err := needID(op, "reminder idempotencyKey", rem.IdempotencyKey); err != nil {
-		return out, err
-	}
-	if err := needID(op, "reminder clientId", rem.ClientID); err != nil {
+	if err := r.precheck(op, CapReminders, idArg{"reminder idempotencyKey", rem.IdempotencyKey}, idArg{"reminder clientId", rem.ClientID}); err != nil {
 		return out, err
 	}
 	rem.ID, rem.CreatedAt = "", ""
 	_, err := r.do(ctx, call{op: op, method: http.MethodPost, path: "/v1/reminders", body: rem, idempotent: true, out: &out})
 	return out, err
+}
+
+// retryPolicy is the retry budget and full-jitter exponential backoff both drivers share.
+type retryPolicy struct {
+	sleep   func(context.Context, time.Duration) error
+	retries int
+	backoff [2]time.Duration // base, cap
+}
+
+// newRetryPolicy applies the drivers' defaults: sleepCtx, 4 retries (a negative count means
+// none), base backoff defaultBase, cap 30 s.
+func newRetryPolicy(sleep func(context.Context, time.Duration) error, retries int, base, ceil, defaultBase time.Duration) retryPolicy {
+	p := retryPolicy{sleep: sleep, retries: retries, backoff: [2]time.Duration{base, ceil}}
+	if p.sleep == nil {
+		p.sleep = sleepCtx
+	}
+	if p.retries == 0 {
+		p.retries = 4
+	} else if p.retries < 0 {
+		p.retries = 0
+	}
+	if p.backoff[0] <= 0 {
+		p.backoff[0] = defaultBase
+	}
+	if p.backoff[1] <= 0 {
+		p.backoff[1] = 30 * time.Second
+	}
+	return p
+}
+
+// delay is how long to wait before retry attempt (1-based): d when the server named a wait,
+// else a uniformly random wait up to base*2^(attempt-1), capped. Safe for concurrent use.
+func (p retryPolicy) delay(attempt int, d time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	ceil := p.backoff[0] << min(attempt-1, 20)
+	if ceil <= 0 || ceil > p.backoff[1] {
+		ceil = p.backoff[1]
+	}
+	return time.Duration(rand.Int64N(int64(ceil) + 1))
+}
+
+// orDefaultHTTP is hc, or a client with a 30 s timeout when hc is nil.
+func orDefaultHTTP(hc *http.Client) *http.Client {
+	if hc == nil {
+		return &http.Client{Timeout: 30 * time.Second}
+	}
+	return hc
+}
+
+// orNullLogger is log, or a logger that discards when log is nil.
+func orNullLogger(log hclog.Logger) hclog.Logger {
+	if log == nil {
+		return hclog.NewNullLogger()
+	}
+	return log
 }

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -55,22 +54,20 @@ type ZapierOptions struct {
 // group, assign package and print only are idempotent in PTD ("does nothing new" for a known
 // email), so they are retried on 5xx and transport errors; reminders only on 429.
 type Zapier struct {
-	hooks   map[string]Secret // by action; a Secret so that printing a *Zapier shows no URL
-	caps    Capabilities
-	hc      *http.Client
-	log     hclog.Logger
-	sleep   func(context.Context, time.Duration) error
-	retries int
-	backoff [2]time.Duration
-	posts   *prometheus.CounterVec
+	hooks map[string]Secret // by action; a Secret so that printing a *Zapier shows no URL
+	caps  Capabilities
+	hc    *http.Client
+	log   hclog.Logger
+	retryPolicy
+	posts *prometheus.CounterVec
 }
 
 var _ Adapter = (*Zapier)(nil)
 
 // NewZapier validates the hook URLs and returns a driver whose capabilities follow from them.
 func NewZapier(o ZapierOptions) (*Zapier, error) {
-	z := &Zapier{hooks: map[string]Secret{}, hc: o.HTTPClient, log: o.Logger, sleep: o.Sleep,
-		retries: o.MaxRetries, backoff: [2]time.Duration{o.BaseBackoff, o.MaxBackoff}}
+	z := &Zapier{hooks: map[string]Secret{}, hc: orDefaultHTTP(o.HTTPClient), log: orNullLogger(o.Logger),
+		retryPolicy: newRetryPolicy(o.Sleep, o.MaxRetries, o.BaseBackoff, o.MaxBackoff, 500*time.Millisecond)}
 	var caps []Capability
 	for _, h := range []struct {
 		action string
@@ -94,26 +91,6 @@ func NewZapier(o ZapierOptions) (*Zapier, error) {
 		caps = append(caps, h.cap)
 	}
 	z.caps = NewCapabilities(caps...)
-	if z.hc == nil {
-		z.hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	if z.log == nil {
-		z.log = hclog.NewNullLogger()
-	}
-	if z.sleep == nil {
-		z.sleep = sleepCtx
-	}
-	if z.retries == 0 {
-		z.retries = 4
-	} else if z.retries < 0 {
-		z.retries = 0
-	}
-	if z.backoff[0] <= 0 {
-		z.backoff[0] = 500 * time.Millisecond
-	}
-	if z.backoff[1] <= 0 {
-		z.backoff[1] = 30 * time.Second
-	}
 	if o.Registerer != nil {
 		z.posts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ptsync_ptd_zapier_posts_total",
 			Help: "POSTs to Zapier catch hooks, by action and status code (0: transport error)."}, []string{"action", "code"})
@@ -201,13 +178,7 @@ func (z *Zapier) post(ctx context.Context, op string, a ptdwire.ZapierAction, id
 }
 
 func (z *Zapier) wait(ctx context.Context, op string, attempt int, d time.Duration) error {
-	if d <= 0 {
-		ceil := z.backoff[0] << min(attempt-1, 20)
-		if ceil <= 0 || ceil > z.backoff[1] {
-			ceil = z.backoff[1]
-		}
-		d = time.Duration(rand.Int64N(int64(ceil) + 1))
-	}
+	d = z.delay(attempt, d)
 	z.log.Debug("retrying zapier post", "op", op, "attempt", attempt, "wait", d)
 	if err := z.sleep(ctx, d); err != nil {
 		return fmt.Errorf("cannot %s: %w", op, err)
