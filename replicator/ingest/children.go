@@ -319,6 +319,9 @@ feed:
 func (p *Poller) refreshOne(ctx context.Context, id string, set Settings, snap quarantineSnapshot) (ChildStats, error) {
 	var st ChildStats
 	var contact *ghlwire.Contact
+	// since is when the first read left: anything the mirror records after it is newer than
+	// what these reads return (see childKind.replace).
+	since := p.now().UTC()
 	if p.takeWantContact(id) {
 		c, err := p.c.GetContact(ctx, id)
 		switch {
@@ -383,11 +386,15 @@ func (p *Poller) refreshOne(ctx context.Context, id string, set Settings, snap q
 		if rec != nil {
 			// Re-read from HighLevel just now: it exists, so the put releases any quarantine.
 			r := *rec
-			if old, err := tx.GetGHLContact(id); err == nil {
+			old, err := tx.GetGHLContact(id)
+			if err == nil {
 				r.ChildrenFetchedAt = old.ChildrenFetchedAt
 			}
-			if err := tx.PutGHLContact(&r); err != nil {
-				return err
+			// The pusher may have stored a newer copy while the GET was in flight.
+			if err != nil || !old.DateUpdated.After(r.DateUpdated) {
+				if err := tx.PutGHLContact(&r); err != nil {
+					return err
+				}
 			}
 		} else if held = snap.ids[id]; !held && p.qgen.Load() != snap.gen {
 			var err error
@@ -395,13 +402,13 @@ func (p *Poller) refreshOne(ctx context.Context, id string, set Settings, snap q
 				return err
 			}
 		}
-		if err := replaceTasks(tx, id, ts); err != nil {
+		if err := taskKind().replace(tx, id, ts, since); err != nil {
 			return err
 		}
-		if err := replaceNotes(tx, id, ns); err != nil {
+		if err := noteKind().replace(tx, id, ns, since); err != nil {
 			return err
 		}
-		if err := replaceAppointments(tx, id, as); err != nil {
+		if err := appointmentKind().replace(tx, id, as, since); err != nil {
 			return err
 		}
 		if held {
@@ -453,76 +460,74 @@ func (p *Poller) gone(id string, st *ChildStats) error {
 
 // replaceTasks makes the mirror's tasks of contact equal to ts; a task that vanished is
 // removed from the mirror and recorded in the quarantine (a reappearing one clears it).
-func replaceTasks(tx *store.Tx, contact string, ts []store.GHLTask) error {
-	old, err := tx.GHLTasksOf(contact)
-	if err != nil {
-		return err
-	}
-	keep := map[string]bool{}
-	for i := range ts {
-		keep[ts[i].ID] = true
-		if err := tx.PutGHLTask(&ts[i]); err != nil {
-			return err
-		}
-	}
-	for _, o := range old {
-		if !keep[o.ID] {
-			if err := tx.DeleteGHLTask(contact, o.ID); err != nil {
-				return err
-			}
-			if _, err := tx.QuarantineDelete(store.KindTask, store.SideGHL, o.ID); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+// childKind is one kind of a contact's children as the mirror stores it.
+type childKind[T any] struct {
+	kind    string
+	list    func(tx *store.Tx, contact string) ([]T, error)
+	put     func(tx *store.Tx, r *T) error
+	del     func(tx *store.Tx, contact, id string) error
+	id      func(r *T) string
+	fetched func(r *T) time.Time
 }
 
-func replaceNotes(tx *store.Tx, contact string, ns []store.GHLNote) error {
-	old, err := tx.GHLNotesOf(contact)
-	if err != nil {
-		return err
-	}
-	keep := map[string]bool{}
-	for i := range ns {
-		keep[ns[i].ID] = true
-		if err := tx.PutGHLNote(&ns[i]); err != nil {
-			return err
-		}
-	}
-	for _, o := range old {
-		if !keep[o.ID] {
-			if err := tx.DeleteGHLNote(contact, o.ID); err != nil {
-				return err
-			}
-			if _, err := tx.QuarantineDelete(store.KindNote, store.SideGHL, o.ID); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+// The three kinds a children refresh replaces. Functions rather than variables: the package
+// keeps no state of its own.
+func taskKind() childKind[store.GHLTask] {
+	return childKind[store.GHLTask]{kind: store.KindTask,
+		list: (*store.Tx).GHLTasksOf, put: (*store.Tx).PutGHLTask, del: (*store.Tx).DeleteGHLTask,
+		id: func(r *store.GHLTask) string { return r.ID }, fetched: func(r *store.GHLTask) time.Time { return r.FetchedAt }}
 }
 
-func replaceAppointments(tx *store.Tx, contact string, as []store.GHLAppointment) error {
-	old, err := tx.GHLAppointmentsOf(contact)
+func noteKind() childKind[store.GHLNote] {
+	return childKind[store.GHLNote]{kind: store.KindNote,
+		list: (*store.Tx).GHLNotesOf, put: (*store.Tx).PutGHLNote, del: (*store.Tx).DeleteGHLNote,
+		id: func(r *store.GHLNote) string { return r.ID }, fetched: func(r *store.GHLNote) time.Time { return r.FetchedAt }}
+}
+
+func appointmentKind() childKind[store.GHLAppointment] {
+	return childKind[store.GHLAppointment]{kind: store.KindAppointment,
+		list: (*store.Tx).GHLAppointmentsOf, put: (*store.Tx).PutGHLAppointment, del: (*store.Tx).DeleteGHLAppointment,
+		id:      func(r *store.GHLAppointment) string { return r.ID },
+		fetched: func(r *store.GHLAppointment) time.Time { return r.FetchedAt }}
+}
+
+// replace makes the mirror's children of contact equal to fetched, a list HighLevel answered
+// for a request sent at since. A child the mirror got after since (the pusher created or updated
+// it while the list was in flight) is newer than the list: it is neither overwritten with the
+// list's older copy nor taken for deleted because the list lacks it. Any other child the list
+// lacks is removed and quarantined as deleted on HighLevel.
+func (k childKind[T]) replace(tx *store.Tx, contact string, fetched []T, since time.Time) error {
+	old, err := k.list(tx, contact)
 	if err != nil {
 		return err
 	}
-	keep := map[string]bool{}
-	for i := range as {
-		keep[as[i].ID] = true
-		if err := tx.PutGHLAppointment(&as[i]); err != nil {
+	newer := map[string]bool{}
+	for i := range old {
+		if k.fetched(&old[i]).After(since) {
+			newer[k.id(&old[i])] = true
+		}
+	}
+	listed := map[string]bool{}
+	for i := range fetched {
+		id := k.id(&fetched[i])
+		listed[id] = true
+		if newer[id] {
+			continue
+		}
+		if err := k.put(tx, &fetched[i]); err != nil {
 			return err
 		}
 	}
-	for _, o := range old {
-		if !keep[o.ID] {
-			if err := tx.DeleteGHLAppointment(contact, o.ID); err != nil {
-				return err
-			}
-			if _, err := tx.QuarantineDelete(store.KindAppointment, store.SideGHL, o.ID); err != nil {
-				return err
-			}
+	for i := range old {
+		id := k.id(&old[i])
+		if listed[id] || newer[id] {
+			continue
+		}
+		if err := k.del(tx, contact, id); err != nil {
+			return err
+		}
+		if _, err := tx.QuarantineDelete(k.kind, store.SideGHL, id); err != nil {
+			return err
 		}
 	}
 	return nil
