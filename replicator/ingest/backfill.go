@@ -62,7 +62,7 @@ func (p *Poller) Backfill(ctx context.Context, progress func(Progress)) (Backfil
 	st.Contacts, err = p.incremental(ctx, func(done, total int) {
 		p.m.SetBackfill(done, total)
 		report(Progress{Phase: PhaseContacts, Done: done, Total: total})
-	})
+	}, true)
 	if err != nil {
 		return st, fmt.Errorf("cannot backfill contacts: %w", err)
 	}
