@@ -78,8 +78,16 @@ type Options struct {
 	// PollPTD (default 250; clients changed since the last poll go first, then a rotation);
 	// negative means every client on every poll.
 	PTDChildrenPerPoll int
-	// PushBatch bounds the outbox entries one Push round takes (default 500).
+	// PushBatch bounds the outbox entries one Push round takes (default 1000).
 	PushBatch int
+	// PushWorkers is how many entries are pushed at once (default 8; 1 pushes one at a
+	// time). Entries are partitioned by contact (a child record goes with its parent), so
+	// each record's entries, and a parent's create before its children's, stay in order.
+	// HighLevel calls still go through the client's rate limiter: workers only keep it busy.
+	PushWorkers int
+	// PushGroupCommit bounds how many pushed entries share one transaction (one fsync) when
+	// several finish together (default 64; 1 commits each alone).
+	PushGroupCommit int
 	// Seed seeds the backoff jitter (0: random).
 	Seed uint64
 	// Offline builds an engine that only plans and resolves conflicts from the mirror (the
@@ -119,12 +127,14 @@ type Engine struct {
 	fmap  map[string]config.Field // spec name -> mapping field
 	dopts diff.Options
 
-	mu  sync.Mutex // serializes jobs
-	rng *rand.Rand
+	mu    sync.Mutex // serializes jobs
+	rngMu sync.Mutex // guards rng (push workers back off concurrently)
+	rng   *rand.Rand
 
 	noteMu   sync.Mutex
 	noted    map[string]bool // once-only log lines (capabilities, read-only)
 	readOnly bool
+	catMu    sync.Mutex        // guards groups and packages (push workers share them)
 	groups   map[string]string // lower-case group name or id -> id (REST catalogue cache)
 	packages map[string]string
 }
@@ -154,7 +164,13 @@ func New(opts Options) (*Engine, error) {
 		opts.PTDChildrenPerPoll = 250
 	}
 	if opts.PushBatch <= 0 {
-		opts.PushBatch = 500
+		opts.PushBatch = 1000
+	}
+	if opts.PushWorkers <= 0 {
+		opts.PushWorkers = 8
+	}
+	if opts.PushGroupCommit <= 0 {
+		opts.PushGroupCommit = 64
 	}
 	seed := opts.Seed
 	if seed == 0 {

@@ -62,54 +62,6 @@ func (e *Engine) Push(ctx context.Context) (PushStats, error) {
 	return st, err
 }
 
-func (e *Engine) push(ctx context.Context) (PushStats, error) {
-	var st PushStats
-	for round := 0; round < 1000; round++ {
-		var due []store.OutboxEntry
-		if err := e.db.View(func(tx *store.Tx) error {
-			var err error
-			due, err = tx.OutboxDue(e.now(), e.opts.PushBatch)
-			return err
-		}); err != nil {
-			return st, fmt.Errorf("cannot read outbox: %w", err)
-		}
-		progress := false
-		for _, o := range due {
-			if err := ctx.Err(); err != nil {
-				return st, err
-			}
-			n, err := e.pushOne(ctx, o)
-			switch {
-			case err == nil:
-				st.Pushed++
-				st.Coalesced += n
-				progress = true
-			case errors.Is(err, errDefer):
-				st.Deferred++
-			case errors.Is(err, errSuperseded):
-				st.Dropped++
-				progress = true
-			case ctx.Err() != nil:
-				return st, ctx.Err()
-			default:
-				dead, rerr := e.fail(o, err)
-				if rerr != nil {
-					return st, rerr
-				}
-				if dead {
-					st.Dead++
-				} else {
-					st.Failed++
-				}
-			}
-		}
-		if !progress {
-			break
-		}
-	}
-	return st, nil
-}
-
 // permanent reports errors no retry can fix.
 func permanent(err error) bool {
 	for _, target := range []error{ghl.ErrValidation, ghl.ErrReadOnly, ghl.ErrScope, ghl.ErrInvalidArgument, ghl.ErrNotFound,
@@ -121,17 +73,19 @@ func permanent(err error) bool {
 	return false
 }
 
-// fail records a failed attempt with backoff, or dead-letters the entry.
-func (e *Engine) fail(o store.OutboxEntry, cause error) (dead bool, err error) {
+// failure decides what a failed attempt of o does (retry later with backoff, or dead-letter)
+// and returns the transaction that records it. The caller commits it and then calls
+// logFailure.
+func (e *Engine) failure(o store.OutboxEntry, cause error) (dead bool, fn commitFn) {
 	max := e.cfg.Pusher.MaxAttempts
 	if max <= 0 {
 		max = 8
 	}
 	dead = permanent(cause) || o.Attempts+1 >= max
-	target := o.Target
-	e.m.PushDone(target, o.Op, cause)
-	err = e.db.Update(func(tx *store.Tx) error {
-		if _, err := tx.RecordAttempt(o.Seq, cause.Error(), e.now().Add(e.backoff(o.Attempts+1))); err != nil {
+	e.m.PushDone(o.Target, o.Op, cause)
+	next := e.now().Add(e.backoff(o.Attempts + 1))
+	return dead, func(tx *store.Tx) error {
+		if _, err := tx.RecordAttempt(o.Seq, cause.Error(), next); err != nil {
 			return err
 		}
 		if dead {
@@ -139,19 +93,16 @@ func (e *Engine) fail(o store.OutboxEntry, cause error) (dead bool, err error) {
 			return err
 		}
 		return nil
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
 	}
-	if err != nil {
-		return false, fmt.Errorf("cannot record outbox attempt %d: %w", o.Seq, err)
-	}
+}
+
+// logFailure says what failure decided, once its transaction committed.
+func (e *Engine) logFailure(o store.OutboxEntry, cause error, dead bool) {
 	if dead {
-		e.log.Error("outbox entry dead-lettered", "seq", o.Seq, "target", target, "op", o.Op, "link", o.LinkID, "attempts", o.Attempts+1, "error", cause)
+		e.log.Error("outbox entry dead-lettered", "seq", o.Seq, "target", o.Target, "op", o.Op, "link", o.LinkID, "attempts", o.Attempts+1, "error", cause)
 	} else {
-		e.log.Warn("push failed; will retry", "seq", o.Seq, "target", target, "op", o.Op, "attempts", o.Attempts+1, "error", cause)
+		e.log.Warn("push failed; will retry", "seq", o.Seq, "target", o.Target, "op", o.Op, "attempts", o.Attempts+1, "error", cause)
 	}
-	return dead, nil
 }
 
 // backoff is full-jitter exponential backoff: uniform in [0, min(max, base*2^(n-1))].
@@ -167,6 +118,8 @@ func (e *Engine) backoff(n int) time.Duration {
 	if d <= 0 || d > ceil {
 		d = ceil
 	}
+	e.rngMu.Lock()
+	defer e.rngMu.Unlock()
 	return time.Duration(e.rng.Int64N(int64(d) + 1))
 }
 
@@ -181,11 +134,16 @@ type job struct {
 	mirrorP *store.PTDClient
 }
 
-// pushOne applies one entry (and the consecutive updates folded into it).
-func (e *Engine) pushOne(ctx context.Context, o store.OutboxEntry) (int, error) {
+// attemptOne applies one entry (and the consecutive updates folded into it) on its target and
+// returns the transaction that records the outcome, without committing it: on success (err
+// nil) it removes the entries and stores the new base, link and mirror copy; when the entry
+// was superseded (errSuperseded) it stores the fresh copy and drops the entry; errDefer and
+// any other error come with a nil transaction (the caller records a failed attempt). n is
+// the number of entries folded into this one.
+func (e *Engine) attemptOne(ctx context.Context, o store.OutboxEntry) (n int, fn commitFn, err error) {
 	j := &job{o: o}
 	if err := json.Unmarshal(o.Payload, &j.pl); err != nil {
-		return 0, fmt.Errorf("cannot decode outbox entry %d: %w: %w", o.Seq, ptd.ErrInvalidInput, err)
+		return 0, nil, fmt.Errorf("cannot decode outbox entry %d: %w: %w", o.Seq, ptd.ErrInvalidInput, err)
 	}
 	gone := false
 	if err := e.db.View(func(tx *store.Tx) error {
@@ -222,37 +180,37 @@ func (e *Engine) pushOne(ctx context.Context, o store.OutboxEntry) (int, error) 
 		}
 		return nil
 	}); err != nil {
-		return 0, fmt.Errorf("cannot read outbox context: %w", err)
+		return 0, nil, fmt.Errorf("cannot read outbox context: %w", err)
 	}
 	if gone { // the link was removed (e.g. by a delete): nothing to apply
-		return 0, e.db.Update(func(tx *store.Tx) error { return ignoreMissing(tx.RemoveOutbox(o.Seq)) })
+		return 0, func(tx *store.Tx) error { return ignoreMissing(tx.RemoveOutbox(o.Seq)) }, nil
 	}
 	if o.Target == store.SideGHL {
 		if e.isReadOnly(ctx) {
-			return 0, fmt.Errorf("cannot push %s: %w", o.Op, ghl.ErrReadOnly)
+			return 0, nil, fmt.Errorf("cannot push %s: %w", o.Op, ghl.ErrReadOnly)
 		}
 		if e.ghl == nil {
-			return 0, fmt.Errorf("cannot push %s: no highlevel client", o.Op)
+			return 0, nil, fmt.Errorf("cannot push %s: no highlevel client", o.Op)
 		}
 	} else if e.ptd == nil {
-		return 0, fmt.Errorf("cannot push %s: no ptd adapter", o.Op)
+		return 0, nil, fmt.Errorf("cannot push %s: no ptd adapter", o.Op)
 	}
 	commit, err := e.apply(ctx, j)
 	e.m.PushDone(o.Target, o.Op, nilUnlessReal(err))
 	if err != nil {
 		if errors.Is(err, errSuperseded) {
-			_ = e.db.Update(func(tx *store.Tx) error {
+			return 0, func(tx *store.Tx) error {
 				if commit != nil {
 					if err := commit(tx); err != nil {
 						return err
 					}
 				}
 				return ignoreMissing(tx.RemoveOutbox(o.Seq))
-			})
+			}, err
 		}
-		return 0, err
+		return 0, nil, err
 	}
-	err = e.db.Update(func(tx *store.Tx) error {
+	return len(j.folded), func(tx *store.Tx) error {
 		if err := tx.RemoveOutbox(o.Seq); err != nil {
 			return err
 		}
@@ -265,11 +223,7 @@ func (e *Engine) pushOne(ctx context.Context, o store.OutboxEntry) (int, error) 
 			return commit(tx)
 		}
 		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("cannot record push of outbox entry %d: %w", o.Seq, err)
-	}
-	return len(j.folded), nil
+	}, nil
 }
 
 func nilUnlessReal(err error) error {
@@ -802,48 +756,55 @@ func (e *Engine) updateContact(ctx context.Context, j *job) (commitFn, error) {
 }
 
 // groupRef resolves a configured group (id or name) to an id through PTD's catalogue when
-// the driver has one; otherwise the reference passes through (zapier).
+// the driver has one; otherwise the reference passes through (zapier). Safe for the push
+// workers to call concurrently.
 func (e *Engine) groupRef(ctx context.Context, ref string) string {
-	if !e.ptd.Capabilities().Has(ptd.CapCatalog) {
-		return ref
-	}
-	if e.groups == nil {
+	return e.catalogRef(ctx, &e.groups, ref, func(ctx context.Context) (map[string]string, error) {
 		gs, err := e.ptd.ListGroups(ctx)
-		if err != nil {
-			return ref
-		}
-		e.groups = map[string]string{}
+		m := map[string]string{}
 		for _, g := range gs {
-			e.groups[strings.ToLower(g.Name)] = g.ID
-			e.groups[strings.ToLower(g.ID)] = g.ID
+			m[strings.ToLower(g.Name)], m[strings.ToLower(g.ID)] = g.ID, g.ID
 		}
-	}
-	if id, ok := e.groups[strings.ToLower(ref)]; ok {
-		return id
-	}
-	e.groups = nil // maybe new: ask again next time
-	return ref
+		return m, err
+	})
 }
 
+// packageRef is groupRef for packages.
 func (e *Engine) packageRef(ctx context.Context, ref string) string {
+	return e.catalogRef(ctx, &e.packages, ref, func(ctx context.Context) (map[string]string, error) {
+		ps, err := e.ptd.ListPackages(ctx)
+		m := map[string]string{}
+		for _, p := range ps {
+			m[strings.ToLower(p.Name)], m[strings.ToLower(p.ID)] = p.ID, p.ID
+		}
+		return m, err
+	})
+}
+
+// catalogRef looks ref up in the cached catalogue *cache (under catMu), loading it with list
+// when empty; an unknown ref empties the cache so the next call asks again (maybe new).
+func (e *Engine) catalogRef(ctx context.Context, cache *map[string]string, ref string, list func(context.Context) (map[string]string, error)) string {
 	if !e.ptd.Capabilities().Has(ptd.CapCatalog) {
 		return ref
 	}
-	if e.packages == nil {
-		ps, err := e.ptd.ListPackages(ctx)
-		if err != nil {
+	e.catMu.Lock()
+	m := *cache
+	e.catMu.Unlock()
+	if m == nil {
+		var err error
+		if m, err = list(ctx); err != nil {
 			return ref
 		}
-		e.packages = map[string]string{}
-		for _, p := range ps {
-			e.packages[strings.ToLower(p.Name)] = p.ID
-			e.packages[strings.ToLower(p.ID)] = p.ID
-		}
+		e.catMu.Lock()
+		*cache = m
+		e.catMu.Unlock()
 	}
-	if id, ok := e.packages[strings.ToLower(ref)]; ok {
+	if id, ok := m[strings.ToLower(ref)]; ok {
 		return id
 	}
-	e.packages = nil
+	e.catMu.Lock()
+	*cache = nil
+	e.catMu.Unlock()
 	return ref
 }
 
