@@ -682,6 +682,7 @@ func (e *Engine) updateContact(ctx context.Context, j *job) (commitFn, error) {
 		}
 	}
 	var full *ghlwire.Contact
+	var moved time.Time // dateUpdated of a HighLevel change the re-read found (someone else's)
 	if len(scalars) > 0 && !j.pl.GHLUpdated.IsZero() {
 		// A plan made from a mirror that had not yet seen a user's newer edit would overwrite
 		// it (HighLevel has no If-Match): re-read and re-plan if the contact moved on.
@@ -693,8 +694,14 @@ func (e *Engine) updateContact(ctx context.Context, j *job) (commitFn, error) {
 			rec.ChildrenFetchedAt = j.mirrorG.ChildrenFetchedAt
 			e.log.Info("highlevel contact changed under a pending update; re-planning", "link", j.link.ID)
 			// Tag deltas stay safe to apply, and must be (see updateClient).
+			moved = rec.DateUpdated
 			if fields = setFieldsOnly(fields); len(fields) == 0 {
-				return func(tx *store.Tx) error { return tx.PutGHLContact(&rec) }, errSuperseded
+				return func(tx *store.Tx) error {
+					if err := markChangedUnderPush(tx, id, moved); err != nil {
+						return err
+					}
+					return tx.PutGHLContact(&rec)
+				}, errSuperseded
 			}
 			j.mirrorG, vals, scalars = &rec, byWire(fields), nil
 		}
@@ -748,11 +755,34 @@ func (e *Engine) updateContact(ctx context.Context, j *job) (commitFn, error) {
 		rec = e.patchGHL(rec, map[string]diff.Value{"tags": diff.SetOf(tags...)})
 	}
 	return func(tx *store.Tx) error {
+		if err := markChangedUnderPush(tx, id, moved); err != nil {
+			return err
+		}
 		if err := tx.PutGHLContact(&rec); err != nil {
 			return err
 		}
 		return baseCommit(tx, j.link.ID, fields, now)
 	}, nil
+}
+
+// markChangedUnderPush queues HighLevel contact id for a child refresh when the push's
+// re-read found a change (dateUpdated at) the mirror has not stored yet. The push is about
+// to store that newer dateUpdated, after which ingestion's poll sees nothing new and would
+// never mark the contact itself: a task or note added with that change would then wait for
+// the periodic children sweep. Call it before storing the contact, in the same transaction,
+// so the mark and the record that hides the change commit (or vanish) together.
+func markChangedUnderPush(tx *store.Tx, id string, at time.Time) error {
+	if at.IsZero() {
+		return nil
+	}
+	old, err := tx.GetGHLContact(id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err == nil && !old.DateUpdated.Before(at) {
+		return nil // ingestion stored this version first (and marked it itself)
+	}
+	return tx.MarkDirty(id, "changed in highlevel under a pending update")
 }
 
 // groupRef resolves a configured group (id or name) to an id through PTD's catalogue when
