@@ -75,9 +75,14 @@ type Options struct {
 	// PTDPageSize is the client listing page size (default 200, at most 500).
 	PTDPageSize int
 	// PTDChildrenPerPoll bounds how many clients get their tasks and notes re-read per
-	// PollPTD (default 250; clients changed since the last poll go first, then a rotation);
-	// negative means every client on every poll.
+	// PollPTD (default 5000; clients marked as changed go first, then the rotation; marks
+	// over the bound wait for the next poll); negative means every client on every poll.
 	PTDChildrenPerPoll int
+	// PTDChildrenPeriod: every PTD client's tasks and notes are re-read at least this often
+	// by the rotation (default: the configuration's ghl.children_period, 24 h by default).
+	// PTD reports no child changes, so this is also how late a coach's task or note edit on
+	// a client that did not otherwise change can reach HighLevel.
+	PTDChildrenPeriod time.Duration
 	// PushBatch bounds the outbox entries one Push round takes (default 1000).
 	PushBatch int
 	// PushWorkers is how many entries are pushed at once (default 8; 1 pushes one at a
@@ -161,7 +166,13 @@ func New(opts Options) (*Engine, error) {
 		opts.PTDPageSize = 200
 	}
 	if opts.PTDChildrenPerPoll == 0 {
-		opts.PTDChildrenPerPoll = 250
+		opts.PTDChildrenPerPoll = 5000
+	}
+	if opts.PTDChildrenPeriod <= 0 {
+		opts.PTDChildrenPeriod = opts.Config.GHL.ChildrenPeriod
+	}
+	if opts.PTDChildrenPeriod <= 0 {
+		opts.PTDChildrenPeriod = 24 * time.Hour
 	}
 	if opts.PushBatch <= 0 {
 		opts.PushBatch = 1000

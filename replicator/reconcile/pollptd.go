@@ -2,8 +2,10 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -20,8 +22,12 @@ const (
 	// that page is re-read and de-duplicated on (id, updatedAt)); Through the greatest
 	// updatedAt stored.
 	CursorPTDClients = "ptd.clients"
-	// CursorPTDChildren is the rotation position of the PTD child refresh (a client id).
+	// CursorPTDChildren is the rotation of the PTD child refresh: Value is the last client
+	// id re-read, Through the rotation's clock (how far into the period it has gone).
 	CursorPTDChildren = "ptd.children.rotation"
+	// CursorPTDChildrenPending holds the PTD clients marked for a children refresh (Value: a
+	// JSON array of client ids), written in the transaction that stored the change.
+	CursorPTDChildrenPending = "ptd.children.pending"
 	// CursorCycle counts reconcile cycles (Value is the number), for history.
 	CursorCycle = "reconcile.cycle"
 )
@@ -36,8 +42,9 @@ type PollStats struct {
 }
 
 // PollPTD mirrors PT Distinction: clients changed since the stored cursor (one transaction per
-// page, with the cursor), then the tasks and notes of the changed clients and of a rotating
-// share of the linked ones (one transaction per client, replacing the mirror's copies). A
+// page, with the cursor and the changed clients' children marks), then the tasks and notes of
+// the marked clients and of the rotation's share of every client (see refreshPTDChildren; one
+// transaction per 100 clients, replacing the mirror's copies and clearing their marks). A
 // driver without client reads (zapier) is skipped, said once. Safe to repeat; on error the
 // committed pages stay and the next call resumes.
 func (e *Engine) PollPTD(ctx context.Context) (PollStats, error) {
@@ -84,6 +91,7 @@ func (e *Engine) pollPTD(ctx context.Context) (PollStats, error) {
 			next = page.NextCursor
 		}
 		err = e.db.Update(func(tx *store.Tx) error {
+			var marks []string
 			through := cur.Through
 			for _, c := range page.Clients {
 				rec := e.ptdRecord(c, now)
@@ -101,6 +109,10 @@ func (e *Engine) pollPTD(ctx context.Context) (PollStats, error) {
 					return err
 				}
 				changed[rec.ID] = true
+				marks = append(marks, rec.ID)
+			}
+			if err := updatePTDMarks(tx, marks, nil); err != nil {
+				return err
 			}
 			cur = store.Cursor{Value: next, Covers: store.PTDClients, Through: through}
 			return tx.SetCursor(CursorPTDClients, cur)
@@ -114,64 +126,100 @@ func (e *Engine) pollPTD(ctx context.Context) (PollStats, error) {
 		pos = page.NextCursor
 	}
 	st.Changed = len(changed)
-	n, err := e.refreshPTDChildren(ctx, changed)
+	n, err := e.refreshPTDChildren(ctx)
 	st.Children = n
 	return st, err
 }
 
-// refreshPTDChildren re-reads tasks and notes of the changed clients first, then of linked
-// clients in rotation, within PTDChildrenPerPoll.
-func (e *Engine) refreshPTDChildren(ctx context.Context, changed map[string]bool) (int, error) {
+// refreshPTDChildren re-reads the tasks and notes of PTD clients, like the HighLevel side's
+// children job: first the clients marked as changed (their updatedAt moved, a trigger, a
+// push that found a newer copy; the marks are written with the change, so a kill cannot
+// lose them), then the next clients of a rotation over every mirrored client, linked or
+// not, whose quota comes from PTDChildrenPeriod: each client is re-read at least once per
+// period, and a poll takes only its share of the period's elapsed time, so an idle service
+// spends few requests (2,000 clients over 24 h at one poll every 5 s: about one client per
+// 40 s). PTDChildrenPerPoll bounds one poll; marks over the bound wait for the next poll.
+// A client whose read fails stays marked. Returns how many clients were re-read.
+func (e *Engine) refreshPTDChildren(ctx context.Context) (int, error) {
 	tasks := e.ptd.Capabilities().Has(ptd.CapTasks)
 	notes := e.ptd.Capabilities().Has(ptd.CapNotes)
 	if !tasks && !notes {
 		return 0, nil
 	}
-	var linked []string
-	var rot string
+	var all []string
+	var pending map[string]bool
+	var rot store.Cursor
 	if err := e.db.View(func(tx *store.Tx) error {
 		if c, err := tx.Cursor(CursorPTDChildren); err == nil {
-			rot = c.Value
+			rot = c
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
 		}
-		return tx.ForEachLink(func(l *store.Link) error {
-			if l.Kind == store.KindContact && l.PTDID != "" {
-				linked = append(linked, l.PTDID)
-			}
+		var err error
+		if pending, err = loadPTDMarks(tx); err != nil {
+			return err
+		}
+		return tx.WithoutRaw().ReuseValues().ForEachPTDClient(func(c *store.PTDClient) error {
+			all = append(all, c.ID)
 			return nil
 		})
 	}); err != nil {
-		return 0, fmt.Errorf("cannot read links: %w", err)
+		return 0, fmt.Errorf("cannot read ptd children queue: %w", err)
 	}
-	sort.Strings(linked)
-	budget := e.opts.PTDChildrenPerPoll
-	if budget < 0 {
-		budget = len(linked) + len(changed)
+	sort.Strings(all) // the store lists in id order already; the rotation depends on it
+	limit := e.opts.PTDChildrenPerPoll
+	if limit < 0 {
+		limit = len(all)
 	}
-	var ids []string
+	now := e.now().UTC()
+	var ids, drop []string
 	seen := map[string]bool{}
-	var changedIDs []string
-	for id := range changed {
-		changedIDs = append(changedIDs, id)
+	var marked []string
+	for id := range pending {
+		marked = append(marked, id)
 	}
-	sort.Strings(changedIDs)
-	for _, id := range changedIDs {
-		if len(ids) < budget {
+	sort.Strings(marked)
+	for _, id := range marked {
+		if _, found := slices.BinarySearch(all, id); !found {
+			drop = append(drop, id) // no longer mirrored (deleted): nothing to read
+			continue
+		}
+		if len(ids) < limit {
 			ids = append(ids, id)
 			seen[id] = true
 		}
 	}
-	start := sort.SearchStrings(linked, rot)
-	if start < len(linked) && linked[start] == rot {
+	// The rotation: everyone when PTDChildrenPerPoll is negative, else the period's share.
+	base := rot.Through
+	if base.IsZero() || base.After(now) {
+		base = now // first poll: every client is new, hence marked
+	}
+	if period := e.opts.PTDChildrenPeriod; now.Sub(base) > period {
+		base = now.Add(-period)
+	}
+	quota := len(all)
+	if e.opts.PTDChildrenPerPoll >= 0 && len(all) > 0 {
+		quota = int(float64(len(all)) * float64(now.Sub(base)) / float64(e.opts.PTDChildrenPeriod))
+	}
+	start, _ := slices.BinarySearch(all, rot.Value)
+	if start < len(all) && all[start] == rot.Value {
 		start++
 	}
-	last := rot
-	for i := 0; i < len(linked) && len(ids) < budget; i++ {
-		id := linked[(start+i)%len(linked)]
+	last, steps := rot.Value, 0
+	for ; steps < quota && steps < len(all) && len(ids) < limit; steps++ {
+		id := all[(start+steps)%len(all)]
 		if !seen[id] {
 			ids = append(ids, id)
 			seen[id] = true
-			last = id
 		}
+		last = id
+	}
+	through := base
+	if len(all) > 0 {
+		through = base.Add(time.Duration(float64(e.opts.PTDChildrenPeriod) * float64(steps) / float64(len(all))))
+	}
+	if e.opts.PTDChildrenPerPoll < 0 {
+		through = now
 	}
 	type kids struct {
 		id  string
@@ -216,41 +264,103 @@ func (e *Engine) refreshPTDChildren(ctx context.Context, changed map[string]bool
 	wg.Wait()
 	for i := 0; i < len(out); i += 100 {
 		chunk := out[i:min(i+100, len(out))]
-		now := e.now().UTC()
+		stamp := e.now().UTC()
 		if err := e.db.Update(func(tx *store.Tx) error {
+			var done, failed []string
 			for _, k := range chunk {
 				if k.err != nil {
+					failed = append(failed, k.id) // read again next poll
 					continue
 				}
 				if tasks {
-					if err := replacePTDTasks(tx, k.id, k.ts, now); err != nil {
+					if err := replacePTDTasks(tx, k.id, k.ts, stamp); err != nil {
 						return err
 					}
 				}
 				if notes {
-					if err := replacePTDNotes(tx, k.id, k.ns, now); err != nil {
+					if err := replacePTDNotes(tx, k.id, k.ns, stamp); err != nil {
 						return err
 					}
 				}
+				done = append(done, k.id)
 			}
-			return nil
+			return updatePTDMarks(tx, failed, done)
 		}); err != nil {
 			return 0, fmt.Errorf("cannot store children of ptd clients: %w", err)
 		}
 	}
-	for _, k := range out {
-		if k.err != nil {
-			return 0, k.err
-		}
-	}
-	if last != rot {
+	if last != rot.Value || !through.Equal(rot.Through) || len(drop) > 0 {
 		if err := e.db.Update(func(tx *store.Tx) error {
-			return tx.SetCursor(CursorPTDChildren, store.Cursor{Value: last})
+			if err := updatePTDMarks(tx, nil, drop); err != nil {
+				return err
+			}
+			return tx.SetCursor(CursorPTDChildren, store.Cursor{Value: last, Through: through})
 		}); err != nil {
 			return len(ids), fmt.Errorf("cannot store ptd children rotation: %w", err)
 		}
 	}
+	for _, k := range out {
+		if k.err != nil {
+			return len(ids), k.err
+		}
+	}
 	return len(ids), nil
+}
+
+// loadPTDMarks reads the PTD clients marked for a children refresh.
+func loadPTDMarks(tx *store.Tx) (map[string]bool, error) {
+	out := map[string]bool{}
+	c, err := tx.Cursor(CursorPTDChildrenPending)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && c.Value == "") {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	if err := json.Unmarshal([]byte(c.Value), &ids); err != nil {
+		return nil, fmt.Errorf("cannot read cursor %s: %w: %v", CursorPTDChildrenPending, store.ErrCorrupt, err)
+	}
+	for _, id := range ids {
+		out[id] = true
+	}
+	return out, nil
+}
+
+// updatePTDMarks marks add and unmarks remove, in tx (so with the change or the refresh that
+// caused it). It writes nothing when nothing changes.
+func updatePTDMarks(tx *store.Tx, add, remove []string) error {
+	if len(add) == 0 && len(remove) == 0 {
+		return nil
+	}
+	m, err := loadPTDMarks(tx)
+	if err != nil {
+		return err
+	}
+	n := len(m)
+	changed := false
+	for _, id := range remove {
+		if m[id] {
+			delete(m, id)
+			changed = true
+		}
+	}
+	for _, id := range add {
+		m[id] = true
+	}
+	if !changed && len(m) == n {
+		return nil
+	}
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	b, err := json.Marshal(ids)
+	if err != nil {
+		return err
+	}
+	return tx.SetCursor(CursorPTDChildrenPending, store.Cursor{Value: string(b), Covers: store.PTDClients})
 }
 
 // replacePTDTasks makes the mirror's tasks of client equal to ts. A vanished task that is
@@ -351,14 +461,18 @@ func (e *Engine) SweepPTD(ctx context.Context) (SweepStats, error) {
 		}
 		now := e.now().UTC()
 		if err := e.db.Update(func(tx *store.Tx) error {
+			var marks []string
 			for _, c := range page.Clients {
 				seen[c.ID] = true
 				rec := e.ptdRecord(c, now)
+				if old, err := tx.GetPTDClient(rec.ID); err != nil || old.ETag != rec.ETag || !old.UpdatedAt.Equal(rec.UpdatedAt) {
+					marks = append(marks, rec.ID) // the poll will not see this change again
+				}
 				if err := tx.PutPTDClient(&rec); err != nil {
 					return err
 				}
 			}
-			return nil
+			return updatePTDMarks(tx, marks, nil)
 		}); err != nil {
 			return st, fmt.Errorf("cannot store ptd sweep page: %w", err)
 		}

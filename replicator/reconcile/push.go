@@ -524,6 +524,7 @@ func (e *Engine) updateClient(ctx context.Context, j *job) (commitFn, error) {
 	fields := j.pl.Fields
 	vals := byWire(fields)
 	var last *ptdwire.Client
+	coachChanged := false
 	in, err := ptdInput(vals)
 	if err != nil {
 		return nil, err
@@ -546,8 +547,16 @@ func (e *Engine) updateClient(ctx context.Context, j *job) (commitFn, error) {
 			e.log.Info("ptd client changed under a pending update; re-planning", "link", j.link.ID)
 			// List deltas stay safe to apply, and must be: the other side's half of a set
 			// merge commits the merged base, which this side has to reach too.
+			// The poll will not see this change again once the fresh copy is stored: mark
+			// the client's children for a re-read in the same transaction.
+			coachChanged = true
 			if fields = setFieldsOnly(fields); len(fields) == 0 {
-				return func(tx *store.Tx) error { return tx.PutPTDClient(&rec) }, errSuperseded
+				return func(tx *store.Tx) error {
+					if err := updatePTDMarks(tx, []string{id}, nil); err != nil {
+						return err
+					}
+					return tx.PutPTDClient(&rec)
+				}, errSuperseded
 			}
 			j.mirrorP, vals = &rec, byWire(fields)
 		} else if err != nil {
@@ -608,6 +617,11 @@ func (e *Engine) updateClient(ctx context.Context, j *job) (commitFn, error) {
 		rec.ETag = last.ETag
 	}
 	return func(tx *store.Tx) error {
+		if coachChanged {
+			if err := updatePTDMarks(tx, []string{id}, nil); err != nil {
+				return err
+			}
+		}
 		if err := tx.PutPTDClient(&rec); err != nil {
 			return err
 		}
