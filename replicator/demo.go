@@ -414,7 +414,7 @@ func (d *Demo) WaitConverged(ctx context.Context) error {
 			if err := d.Service.RunJob(ctx, config.JobChildren); err != nil {
 				return fmt.Errorf("cannot converge: %w", err)
 			}
-			if err := d.pollPTD(ctx, cycle == 1); err != nil {
+			if err := d.Service.RunJob(ctx, config.JobPTD); err != nil {
 				return fmt.Errorf("cannot converge: %w", err)
 			}
 		}
@@ -439,57 +439,6 @@ func (d *Demo) WaitConverged(ctx context.Context) error {
 		}
 	}
 	return errors.New("cannot converge: reconciliation still plans writes after 10 cycles")
-}
-
-// pollPTD runs the ptd job once, or (full) until its children rotation has gone round
-// every linked client: the engine re-reads the tasks and notes of a bounded number of
-// clients per poll, and the first convergence must see the PTD-only clients' children.
-func (d *Demo) pollPTD(ctx context.Context, full bool) error {
-	cursor := func() (string, error) {
-		var v string
-		err := d.Service.Store().View(func(tx *store.Tx) error {
-			c, err := tx.Cursor(reconcile.CursorPTDChildren)
-			if errors.Is(err, store.ErrNotFound) {
-				return nil
-			}
-			v = c.Value
-			return err
-		})
-		return v, err
-	}
-	start, err := cursor()
-	if err != nil {
-		return err
-	}
-	prev, wrapped, still := start, false, 0
-	for range 100 {
-		if err := d.Service.RunJob(ctx, config.JobPTD); err != nil {
-			return err
-		}
-		if !full {
-			return nil
-		}
-		cur, err := cursor()
-		if err != nil {
-			return err
-		}
-		switch {
-		case cur == prev:
-			// Changed clients took the poll's budget, or one poll covers every client.
-			if still++; still == 3 {
-				return nil
-			}
-		case cur < prev:
-			wrapped, still = true, 0 // back at the first client
-		default:
-			still = 0
-		}
-		if wrapped && cur >= start {
-			return nil
-		}
-		prev = cur
-	}
-	return nil
 }
 
 func (d *Demo) markConverged() {
