@@ -191,8 +191,14 @@ func (h *harness) connect(gurl, purl, tok, dbPath string) {
 		h.adapter, err = ptd.NewZapier(ptd.ZapierOptions{Hooks: ptd.ZapierHooks{AddClient: hook(ptdwire.ZapierAddClient),
 			AddToGroup: hook(ptdwire.ZapierAddToGroup), Reminder: hook(ptdwire.ZapierReminder)}, MaxRetries: -1})
 	} else {
+		// The pushers' parallel requests make the transport dial connections it may never
+		// use; the simulator's Shutdown waits 5 s for such never-used connections, so close
+		// them before it runs (cleanups run last-registered first).
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		t.Cleanup(tr.CloseIdleConnections)
 		var r *ptd.REST
-		r, err = ptd.NewREST(ptd.RESTOptions{BaseURL: purl, APIKey: secret.New(key), MaxRetries: -1})
+		r, err = ptd.NewREST(ptd.RESTOptions{BaseURL: purl, APIKey: secret.New(key), MaxRetries: -1,
+			HTTPClient: &http.Client{Transport: tr, Timeout: 30 * time.Second}})
 		if err == nil {
 			err = r.Open(h.ctx)
 		}
