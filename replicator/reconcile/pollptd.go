@@ -226,6 +226,9 @@ func (e *Engine) refreshPTDChildren(ctx context.Context) (int, error) {
 		ts  []ptdwire.Task
 		ns  []ptdwire.Note
 		err error
+		// since is when the first list request left: the mirror's copies written after it
+		// (by the pusher) are newer than the lists.
+		since time.Time
 	}
 	// Fetch with a few workers (the PTD side has no documented budget; 8 in flight is polite)
 	// and commit in chunks, so a poll costs a handful of fsyncs, not one per client.
@@ -237,7 +240,7 @@ func (e *Engine) refreshPTDChildren(ctx context.Context) (int, error) {
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				k := kids{id: ids[i]}
+				k := kids{id: ids[i], since: e.now().UTC()}
 				if tasks {
 					if k.ts, k.err = e.ptd.ListTasks(ctx, k.id); k.err != nil && !errors.Is(k.err, ptd.ErrNotFound) {
 						k.err = fmt.Errorf("cannot poll tasks of ptd client %s: %w", k.id, k.err)
@@ -273,12 +276,12 @@ func (e *Engine) refreshPTDChildren(ctx context.Context) (int, error) {
 					continue
 				}
 				if tasks {
-					if err := replacePTDTasks(tx, k.id, k.ts, stamp); err != nil {
+					if err := replacePTDTasks(tx, k.id, k.ts, k.since, stamp); err != nil {
 						return err
 					}
 				}
 				if notes {
-					if err := replacePTDNotes(tx, k.id, k.ns, stamp); err != nil {
+					if err := replacePTDNotes(tx, k.id, k.ns, k.since, stamp); err != nil {
 						return err
 					}
 				}
@@ -363,15 +366,26 @@ func updatePTDMarks(tx *store.Tx, add, remove []string) error {
 	return tx.SetCursor(CursorPTDChildrenPending, store.Cursor{Value: string(b), Covers: store.PTDClients})
 }
 
-// replacePTDTasks makes the mirror's tasks of client equal to ts. A vanished task that is
-// linked is quarantined, which the reconciler reads as a deletion to propagate.
-func replacePTDTasks(tx *store.Tx, client string, ts []ptdwire.Task, now time.Time) error {
+// replacePTDTasks makes the mirror's tasks of client equal to ts, a list requested at since. A
+// task the mirror recorded after since (the pusher created or updated it while the list was in
+// flight) is newer than the list: it is neither overwritten nor taken for deleted. Any other
+// vanished task that is linked is quarantined, which the reconciler reads as a deletion to
+// propagate.
+func replacePTDTasks(tx *store.Tx, client string, ts []ptdwire.Task, since, now time.Time) error {
 	old, err := tx.PTDTasksOf(client)
 	if err != nil {
 		return err
 	}
 	keep := map[string]bool{}
+	for _, o := range old {
+		if o.FetchedAt.After(since) {
+			keep[o.ID] = true
+		}
+	}
 	for _, t := range ts {
+		if keep[t.ID] {
+			continue
+		}
 		keep[t.ID] = true
 		if t.ClientID == "" {
 			t.ClientID = client
@@ -398,14 +412,24 @@ func replacePTDTasks(tx *store.Tx, client string, ts []ptdwire.Task, now time.Ti
 	return nil
 }
 
-// replacePTDNotes makes the mirror's notes of client equal to ns, quarantining vanished ones.
-func replacePTDNotes(tx *store.Tx, client string, ns []ptdwire.Note, now time.Time) error {
+// replacePTDNotes makes the mirror's notes of client equal to ns, a list requested at since,
+// quarantining vanished ones; notes recorded after since are kept as they are (see
+// replacePTDTasks).
+func replacePTDNotes(tx *store.Tx, client string, ns []ptdwire.Note, since, now time.Time) error {
 	old, err := tx.PTDNotesOf(client)
 	if err != nil {
 		return err
 	}
 	keep := map[string]bool{}
+	for _, o := range old {
+		if o.FetchedAt.After(since) {
+			keep[o.ID] = true
+		}
+	}
 	for _, n := range ns {
+		if keep[n.ID] {
+			continue
+		}
 		keep[n.ID] = true
 		if n.ClientID == "" {
 			n.ClientID = client

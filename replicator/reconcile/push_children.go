@@ -79,7 +79,7 @@ func (e *Engine) pushTask(ctx context.Context, j *job) (commitFn, error) {
 		if t.ClientID == "" {
 			t.ClientID = pid
 		}
-		rec := ptdTaskRecord(t, now)
+		rec := ptdTaskRecord(t, e.now().UTC())
 		return func(tx *store.Tx) error {
 			l.PTDID = t.ID
 			if err := tx.PutLink(&l); err != nil {
@@ -118,7 +118,7 @@ func (e *Engine) pushTask(ctx context.Context, j *job) (commitFn, error) {
 				return nil, err
 			}
 		}
-		rec := e.ghlTaskRecord(t, gid, now)
+		rec := e.ghlTaskRecord(t, gid, e.now().UTC())
 		return func(tx *store.Tx) error {
 			l.GHLID = t.ID
 			if err := tx.PutLink(&l); err != nil {
@@ -150,7 +150,7 @@ func (e *Engine) pushTask(ctx context.Context, j *job) (commitFn, error) {
 		if t.ClientID == "" {
 			t.ClientID = pid
 		}
-		rec := ptdTaskRecord(t, now)
+		rec := ptdTaskRecord(t, e.now().UTC())
 		return func(tx *store.Tx) error {
 			if err := tx.PutPTDTask(&rec); err != nil {
 				return err
@@ -180,7 +180,7 @@ func (e *Engine) pushTask(ctx context.Context, j *job) (commitFn, error) {
 				return nil, err
 			}
 		}
-		rec := e.ghlTaskRecord(t, gid, now)
+		rec := e.ghlTaskRecord(t, gid, e.now().UTC())
 		return func(tx *store.Tx) error {
 			if old, err := tx.GetGHLTask(gid, l.GHLID); err == nil {
 				old.Title, old.Body, old.DueDate, old.Completed = rec.Title, rec.Body, rec.DueDate, rec.Completed
@@ -290,7 +290,7 @@ func (e *Engine) pushNoteOrAppt(ctx context.Context, j *job) (commitFn, error) {
 		if n.ClientID == "" {
 			n.ClientID = pid
 		}
-		rec := ptdNoteRecord(n, now)
+		rec := ptdNoteRecord(n, e.now().UTC())
 		return func(tx *store.Tx) error {
 			l.PTDID = n.ID
 			if err := tx.PutLink(&l); err != nil {
@@ -324,7 +324,7 @@ func (e *Engine) pushNoteOrAppt(ctx context.Context, j *job) (commitFn, error) {
 				return nil, err
 			}
 		}
-		rec := e.ghlNoteRecord(n, gid, now)
+		rec := e.ghlNoteRecord(n, gid, e.now().UTC())
 		return func(tx *store.Tx) error {
 			l.GHLID = n.ID
 			if err := tx.PutLink(&l); err != nil {
@@ -343,7 +343,7 @@ func (e *Engine) pushNoteOrAppt(ctx context.Context, j *job) (commitFn, error) {
 		if n.ClientID == "" {
 			n.ClientID = pid
 		}
-		rec := ptdNoteRecord(n, now)
+		rec := ptdNoteRecord(n, e.now().UTC())
 		return func(tx *store.Tx) error {
 			if err := tx.PutPTDNote(&rec); err != nil {
 				return err
@@ -356,7 +356,7 @@ func (e *Engine) pushNoteOrAppt(ctx context.Context, j *job) (commitFn, error) {
 			return nil, err
 		}
 		n.Body = body
-		rec := e.ghlNoteRecord(n, gid, now)
+		rec := e.ghlNoteRecord(n, gid, e.now().UTC())
 		return func(tx *store.Tx) error {
 			if err := tx.PutGHLNote(&rec); err != nil {
 				return err
