@@ -133,6 +133,17 @@ func (tx *Tx) RecordAttempt(seq uint64, lastError string, next time.Time) (Outbo
 	})
 }
 
+// PostponeOutbox makes entry seq due again at next without counting an attempt: for failures
+// that say nothing about the entry itself (the upstream refused the credential, its breaker is
+// open, the daily budget is spent), so that an outage or a re-authorisation can never exhaust an
+// entry's attempts and dead-letter it.
+func (tx *Tx) PostponeOutbox(seq uint64, lastError string, next time.Time) (OutboxEntry, error) {
+	return tx.modifyOutbox(seq, func(e *OutboxEntry) {
+		e.LastError = lastError
+		e.NextAttemptAt = next.UTC()
+	})
+}
+
 // DeadLetter parks entry seq: it is kept (and blocks later entries of its record) until an
 // operator retries or drops it.
 func (tx *Tx) DeadLetter(seq uint64, reason string) (OutboxEntry, error) {

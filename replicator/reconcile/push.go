@@ -73,6 +73,20 @@ func permanent(err error) bool {
 	return false
 }
 
+// unavailable reports failures that say nothing about the entry: the credential was refused or
+// is missing, the upstream's breaker is open, HighLevel's daily budget is spent. Retrying the
+// entry is right, but counting the attempt is not: an outage or a token waiting for
+// `ptsync auth` must never dead-letter the writes queued behind it.
+func unavailable(err error) bool {
+	for _, target := range []error{ghl.ErrInvalidGrant, ghl.ErrNoToken, ghl.ErrUnauthorized, ghl.ErrBreakerOpen,
+		ghl.ErrDailyLimit, ptd.ErrUnauthorized} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
 // failure decides what a failed attempt of o does (retry later with backoff, or dead-letter)
 // and returns the transaction that records it. The caller commits it and then calls
 // logFailure.
@@ -81,8 +95,15 @@ func (e *Engine) failure(o store.OutboxEntry, cause error) (dead bool, fn commit
 	if max <= 0 {
 		max = 8
 	}
-	dead = permanent(cause) || o.Attempts+1 >= max
 	e.m.PushDone(o.Target, o.Op, cause)
+	if unavailable(cause) {
+		next := e.now().Add(e.backoff(1))
+		return false, func(tx *store.Tx) error {
+			_, err := tx.PostponeOutbox(o.Seq, cause.Error(), next)
+			return err
+		}
+	}
+	dead = permanent(cause) || o.Attempts+1 >= max
 	next := e.now().Add(e.backoff(o.Attempts + 1))
 	return dead, func(tx *store.Tx) error {
 		if _, err := tx.RecordAttempt(o.Seq, cause.Error(), next); err != nil {
