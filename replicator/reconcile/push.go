@@ -725,7 +725,21 @@ func (e *Engine) updateContact(ctx context.Context, j *job) (commitFn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if rec := e.ghlRecord(fresh, e.now().UTC()); rec.DateUpdated.After(j.pl.GHLUpdated) {
+		rec := e.ghlRecord(fresh, e.now().UTC())
+		switch {
+		case !rec.DateUpdated.After(j.pl.GHLUpdated):
+		case e.holdsWrites(e.ghlValues(rec).Values, fields):
+			// The contact moved, but to the values this update writes: an earlier attempt
+			// landed although its response was lost (malformed body, reset after the write).
+			// That is this write, not someone's edit: finish it (store the copy, commit the
+			// base) without writing again. Dropping it instead left the base behind, so the
+			// next merge saw HighLevel "changed" with a fresh dateUpdated and the newest rule
+			// could let this (by then stale) value beat a later edit on PTD.
+			rec.ChildrenFetchedAt = j.mirrorG.ChildrenFetchedAt
+			e.log.Info("highlevel contact already holds a pending update (an earlier attempt landed)", "link", j.link.ID)
+			moved = rec.DateUpdated
+			j.mirrorG, full, scalars = &rec, &fresh, nil
+		default:
 			rec.ChildrenFetchedAt = j.mirrorG.ChildrenFetchedAt
 			e.log.Info("highlevel contact changed under a pending update; re-planning", "link", j.link.ID)
 			// Tag deltas stay safe to apply, and must be (see updateClient).
@@ -798,6 +812,27 @@ func (e *Engine) updateContact(ctx context.Context, j *job) (commitFn, error) {
 		}
 		return baseCommit(tx, j.link.ID, fields, now)
 	}, nil
+}
+
+// holdsWrites reports whether have (one side's values, by field) already holds every scalar
+// value of fields, compared after the field's normalization; false when fields has no scalar.
+func (e *Engine) holdsWrites(have diff.Values, fields map[string]fieldWrite) bool {
+	n := 0
+	for f, w := range fields {
+		if w.Value.IsSet {
+			continue
+		}
+		n++
+		got, want := have[f].S, w.Value.S
+		if spec := e.spec(f); spec != nil {
+			got, _ = spec.Normalizer.Apply(got, e.dopts.Locale)
+			want, _ = spec.Normalizer.Apply(want, e.dopts.Locale)
+		}
+		if have[f].IsSet || got != want {
+			return false
+		}
+	}
+	return n > 0
 }
 
 // markChangedUnderPush queues HighLevel contact id for a child refresh when the push's

@@ -1,0 +1,65 @@
+package reconcile_test
+
+import (
+	"testing"
+	"time"
+
+	"ptsync/apiclient/ptdwire"
+	"ptsync/sim/ghlsim"
+)
+
+// A HighLevel update that landed although its response was lost (a malformed 200: the write
+// ran, the client saw an error) must not later pass for a user's edit. The reliability
+// harness's fault soak lost a coach's PTD edit this way: the push of an older PTD value
+// (planned before the coach's edit) landed on HighLevel with a fresh dateUpdated, its retry's
+// re-read took the contact's move for someone else's change and dropped the entry without
+// committing the base, and the next merge saw both sides changed and let the newest rule
+// pick HighLevel's copy, which was only the older PTD value coming back.
+func TestLandedGHLUpdateWithLostResponseIsNotAnEdit(t *testing.T) {
+	tests := []struct {
+		name   string
+		faults []ghlsim.FaultKind // for the push's requests: the re-read, then the update
+	}{
+		{"malformed response", []ghlsim.FaultKind{"", ghlsim.FaultMalformed}},
+		{"wrong content type", []ghlsim.FaultKind{"", ghlsim.FaultWrongContentType}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, hopts{})
+			ids, rep := h.seed(6, 1, 0, 0, false)
+			h.converge(4)
+			m := rep.Matches[0]
+			gid, pid := ids[m.Index], m.ClientID
+
+			if _, err := h.psim.EditClient(pid, ptdwire.ClientInput{FirstName: strp("Earlier")}); err != nil {
+				t.Fatal(err)
+			}
+			h.ingest()
+			if _, err := h.eng.PollPTD(h.ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.eng.Reconcile(h.ctx); err != nil { // plans Earlier -> HighLevel
+				t.Fatal(err)
+			}
+			if _, err := h.psim.EditClient(pid, ptdwire.ClientInput{FirstName: strp("CoachLater")}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * time.Millisecond) // HighLevel stamps milliseconds
+			h.gsim.InjectNext(tc.faults...)
+			_, _ = h.eng.Push(h.ctx) // lands on HighLevel, response lost
+			if g, _ := h.gsim.Contact(gid); g.FirstName != "Earlier" {
+				t.Fatalf("setup: ghl firstName %q after the faulty push, want the landed write Earlier", g.FirstName)
+			}
+			if h.outboxLen() == 0 {
+				t.Fatal("setup: the faulty push was recorded as done; its response was meant to be lost")
+			}
+			h.cycle() // the retry: its re-read finds the landed write
+			h.converge(8)
+			g, _ := h.gsim.Contact(gid)
+			p, _ := h.psim.Client(pid)
+			if g.FirstName != "CoachLater" || p.FirstName != "CoachLater" {
+				t.Fatalf("after convergence ghl %q ptd %q, want the coach's later edit CoachLater on both", g.FirstName, p.FirstName)
+			}
+		})
+	}
+}
