@@ -276,12 +276,12 @@ func (e *Engine) refreshPTDChildren(ctx context.Context) (int, error) {
 					continue
 				}
 				if tasks {
-					if err := replacePTDTasks(tx, k.id, k.ts, k.since, stamp); err != nil {
+					if err := ptdTaskKind().replace(tx, k.id, k.ts, k.since, stamp); err != nil {
 						return err
 					}
 				}
 				if notes {
-					if err := replacePTDNotes(tx, k.id, k.ns, k.since, stamp); err != nil {
+					if err := ptdNoteKind().replace(tx, k.id, k.ns, k.since, stamp); err != nil {
 						return err
 					}
 				}
@@ -366,90 +366,90 @@ func updatePTDMarks(tx *store.Tx, add, remove []string) error {
 	return tx.SetCursor(CursorPTDChildrenPending, store.Cursor{Value: string(b), Covers: store.PTDClients})
 }
 
-// replacePTDTasks makes the mirror's tasks of client equal to ts, a list requested at since. A
-// task the mirror recorded after since (the pusher created or updated it while the list was in
-// flight) is newer than the list: it is neither overwritten nor taken for deleted. Any other
-// vanished task that is linked is quarantined, which the reconciler reads as a deletion to
-// propagate.
-func replacePTDTasks(tx *store.Tx, client string, ts []ptdwire.Task, since, now time.Time) error {
-	old, err := tx.PTDTasksOf(client)
-	if err != nil {
-		return err
-	}
-	keep := map[string]bool{}
-	for _, o := range old {
-		if o.FetchedAt.After(since) {
-			keep[o.ID] = true
-		}
-	}
-	for _, t := range ts {
-		if keep[t.ID] {
-			continue
-		}
-		keep[t.ID] = true
-		if t.ClientID == "" {
-			t.ClientID = client
-		}
-		rec := ptdTaskRecord(t, now)
-		if o, err := tx.GetPTDTask(client, t.ID); err == nil && o.UpdatedAt.Equal(rec.UpdatedAt) && o.Title == rec.Title && o.Completed == rec.Completed {
-			continue
-		}
-		if err := tx.PutPTDTask(&rec); err != nil {
-			return err
-		}
-	}
-	for _, o := range old {
-		if keep[o.ID] {
-			continue
-		}
-		if err := tx.DeletePTDTask(client, o.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		if err := quarantineIfLinked(tx, store.KindTask, o.ID); err != nil {
-			return err
-		}
-	}
-	return nil
+// ptdChildKind is one kind of a PTD client's children as the poll mirrors it.
+type ptdChildKind[W, R any] struct {
+	kind    string
+	list    func(tx *store.Tx, client string) ([]R, error)
+	record  func(w W, client string, now time.Time) R
+	id      func(r *R) string
+	fetched func(r *R) time.Time
+	same    func(a, b *R) bool // nothing a poll would change
+	put     func(tx *store.Tx, r *R) error
+	del     func(tx *store.Tx, client, id string) error
 }
 
-// replacePTDNotes makes the mirror's notes of client equal to ns, a list requested at since,
-// quarantining vanished ones; notes recorded after since are kept as they are (see
-// replacePTDTasks).
-func replacePTDNotes(tx *store.Tx, client string, ns []ptdwire.Note, since, now time.Time) error {
-	old, err := tx.PTDNotesOf(client)
+func ptdTaskKind() ptdChildKind[ptdwire.Task, store.PTDTask] {
+	return ptdChildKind[ptdwire.Task, store.PTDTask]{kind: store.KindTask, list: (*store.Tx).PTDTasksOf,
+		record: func(t ptdwire.Task, client string, now time.Time) store.PTDTask {
+			if t.ClientID == "" {
+				t.ClientID = client
+			}
+			return ptdTaskRecord(t, now)
+		},
+		id:      func(r *store.PTDTask) string { return r.ID },
+		fetched: func(r *store.PTDTask) time.Time { return r.FetchedAt },
+		same: func(a, b *store.PTDTask) bool {
+			return a.UpdatedAt.Equal(b.UpdatedAt) && a.Title == b.Title && a.Completed == b.Completed
+		},
+		put: (*store.Tx).PutPTDTask, del: (*store.Tx).DeletePTDTask}
+}
+
+func ptdNoteKind() ptdChildKind[ptdwire.Note, store.PTDNote] {
+	return ptdChildKind[ptdwire.Note, store.PTDNote]{kind: store.KindNote, list: (*store.Tx).PTDNotesOf,
+		record: func(n ptdwire.Note, client string, now time.Time) store.PTDNote {
+			if n.ClientID == "" {
+				n.ClientID = client
+			}
+			return ptdNoteRecord(n, now)
+		},
+		id:      func(r *store.PTDNote) string { return r.ID },
+		fetched: func(r *store.PTDNote) time.Time { return r.FetchedAt },
+		same:    func(a, b *store.PTDNote) bool { return a.UpdatedAt.Equal(b.UpdatedAt) && a.Body == b.Body },
+		put:     (*store.Tx).PutPTDNote, del: (*store.Tx).DeletePTDNote}
+}
+
+// replace makes the mirror's children of client equal to listed, a list requested at since. A
+// child the mirror recorded after since (the pusher created or updated it while the list was in
+// flight) is newer than the list: it is neither overwritten nor taken for deleted. Any other
+// vanished child that is linked is quarantined, which the reconciler reads as a deletion to
+// propagate.
+func (k ptdChildKind[W, R]) replace(tx *store.Tx, client string, listed []W, since, now time.Time) error {
+	old, err := k.list(tx, client)
 	if err != nil {
 		return err
 	}
+	byID := make(map[string]*R, len(old))
 	keep := map[string]bool{}
-	for _, o := range old {
-		if o.FetchedAt.After(since) {
-			keep[o.ID] = true
+	for i := range old {
+		id := k.id(&old[i])
+		byID[id] = &old[i]
+		if k.fetched(&old[i]).After(since) {
+			keep[id] = true
 		}
 	}
-	for _, n := range ns {
-		if keep[n.ID] {
+	for _, w := range listed {
+		rec := k.record(w, client, now)
+		id := k.id(&rec)
+		if keep[id] {
 			continue
 		}
-		keep[n.ID] = true
-		if n.ClientID == "" {
-			n.ClientID = client
-		}
-		rec := ptdNoteRecord(n, now)
-		if o, ok := findNote(old, n.ID); ok && o.UpdatedAt.Equal(rec.UpdatedAt) && o.Body == rec.Body {
+		keep[id] = true
+		if o := byID[id]; o != nil && k.same(o, &rec) {
 			continue
 		}
-		if err := tx.PutPTDNote(&rec); err != nil {
+		if err := k.put(tx, &rec); err != nil {
 			return err
 		}
 	}
-	for _, o := range old {
-		if keep[o.ID] {
+	for i := range old {
+		id := k.id(&old[i])
+		if keep[id] {
 			continue
 		}
-		if err := tx.DeletePTDNote(client, o.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := k.del(tx, client, id); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		if err := quarantineIfLinked(tx, store.KindNote, o.ID); err != nil {
+		if err := quarantineIfLinked(tx, k.kind, id); err != nil {
 			return err
 		}
 	}
@@ -542,13 +542,4 @@ func quarantineIfLinked(tx *store.Tx, kind, id string) error {
 	}
 	_, err := tx.QuarantineDelete(kind, store.SidePTD, id)
 	return err
-}
-
-func findNote(ns []store.PTDNote, id string) (store.PTDNote, bool) {
-	for _, n := range ns {
-		if n.ID == id {
-			return n, true
-		}
-	}
-	return store.PTDNote{}, false
 }

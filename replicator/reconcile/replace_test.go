@@ -34,10 +34,10 @@ func TestReplacePTDTasksKeepsTasksNewerThanTheList(t *testing.T) {
 			}
 		}
 		listed := []ptdwire.Task{{ID: "listed", ClientID: "p1", Title: "listed"}}
-		if err := replacePTDTasks(tx, "p1", listed, since, since); err != nil {
+		if err := ptdTaskKind().replace(tx, "p1", listed, since, since); err != nil {
 			return err
 		}
-		return replacePTDNotes(tx, "p1", nil, since, since)
+		return ptdNoteKind().replace(tx, "p1", nil, since, since)
 	}); err != nil {
 		t.Fatal(err)
 	}
