@@ -518,10 +518,7 @@ func (e *Engine) createContact(ctx context.Context, j *job) (commitFn, error) {
 		if err := tx.PutLink(&l); err != nil {
 			return err
 		}
-		if old, err := tx.GetGHLContact(c.ID); err == nil {
-			rec.ChildrenFetchedAt = old.ChildrenFetchedAt
-		}
-		if err := tx.PutGHLContact(&rec); err != nil {
+		if err := putGHLUnlessOlder(tx, &rec); err != nil {
 			return err
 		}
 		if held != nil {
@@ -735,12 +732,10 @@ func (e *Engine) updateContact(ctx context.Context, j *job) (commitFn, error) {
 			// base) without writing again. Dropping it instead left the base behind, so the
 			// next merge saw HighLevel "changed" with a fresh dateUpdated and the newest rule
 			// could let this (by then stale) value beat a later edit on PTD.
-			rec.ChildrenFetchedAt = j.mirrorG.ChildrenFetchedAt
 			e.log.Info("highlevel contact already holds a pending update (an earlier attempt landed)", "link", j.link.ID)
 			moved = rec.DateUpdated
 			j.mirrorG, full, scalars = &rec, &fresh, nil
 		default:
-			rec.ChildrenFetchedAt = j.mirrorG.ChildrenFetchedAt
 			e.log.Info("highlevel contact changed under a pending update; re-planning", "link", j.link.ID)
 			// Tag deltas stay safe to apply, and must be (see updateClient).
 			moved = rec.DateUpdated
@@ -749,11 +744,38 @@ func (e *Engine) updateContact(ctx context.Context, j *job) (commitFn, error) {
 					if err := markChangedUnderPush(tx, id, moved); err != nil {
 						return err
 					}
-					return tx.PutGHLContact(&rec)
+					return putGHLUnlessOlder(tx, &rec)
 				}, errSuperseded
 			}
 			j.mirrorG, vals, scalars = &rec, byWire(fields), nil
 		}
+	}
+	// Tags first, then the copy the mirror stores comes from a full read taken after every
+	// write: the PUT's answer, else one GET. HighLevel answers a tag write with the tags
+	// alone; a copy patched here would keep the contact's old dateUpdated, and a lagging
+	// search row (an edit made before this push, without its tag change) would then pass for
+	// newer in ingestion and undo the push in the mirror, which the next merge reads as a
+	// HighLevel edit (a removed tag coming back, an older value overwriting PTD).
+	wrote := false
+	for _, w := range fields {
+		if w.Wire != "tags" || !w.Value.IsSet {
+			continue
+		}
+		if len(w.Add) > 0 {
+			if _, err := e.ghl.AddTags(ctx, id, w.Add); err != nil {
+				return nil, err
+			}
+			wrote = true
+		}
+		if len(w.Remove) > 0 {
+			if _, err := e.ghl.RemoveTags(ctx, id, w.Remove); err != nil {
+				return nil, err
+			}
+			wrote = true
+		}
+	}
+	if wrote {
+		full = nil // the re-read predates the tag writes
 	}
 	if len(scalars) > 0 {
 		in, err := ghlInput(scalars) // never carries tags: tags go through their own endpoints
@@ -767,51 +789,60 @@ func (e *Engine) updateContact(ctx context.Context, j *job) (commitFn, error) {
 		if err != nil {
 			return nil, err
 		}
-		full = &c
+		wrote, full = true, &c
 	}
-	var tags []string
-	tagsKnown := false
-	for _, w := range fields {
-		if w.Wire != "tags" || !w.Value.IsSet {
-			continue
+	if wrote && (full == nil || full.ID == "") {
+		c, err := e.ghl.GetContact(ctx, id)
+		if err != nil {
+			return nil, err
 		}
-		if len(w.Add) > 0 {
-			t, err := e.ghl.AddTags(ctx, id, w.Add)
-			if err != nil {
-				return nil, err
-			}
-			tags, tagsKnown = t, true
-		}
-		if len(w.Remove) > 0 {
-			t, err := e.ghl.RemoveTags(ctx, id, w.Remove)
-			if err != nil {
-				return nil, err
-			}
-			tags, tagsKnown = t, true
+		full = &c
+		if got := e.ghlRecord(c, e.now().UTC()); !e.sameValues(e.ghlValues(got).Values, e.ghlValues(e.patchGHL(*j.mirrorG, vals)).Values) {
+			moved = got.DateUpdated // someone else's change came with it
 		}
 	}
 	now := e.now().UTC()
-	rec := e.patchGHL(*j.mirrorG, vals)
+	rec := *j.mirrorG // nothing written: the copy stays as it is
 	if full != nil && full.ID != "" {
-		r := e.ghlRecord(*full, now)
-		r.ChildrenFetchedAt = j.mirrorG.ChildrenFetchedAt
-		if v, ok := vals["tags"]; ok {
-			r = e.patchGHL(r, map[string]diff.Value{"tags": v})
-		}
-		rec = r
-	}
-	if tagsKnown {
-		rec = e.patchGHL(rec, map[string]diff.Value{"tags": diff.SetOf(tags...)})
+		rec = e.ghlRecord(*full, now)
 	}
 	return func(tx *store.Tx) error {
 		if err := markChangedUnderPush(tx, id, moved); err != nil {
 			return err
 		}
-		if err := tx.PutGHLContact(&rec); err != nil {
+		if err := putGHLUnlessOlder(tx, &rec); err != nil {
 			return err
 		}
 		return baseCommit(tx, j.link.ID, fields, now)
 	}, nil
+}
+
+// putGHLUnlessOlder stores a copy of a HighLevel contact the pusher read, unless the mirror
+// already holds a newer one: ingestion runs beside the pusher and may have stored a later
+// version (someone's edit) while the write was in flight; storing the older copy over it
+// would hide that edit from the merge. The children-fetch time already stored is kept.
+func putGHLUnlessOlder(tx *store.Tx, rec *store.GHLContact) error {
+	old, err := tx.WithoutRaw().GetGHLContact(rec.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return err
+	case old.DateUpdated.After(rec.DateUpdated):
+		return nil
+	default:
+		rec.ChildrenFetchedAt = old.ChildrenFetchedAt
+	}
+	return tx.PutGHLContact(rec)
+}
+
+// sameValues reports whether two value maps hold the same encoded value for every field.
+func (e *Engine) sameValues(a, b diff.Values) bool {
+	for _, spec := range e.specs {
+		if encodeValue(a[spec.Name]) != encodeValue(b[spec.Name]) {
+			return false
+		}
+	}
+	return true
 }
 
 // holdsWrites reports whether have (one side's values, by field) already holds every scalar
