@@ -167,7 +167,8 @@ func (l *Ledger) Verify(v Views) Verdict {
 			want := e.Kind == KindTagAdd
 			inG, inP := hasTag(gc.Tags, tag), hasTag(pc.Tags, tag)
 			if inG != want || inP != want {
-				out.Lost = append(out.Lost, fmt.Sprintf("pair %s: tag %q last %s on %s (edit %d), now ghl %v ptd %v", p.Email, tag, e.Kind, e.Side, e.Seq, inG, inP))
+				out.Lost = append(out.Lost, fmt.Sprintf("pair %s: tag %q last %s on %s (edit %d), now ghl %v ptd %v", p.Email, tag, e.Kind, e.Side, e.Seq, inG, inP)+
+					timeline(edits, v.History, k.pair, linkOf[p.GHLID], "tags", tag))
 			}
 			continue
 		}
@@ -183,7 +184,8 @@ func (l *Ledger) Verify(v Views) Verdict {
 			out.ByRule++
 			continue
 		}
-		out.Lost = append(out.Lost, fmt.Sprintf("pair %s: %s last set to %q on %s (edit %d), now ghl %q ptd %q", p.Email, k.field, e.Value, e.Side, e.Seq, gv, pv))
+		out.Lost = append(out.Lost, fmt.Sprintf("pair %s: %s last set to %q on %s (edit %d), now ghl %q ptd %q", p.Email, k.field, e.Value, e.Side, e.Seq, gv, pv)+
+			timeline(edits, v.History, k.pair, linkOf[p.GHLID], k.field, ""))
 	}
 	ghlByEmail, ptdByEmail := map[string]int{}, map[string]int{}
 	for _, c := range v.GHL.Contacts() {
@@ -223,6 +225,33 @@ func (l *Ledger) Verify(v Views) Verdict {
 		}
 	}
 	return out
+}
+
+// timeline renders, for a lost edit, the last few edits the churn made to that field (or
+// tag) of the pair and the last few decisions the mirror's history holds for it, oldest
+// first, one indented line each: what a reader needs to tell which step lost it.
+func timeline(edits []Edit, hist []store.HistoryEntry, pair int, linkID, field, tag string) string {
+	const keep = 5
+	var lines []string
+	for _, e := range edits {
+		switch {
+		case e.Pair != pair:
+		case tag == "" && e.Kind == KindField && e.Field == field,
+			tag != "" && (e.Kind == KindTagAdd || e.Kind == KindTagRemove) && e.Value == tag:
+			lines = append(lines, fmt.Sprintf("\n    %s edit %d on %s: %s %s", e.At.UTC().Format("15:04:05.000"), e.Seq, e.Side, e.Kind, e.Value))
+		}
+	}
+	lines = lines[max(0, len(lines)-keep):]
+	var hs []string
+	for _, h := range hist {
+		if h.LinkID != linkID || h.Field != field || tag != "" && !strings.Contains(h.Old+h.New, `"`+tag+`"`) {
+			continue
+		}
+		hs = append(hs, fmt.Sprintf("\n    %s cycle %d history: %s -> %s (%s, %s)", h.At.UTC().Format("15:04:05.000"), h.Cycle, h.Old, h.New, h.Direction, h.Rule))
+	}
+	lines = append(lines, hs[max(0, len(hs)-keep):]...)
+	sort.SliceStable(lines, func(i, j int) bool { return lines[i][5:17] < lines[j][5:17] })
+	return strings.Join(lines, "")
 }
 
 func fieldOf(field, first, last string) string {

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"strings"
 	"testing"
 
 	"ptsync/apiclient/ghlwire"
@@ -106,5 +107,29 @@ func TestParseMetrics(t *testing.T) {
 				t.Fatalf("%v, want %v", tc.got, tc.wantV)
 			}
 		})
+	}
+}
+
+// A lost edit's line carries its timeline: the churn's edits of that field and the mirror's
+// decisions about it, so a failing run explains itself.
+func TestLostEditShowsItsTimeline(t *testing.T) {
+	pair := Pair{GHLID: "g1", PTDID: "p1", Email: "a@x.example"}
+	l := NewLedger([]Pair{pair})
+	l.Record(Edit{Side: SidePTD, Kind: KindField, Field: "firstName", Value: "P1"})
+	l.Record(Edit{Side: SidePTD, Kind: KindField, Field: "lastName", Value: "L2"})
+	l.Record(Edit{Side: SidePTD, Kind: KindField, Field: "firstName", Value: "P3"})
+	gs, ps := snapshots(ghlwire.Contact{ID: "g1", Email: "a@x.example", FirstName: "P1", LastName: "L2"}, ptdwire.Client{ID: "p1", Email: "a@x.example", FirstName: "P1", LastName: "L2"}, nil, nil, nil, nil)
+	v := l.Verify(Views{GHL: gs, PTD: ps, Links: []store.Link{{ID: "L1", Kind: store.KindContact, GHLID: "g1", PTDID: "p1"}},
+		History: []store.HistoryEntry{{LinkID: "L1", Field: "firstName", Old: "P3", New: "P1", Direction: "ghl->ptd", Rule: "only-ghl-changed", Cycle: 7}}})
+	if len(v.Lost) != 1 {
+		t.Fatalf("lost %q, want one", v.Lost)
+	}
+	for _, want := range []string{"edit 1 on ptd: field P1", "edit 3 on ptd: field P3", "cycle 7 history: P3 -> P1 (ghl->ptd, only-ghl-changed)"} {
+		if !strings.Contains(v.Lost[0], want) {
+			t.Errorf("lost line lacks %q:\n%s", want, v.Lost[0])
+		}
+	}
+	if strings.Contains(v.Lost[0], "L2") {
+		t.Errorf("lost line shows another field's edit:\n%s", v.Lost[0])
 	}
 }
