@@ -117,6 +117,11 @@ func (e *env) logf(format string, args ...any) {
 	fmt.Fprintf(e.o.Progress, "%s %-10s %s\n", time.Now().Format("15:04:05.0"), e.name, fmt.Sprintf(format, args...))
 }
 
+// childrenPeriod is the service's children rotation in the harness: PTD reports no task or
+// note changes, so a coach's new task can take this long to be found, and a verdict is not
+// final before it has passed.
+const childrenPeriod = time.Minute
+
 const harnessHCL = `# written by the reliability harness
 ghl {
   base_url    = env("PTSYNC_H_GHL_URL")
@@ -132,7 +137,7 @@ ghl {
     daily    = 2000000
   }
   search_overlap  = "10s"
-  children_period = "1m"
+  children_period = "CHILDREN_PERIOD"
   timeout         = "5s"
 }
 ptd {
@@ -204,7 +209,7 @@ func setup(ctx context.Context, o Options, name string, simArgs []string) (*env,
 		e.close()
 		return nil, err
 	}
-	src := strings.NewReplacer("TOKEN_FILE", e.tokPath, "DB_PATH", e.dbPath, "METRICS_ADDR", e.metrics).Replace(harnessHCL)
+	src := strings.NewReplacer("TOKEN_FILE", e.tokPath, "DB_PATH", e.dbPath, "METRICS_ADDR", e.metrics, "CHILDREN_PERIOD", childrenPeriod.String()).Replace(harnessHCL)
 	if err := os.WriteFile(e.cfgPath, []byte(src), 0o600); err != nil {
 		e.close()
 		return nil, fmt.Errorf("cannot write configuration: %w", err)
@@ -390,7 +395,8 @@ func (e *env) startAndSettle(ctx context.Context) error {
 // retries (restart, wait, stop, verify) until the verdict is clean or ConvergeTimeout passed,
 // and fills e.res with the last verdict.
 func (e *env) finish(ctx context.Context, l *Ledger) error {
-	deadline := time.Now().Add(e.o.ConvergeTimeout)
+	started := time.Now()
+	deadline := started.Add(e.o.ConvergeTimeout)
 	var prev [4]int
 	for attempt := 1; ; attempt++ {
 		if e.svc.Pid() == 0 {
@@ -418,9 +424,11 @@ func (e *env) finish(ctx context.Context, l *Ledger) error {
 		}
 		clean := e.res.Lost == 0 && e.res.Duplicated == 0 && e.res.Diverged == 0 && e.res.OutboxLeft == 0
 		e.logf("verify #%d: lost %d, duplicated %d, diverged %d, outbox %d, integrity %s", attempt, e.res.Lost, e.res.Duplicated, e.res.Diverged, e.res.OutboxLeft, e.res.Integrity)
-		// A verdict seen twice with nothing left to push will not heal: stop waiting.
+		// A verdict seen twice with nothing left to push, once a whole children rotation
+		// has passed (PTD tasks are only found by it), will not heal: stop waiting.
 		verdict := [4]int{e.res.Lost, e.res.Duplicated, e.res.Diverged, e.res.OutboxLeft}
-		stable := attempt > 1 && verdict == prev && e.res.Diverged == 0 && e.res.OutboxLeft == 0
+		stable := attempt > 1 && verdict == prev && e.res.Diverged == 0 && e.res.OutboxLeft == 0 &&
+			time.Since(started) > childrenPeriod+5*time.Second
 		prev = verdict
 		if clean || stable || time.Now().After(deadline) {
 			return nil
