@@ -175,6 +175,7 @@ type call struct {
 	body       any
 	idempotent bool // safe to repeat after an unknown outcome
 	write      bool // needs contacts.write
+	once       bool // no retry after a transport error, 429 or 5xx (a 401 still refreshes)
 }
 
 // response is a successful answer.
@@ -247,12 +248,16 @@ func (c *Client) do(ctx context.Context, cl call) (*response, error) {
 				return nil, &OpError{Op: cl.op, Kind: ErrOutcomeUnknown, Detail: detail, Cause: res.err}
 			}
 			uncertain = uncertain || res.wrote
-			if failures >= c.retry.MaxAttempts {
+			if failures >= c.retry.MaxAttempts || cl.once {
 				kind := ErrTransport
 				if res.kind != nil {
 					kind = res.kind
 				}
-				return nil, &OpError{Op: cl.op, Kind: kind, Detail: fmt.Sprintf("giving up after %d attempts", failures), Cause: res.err}
+				detail := fmt.Sprintf("giving up after %d attempts", failures)
+				if cl.once {
+					detail = "a single attempt was asked for"
+				}
+				return nil, &OpError{Op: cl.op, Kind: kind, Detail: detail, Cause: res.err}
 			}
 			reason := "transport"
 			if errors.Is(res.err, context.DeadlineExceeded) || isTimeout(res.err) {
@@ -291,7 +296,7 @@ func (c *Client) do(ctx context.Context, cl call) (*response, error) {
 				return nil, apiErr
 			}
 			rateRetries++
-			if rateRetries > c.max429 {
+			if rateRetries > c.max429 || cl.once {
 				return nil, apiErr
 			}
 			c.obs.ObserveRetry(cl.op, "rate_limited")
@@ -304,7 +309,7 @@ func (c *Client) do(ctx context.Context, cl call) (*response, error) {
 				return nil, e
 			}
 			uncertain = true
-			if failures >= c.retry.MaxAttempts {
+			if failures >= c.retry.MaxAttempts || cl.once {
 				return nil, c.apiError(cl.op, r)
 			}
 			if err := c.backoff(ctx, cl.op, "server_error", failures); err != nil {

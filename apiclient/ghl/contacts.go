@@ -175,6 +175,19 @@ func (c *Client) UpdateContact(ctx context.Context, id string, in ghlwire.Contac
 	return c.contactCall(ctx, call{op: OpUpdateContact, method: http.MethodPut, path: "/contacts/" + esc(id), body: in, idempotent: true, write: true})
 }
 
+// UpdateContactOnce is UpdateContact in a single attempt: a 5xx, 429, timeout or reset is
+// returned at once instead of being retried after a backoff (an expired access token is still
+// refreshed and the call repeated). It is for a caller that guards the write with a fresh read,
+// HighLevel having no conditional update: a write retried seconds later would land against a
+// read that is no longer fresh. Such a caller re-reads, then writes again.
+func (c *Client) UpdateContactOnce(ctx context.Context, id string, in ghlwire.ContactInput) (ghlwire.Contact, error) {
+	if err := requireID(OpUpdateContact, "contact id", id); err != nil {
+		return ghlwire.Contact{}, err
+	}
+	in.LocationID, in.Gender, in.CompanyName, in.CreateNewIfDuplicateAllowed = "", nil, nil, nil
+	return c.contactCall(ctx, call{op: OpUpdateContact, method: http.MethodPut, path: "/contacts/" + esc(id), body: in, idempotent: true, write: true, once: true})
+}
+
 func (c *Client) contactCall(ctx context.Context, cl call) (ghlwire.Contact, error) {
 	r, err := c.do(ctx, cl)
 	if err != nil {

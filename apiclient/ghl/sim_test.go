@@ -640,3 +640,29 @@ func TestFaultsRetriesAndBreaker(t *testing.T) {
 }
 
 func OpListNotesTimeoutKey() string { return OpGetAllNotes + " timeout" }
+
+// UpdateContactOnce sends one attempt: a 5xx or a reset comes back at once (UpdateContact
+// retries it), while an expired access token is still refreshed and the call repeated.
+func TestUpdateContactOnceDoesNotRetry(t *testing.T) {
+	env := newSimEnv(t, ghlsim.Options{Seed: 9}, nil, func(o *Options) {
+		o.Retry = RetryPolicy{Base: time.Millisecond, Cap: 2 * time.Millisecond, MaxAttempts: 5}
+	})
+	id := env.sim.Seed(1)[0]
+	ctx := context.Background()
+	in := ghlwire.ContactInput{City: ptr("Once")}
+	for _, f := range []ghlsim.FaultKind{ghlsim.Fault503, ghlsim.FaultReset} {
+		before := env.sim.Counters().Total
+		env.sim.InjectNext(f)
+		_, err := env.client.UpdateContactOnce(ctx, id, in)
+		if err == nil {
+			t.Fatalf("%s: UpdateContactOnce succeeded; the injected fault was retried", f)
+		}
+		if n := env.sim.Counters().Total - before; n != 1 {
+			t.Errorf("%s: %d requests sent, want 1", f, n)
+		}
+		env.sim.InjectNext(f)
+		if _, err := env.client.UpdateContact(ctx, id, in); err != nil {
+			t.Errorf("%s: UpdateContact did not retry: %v", f, err)
+		}
+	}
+}

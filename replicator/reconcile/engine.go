@@ -37,6 +37,8 @@ type GHL interface {
 	GetContact(ctx context.Context, id string) (ghlwire.Contact, error)
 	CreateContact(ctx context.Context, in ghlwire.ContactInput) (ghlwire.Contact, error)
 	UpdateContact(ctx context.Context, id string, in ghlwire.ContactInput) (ghlwire.Contact, error)
+	// UpdateContactOnce is UpdateContact without the client's own retries (see *ghl.Client).
+	UpdateContactOnce(ctx context.Context, id string, in ghlwire.ContactInput) (ghlwire.Contact, error)
 	DeleteContact(ctx context.Context, id string) error
 	FindDuplicate(ctx context.Context, email, phone string) (ghlwire.Contact, bool, error)
 	AddTags(ctx context.Context, contactID string, tags []string) ([]string, error)

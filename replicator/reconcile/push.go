@@ -715,48 +715,77 @@ func (e *Engine) updateContact(ctx context.Context, j *job) (commitFn, error) {
 	}
 	var full *ghlwire.Contact
 	var moved time.Time // dateUpdated of a HighLevel change the re-read found (someone else's)
-	if len(scalars) > 0 && !j.pl.GHLUpdated.IsZero() {
-		// A plan made from a mirror that had not yet seen a user's newer edit would overwrite
-		// it (HighLevel has no If-Match): re-read and re-plan if the contact moved on.
-		fresh, err := e.ghl.GetContact(ctx, id)
+	// A plan made from a mirror that had not yet seen a user's newer edit would overwrite it
+	// (HighLevel has no If-Match): re-read right before the PUT and re-plan if the contact
+	// moved on. The PUT goes in one attempt, so it never lands seconds after the read it was
+	// checked against: a failure is retried here by reading again first.
+	guarded := !j.pl.GHLUpdated.IsZero()
+	for attempt := 1; len(scalars) > 0; attempt++ {
+		if guarded {
+			fresh, err := e.ghl.GetContact(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			rec := e.ghlRecord(fresh, e.now().UTC())
+			switch {
+			case !rec.DateUpdated.After(j.pl.GHLUpdated):
+			case e.holdsWrites(e.ghlValues(rec).Values, fields):
+				// The contact moved, but to the values this update writes: an earlier attempt
+				// landed although its response was lost (malformed body, reset after the
+				// write). That is this write, not someone's edit: finish it (store the copy,
+				// commit the base) without writing again. Dropping it instead left the base
+				// behind, so the next merge saw HighLevel "changed" with a fresh dateUpdated
+				// and the newest rule could let this (by then stale) value beat a later edit
+				// on PTD.
+				e.log.Info("highlevel contact already holds a pending update (an earlier attempt landed)", "link", j.link.ID)
+				moved = rec.DateUpdated
+				j.mirrorG, full, scalars = &rec, &fresh, nil
+				continue
+			default:
+				e.log.Info("highlevel contact changed under a pending update; re-planning", "link", j.link.ID)
+				// Tag deltas stay safe to apply, and must be (see updateClient).
+				moved = rec.DateUpdated
+				if fields = setFieldsOnly(fields); len(fields) == 0 {
+					return func(tx *store.Tx) error {
+						if err := markChangedUnderPush(tx, id, moved); err != nil {
+							return err
+						}
+						return putGHLUnlessOlder(tx, &rec)
+					}, errSuperseded
+				}
+				j.mirrorG, vals, scalars = &rec, byWire(fields), nil
+				continue
+			}
+		}
+		in, err := ghlInput(scalars) // never carries tags: tags go through their own endpoints
 		if err != nil {
 			return nil, err
 		}
-		rec := e.ghlRecord(fresh, e.now().UTC())
-		switch {
-		case !rec.DateUpdated.After(j.pl.GHLUpdated):
-		case e.holdsWrites(e.ghlValues(rec).Values, fields):
-			// The contact moved, but to the values this update writes: an earlier attempt
-			// landed although its response was lost (malformed body, reset after the write).
-			// That is this write, not someone's edit: finish it (store the copy, commit the
-			// base) without writing again. Dropping it instead left the base behind, so the
-			// next merge saw HighLevel "changed" with a fresh dateUpdated and the newest rule
-			// could let this (by then stale) value beat a later edit on PTD.
-			e.log.Info("highlevel contact already holds a pending update (an earlier attempt landed)", "link", j.link.ID)
-			moved = rec.DateUpdated
-			j.mirrorG, full, scalars = &rec, &fresh, nil
-		default:
-			e.log.Info("highlevel contact changed under a pending update; re-planning", "link", j.link.ID)
-			// Tag deltas stay safe to apply, and must be (see updateClient).
-			moved = rec.DateUpdated
-			if fields = setFieldsOnly(fields); len(fields) == 0 {
-				return func(tx *store.Tx) error {
-					if err := markChangedUnderPush(tx, id, moved); err != nil {
-						return err
-					}
-					return putGHLUnlessOlder(tx, &rec)
-				}, errSuperseded
-			}
-			j.mirrorG, vals, scalars = &rec, byWire(fields), nil
+		update := e.ghl.UpdateContact
+		if guarded {
+			update = e.ghl.UpdateContactOnce
+		}
+		c, err := update(ctx, id, in)
+		if held := e.heldByDuplicate(j, err); held != nil {
+			return held, errSuperseded
+		}
+		if err == nil {
+			full = &c
+			break
+		}
+		if !guarded || attempt >= guardedAttempts || !worthRereading(err) {
+			return nil, err
+		}
+		if err := sleep(ctx, e.backoff(attempt)); err != nil {
+			return nil, err
 		}
 	}
-	// Tags first, then the copy the mirror stores comes from a full read taken after every
-	// write: the PUT's answer, else one GET. HighLevel answers a tag write with the tags
-	// alone; a copy patched here would keep the contact's old dateUpdated, and a lagging
-	// search row (an edit made before this push, without its tag change) would then pass for
-	// newer in ingestion and undo the push in the mirror, which the next merge reads as a
-	// HighLevel edit (a removed tag coming back, an older value overwriting PTD).
-	wrote := false
+	// Tags, and then the copy the mirror stores must come from a full read taken after every
+	// write: HighLevel answers a tag write with the tags alone. A copy patched here would keep
+	// the contact's old dateUpdated, and a lagging search row (an edit made before this push,
+	// without its tag change) would then pass for newer in ingestion and undo the push in the
+	// mirror, which the next merge reads as a HighLevel edit (a removed tag coming back).
+	tagsWritten := false
 	for _, w := range fields {
 		if w.Wire != "tags" || !w.Value.IsSet {
 			continue
@@ -765,33 +794,16 @@ func (e *Engine) updateContact(ctx context.Context, j *job) (commitFn, error) {
 			if _, err := e.ghl.AddTags(ctx, id, w.Add); err != nil {
 				return nil, err
 			}
-			wrote = true
+			tagsWritten = true
 		}
 		if len(w.Remove) > 0 {
 			if _, err := e.ghl.RemoveTags(ctx, id, w.Remove); err != nil {
 				return nil, err
 			}
-			wrote = true
+			tagsWritten = true
 		}
 	}
-	if wrote {
-		full = nil // the re-read predates the tag writes
-	}
-	if len(scalars) > 0 {
-		in, err := ghlInput(scalars) // never carries tags: tags go through their own endpoints
-		if err != nil {
-			return nil, err
-		}
-		c, err := e.ghl.UpdateContact(ctx, id, in)
-		if held := e.heldByDuplicate(j, err); held != nil {
-			return held, errSuperseded
-		}
-		if err != nil {
-			return nil, err
-		}
-		wrote, full = true, &c
-	}
-	if wrote && (full == nil || full.ID == "") {
+	if tagsWritten || full != nil && full.ID == "" {
 		c, err := e.ghl.GetContact(ctx, id)
 		if err != nil {
 			return nil, err
@@ -815,6 +827,32 @@ func (e *Engine) updateContact(ctx context.Context, j *job) (commitFn, error) {
 		}
 		return baseCommit(tx, j.link.ID, fields, now)
 	}, nil
+}
+
+// guardedAttempts bounds the re-read + single-attempt PUT rounds of one guarded update.
+const guardedAttempts = 4
+
+// worthRereading reports whether a single-attempt PUT failed in a way another round (read
+// again, write again) may get past: a 5xx, a 429 inside the burst window, a transport
+// failure, or an answer that could not be read (the write may have landed; the re-read tells).
+func worthRereading(err error) bool {
+	if errors.Is(err, ghl.ErrDailyLimit) || errors.Is(err, ghl.ErrBreakerOpen) {
+		return false
+	}
+	return errors.Is(err, ghl.ErrServer) || errors.Is(err, ghl.ErrRateLimited) ||
+		errors.Is(err, ghl.ErrTransport) || errors.Is(err, ghl.ErrDecode)
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // putGHLUnlessOlder stores a copy of a HighLevel contact the pusher read, unless the mirror

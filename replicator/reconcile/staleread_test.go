@@ -9,6 +9,7 @@ import (
 	"ptsync/apiclient/ghlwire"
 	"ptsync/apiclient/ptdwire"
 	"ptsync/replicator/reconcile"
+	"ptsync/sim/ghlsim"
 	"ptsync/store"
 )
 
@@ -76,8 +77,8 @@ type duringUpdate struct {
 	hook func()
 }
 
-func (d *duringUpdate) UpdateContact(ctx context.Context, id string, in ghlwire.ContactInput) (ghlwire.Contact, error) {
-	c, err := d.GHL.UpdateContact(ctx, id, in)
+func (d *duringUpdate) UpdateContactOnce(ctx context.Context, id string, in ghlwire.ContactInput) (ghlwire.Contact, error) {
+	c, err := d.GHL.UpdateContactOnce(ctx, id, in)
 	if d.hook != nil {
 		d.hook()
 		d.hook = nil
@@ -132,5 +133,51 @@ func TestPushDoesNotStoreAnOlderCopyOverIngestion(t *testing.T) {
 	h.converge(6)
 	if p, _ := h.psim.Client(pid); p.FirstName != "UserEdit" {
 		t.Fatalf("ptd firstName %q, want the user's edit", p.FirstName)
+	}
+}
+
+// A guarded HighLevel update whose PUT fails is tried again only after reading the contact
+// again: a user's edit made while the push waited to retry is kept, not overwritten by a
+// write checked against the read from before it.
+func TestGuardedUpdateRereadsBeforeRetrying(t *testing.T) {
+	var wrap *duringUpdate
+	h := newHarness(t, hopts{tweak: func(o *reconcile.Options) {
+		wrap = &duringUpdate{GHL: o.GHL}
+		o.GHL = wrap
+	}})
+	ids, rep := h.seed(6, 1, 0, 0, false)
+	h.converge(4)
+	m := rep.Matches[0]
+	gid, pid := ids[m.Index], m.ClientID
+	if _, err := h.psim.EditClient(pid, ptdwire.ClientInput{FirstName: strp("FromPTD")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.eng.PollPTD(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.eng.Reconcile(h.ctx); err != nil { // plans firstName FromPTD -> HighLevel
+		t.Fatal(err)
+	}
+	h.gsim.InjectNext("", ghlsim.Fault503) // the re-read passes, the PUT fails
+	wrap.hook = func() {
+		time.Sleep(2 * time.Millisecond) // HighLevel stamps milliseconds
+		if _, err := h.gsim.UpdateContact(gid, ghlwire.ContactInput{FirstName: strp("UserEdit")}); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := h.eng.Push(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if wrap.hook != nil {
+		t.Fatal("setup: the push made no HighLevel update")
+	}
+	if g, _ := h.gsim.Contact(gid); g.FirstName != "UserEdit" {
+		t.Fatalf("ghl firstName %q after the push: the retry overwrote the user's edit made after the failed PUT", g.FirstName)
+	}
+	h.converge(6)
+	g, _ := h.gsim.Contact(gid)
+	p, _ := h.psim.Client(pid)
+	if g.FirstName != "UserEdit" || p.FirstName != "UserEdit" {
+		t.Fatalf("after convergence ghl %q ptd %q, want the user's later edit on both", g.FirstName, p.FirstName)
 	}
 }
