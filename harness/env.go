@@ -64,6 +64,10 @@ type Result struct {
 	TokenGapKills int // kills that landed in the refresh gap (a spent refresh token was refused)
 	Edits         int
 	ByRule        int // edits overridden by the conflict rule (not lost)
+	// Raced counts HighLevel edits overwritten inside the pusher's read-then-write round trip
+	// (HighLevel has no conditional update), each proven from the simulator's journal; they
+	// are reported with the proof, not counted as lost.
+	Raced         int
 	Lost          int
 	Duplicated    int
 	Diverged      int // two-way field mismatches, structural problems, mirror != simulator
@@ -504,8 +508,15 @@ func (e *env) verify(ctx context.Context, l *Ledger) error {
 	if b, err := json.MarshalIndent(l.Edits(), "", " "); err == nil {
 		_ = os.WriteFile(filepath.Join(filepath.Dir(e.cfgPath), "ledger.json"), b, 0o600)
 	}
-	v := l.Verify(Views{GHL: gs, PTD: ps, Links: links, History: hist})
-	r.Edits, r.ByRule = v.Edits, v.ByRule
+	journal, err := e.g.Journal(ctx)
+	if err != nil {
+		return fmt.Errorf("cannot read the HighLevel simulator's journal: %w", err)
+	}
+	v := l.Verify(Views{GHL: gs, PTD: ps, Links: links, History: hist, Journal: journal})
+	r.Edits, r.ByRule, r.Raced = v.Edits, v.ByRule, len(v.Raced)
+	for _, s := range v.Raced {
+		r.Details = append(r.Details, "raced: "+s)
+	}
 	r.Lost = len(v.Lost)
 	r.Duplicated += len(v.Duplicated)
 	for _, s := range v.Lost {

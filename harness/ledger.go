@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"ptsync/sim/ghlsim"
 	"ptsync/store"
 )
 
@@ -79,8 +80,11 @@ func (l *Ledger) Pairs() []Pair { return slices.Clone(l.pairs) }
 
 // Verdict is what Verify found. Lost and Duplicated list one line per problem.
 type Verdict struct {
-	Edits      int // edits checked
-	ByRule     int // edits overridden by the configured conflict rule (history shows the rule)
+	Edits  int // edits checked
+	ByRule int // edits overridden by the configured conflict rule (history shows the rule)
+	// Raced lists HighLevel edits overwritten inside the pusher's read-then-write round trip,
+	// as the simulator's journal proves (see racedByUpdate); they are not counted as lost.
+	Raced      []string
 	Lost       []string
 	Duplicated []string
 }
@@ -93,6 +97,9 @@ type Views struct {
 	// overridden by a conflict rule cannot be told from a lost one and counts as lost.
 	Links   []store.Link
 	History []store.HistoryEntry
+	// Journal is the HighLevel simulator's journal of contact reads and updates; without it no
+	// lost HighLevel edit can be shown to be the API's race, and every one counts as lost.
+	Journal []ghlsim.JournalEntry
 }
 
 // conflictRules are the history rules by which a later edit may lose to an earlier one.
@@ -184,6 +191,12 @@ func (l *Ledger) Verify(v Views) Verdict {
 			out.ByRule++
 			continue
 		}
+		if e.Side == SideGHL {
+			if why, ok := racedByUpdate(v.Journal, p.GHLID, k.field, e.Value); ok {
+				out.Raced = append(out.Raced, fmt.Sprintf("pair %s: %s set to %q on ghl (edit %d): %s", p.Email, k.field, e.Value, e.Seq, why))
+				continue
+			}
+		}
 		out.Lost = append(out.Lost, fmt.Sprintf("pair %s: %s last set to %q on %s (edit %d), now ghl %q ptd %q", p.Email, k.field, e.Value, e.Side, e.Seq, gv, pv)+
 			timeline(edits, v.History, k.pair, linkOf[p.GHLID], k.field, ""))
 	}
@@ -225,6 +238,56 @@ func (l *Ledger) Verify(v Views) Verdict {
 		}
 	}
 	return out
+}
+
+// raceWindow bounds the read-then-write round trip racedByUpdate accepts: the soak's
+// HighLevel latency is at most 500 ms per request.
+const raceWindow = 2 * time.Second
+
+// racedByUpdate reports whether the journal shows a user's HighLevel edit of field (to value)
+// overwritten by the API race HighLevel's lack of a conditional update leaves open: the
+// first API update of that field after the edit came straight after an API read of the
+// contact (nothing else through the API in between, within raceWindow) that preceded the
+// edit. The pusher re-reads right before each PUT; an edit landing between the two cannot be
+// seen. Any other overwrite is not a race and stays lost.
+func racedByUpdate(journal []ghlsim.JournalEntry, contactID, field, value string) (string, bool) {
+	var mine []ghlsim.JournalEntry
+	for _, j := range journal {
+		if j.Contact == contactID {
+			mine = append(mine, j)
+		}
+	}
+	edit := -1
+	for i, j := range mine {
+		if j.Source == ghlsim.JournalControl && j.Op == ghlsim.JournalUpdate && j.Set[field] == value {
+			edit = i
+		}
+	}
+	if edit < 0 {
+		return "", false
+	}
+	for i := edit + 1; i < len(mine); i++ {
+		put := mine[i]
+		if put.Source != ghlsim.JournalAPI || put.Op != ghlsim.JournalUpdate {
+			continue
+		}
+		if _, ok := put.Set[field]; !ok {
+			continue
+		}
+		for r := i - 1; r >= 0; r-- {
+			read := mine[r]
+			if read.Source != ghlsim.JournalAPI {
+				continue
+			}
+			if read.Op == ghlsim.JournalGet && r < edit && put.At.Sub(read.At) <= raceWindow {
+				return fmt.Sprintf("the pusher read the contact at %s, the edit landed at %s, its PUT of %q at %s (HighLevel has no conditional update)",
+					read.At.UTC().Format("15:04:05.000"), mine[edit].At.UTC().Format("15:04:05.000"), put.Set[field], put.At.UTC().Format("15:04:05.000")), true
+			}
+			break
+		}
+		return "", false
+	}
+	return "", false
 }
 
 // timeline renders, for a lost edit, the last few edits the churn made to that field (or

@@ -3,9 +3,11 @@ package harness
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"ptsync/apiclient/ghlwire"
 	"ptsync/apiclient/ptdwire"
+	"ptsync/sim/ghlsim"
 	"ptsync/store"
 )
 
@@ -131,5 +133,47 @@ func TestLostEditShowsItsTimeline(t *testing.T) {
 	}
 	if strings.Contains(v.Lost[0], "L2") {
 		t.Errorf("lost line shows another field's edit:\n%s", v.Lost[0])
+	}
+}
+
+// A HighLevel edit overwritten by a PUT whose guarding read came before it (the round trip
+// HighLevel's lack of a conditional update leaves open) is reported as raced with its proof;
+// every other overwrite stays lost.
+func TestRacedOnlyWhenTheJournalProvesTheRoundTrip(t *testing.T) {
+	t0 := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	get := func(ms int) ghlsim.JournalEntry {
+		return ghlsim.JournalEntry{At: at(ms), Contact: "g1", Source: ghlsim.JournalAPI, Op: ghlsim.JournalGet}
+	}
+	put := func(ms int, v string) ghlsim.JournalEntry {
+		return ghlsim.JournalEntry{At: at(ms), Contact: "g1", Source: ghlsim.JournalAPI, Op: ghlsim.JournalUpdate, Set: map[string]string{"firstName": v}}
+	}
+	user := func(ms int) ghlsim.JournalEntry {
+		return ghlsim.JournalEntry{At: at(ms), Contact: "g1", Source: ghlsim.JournalControl, Op: ghlsim.JournalUpdate, Set: map[string]string{"firstName": "G2"}}
+	}
+	other := ghlsim.JournalEntry{At: at(200), Contact: "g1", Source: ghlsim.JournalAPI, Op: ghlsim.JournalUpdate, Set: map[string]string{"city": "X"}}
+	tests := []struct {
+		name    string
+		journal []ghlsim.JournalEntry
+		raced   bool
+	}{
+		{"edit between the read and the put", []ghlsim.JournalEntry{get(0), user(100), put(300, "P1")}, true},
+		{"no journal", nil, false},
+		{"read after the edit, put overwrote anyway", []ghlsim.JournalEntry{user(0), get(100), put(300, "P1")}, false},
+		{"put long after its read", []ghlsim.JournalEntry{get(0), user(100), put(2500, "P1")}, false},
+		{"another api call between read and put", []ghlsim.JournalEntry{get(0), user(100), other, put(300, "P1")}, false},
+		{"unguarded put", []ghlsim.JournalEntry{user(100), put(300, "P1")}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := NewLedger([]Pair{{GHLID: "g1", PTDID: "p1", Email: "a@x.example"}})
+			l.Record(Edit{Side: SidePTD, Kind: KindField, Field: "firstName", Value: "P1"})
+			l.Record(Edit{Side: SideGHL, Kind: KindField, Field: "firstName", Value: "G2"})
+			gs, ps := snapshots(ghlwire.Contact{ID: "g1", Email: "a@x.example", FirstName: "P1"}, ptdwire.Client{ID: "p1", Email: "a@x.example", FirstName: "P1"}, nil, nil, nil, nil)
+			v := l.Verify(Views{GHL: gs, PTD: ps, Journal: tc.journal})
+			if got := len(v.Raced) == 1 && len(v.Lost) == 0; got != tc.raced || len(v.Raced)+len(v.Lost) != 1 {
+				t.Fatalf("raced %q lost %q; want raced=%v", v.Raced, v.Lost, tc.raced)
+			}
+		})
 	}
 }

@@ -252,11 +252,11 @@ func Soak(ctx context.Context, o SoakOptions) (Result, error) {
 // PrintTable writes the harness table: one row per result, then the details of any row that
 // is not OK (at most 15 lines each) and the soak figures.
 func PrintTable(w io.Writer, rs []Result) {
-	fmt.Fprintf(w, "%-22s %5s %5s %8s %6s %5s %10s %8s %6s %9s %6s %8s\n",
-		"scenario", "runs", "kills", "tok-gap", "edits", "lost", "duplicated", "diverged", "outbox", "integrity", "panics", "time")
+	fmt.Fprintf(w, "%-22s %5s %5s %8s %6s %5s %6s %10s %8s %6s %9s %6s %8s\n",
+		"scenario", "runs", "kills", "tok-gap", "edits", "lost", "raced", "duplicated", "diverged", "outbox", "integrity", "panics", "time")
 	for _, r := range rs {
-		fmt.Fprintf(w, "%-22s %5d %5d %8d %6d %5d %10d %8d %6d %9s %6d %8s\n", r.Scenario, r.Runs, r.Kills, r.TokenGapKills,
-			r.Edits, r.Lost, r.Duplicated, r.Diverged, r.OutboxLeft, r.Integrity, r.Panics, r.Duration.Round(time.Second))
+		fmt.Fprintf(w, "%-22s %5d %5d %8d %6d %5d %6d %10d %8d %6d %9s %6d %8s\n", r.Scenario, r.Runs, r.Kills, r.TokenGapKills,
+			r.Edits, r.Lost, r.Raced, r.Duplicated, r.Diverged, r.OutboxLeft, r.Integrity, r.Panics, r.Duration.Round(time.Second))
 	}
 	for _, r := range rs {
 		var extra []string

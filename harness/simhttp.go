@@ -129,6 +129,13 @@ func (g *GHLControl) CreateTask(ctx context.Context, contactID string, in ghlwir
 	return out.Task, err
 }
 
+// Journal reads the simulator's journal of contact reads and updates.
+func (g *GHLControl) Journal(ctx context.Context) ([]ghlsim.JournalEntry, error) {
+	var out []ghlsim.JournalEntry
+	err := g.c.do(ctx, "GET", "/_sim/journal", nil, &out)
+	return out, err
+}
+
 // Counters reads the simulator's counters.
 func (g *GHLControl) Counters(ctx context.Context) (ghlsim.Counters, error) {
 	var out ghlsim.Counters

@@ -33,7 +33,7 @@ func (s *Server) CreateContact(in ghlwire.ContactInput) (ghlwire.Contact, error)
 // UpdateContact edits a contact like PUT /contacts/{id}: only the set fields change, Tags
 // (when non-nil) replaces every tag, dateUpdated moves.
 func (s *Server) UpdateContact(id string, in ghlwire.ContactInput) (ghlwire.Contact, error) {
-	c, e := s.opUpdateContact(id, in)
+	c, e := s.opUpdateContact(id, in, JournalControl)
 	return c, asErr(e)
 }
 

@@ -175,3 +175,34 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("%d contacts, want %d", n, 200+4*7)
 	}
 }
+
+// The journal orders the API's reads and updates of a contact with the control surface's
+// edits, and names the fields each update set.
+func TestJournalOrdersReadsAndUpdates(t *testing.T) {
+	h := newHarness(t, Options{Seed: 4})
+	c := h.create(ghlwire.ContactInput{FirstName: ptr("Ann"), Email: ptr("ann@example.com")})
+	before := len(h.sim.Journal())
+	if r := h.call("GET", "/contacts/"+c.ID, nil); r.status != 200 {
+		t.Fatalf("get: %d", r.status)
+	}
+	if _, err := h.sim.UpdateContact(c.ID, ghlwire.ContactInput{FirstName: ptr("User")}); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.call("PUT", "/contacts/"+c.ID, ghlwire.ContactInput{FirstName: ptr("Sync"), City: ptr("Leeds")}); r.status != 200 {
+		t.Fatalf("put: %d", r.status)
+	}
+	if r := h.call("PUT", "/contacts/nope", ghlwire.ContactInput{FirstName: ptr("X")}); r.status != 404 {
+		t.Fatalf("put unknown: %d", r.status)
+	}
+	var got []string
+	for _, e := range h.sim.Journal()[before:] {
+		got = append(got, fmt.Sprintf("%t %s %s %v", e.Contact == c.ID, e.Source, e.Op, e.Set))
+	}
+	want := []string{"true api get map[]", "true control update map[firstName:User]", "true api update map[city:Leeds firstName:Sync]"}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Fatalf("journal %q, want %q", got, want)
+	}
+	if r := h.ctl("GET", "/_sim/journal", ""); r.status != 200 || !strings.Contains(string(r.body), `"op":"update"`) {
+		t.Fatalf("GET /_sim/journal: %d %s", r.status, r.body)
+	}
+}

@@ -57,6 +57,7 @@ func (s *Server) controlMux() *http.ServeMux {
 		}
 		s.writeJSON(w, status, v)
 	}
+	m.HandleFunc("GET /_sim/journal", func(w http.ResponseWriter, r *http.Request) { ok(w, 200, s.Journal(), nil) })
 	m.HandleFunc("GET /_sim/counters", func(w http.ResponseWriter, r *http.Request) { ok(w, 200, s.Counters(), nil) })
 	m.HandleFunc("POST /_sim/counters/reset", func(w http.ResponseWriter, r *http.Request) {
 		s.ResetCounters()
@@ -87,7 +88,7 @@ func (s *Server) controlMux() *http.ServeMux {
 			ok(w, 0, nil, e)
 			return
 		}
-		c, e := s.opUpdateContact(r.PathValue("id"), in)
+		c, e := s.opUpdateContact(r.PathValue("id"), in, JournalControl)
 		ok(w, 200, ghlwire.ContactResponse{Contact: c}, e)
 	})
 	m.HandleFunc("DELETE /_sim/contacts/{id}", func(w http.ResponseWriter, r *http.Request) {

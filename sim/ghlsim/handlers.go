@@ -47,10 +47,12 @@ func (s *Server) contactLocked(id string) (*contactRec, *Error) {
 
 func (s *Server) hGetContact(w http.ResponseWriter, r *http.Request) {
 	s.readReply(w, func() (any, *Error) {
-		rec, e := s.contactLocked(r.PathValue("contactId"))
+		id := r.PathValue("contactId")
+		rec, e := s.contactLocked(id)
 		if e != nil {
 			return nil, e
 		}
+		s.jrn.add(JournalEntry{At: s.now(), Contact: id, Source: JournalAPI, Op: JournalGet})
 		return ghlwire.ContactResponse{Contact: cloneContact(rec.cur.c)}, nil
 	})
 }
@@ -113,7 +115,7 @@ func (s *Server) hUpdateContact(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, errUnprocessable("property createNewIfDuplicateAllowed should not exist"))
 		return
 	}
-	c, e := s.opUpdateContact(r.PathValue("contactId"), in)
+	c, e := s.opUpdateContact(r.PathValue("contactId"), in, JournalAPI)
 	s.reply(w, 200, ghlwire.UpdateContactResponse{Succeded: true, Contact: c}, e)
 }
 

@@ -36,10 +36,15 @@ func (s *Server) createLocked(in ghlwire.ContactInput) (ghlwire.Contact, *Error)
 	return cloneContact(c), nil
 }
 
-func (s *Server) opUpdateContact(id string, in ghlwire.ContactInput) (ghlwire.Contact, *Error) {
+// opUpdateContact updates a contact and journals it under source (JournalAPI, JournalControl).
+func (s *Server) opUpdateContact(id string, in ghlwire.ContactInput, source string) (ghlwire.Contact, *Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.updateLocked(id, in)
+	c, e := s.updateLocked(id, in)
+	if e == nil {
+		s.jrn.add(JournalEntry{At: s.now(), Contact: id, Source: source, Op: JournalUpdate, Set: journalSet(in)})
+	}
+	return c, e
 }
 
 func (s *Server) updateLocked(id string, in ghlwire.ContactInput) (ghlwire.Contact, *Error) {

@@ -105,6 +105,7 @@ type Server struct {
 	ctr    *counterSet
 
 	traceSeq atomic.Uint64
+	jrn      journal
 
 	ctlOnce sync.Once
 	ctl     *http.ServeMux
