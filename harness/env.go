@@ -67,17 +67,17 @@ type Result struct {
 	// Raced counts HighLevel edits overwritten inside the pusher's read-then-write round trip
 	// (HighLevel has no conditional update), each proven from the simulator's journal; they
 	// are reported with the proof, not counted as lost.
-	Raced         int
-	Lost          int
-	Duplicated    int
-	Diverged      int // two-way field mismatches, structural problems, mirror != simulator
-	Held          int // fields held by an open conflict (not diverged)
-	OutboxLeft    int // live + dead-lettered outbox entries after convergence
-	Integrity     string
-	Panics        int // panic lines in the service logs
-	Unexpected    int // service exits the harness did not cause
-	RSSStart      int64
-	RSSEnd        int64
+	Raced      int
+	Lost       int
+	Duplicated int
+	Diverged   int // two-way field mismatches, structural problems, mirror != simulator
+	Held       int // fields held by an open conflict (not diverged)
+	OutboxLeft int // live + dead-lettered outbox entries after convergence
+	Integrity  string
+	Panics     int // panic lines in the service logs
+	Unexpected int // service exits the harness did not cause
+	RSSStart   int64
+	RSSEnd     int64
 	// Breaker is ptsync_breaker_transitions_total summed by the state entered.
 	Breaker map[string]float64
 	// Faults are the injected faults and refusals the HighLevel simulator counted.
