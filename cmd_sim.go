@@ -115,7 +115,7 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "access_token   %s\n", tok.AccessToken)
 	fmt.Fprintf(stdout, "refresh_token  %s\n", tok.RefreshToken)
 	fmt.Fprintf(stdout, "authorize_url  %s/v2/oauth/chooselocation?response_type=code&client_id=%s&redirect_uri=<your-callback>&scope=contacts.readonly%%20contacts.write\n", base, id)
-	fmt.Fprintf(stdout, "control        %s/_sim/counters (GET), /_sim/seed?n=, /_sim/churn?n=, /_sim/faults (POST)\n", base)
+	fmt.Fprintf(stdout, "control        %s/_sim/counters and /_sim/journal (GET), /_sim/seed?n=, /_sim/churn?n=, /_sim/faults (POST)\n", base)
 	log.Info("simulator serving", "base_url", base, "contacts", sim.ContactCount(), "search_lag", *searchLag)
 
 	if *ptdAddr != "" {
