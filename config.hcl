@@ -55,6 +55,9 @@ ghl {
 # PT Distinction (PTD): which adapter driver talks to it, and its settings.
 ptd {
   driver = "rest" # "rest" (the documented REST contract, docs/ptd-rest.md) or "zapier"
+  # PTD reports no task or note changes: every client's are re-read at least this often
+  # (default: ghl.children_period).
+  # children_period = "6h"
 
   # driver = "rest": a PTD partner API or in-house bridge speaking docs/ptd-rest.md.
   rest {

@@ -114,6 +114,10 @@ type PTD struct {
 	Driver string
 	REST   *PTDREST
 	Zapier *PTDZapier
+	// ChildrenPeriod: every PTD client's tasks and notes are re-read at least this often (PTD
+	// reports no child changes, so this is also how late a coach's task can reach HighLevel).
+	// Zero means GHL.ChildrenPeriod.
+	ChildrenPeriod time.Duration
 }
 
 // PTDREST configures the rest driver (docs/ptd-rest.md).

@@ -651,10 +651,11 @@ func (d *decoder) decodeOAuth(b *hcl.Block, baseURL string) *OAuth {
 // decodePTD returns the zapier block's range (zero when absent) for capability diagnostics.
 func (d *decoder) decodePTD(b *hcl.Block, cfg *Config) hcl.Range {
 	c := d.content(b.Body, &hcl.BodySchema{
-		Attributes: required(attrs("driver"), "driver"),
+		Attributes: required(attrs("driver", "children_period"), "driver"),
 		Blocks:     []hcl.BlockHeaderSchema{{Type: "rest"}, {Type: "zapier"}},
 	})
 	d.enum(c.Attributes, "driver", &cfg.PTD.Driver, DriverREST, DriverZapier)
+	d.duration(c.Attributes, "children_period", time.Minute, &cfg.PTD.ChildrenPeriod)
 	restBlock, zapBlock := d.single(c, "rest"), d.single(c, "zapier")
 	if restBlock != nil {
 		rc := d.content(restBlock.Body, &hcl.BodySchema{Attributes: required(attrs("base_url", "api_key", "timeout"), "base_url", "api_key")})

@@ -81,7 +81,8 @@ type Options struct {
 	// over the bound wait for the next poll); negative means every client on every poll.
 	PTDChildrenPerPoll int
 	// PTDChildrenPeriod: every PTD client's tasks and notes are re-read at least this often
-	// by the rotation (default: the configuration's ghl.children_period, 24 h by default).
+	// by the rotation (default: the configuration's ptd.children_period, else its
+	// ghl.children_period, 24 h by default).
 	// PTD reports no child changes, so this is also how late a coach's task or note edit on
 	// a client that did not otherwise change can reach HighLevel.
 	PTDChildrenPeriod time.Duration
@@ -169,6 +170,9 @@ func New(opts Options) (*Engine, error) {
 	}
 	if opts.PTDChildrenPerPoll == 0 {
 		opts.PTDChildrenPerPoll = 5000
+	}
+	if opts.PTDChildrenPeriod <= 0 {
+		opts.PTDChildrenPeriod = opts.Config.PTD.ChildrenPeriod
 	}
 	if opts.PTDChildrenPeriod <= 0 {
 		opts.PTDChildrenPeriod = opts.Config.GHL.ChildrenPeriod

@@ -6,7 +6,8 @@ ghl {
   children_period = "-1h"
 }
 ptd {
-  driver = "rest"
+  driver          = "rest"
+  children_period = "30s"
   rest {
     base_url = "http://127.0.0.1:8920"
     api_key  = env("PTSYNC_PTD_API_KEY")
