@@ -386,6 +386,23 @@ func TestZapierDriver(t *testing.T) {
 			}
 		})
 	}
+	// Zapier retries and delivers out of order: an older trigger must not put older names back.
+	late := ptdwire.ZapierTrigger{Trigger: ptdwire.TriggerClientAdded, Email: "new.client@example.com", FirstName: "Newer",
+		At: time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}
+	early := late
+	early.FirstName, early.At = "Older", time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	for _, tr := range []ptdwire.ZapierTrigger{late, early} {
+		if err := h.eng.HandleTrigger(h.ctx, tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mirrored store.PTDClient
+	if err := h.db.View(func(tx *store.Tx) (err error) { mirrored, err = tx.GetPTDClient("new.client@example.com"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if mirrored.FirstName != "Newer" {
+		t.Errorf("mirrored first name %q after an older trigger arrived last, want Newer", mirrored.FirstName)
+	}
 	h.cycle()
 	found := false
 	for _, g := range h.gsim.Contacts() {

@@ -246,8 +246,9 @@ func (e *Engine) ResolveConflict(ctx context.Context, linkID, field string, r Re
 
 // HandleTrigger takes one PTD Zapier trigger (client added, added to group, package sign-up)
 // into the mirror as a PTD client keyed by its normalized email (the zapier route's client id),
-// so the next Reconcile links or creates it. Repeats are harmless. It is the Handle callback
-// for ptd.TriggerHandler.
+// so the next Reconcile links or creates it. Repeats are harmless, and a trigger older than
+// the copy the mirror holds (Zapier retries and delivers out of order) is ignored rather than
+// allowed to put older names back. It is the Handle callback for ptd.TriggerHandler.
 func (e *Engine) HandleTrigger(ctx context.Context, t ptdwire.ZapierTrigger) error {
 	email, err := diff.Email(t.Email)
 	if err != nil || email == "" {
@@ -259,6 +260,14 @@ func (e *Engine) HandleTrigger(ctx context.Context, t ptdwire.ZapierTrigger) err
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
+		at := parseTime(t.At, nil)
+		if at.IsZero() {
+			at = now
+		}
+		if err == nil && c.UpdatedAt.After(at) {
+			e.log.Info("zapier trigger older than the mirrored client; ignored", "trigger", t.Trigger, "at", at)
+			return nil
+		}
 		w := ptdwire.Client{ID: email, Email: email, FirstName: t.FirstName, LastName: t.LastName, Groups: c.Groups, Packages: c.Packages, Tags: c.Tags}
 		if err == nil {
 			w.FirstName, w.LastName = firstNonEmpty(t.FirstName, c.FirstName), firstNonEmpty(t.LastName, c.LastName)
@@ -268,10 +277,6 @@ func (e *Engine) HandleTrigger(ctx context.Context, t ptdwire.ZapierTrigger) err
 		}
 		if t.Package != "" && !contains(w.Packages, t.Package) {
 			w.Packages = append(w.Packages, t.Package)
-		}
-		at := parseTime(t.At, nil)
-		if at.IsZero() {
-			at = now
 		}
 		w.UpdatedAt = at.Format(time.RFC3339Nano)
 		rec := e.ptdRecord(w, now)
