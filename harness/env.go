@@ -411,9 +411,11 @@ func (e *env) finish(ctx context.Context, l *Ledger) error {
 		if _, err := e.quiet(ctx, 4*time.Second, deadline); err != nil {
 			return err
 		}
+		// Each attempt is a new process whose counters start at zero: add them up, so the
+		// soak's transitions still show when convergence took several rounds.
 		if m, err := Scrape(ctx, e.metrics); err == nil {
 			for _, st := range []string{"open", "half-open", "closed"} {
-				e.res.Breaker[st] = SumMetric(m, "ptsync_breaker_transitions_total", `state="`+st+`"`)
+				e.res.Breaker[st] += SumMetric(m, "ptsync_breaker_transitions_total", `state="`+st+`"`)
 			}
 		}
 		if err := e.checkTokenGap(ctx); err != nil {
