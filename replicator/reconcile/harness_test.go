@@ -282,6 +282,31 @@ func (h *harness) ingest() {
 	}
 }
 
+// syncedPair seeds six HighLevel contacts, one matched by a PTD client's email, converges,
+// and returns that pair.
+func (h *harness) syncedPair() (gid, pid string) {
+	h.t.Helper()
+	ids, rep := h.seed(6, 1, 0, 0, false)
+	h.converge(4)
+	m := rep.Matches[0]
+	return ids[m.Index], m.ClientID
+}
+
+// planPTDEdit edits PTD client pid, then polls PTD and reconciles: the edit is planned, not
+// pushed yet.
+func (h *harness) planPTDEdit(pid string, in ptdwire.ClientInput) {
+	h.t.Helper()
+	if _, err := h.psim.EditClient(pid, in); err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := h.eng.PollPTD(h.ctx); err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := h.eng.Reconcile(h.ctx); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
 // cycle is one full round: HighLevel ingestion, then the engine's Cycle.
 func (h *harness) cycle() reconcile.CycleStats {
 	h.t.Helper()

@@ -26,21 +26,8 @@ func TestLandedGHLUpdateWithLostResponseIsNotAnEdit(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, hopts{})
-			ids, rep := h.seed(6, 1, 0, 0, false)
-			h.converge(4)
-			m := rep.Matches[0]
-			gid, pid := ids[m.Index], m.ClientID
-
-			if _, err := h.psim.EditClient(pid, ptdwire.ClientInput{FirstName: strp("Earlier")}); err != nil {
-				t.Fatal(err)
-			}
-			h.ingest()
-			if _, err := h.eng.PollPTD(h.ctx); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := h.eng.Reconcile(h.ctx); err != nil { // plans Earlier -> HighLevel
-				t.Fatal(err)
-			}
+			gid, pid := h.syncedPair()
+			h.planPTDEdit(pid, ptdwire.ClientInput{FirstName: strp("Earlier")}) // Earlier -> HighLevel
 			if _, err := h.psim.EditClient(pid, ptdwire.ClientInput{FirstName: strp("CoachLater")}); err != nil {
 				t.Fatal(err)
 			}

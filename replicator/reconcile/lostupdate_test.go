@@ -65,21 +65,8 @@ func TestPTDEditBetweenPlanAndPushIsNotOverwritten(t *testing.T) {
 // after the plan (the mirror had not seen it) must survive the push.
 func TestGHLEditBetweenPlanAndPushIsNotOverwritten(t *testing.T) {
 	h := newHarness(t, hopts{})
-	ids, rep := h.seed(6, 1, 0, 0, false)
-	h.converge(4)
-	m := rep.Matches[0]
-	gid, pid := ids[m.Index], m.ClientID
-
-	if _, err := h.psim.EditClient(pid, ptdwire.ClientInput{FirstName: strp("FromPTD")}); err != nil {
-		t.Fatal(err)
-	}
-	h.ingest()
-	if _, err := h.eng.PollPTD(h.ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.eng.Reconcile(h.ctx); err != nil { // plans FromPTD -> HighLevel
-		t.Fatal(err)
-	}
+	gid, pid := h.syncedPair()
+	h.planPTDEdit(pid, ptdwire.ClientInput{FirstName: strp("FromPTD")}) // FromPTD -> HighLevel
 	time.Sleep(2 * time.Millisecond) // HighLevel stamps milliseconds
 	if _, err := h.gsim.UpdateContact(gid, ghlwire.ContactInput{FirstName: strp("UserLater")}); err != nil {
 		t.Fatal(err)

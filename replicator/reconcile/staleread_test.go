@@ -95,19 +95,8 @@ func TestPushDoesNotStoreAnOlderCopyOverIngestion(t *testing.T) {
 		wrap = &duringUpdate{GHL: o.GHL}
 		o.GHL = wrap
 	}})
-	ids, rep := h.seed(6, 1, 0, 0, false)
-	h.converge(4)
-	m := rep.Matches[0]
-	gid, pid := ids[m.Index], m.ClientID
-	if _, err := h.psim.EditClient(pid, ptdwire.ClientInput{LastName: strp("FromPTD")}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.eng.PollPTD(h.ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.eng.Reconcile(h.ctx); err != nil { // plans lastName FromPTD -> HighLevel
-		t.Fatal(err)
-	}
+	gid, pid := h.syncedPair()
+	h.planPTDEdit(pid, ptdwire.ClientInput{LastName: strp("FromPTD")}) // lastName FromPTD -> HighLevel
 	wrap.hook = func() {
 		time.Sleep(2 * time.Millisecond) // HighLevel stamps milliseconds
 		if _, err := h.gsim.UpdateContact(gid, ghlwire.ContactInput{FirstName: strp("UserEdit")}); err != nil {
@@ -145,19 +134,8 @@ func TestGuardedUpdateRereadsBeforeRetrying(t *testing.T) {
 		wrap = &duringUpdate{GHL: o.GHL}
 		o.GHL = wrap
 	}})
-	ids, rep := h.seed(6, 1, 0, 0, false)
-	h.converge(4)
-	m := rep.Matches[0]
-	gid, pid := ids[m.Index], m.ClientID
-	if _, err := h.psim.EditClient(pid, ptdwire.ClientInput{FirstName: strp("FromPTD")}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.eng.PollPTD(h.ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.eng.Reconcile(h.ctx); err != nil { // plans firstName FromPTD -> HighLevel
-		t.Fatal(err)
-	}
+	gid, pid := h.syncedPair()
+	h.planPTDEdit(pid, ptdwire.ClientInput{FirstName: strp("FromPTD")}) // firstName FromPTD -> HighLevel
 	h.gsim.InjectNext("", ghlsim.Fault503) // the re-read passes, the PUT fails
 	wrap.hook = func() {
 		time.Sleep(2 * time.Millisecond) // HighLevel stamps milliseconds
