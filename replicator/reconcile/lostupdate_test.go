@@ -67,7 +67,7 @@ func TestGHLEditBetweenPlanAndPushIsNotOverwritten(t *testing.T) {
 	h := newHarness(t, hopts{})
 	gid, pid := h.syncedPair()
 	h.planPTDEdit(pid, ptdwire.ClientInput{FirstName: strp("FromPTD")}) // FromPTD -> HighLevel
-	time.Sleep(2 * time.Millisecond) // HighLevel stamps milliseconds
+	time.Sleep(2 * time.Millisecond)                                    // HighLevel stamps milliseconds
 	if _, err := h.gsim.UpdateContact(gid, ghlwire.ContactInput{FirstName: strp("UserLater")}); err != nil {
 		t.Fatal(err)
 	}

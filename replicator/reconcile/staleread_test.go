@@ -136,7 +136,7 @@ func TestGuardedUpdateRereadsBeforeRetrying(t *testing.T) {
 	}})
 	gid, pid := h.syncedPair()
 	h.planPTDEdit(pid, ptdwire.ClientInput{FirstName: strp("FromPTD")}) // firstName FromPTD -> HighLevel
-	h.gsim.InjectNext("", ghlsim.Fault503) // the re-read passes, the PUT fails
+	h.gsim.InjectNext("", ghlsim.Fault503)                              // the re-read passes, the PUT fails
 	wrap.hook = func() {
 		time.Sleep(2 * time.Millisecond) // HighLevel stamps milliseconds
 		if _, err := h.gsim.UpdateContact(gid, ghlwire.ContactInput{FirstName: strp("UserEdit")}); err != nil {
