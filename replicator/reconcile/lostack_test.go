@@ -27,7 +27,8 @@ func TestLandedGHLUpdateWithLostResponseIsNotAnEdit(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, hopts{})
 			gid, pid := h.syncedPair()
-			h.planPTDEdit(pid, ptdwire.ClientInput{FirstName: strp("Earlier")}) // Earlier -> HighLevel
+			// Plans Earlier -> HighLevel.
+			h.planPTDEdit(pid, ptdwire.ClientInput{FirstName: strp("Earlier")})
 			if _, err := h.psim.EditClient(pid, ptdwire.ClientInput{FirstName: strp("CoachLater")}); err != nil {
 				t.Fatal(err)
 			}

@@ -66,8 +66,9 @@ func TestPTDEditBetweenPlanAndPushIsNotOverwritten(t *testing.T) {
 func TestGHLEditBetweenPlanAndPushIsNotOverwritten(t *testing.T) {
 	h := newHarness(t, hopts{})
 	gid, pid := h.syncedPair()
-	h.planPTDEdit(pid, ptdwire.ClientInput{FirstName: strp("FromPTD")}) // FromPTD -> HighLevel
-	time.Sleep(2 * time.Millisecond)                                    // HighLevel stamps milliseconds
+	// Plans FromPTD -> HighLevel.
+	h.planPTDEdit(pid, ptdwire.ClientInput{FirstName: strp("FromPTD")})
+	time.Sleep(2 * time.Millisecond) // HighLevel stamps milliseconds
 	if _, err := h.gsim.UpdateContact(gid, ghlwire.ContactInput{FirstName: strp("UserLater")}); err != nil {
 		t.Fatal(err)
 	}

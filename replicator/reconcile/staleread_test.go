@@ -96,7 +96,8 @@ func TestPushDoesNotStoreAnOlderCopyOverIngestion(t *testing.T) {
 		o.GHL = wrap
 	}})
 	gid, pid := h.syncedPair()
-	h.planPTDEdit(pid, ptdwire.ClientInput{LastName: strp("FromPTD")}) // lastName FromPTD -> HighLevel
+	// Plans lastName FromPTD -> HighLevel.
+	h.planPTDEdit(pid, ptdwire.ClientInput{LastName: strp("FromPTD")})
 	wrap.hook = func() {
 		time.Sleep(2 * time.Millisecond) // HighLevel stamps milliseconds
 		if _, err := h.gsim.UpdateContact(gid, ghlwire.ContactInput{FirstName: strp("UserEdit")}); err != nil {
@@ -135,8 +136,9 @@ func TestGuardedUpdateRereadsBeforeRetrying(t *testing.T) {
 		o.GHL = wrap
 	}})
 	gid, pid := h.syncedPair()
-	h.planPTDEdit(pid, ptdwire.ClientInput{FirstName: strp("FromPTD")}) // firstName FromPTD -> HighLevel
-	h.gsim.InjectNext("", ghlsim.Fault503)                              // the re-read passes, the PUT fails
+	// Plans firstName FromPTD -> HighLevel.
+	h.planPTDEdit(pid, ptdwire.ClientInput{FirstName: strp("FromPTD")})
+	h.gsim.InjectNext("", ghlsim.Fault503) // the re-read passes, the PUT fails
 	wrap.hook = func() {
 		time.Sleep(2 * time.Millisecond) // HighLevel stamps milliseconds
 		if _, err := h.gsim.UpdateContact(gid, ghlwire.ContactInput{FirstName: strp("UserEdit")}); err != nil {
