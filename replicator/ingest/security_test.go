@@ -86,6 +86,18 @@ func TestSecurityWebhookBodyCap(t *testing.T) {
 			}
 		})
 	}
+	t.Run("an endless body is not read past the cap", func(t *testing.T) {
+		// What the cap protects is memory: a delivery that never ends must be cut off after
+		// MaxBodyBytes, not read to the end and measured.
+		body := &countingReader{left: 64 << 20}
+		req := httptest.NewRequest(http.MethodPost, "/", body)
+		req.ContentLength = -1
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusRequestEntityTooLarge || body.read > maxBody+512 {
+			t.Fatalf("answered %d after reading %d bytes of an endless body; want 413 after at most the cap", rec.Code, body.read)
+		}
+	})
 	t.Run("same event within the cap is new", func(t *testing.T) {
 		if got := post(t, event(10), false); got != http.StatusOK {
 			t.Fatalf("in-cap body answered %d", got)
@@ -94,4 +106,23 @@ func TestSecurityWebhookBodyCap(t *testing.T) {
 			t.Fatalf("in-cap event: %d dirty, c-big dirty %v; the refused deliveries left a trace", n, seen)
 		}
 	})
+}
+
+// countingReader yields left bytes of 'x' and counts what was read.
+type countingReader struct{ left, read int64 }
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	if c.left == 0 {
+		return 0, io.EOF
+	}
+	n := int64(len(p))
+	if n > c.left {
+		n = c.left
+	}
+	for i := range p[:n] {
+		p[i] = 'x'
+	}
+	c.left -= n
+	c.read += n
+	return int(n), nil
 }
