@@ -358,8 +358,8 @@ func TestReconcileCommandsWhileServiceRuns(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest {
-			t.Errorf("oversized body: %s, want 400", resp.Status)
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("oversized body: %s, want 413", resp.Status)
 		}
 	})
 

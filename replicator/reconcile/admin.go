@@ -281,16 +281,16 @@ func boolParam(r *http.Request, name string) (bool, error) {
 }
 
 // emptyBody accepts no body or a JSON object without fields.
-func emptyBody(r *http.Request) error {
+func emptyBody(w http.ResponseWriter, r *http.Request) error {
 	if r.ContentLength == 0 {
 		return nil
 	}
 	var none struct{}
-	return query.DecodeBody(r, &none)
+	return query.DecodeBody(w, r, &none)
 }
 
 func (a *adminRoutes) plan(w http.ResponseWriter, r *http.Request) {
-	if err := emptyBody(r); err != nil {
+	if err := emptyBody(w, r); err != nil {
 		writeAdminErr(w, err)
 		return
 	}
@@ -322,7 +322,7 @@ func (a *adminRoutes) conflicts(w http.ResponseWriter, r *http.Request) {
 
 func (a *adminRoutes) resolve(w http.ResponseWriter, r *http.Request) {
 	var req ResolveRequest
-	if err := query.DecodeBody(r, &req); err != nil {
+	if err := query.DecodeBody(w, r, &req); err != nil {
 		writeAdminErr(w, err)
 		return
 	}
@@ -365,7 +365,7 @@ func (a *adminRoutes) outbox(w http.ResponseWriter, r *http.Request) {
 func (a *adminRoutes) outboxAction(fn func(*store.Tx, OutboxRequest) (OutboxResult, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req OutboxRequest
-		if err := query.DecodeBody(r, &req); err != nil {
+		if err := query.DecodeBody(w, r, &req); err != nil {
 			writeAdminErr(w, err)
 			return
 		}
@@ -389,7 +389,7 @@ func (a *adminRoutes) outboxAction(fn func(*store.Tx, OutboxRequest) (OutboxResu
 
 func (a *adminRoutes) history(w http.ResponseWriter, r *http.Request) {
 	var req HistoryRequest
-	if err := query.DecodeBody(r, &req); err != nil {
+	if err := query.DecodeBody(w, r, &req); err != nil {
 		writeAdminErr(w, err)
 		return
 	}

@@ -95,6 +95,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeErr(w http.ResponseWriter, err error) {
 	var re *RequestError
 	switch {
+	case errors.Is(err, errTooLarge):
+		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: err.Error()})
 	case errors.As(err, &re):
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: re.Msg, Known: re.Known})
 	case errors.Is(err, store.ErrNotFound):
@@ -104,10 +106,19 @@ func writeErr(w http.ResponseWriter, err error) {
 	}
 }
 
-func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+// maxRequestBody caps an admin request body.
+const maxRequestBody = 1 << 20
+
+// errTooLarge: the request body exceeded maxRequestBody (answered 413).
+var errTooLarge = fmt.Errorf("request body larger than %d bytes", maxRequestBody)
+
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequestBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return errTooLarge
+		}
 		return badf("cannot decode request body: %v", err)
 	}
 	return nil
@@ -115,7 +126,7 @@ func decode(r *http.Request, v any) error {
 
 func (h *handler) query(w http.ResponseWriter, r *http.Request) {
 	var req Request
-	if err := decode(r, &req); err != nil {
+	if err := decode(w, r, &req); err != nil {
 		writeErr(w, err)
 		return
 	}
@@ -134,7 +145,7 @@ func (h *handler) query(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) show(w http.ResponseWriter, r *http.Request) {
 	var req ShowRequest
-	if err := decode(r, &req); err != nil {
+	if err := decode(w, r, &req); err != nil {
 		writeErr(w, err)
 		return
 	}

@@ -17,14 +17,16 @@ func WithRoute(pattern string, h http.Handler) HandlerOption {
 }
 
 // DecodeBody decodes a JSON request body into v as the built-in routes do: at most 1 MiB is
-// read and unknown fields are refused. Its errors are *RequestError (HTTP 400 via WriteError).
-func DecodeBody(r *http.Request, v any) error { return decode(r, v) }
+// read and unknown fields are refused. Its errors answer 413 (body over the cap) or 400
+// (*RequestError) via WriteError.
+func DecodeBody(w http.ResponseWriter, r *http.Request, v any) error { return decode(w, r, v) }
 
 // WriteJSON answers status with v as JSON.
 func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
 
-// WriteError answers err in the admin protocol: *RequestError 400 (with the known names),
-// store.ErrNotFound 404, anything else 500; the body is {"error", "known"}.
+// WriteError answers err in the admin protocol: a body over the cap 413, *RequestError 400
+// (with the known names), store.ErrNotFound 404, anything else 500; the body is
+// {"error", "known"}.
 func WriteError(w http.ResponseWriter, err error) { writeErr(w, err) }
 
 // Call sends one admin request (body and out JSON; out may be an io.Writer for raw bytes) and

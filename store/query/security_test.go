@@ -40,8 +40,8 @@ func TestSecurityAdminEndpoint(t *testing.T) {
 		{"token without Bearer", "POST", "/admin/query", token, small, false, http.StatusUnauthorized},
 		{"backup without token", "GET", "/admin/backup", "", "", false, http.StatusUnauthorized},
 		{"show without token", "POST", "/admin/show", "", `{"contact":"c-ann"}`, false, http.StatusUnauthorized},
-		{"oversized query", "POST", "/admin/query", "Bearer " + token, huge, false, http.StatusBadRequest},
-		{"oversized chunked query", "POST", "/admin/query", "Bearer " + token, huge, true, http.StatusBadRequest},
+		{"oversized query", "POST", "/admin/query", "Bearer " + token, huge, false, http.StatusRequestEntityTooLarge},
+		{"oversized chunked query", "POST", "/admin/query", "Bearer " + token, huge, true, http.StatusRequestEntityTooLarge},
 		{"oversized without token", "POST", "/admin/query", "", huge, false, http.StatusUnauthorized},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
