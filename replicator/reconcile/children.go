@@ -46,8 +46,8 @@ func (p *planner) children(parent *action, gid, pid string) {
 	if !parent.newLink {
 		links = p.s.children[parent.link.ID]
 	}
-	p.tasks(parent, gid, pid, links)
-	p.notes(parent, gid, pid, links)
+	p.childPlan(parent, gid, pid, links, taskKind())
+	p.childPlan(parent, gid, pid, links, noteKind())
 	p.appointments(parent, gid, links)
 }
 
@@ -63,221 +63,181 @@ func newChild(parent *action, kind, gid, pid, by string) *action {
 	return a
 }
 
+// childRecord is one task or note of a contact, reduced to what childPlan needs.
+type childRecord struct {
+	id        string
+	key       string        // match key: an unlinked pair with equal keys is linked
+	values    diff.Snapshot // field values to merge, or to create from
+	creatable bool          // false: never created on the other side (it may still match)
+}
+
+// childKind describes one kind of contact child (tasks, notes) to childPlan. Each value is
+// built by taskKind or noteKind per call and never shared or changed.
+type childKind struct {
+	kind                   string // store.KindTask or store.KindNote
+	cap                    ptd.Capability
+	work                   string // what is skipped without cap; logged and counted by Engine.can
+	specs                  []diff.FieldSpec
+	create, update, delete string // outbox ops
+	// claimedBy is another link kind whose PTD id also takes a PTD record of this kind
+	// (an appointment surfaced as a note); "" for none.
+	claimedBy string
+	// ghl and ptd list one contact's children on each side, in mirror order.
+	ghl func(s *snapshot, gid string) []childRecord
+	ptd func(s *snapshot, pid string) []childRecord
+}
+
 func taskKey(title string, due string) string { return strings.ToLower(diff.Name(title)) + "|" + due }
 
-func (p *planner) tasks(parent *action, gid, pid string, links []*store.Link) {
-	e, s := p.e, p.s
-	if !e.can(ptd.CapTasks, "sync tasks") {
-		return
-	}
-	gBy := map[string]store.GHLTask{}
-	pBy := map[string]store.PTDTask{}
-	if gid != "" {
-		for _, t := range s.ghlTasks[gid] {
-			gBy[t.ID] = t
-		}
-	}
-	if pid != "" {
-		for _, t := range s.ptdTasks[pid] {
-			pBy[t.ID] = t
-		}
-	}
-	linkedG, linkedP := map[string]bool{}, map[string]bool{}
-	// A create still in flight may already have landed (a crash between the call and the
-	// commit): the record it made shows up unlinked. It must not be mirrored back; the pending
-	// entry adopts it by looking it up.
-	inflightG, inflightP := map[string]int{}, map[string]int{}
-	for _, l := range links {
-		if l.Kind != store.KindTask {
-			continue
-		}
-		if l.GHLID == "" {
-			if t, ok := pBy[l.PTDID]; ok {
-				inflightP[taskKey(t.Title, timeStr(t.DueAt))]++
+// taskKind describes tasks: matched by title and due time.
+func taskKind() childKind {
+	return childKind{kind: store.KindTask, cap: ptd.CapTasks, work: "sync tasks", specs: taskSpecs,
+		create: OpTaskCreate, update: OpTaskUpdate, delete: OpTaskDelete,
+		ghl: func(s *snapshot, gid string) []childRecord {
+			var rs []childRecord
+			for _, t := range s.ghlTasks[gid] {
+				rs = append(rs, childRecord{t.ID, taskKey(t.Title, timeStr(t.DueDate)), ghlTaskValues(t), true})
 			}
-		}
-		if l.PTDID == "" {
-			if t, ok := gBy[l.GHLID]; ok {
-				inflightG[taskKey(t.Title, timeStr(t.DueDate))]++
+			return rs
+		},
+		ptd: func(s *snapshot, pid string) []childRecord {
+			var rs []childRecord
+			for _, t := range s.ptdTasks[pid] {
+				rs = append(rs, childRecord{t.ID, taskKey(t.Title, timeStr(t.DueAt)), ptdTaskValues(t), true})
 			}
-		}
-		linkedG[l.GHLID], linkedP[l.PTDID] = true, true
-		if s.pending[store.KindTask+"/"+l.ID] || l.GHLID == "" || l.PTDID == "" {
-			continue
-		}
-		g, okG := gBy[l.GHLID]
-		t, okP := pBy[l.PTDID]
-		a := &action{link: l}
-		switch {
-		case okG && okP:
-			p.mergeChild(a, store.KindTask, taskSpecs, ghlTaskValues(g), ptdTaskValues(t), OpTaskUpdate)
-		case !okG && okP && p.quarantined(store.KindTask, store.SideGHL, l.GHLID):
-			a.entries = append(a.entries, entry(store.SidePTD, OpTaskDelete, store.KindTask, payload{Deleted: store.SideGHL}))
-			a.history = append(a.history, store.HistoryEntry{RecordKind: store.KindTask, RecordID: l.GHLID, Field: "deleted", New: "ghl", Direction: "ghl->ptd", Rule: "deleted"})
-		case okG && !okP && p.quarantined(store.KindTask, store.SidePTD, l.PTDID) && !p.ro:
-			a.entries = append(a.entries, entry(store.SideGHL, OpTaskDelete, store.KindTask, payload{Deleted: store.SidePTD}))
-			a.history = append(a.history, store.HistoryEntry{RecordKind: store.KindTask, RecordID: l.GHLID, Field: "deleted", New: "ptd", Direction: "ptd->ghl", Rule: "deleted"})
-		}
-		p.add(a)
-	}
-	freeP := map[string][]string{}
-	for _, t := range s.ptdTasks[pid] {
-		if pid != "" && !linkedP[t.ID] && s.byPTD[store.KindTask+"/"+t.ID] == nil {
-			k := taskKey(t.Title, timeStr(t.DueAt))
-			freeP[k] = append(freeP[k], t.ID)
-		}
-	}
-	for _, g := range s.ghlTasks[gid] {
-		if gid == "" || linkedG[g.ID] || s.byGHL[store.KindTask+"/"+g.ID] != nil {
-			continue
-		}
-		k := taskKey(g.Title, timeStr(g.DueDate))
-		if inflightP[k] > 0 {
-			inflightP[k]--
-			continue
-		}
-		if ids := freeP[k]; len(ids) > 0 {
-			freeP[k] = ids[1:]
-			a := newChild(parent, store.KindTask, g.ID, ids[0], "match")
-			p.mergeChild(a, store.KindTask, taskSpecs, ghlTaskValues(g), ptdTaskValues(pBy[ids[0]]), OpTaskUpdate)
-			p.add(a)
-			continue
-		}
-		a := newChild(parent, store.KindTask, g.ID, "", "created")
-		p.createChild(a, store.SidePTD, OpTaskCreate, store.KindTask, taskSpecs, ghlTaskValues(g), g.ID)
-		p.add(a)
-	}
-	if p.ro || p.e.ghl == nil {
-		return
-	}
-	for _, t := range s.ptdTasks[pid] {
-		k := taskKey(t.Title, timeStr(t.DueAt))
-		ids := freeP[k]
-		if pid == "" || len(ids) == 0 || ids[0] != t.ID {
-			continue
-		}
-		freeP[k] = ids[1:]
-		if inflightG[k] > 0 {
-			inflightG[k]--
-			continue
-		}
-		for _, id := range ids[:1] {
-			a := newChild(parent, store.KindTask, "", id, "created")
-			p.createChild(a, store.SideGHL, OpTaskCreate, store.KindTask, taskSpecs, ptdTaskValues(pBy[id]), id)
-			p.add(a)
-		}
+			return rs
+		},
 	}
 }
 
 func noteKey(body string) string { return diff.Name(body) }
 
-func (p *planner) notes(parent *action, gid, pid string, links []*store.Link) {
-	e, s := p.e, p.s
-	if !e.can(ptd.CapNotes, "sync notes") {
+// noteKind describes notes: matched by body; a blank HighLevel note is not created in PTD,
+// and a PTD note that surfaces an appointment is not a free note.
+func noteKind() childKind {
+	return childKind{kind: store.KindNote, cap: ptd.CapNotes, work: "sync notes", specs: noteSpecs,
+		create: OpNoteCreate, update: OpNoteUpdate, delete: OpNoteDelete, claimedBy: store.KindAppointment,
+		ghl: func(s *snapshot, gid string) []childRecord {
+			var rs []childRecord
+			for _, n := range s.ghlNotes[gid] {
+				rs = append(rs, childRecord{n.ID, noteKey(n.Body), ghlNoteValues(n), strings.TrimSpace(n.Body) != ""})
+			}
+			return rs
+		},
+		ptd: func(s *snapshot, pid string) []childRecord {
+			var rs []childRecord
+			for _, n := range s.ptdNotes[pid] {
+				rs = append(rs, childRecord{n.ID, noteKey(n.Body), ptdNoteValues(n), true})
+			}
+			return rs
+		},
+	}
+}
+
+// childPlan plans one kind of child of a contact link: merges linked pairs, plans the delete
+// of a pair whose other side is quarantined, links unlinked records with equal match keys and
+// creates the rest on the other side. gid or pid is empty when that side of the contact is
+// still to be created. Without k.cap it plans nothing (said once by Engine.can). It only reads
+// the snapshot and adds actions to p.
+func (p *planner) childPlan(parent *action, gid, pid string, links []*store.Link, k childKind) {
+	s := p.s
+	if !p.e.can(k.cap, k.work) {
 		return
 	}
-	gBy := map[string]store.GHLNote{}
-	pBy := map[string]store.PTDNote{}
+	var gs, ps []childRecord
 	if gid != "" {
-		for _, n := range s.ghlNotes[gid] {
-			gBy[n.ID] = n
-		}
+		gs = k.ghl(s, gid)
 	}
 	if pid != "" {
-		for _, n := range s.ptdNotes[pid] {
-			pBy[n.ID] = n
-		}
+		ps = k.ptd(s, pid)
 	}
-	linkedG, linkedP := map[string]bool{}, map[string]bool{}
+	gBy, pBy := map[string]childRecord{}, map[string]childRecord{}
+	for _, r := range gs {
+		gBy[r.id] = r
+	}
+	for _, r := range ps {
+		pBy[r.id] = r
+	}
+	// A create still in flight may already have landed (a crash between the call and the
+	// commit): the record it made shows up unlinked. It must not be mirrored back; the pending
+	// entry adopts it by looking it up.
 	inflightG, inflightP := map[string]int{}, map[string]int{}
 	for _, l := range links {
-		if l.Kind == store.KindNote && l.GHLID == "" {
-			if n, ok := pBy[l.PTDID]; ok {
-				inflightP[noteKey(n.Body)]++
-			}
-		}
-		if l.Kind == store.KindNote && l.PTDID == "" {
-			if n, ok := gBy[l.GHLID]; ok {
-				inflightG[noteKey(n.Body)]++
-			}
-		}
-		if l.Kind == store.KindAppointment && l.PTDID != "" {
-			linkedP[l.PTDID] = true // a note that surfaces an appointment
-		}
-		if l.Kind != store.KindNote {
+		if l.Kind != k.kind {
 			continue
 		}
-		linkedG[l.GHLID], linkedP[l.PTDID] = true, true
-		if s.pending[store.KindNote+"/"+l.ID] || l.GHLID == "" || l.PTDID == "" {
+		if r, ok := pBy[l.PTDID]; ok && l.GHLID == "" {
+			inflightP[r.key]++
+		}
+		if r, ok := gBy[l.GHLID]; ok && l.PTDID == "" {
+			inflightG[r.key]++
+		}
+		if s.pending[k.kind+"/"+l.ID] || l.GHLID == "" || l.PTDID == "" {
 			continue
 		}
 		g, okG := gBy[l.GHLID]
-		n, okP := pBy[l.PTDID]
+		pt, okP := pBy[l.PTDID]
 		a := &action{link: l}
 		switch {
 		case okG && okP:
-			p.mergeChild(a, store.KindNote, noteSpecs, ghlNoteValues(g), ptdNoteValues(n), OpNoteUpdate)
-		case !okG && okP && p.quarantined(store.KindNote, store.SideGHL, l.GHLID):
-			a.entries = append(a.entries, entry(store.SidePTD, OpNoteDelete, store.KindNote, payload{Deleted: store.SideGHL}))
-			a.history = append(a.history, store.HistoryEntry{RecordKind: store.KindNote, RecordID: l.GHLID, Field: "deleted", New: "ghl", Direction: "ghl->ptd", Rule: "deleted"})
-		case okG && !okP && p.quarantined(store.KindNote, store.SidePTD, l.PTDID) && !p.ro:
-			a.entries = append(a.entries, entry(store.SideGHL, OpNoteDelete, store.KindNote, payload{Deleted: store.SidePTD}))
-			a.history = append(a.history, store.HistoryEntry{RecordKind: store.KindNote, RecordID: l.GHLID, Field: "deleted", New: "ptd", Direction: "ptd->ghl", Rule: "deleted"})
+			p.mergeChild(a, k.kind, k.specs, g.values, pt.values, k.update)
+		case !okG && okP && p.quarantined(k.kind, store.SideGHL, l.GHLID):
+			a.entries = append(a.entries, entry(store.SidePTD, k.delete, k.kind, payload{Deleted: store.SideGHL}))
+			a.history = append(a.history, store.HistoryEntry{RecordKind: k.kind, RecordID: l.GHLID, Field: "deleted", New: "ghl", Direction: "ghl->ptd", Rule: "deleted"})
+		case okG && !okP && p.quarantined(k.kind, store.SidePTD, l.PTDID) && !p.ro:
+			a.entries = append(a.entries, entry(store.SideGHL, k.delete, k.kind, payload{Deleted: store.SidePTD}))
+			a.history = append(a.history, store.HistoryEntry{RecordKind: k.kind, RecordID: l.GHLID, Field: "deleted", New: "ptd", Direction: "ptd->ghl", Rule: "deleted"})
 		}
 		p.add(a)
 	}
-	freeP := map[string][]string{}
-	var order []string
-	for _, n := range s.ptdNotes[pid] {
-		if pid != "" && !linkedP[n.ID] && s.byPTD[store.KindNote+"/"+n.ID] == nil && s.byPTD[store.KindAppointment+"/"+n.ID] == nil {
-			k := noteKey(n.Body)
-			freeP[k] = append(freeP[k], n.ID)
-			order = append(order, n.ID)
+	// A record is taken when any link of this kind (or, in PTD, of k.claimedBy) names it; the
+	// snapshot indexes every link, this contact's included.
+	var free []childRecord // unlinked PTD records, in PTD listing order
+	freeBy := map[string][]childRecord{}
+	for _, r := range ps {
+		if s.byPTD[k.kind+"/"+r.id] == nil && (k.claimedBy == "" || s.byPTD[k.claimedBy+"/"+r.id] == nil) {
+			free = append(free, r)
+			freeBy[r.key] = append(freeBy[r.key], r)
 		}
 	}
-	for _, g := range s.ghlNotes[gid] {
-		if gid == "" || linkedG[g.ID] || s.byGHL[store.KindNote+"/"+g.ID] != nil {
+	matched := map[string]bool{}
+	for _, g := range gs {
+		if s.byGHL[k.kind+"/"+g.id] != nil {
 			continue
 		}
-		k := noteKey(g.Body)
-		if inflightP[k] > 0 {
-			inflightP[k]--
+		if inflightP[g.key] > 0 {
+			inflightP[g.key]--
 			continue
 		}
-		if ids := freeP[k]; len(ids) > 0 {
-			freeP[k] = ids[1:]
-			a := newChild(parent, store.KindNote, g.ID, ids[0], "match")
-			p.mergeChild(a, store.KindNote, noteSpecs, ghlNoteValues(g), ptdNoteValues(pBy[ids[0]]), OpNoteUpdate)
+		if rs := freeBy[g.key]; len(rs) > 0 {
+			freeBy[g.key], matched[rs[0].id] = rs[1:], true
+			a := newChild(parent, k.kind, g.id, rs[0].id, "match")
+			p.mergeChild(a, k.kind, k.specs, g.values, rs[0].values, k.update)
 			p.add(a)
 			continue
 		}
-		if strings.TrimSpace(g.Body) == "" {
-			continue
+		if g.creatable {
+			a := newChild(parent, k.kind, g.id, "", "created")
+			p.createChild(a, store.SidePTD, k.create, k.kind, k.specs, g.values, g.id)
+			p.add(a)
 		}
-		a := newChild(parent, store.KindNote, g.ID, "", "created")
-		p.createChild(a, store.SidePTD, OpNoteCreate, store.KindNote, noteSpecs, ghlNoteValues(g), g.ID)
-		p.add(a)
 	}
 	if p.ro || p.e.ghl == nil {
 		return
 	}
-	left := map[string]bool{}
-	for _, ids := range freeP {
-		for _, id := range ids {
-			left[id] = true
-		}
-	}
-	for _, id := range order {
-		if !left[id] {
+	for _, r := range free {
+		if matched[r.id] {
 			continue
 		}
-		if k := noteKey(pBy[id].Body); inflightG[k] > 0 {
-			inflightG[k]--
+		if inflightG[r.key] > 0 {
+			inflightG[r.key]--
 			continue
 		}
-		a := newChild(parent, store.KindNote, "", id, "created")
-		p.createChild(a, store.SideGHL, OpNoteCreate, store.KindNote, noteSpecs, ptdNoteValues(pBy[id]), id)
-		p.add(a)
+		if r.creatable {
+			a := newChild(parent, k.kind, "", r.id, "created")
+			p.createChild(a, store.SideGHL, k.create, k.kind, k.specs, r.values, r.id)
+			p.add(a)
+		}
 	}
 }
 
