@@ -46,6 +46,10 @@ type LimiterOptions struct {
 // the server's window is an upper bound loose by the number of our requests in flight, so a
 // wide fan-out notices another client late; a client that starts while another saturates
 // the budget may be starved by it (it sees 429s and backs off for an interval each time).
+// Until its first response has completed, a limiter lets one request out at a time: it
+// cannot know how much of the server's window is already spent (by another client, or by
+// this service before a restart), and the first answer's headers tell it. A start into a
+// spent window therefore costs at most one 429, not a burst of them.
 // The daily remaining likewise raises the day's count. A burst 429
 // blocks everyone for an interval; a daily 429 or a spent share stops calls until the reset
 // with ErrDailyLimit.
@@ -61,6 +65,7 @@ type Limiter struct {
 	entries      []*slot // in flight, or completed within the last two intervals
 	foreign      []foreignObs
 	blockedUntil time.Time
+	calibrated   bool // a response has completed: the window's state is known from headers
 	dailyCap     int
 	dailyUsed    int
 	dailyResetAt time.Time
@@ -133,9 +138,12 @@ func (l *Limiter) Acquire(ctx context.Context, op string) (*Permit, error) {
 			return nil, &DailyLimitError{Op: op, Location: l.opts.Location, ResetAt: reset}
 		}
 		var wait time.Duration
-		if now.Before(l.blockedUntil) {
+		switch {
+		case now.Before(l.blockedUntil):
 			wait = l.blockedUntil.Sub(now)
-		} else {
+		case !l.calibrated && l.inFlightLocked() > 0:
+			wait = -1 // the first answer's headers come before anyone else goes
+		default:
 			l.pruneLocked(now)
 			capacity, until := l.capacityLocked(now)
 			if l.countLocked(now) < capacity {
@@ -194,6 +202,17 @@ func (l *Limiter) pruneLocked(now time.Time) {
 		i++
 	}
 	l.foreign = l.foreign[i:]
+}
+
+// inFlightLocked is the number of our requests started and not completed.
+func (l *Limiter) inFlightLocked() int {
+	n := 0
+	for _, s := range l.entries {
+		if !s.done {
+			n++
+		}
+	}
+	return n
 }
 
 // countLocked is the number of our requests that occupy a slot now: in flight, or completed
@@ -287,6 +306,7 @@ func (l *Limiter) complete(s *slot, h http.Header, status int) {
 	if h == nil {
 		return
 	}
+	l.calibrated = true
 	info, ok := ParseRateLimit(h)
 	if !ok {
 		return
