@@ -17,7 +17,8 @@ import (
 
 // cmdPlan prints the writes the next reconcile would make, computed from the mirror alone
 // (no network; run the service or `ptsync demo` to refresh the mirror first). It writes nothing.
-// While the service holds the mirror, the service's own engine (and configuration) plans it.
+// While the service holds the mirror, the service's own engine (and configuration) plans it,
+// and stderr says so.
 func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("plan", stderr, "usage: ptsync plan [--config PATH] [--db PATH] [--json]")
 	cfgPath := configFlag(fs)
@@ -42,6 +43,10 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "plan", err, exitFor(err))
 	}
 	m.via(stderr, "planned")
+	if m.admin != nil {
+		// The service merges with the mapping it was started (or last reloaded) with.
+		fmt.Fprintln(stderr, "with the configuration the service runs; to preview a changed --config, reload the service (SIGHUP) or stop it first")
+	}
 	if *asJSON {
 		return writeJSON(stdout, stderr, p)
 	}

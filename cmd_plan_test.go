@@ -269,6 +269,9 @@ func TestReconcileCommandsWhileServiceRuns(t *testing.T) {
 				if code == exitOK && !strings.Contains(errOut, "by the running service") {
 					t.Errorf("stderr does not say the service answered: %q", errOut)
 				}
+				if args[0] == "plan" && !strings.Contains(errOut, "with the configuration the service runs") {
+					t.Errorf("plan through the service does not say whose configuration planned: %q", errOut)
+				}
 			})
 		}
 	})
