@@ -307,6 +307,18 @@ func (h *harness) planPTDEdit(pid string, in ptdwire.ClientInput) {
 	}
 }
 
+// convergeToFirstName converges (at most max cycles) and fails unless both sides of the pair
+// then hold first name want.
+func (h *harness) convergeToFirstName(max int, gid, pid, want string) {
+	h.t.Helper()
+	h.converge(max)
+	g, _ := h.gsim.Contact(gid)
+	p, _ := h.psim.Client(pid)
+	if g.FirstName != want || p.FirstName != want {
+		h.t.Fatalf("after convergence ghl %q ptd %q, want the newest edit %q on both", g.FirstName, p.FirstName, want)
+	}
+}
+
 // cycle is one full round: HighLevel ingestion, then the engine's Cycle.
 func (h *harness) cycle() reconcile.CycleStats {
 	h.t.Helper()

@@ -52,12 +52,7 @@ func TestLandedGHLUpdateWithLostResponseIsNotAnEdit(t *testing.T) {
 			if puts != 1 || h.outboxLen() != 0 {
 				t.Fatalf("%d PUTs and %d outbox entries after the push; want the landed PUT once and the entry finished", puts, h.outboxLen())
 			}
-			h.converge(8)
-			g, _ := h.gsim.Contact(gid)
-			p, _ := h.psim.Client(pid)
-			if g.FirstName != "CoachLater" || p.FirstName != "CoachLater" {
-				t.Fatalf("after convergence ghl %q ptd %q, want the coach's later edit CoachLater on both", g.FirstName, p.FirstName)
-			}
+			h.convergeToFirstName(8, gid, pid, "CoachLater")
 		})
 	}
 }

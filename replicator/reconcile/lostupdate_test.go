@@ -51,12 +51,7 @@ func TestPTDEditBetweenPlanAndPushIsNotOverwritten(t *testing.T) {
 			if c, _ := h.psim.Client(pid); c.FirstName != "CoachLater" {
 				t.Fatalf("ptd firstName %q right after the push: the coach's later edit was overwritten", c.FirstName)
 			}
-			h.converge(6)
-			g, _ := h.gsim.Contact(gid)
-			p, _ := h.psim.Client(pid)
-			if g.FirstName != "CoachLater" || p.FirstName != "CoachLater" {
-				t.Fatalf("after convergence ghl %q ptd %q, want the newest edit CoachLater on both", g.FirstName, p.FirstName)
-			}
+			h.convergeToFirstName(6, gid, pid, "CoachLater")
 		})
 	}
 }
@@ -76,12 +71,7 @@ func TestGHLEditBetweenPlanAndPushIsNotOverwritten(t *testing.T) {
 	if c, _ := h.gsim.Contact(gid); c.FirstName != "UserLater" {
 		t.Fatalf("ghl firstName %q right after the push: the user's later edit was overwritten", c.FirstName)
 	}
-	h.converge(6)
-	g, _ := h.gsim.Contact(gid)
-	p, _ := h.psim.Client(pid)
-	if g.FirstName != "UserLater" || p.FirstName != "UserLater" {
-		t.Fatalf("after convergence ghl %q ptd %q, want the newest edit UserLater on both", g.FirstName, p.FirstName)
-	}
+	h.convergeToFirstName(6, gid, pid, "UserLater")
 }
 
 // A HighLevel change that the push's re-read discovers (a user edited the contact, and added a

@@ -154,10 +154,5 @@ func TestGuardedUpdateRereadsBeforeRetrying(t *testing.T) {
 	if g, _ := h.gsim.Contact(gid); g.FirstName != "UserEdit" {
 		t.Fatalf("ghl firstName %q after the push: the retry overwrote the user's edit made after the failed PUT", g.FirstName)
 	}
-	h.converge(6)
-	g, _ := h.gsim.Contact(gid)
-	p, _ := h.psim.Client(pid)
-	if g.FirstName != "UserEdit" || p.FirstName != "UserEdit" {
-		t.Fatalf("after convergence ghl %q ptd %q, want the user's later edit on both", g.FirstName, p.FirstName)
-	}
+	h.convergeToFirstName(6, gid, pid, "UserEdit")
 }
