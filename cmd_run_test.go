@@ -157,6 +157,27 @@ func TestRunBinarySignals(t *testing.T) {
 	if !strings.Contains(stderr.String(), "running read-only") {
 		t.Error("read-only credentials not announced")
 	}
+	// `ptsync status` while the service holds the mirror answers through its admin endpoint.
+	out, err := exec.Command(bin, "status", "--db", filepath.Join(dir, "mirror.db"), "--json").Output()
+	if err != nil {
+		t.Fatalf("status while running: %v", err)
+	}
+	var st struct {
+		Mirror struct {
+			Cursors []struct{ Name string }
+		}
+		Service struct {
+			Ready    bool
+			ReadOnly bool
+			Jobs     []struct{ Name string }
+		}
+	}
+	if err := json.Unmarshal(out, &st); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	if !st.Service.Ready || !st.Service.ReadOnly || len(st.Service.Jobs) == 0 || len(st.Mirror.Cursors) == 0 {
+		t.Errorf("status while running: want ready, read-only, jobs and cursors; got %s", out)
+	}
 	if n := strings.Count(stderr.String(), "running read-only"); n != 1 {
 		t.Errorf("read-only announced %d times, want once", n)
 	}
@@ -228,6 +249,12 @@ func TestRunBinarySignals(t *testing.T) {
 	}
 	if _, err := os.Stat(store.AdminPath(filepath.Join(dir, "mirror.db"))); !os.IsNotExist(err) {
 		t.Errorf("admin file left behind: %v", err)
+	}
+	db.Close()
+	// Offline, status reads the mirror alone and says so.
+	out, err = exec.Command(bin, "status", "--db", filepath.Join(dir, "mirror.db")).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "not running") || !strings.Contains(string(out), "ghl.contacts.search") {
+		t.Errorf("offline status: %v\n%s", err, out)
 	}
 }
 

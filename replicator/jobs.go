@@ -23,6 +23,16 @@ type job struct {
 	running     bool
 	again       bool
 	consecutive int // consecutive failures, for log rate-limiting
+	lastRun     time.Time
+	lastOK      time.Time
+	lastErr     string
+}
+
+// status is the job's last outcome, for Service.Status.
+func (j *job) status() JobStatus {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return JobStatus{Name: j.name, LastRun: j.lastRun, LastOK: j.lastOK, LastError: j.lastErr, Consecutive: j.consecutive}
 }
 
 // buildJobs maps every schedulable job name to its function.
@@ -163,8 +173,10 @@ func (s *Service) execute(ctx context.Context, j *job) (err error) {
 		s.m.SyncFinished(j.name, err, d)
 		j.mu.Lock()
 		defer j.mu.Unlock()
+		j.lastRun = start
 		switch {
 		case err == nil:
+			j.lastOK, j.lastErr = start, ""
 			if j.consecutive > 0 {
 				s.log.Info("job recovered", "job", j.name, "after_errors", j.consecutive)
 			}
@@ -173,6 +185,7 @@ func (s *Service) execute(ctx context.Context, j *job) (err error) {
 			// shutting down
 		default:
 			j.consecutive++
+			j.lastErr = err.Error()
 			// Log the first failure and then every tenth, so a long outage does not flood.
 			if j.consecutive == 1 || j.consecutive%10 == 0 {
 				s.log.Error("job failed", "job", j.name, "error", err, "consecutive_errors", j.consecutive, "duration", d)

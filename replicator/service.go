@@ -292,7 +292,7 @@ func (s *Service) openListeners(ctx context.Context, cfg *config.Config) error {
 		admin = s.opts.AdminHandler(s.db, token)
 	} else {
 		// The reconcile commands (plan, conflicts, outbox, history) share its token check.
-		admin = query.Handler(s.db, append([]query.HandlerOption{query.WithToken(token), query.WithClock(s.now)},
+		admin = query.Handler(s.db, append([]query.HandlerOption{query.WithToken(token), query.WithClock(s.now), s.statusRoute()},
 			reconcile.AdminRoutes(s.db, s.engine)...)...)
 	}
 	if s.adminL, s.adminS, err = serve(ctx, cfg.Admin.Listen, admin, s.log.Named("admin")); err != nil {
