@@ -40,7 +40,7 @@ func TestDashboardQueriesRunInPrometheus(t *testing.T) {
 	m.SetQuarantine(1)
 	m.PushDone(metrics.UpstreamPTD, "update", nil)
 	m.ReconcileDecision("newest")
-	m.WebhookReceived(metrics.UpstreamGHL, metrics.WebhookAccepted)
+	m.WebhookReceived(metrics.UpstreamGHL, metrics.SchemeEd25519, metrics.WebhookAccepted)
 	m.SetBackfill(10, 20)
 	m.CapabilityMissing("appointments")
 	m.RemindersSent(1)

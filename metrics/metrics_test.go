@@ -60,7 +60,7 @@ func observeAll(m *Metrics) {
 	m.SetQuarantine(1)
 	m.PushDone(UpstreamPTD, "update", nil)
 	m.ReconcileDecision("newest")
-	m.WebhookReceived(UpstreamGHL, WebhookAccepted)
+	m.WebhookReceived(UpstreamGHL, SchemeEd25519, WebhookAccepted)
 	m.SetBackfill(50, 200)
 	m.CapabilityMissing("appointments")
 	m.RemindersSent(2)

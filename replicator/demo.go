@@ -47,7 +47,9 @@ type DemoOptions struct {
 	// MetricsListen defaults to 127.0.0.1:0.
 	MetricsListen string
 	// Webhooks enables the webhook listener on 127.0.0.1:0 with a generated key (WebhookKey).
-	Webhooks bool
+	// WebhookRSA also trusts an RSA-2048 key, as for HighLevel's legacy x-wh-signature
+	// (WebhookKey.PostRSA signs with it).
+	Webhooks, WebhookRSA bool
 	// Logger for the service. When nil: with LogPath, records at LogLevel (default warn) go
 	// to that file (replaced at start) and the summary counts its warnings and errors;
 	// without, warnings and errors go to Stderr.
@@ -207,7 +209,12 @@ func StartDemo(ctx context.Context, o DemoOptions) (*Demo, error) {
 	cfg.GHL.Rate.Interval = o.BurstInterval
 	if o.Webhooks {
 		d.WebhookKey = NewWebhookSigner()
-		cfg.Webhooks = config.Webhooks{Enabled: true, Listen: "127.0.0.1:0", GHLPublicKey: d.WebhookKey.Public,
+		keys := []config.WebhookKey{{Key: d.WebhookKey.Public}}
+		if o.WebhookRSA {
+			d.WebhookKey = d.WebhookKey.WithRSA(2048)
+			keys = append(keys, config.WebhookKey{Key: d.WebhookKey.RSAPublic})
+		}
+		cfg.Webhooks = config.Webhooks{Enabled: true, Listen: "127.0.0.1:0", GHLPublicKeys: keys,
 			ReplayWindow: 5 * time.Minute, MaxBodyBytes: 1 << 20}
 	}
 	d.Config = cfg
