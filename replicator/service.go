@@ -111,6 +111,7 @@ type Service struct {
 
 	engine     *reconcile.Engine // set by BuildTwoWay
 	ptdTrigger http.Handler      // PTD Zapier triggers, set by BuildTwoWay
+	ptdOps     []string          // the PTD driver's operation labels, set by BuildTwoWay
 }
 
 // New checks opts; it opens nothing.
@@ -215,6 +216,7 @@ func (s *Service) Open(ctx context.Context) error {
 		}
 	}
 	s.jobs = s.buildJobs()
+	s.declareMetrics(cfg)
 	if err := s.openListeners(ctx, cfg); err != nil {
 		return err
 	}
@@ -277,6 +279,7 @@ func (s *Service) openListeners(ctx context.Context, cfg *config.Config) error {
 		if err != nil {
 			return err
 		}
+		s.m.DeclareWebhooks(metrics.UpstreamGHL, h.Schemes()...)
 		mux := http.NewServeMux()
 		mux.Handle("/webhooks/ghl", h)
 		if s.ptdTrigger != nil {
@@ -455,7 +458,7 @@ func (s *Service) backfill(ctx context.Context) error {
 	start := s.now()
 	_ = s.opts.Notify("STATUS=backfilling")
 	st, err := s.poller.Backfill(ctx, s.opts.Progress)
-	s.m.SyncFinished("backfill", err, s.now().Sub(start))
+	s.m.SyncFinished(jobBackfill, err, s.now().Sub(start))
 	if err != nil {
 		return fmt.Errorf("cannot complete first full sync: %w", err)
 	}

@@ -49,4 +49,7 @@ func TestTheRealDoc(t *testing.T) {
 	if f := d.Families["ptsync_webhooks_total"]; !slices.Equal(f.Labels, []string{"result", "scheme", "source"}) {
 		t.Errorf("ptsync_webhooks_total labels = %q", f.Labels)
 	}
+	if len(d.Waiting) == 0 {
+		t.Error("no waiting families parsed")
+	}
 }
