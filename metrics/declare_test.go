@@ -10,14 +10,31 @@ import (
 
 // TestDeclareExportsZeroesWithoutResetting: each Declare call makes its series exist at 0 (or
 // at the state given), and declaring again after events keeps what they counted.
+// declareCase declares some label values, records one event, and names the family to compare.
+type declareCase struct {
+	name    string
+	declare func(m *Metrics)
+	event   func(m *Metrics)
+	metric  string
+	want    string
+}
+
 func TestDeclareExportsZeroesWithoutResetting(t *testing.T) {
-	tests := []struct {
-		name    string
-		declare func(m *Metrics)
-		event   func(m *Metrics)
-		metric  string
-		want    string
-	}{
+	for _, tc := range declareCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			m, reg := newTestMetrics(t)
+			tc.declare(m)
+			tc.event(m)
+			tc.declare(m) // a second declaration must not reset the event
+			if err := testutil.GatherAndCompare(reg, strings.NewReader(tc.want), tc.metric); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func declareCases() []declareCase {
+	return []declareCase{
 		{
 			name:    "jobs",
 			declare: func(m *Metrics) { m.DeclareJobs("contacts") },
@@ -102,17 +119,6 @@ ptsync_pushes_total{op="client.create",result="error",target="ptd"} 0
 ptsync_pushes_total{op="client.create",result="success",target="ptd"} 1
 `,
 		},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			m, reg := newTestMetrics(t)
-			tc.declare(m)
-			tc.event(m)
-			tc.declare(m) // a second declaration must not reset the event
-			if err := testutil.GatherAndCompare(reg, strings.NewReader(tc.want), tc.metric); err != nil {
-				t.Error(err)
-			}
-		})
 	}
 }
 

@@ -97,6 +97,26 @@ func (h *WebhookHandler) reject(w http.ResponseWriter, status int, scheme, resul
 	http.Error(w, msg, status)
 }
 
+// readBody reads the body up to MaxBodyBytes; past it, or when it cannot be read, it answers
+// and counts the rejection itself and returns false.
+func (h *WebhookHandler) readBody(w http.ResponseWriter, r *http.Request, scheme string) ([]byte, bool) {
+	tooLarge := fmt.Sprintf("body larger than %d bytes", h.o.MaxBodyBytes)
+	if r.ContentLength > h.o.MaxBodyBytes {
+		h.reject(w, http.StatusRequestEntityTooLarge, scheme, metrics.WebhookTooLarge, tooLarge)
+		return nil, false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, h.o.MaxBodyBytes+1))
+	if err != nil {
+		h.reject(w, http.StatusBadRequest, scheme, metrics.WebhookMalformed, "cannot read body")
+		return nil, false
+	}
+	if int64(len(body)) > h.o.MaxBodyBytes {
+		h.reject(w, http.StatusRequestEntityTooLarge, scheme, metrics.WebhookTooLarge, tooLarge)
+		return nil, false
+	}
+	return body, true
+}
+
 // ServeHTTP implements http.Handler.
 func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
@@ -105,20 +125,11 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	scheme := claimedScheme(r.Header)
-	if r.ContentLength > h.o.MaxBodyBytes {
-		h.reject(w, http.StatusRequestEntityTooLarge, scheme, metrics.WebhookTooLarge, fmt.Sprintf("body larger than %d bytes", h.o.MaxBodyBytes))
+	body, ok := h.readBody(w, r, scheme)
+	if !ok {
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, h.o.MaxBodyBytes+1))
-	if err != nil {
-		h.reject(w, http.StatusBadRequest, scheme, metrics.WebhookMalformed, "cannot read body")
-		return
-	}
-	if int64(len(body)) > h.o.MaxBodyBytes {
-		h.reject(w, http.StatusRequestEntityTooLarge, scheme, metrics.WebhookTooLarge, fmt.Sprintf("body larger than %d bytes", h.o.MaxBodyBytes))
-		return
-	}
-	scheme, ok := h.verify.verify(r.Header, body)
+	scheme, ok = h.verify.verify(r.Header, body)
 	if !ok {
 		h.reject(w, http.StatusUnauthorized, scheme, metrics.WebhookBadSignature, "invalid or missing x-ghl-signature / x-wh-signature")
 		return
