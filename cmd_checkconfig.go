@@ -58,6 +58,8 @@ type configSummary struct {
 	Routes   int          `json:"routes"`
 	Fields   int          `json:"fields"`
 	Jobs     []jobSummary `json:"jobs"`
+	// WebhookKeys names each HighLevel webhook key by kind, fingerprint and the header it verifies.
+	WebhookKeys []string `json:"webhookKeys,omitempty"`
 }
 
 type jobSummary struct {
@@ -76,6 +78,9 @@ func summarize(cfg *config.Config, now time.Time) configSummary {
 	}
 	if cfg.GHL.OAuth != nil {
 		s.Auth = "oauth"
+	}
+	for _, k := range cfg.Webhooks.GHLPublicKeys {
+		s.WebhookKeys = append(s.WebhookKeys, k.String()+" verifies "+k.Header())
 	}
 	for _, j := range cfg.Schedules {
 		s.Jobs = append(s.Jobs, jobSummary{
@@ -97,6 +102,9 @@ func printSummary(w io.Writer, s configSummary) {
 	fmt.Fprintf(w, "ptd       driver %s\n", s.Driver)
 	fmt.Fprintf(w, "store     %s\n", s.Store)
 	fmt.Fprintf(w, "mapping   %d fields, %d routes\n", s.Fields, s.Routes)
+	for _, k := range s.WebhookKeys {
+		fmt.Fprintf(w, "webhooks  %s\n", k)
+	}
 	fmt.Fprintln(w, "jobs (next run, UTC):")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, j := range s.Jobs {

@@ -171,11 +171,14 @@ pusher {
   backoff_max  = "5m"
 }
 
-# Optional real-time intake: HighLevel webhooks (x-ghl-signature, Ed25519) and PTD Zapier
-# triggers. Without this block ptsync relies on polling alone.
+# Optional real-time intake: HighLevel webhooks and PTD Zapier triggers. Without this block
+# ptsync relies on polling alone. HighLevel signs with x-ghl-signature (Ed25519) since
+# 2026-07-01; its key comes from the marketplace app's settings. An Ed25519 key verifies
+# x-ghl-signature, an RSA key (such as the one printed in HighLevel's WebhookAuthentication.md)
+# the legacy x-wh-signature. For the changeover, give both: ghl_public_key = [file("a"), file("b")].
 webhooks {
   listen         = "127.0.0.1:8911"
-  ghl_public_key = file("/etc/ptsync/ghl-webhook.pem") # PEM, or the raw key in base64 or hex
+  ghl_public_key = file("/etc/ptsync/ghl-webhook.pem") # PEM (PUBLIC KEY or RSA PUBLIC KEY), or an Ed25519 key in base64 or hex
   replay_window  = "5m"                                 # reject events whose timestamp is older
   max_body_bytes = 1048576
 }

@@ -14,7 +14,6 @@
 package config
 
 import (
-	"crypto/ed25519"
 	"os"
 	"path/filepath"
 	"time"
@@ -270,10 +269,11 @@ type Pusher struct {
 type Webhooks struct {
 	Enabled bool
 	Listen  string
-	// GHLPublicKey verifies x-ghl-signature; nil means HighLevel webhooks are refused.
-	GHLPublicKey ed25519.PublicKey
-	ReplayWindow time.Duration
-	MaxBodyBytes int64
+	// GHLPublicKeys verify HighLevel's deliveries, each the header of its kind (see WebhookKey);
+	// more than one during a changeover. None means HighLevel webhooks are refused.
+	GHLPublicKeys []WebhookKey
+	ReplayWindow  time.Duration
+	MaxBodyBytes  int64
 }
 
 // Metrics configures the /metrics and health listener.

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"flag"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -228,7 +229,7 @@ func TestShippedConfig(t *testing.T) {
 		{"read-only", cfg.GHL.ReadOnly(), false},
 		{"driver", cfg.PTD.Driver, DriverREST},
 		{"api key", cfg.PTD.REST.APIKey.Reveal(), "ptd-key-from-credential"},
-		{"webhook key", string(cfg.Webhooks.GHLPublicKey), string(pub)},
+		{"webhook key", fmt.Sprint(cfg.Webhooks.GHLPublicKeys), fmt.Sprint([]WebhookKey{{Key: pub}})},
 		{"routes", len(cfg.Routes), 2},
 		{"fields", len(cfg.Mapping.Fields), 6},
 		{"reminders", cfg.Reminders.Enabled, true},

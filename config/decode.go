@@ -1,11 +1,6 @@
 package config
 
 import (
-	"crypto/ed25519"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/pem"
 	"fmt"
 	"math/big"
 	"net"
@@ -85,28 +80,33 @@ func isSourceFunc(name string) bool {
 // eval returns the attribute's value. A whole-value env()/file()/credential() call is resolved
 // through Env; anything else must be a constant expression. ok is false after an error.
 func (d *decoder) eval(attr *hcl.Attribute) (cty.Value, bool) {
-	if call, diags := hcl.ExprCall(attr.Expr); !diags.HasErrors() && isSourceFunc(call.Name) {
-		s, ok := d.resolveCall(call, attr)
+	return d.evalExpr(attr.Expr, attr.Name)
+}
+
+// evalExpr is eval for one expression of the attribute called name (e.g. a list element).
+func (d *decoder) evalExpr(expr hcl.Expression, name string) (cty.Value, bool) {
+	if call, diags := hcl.ExprCall(expr); !diags.HasErrors() && isSourceFunc(call.Name) {
+		s, ok := d.resolveCall(call, name, expr.Range())
 		if !ok {
 			return cty.NilVal, false
 		}
 		return cty.StringVal(s), true
 	}
-	v, diags := attr.Expr.Value(nil)
+	v, diags := expr.Value(nil)
 	d.diags = append(d.diags, diags...)
 	if diags.HasErrors() {
 		return cty.NilVal, false
 	}
 	if !v.IsWhollyKnown() {
-		d.errorAt(attr.Expr.Range(), "Invalid value for "+strconv.Quote(attr.Name), "the value must be a constant")
+		d.errorAt(expr.Range(), "Invalid value for "+strconv.Quote(name), "the value must be a constant")
 		return cty.NilVal, false
 	}
 	return v, true
 }
 
-// resolveCall performs env("NAME"), file("path") or credential("name").
-func (d *decoder) resolveCall(call *hcl.StaticCall, attr *hcl.Attribute) (string, bool) {
-	rng := attr.Expr.Range()
+// resolveCall performs env("NAME"), file("path") or credential("name") for the attribute
+// called name, reporting problems at rng.
+func (d *decoder) resolveCall(call *hcl.StaticCall, name string, rng hcl.Range) (string, bool) {
 	if len(call.Arguments) != 1 {
 		d.errorAt(rng, "Invalid "+call.Name+"() call", "%s() takes exactly one string argument, got %d", call.Name, len(call.Arguments))
 		return "", false
@@ -121,26 +121,26 @@ func (d *decoder) resolveCall(call *hcl.StaticCall, attr *hcl.Attribute) (string
 	case "env":
 		v, ok := d.env.LookupEnv(arg)
 		if !ok {
-			d.errorAt(rng, "Missing environment variable", "%s needs the environment variable %s, which is not set", attr.Name, arg)
+			d.errorAt(rng, "Missing environment variable", "%s needs the environment variable %s, which is not set", name, arg)
 			return "", false
 		}
 		if v == "" {
-			d.errorAt(rng, "Empty environment variable", "%s needs the environment variable %s, which is set but empty", attr.Name, arg)
+			d.errorAt(rng, "Empty environment variable", "%s needs the environment variable %s, which is set but empty", name, arg)
 			return "", false
 		}
 		return v, true
 	case "file":
-		return d.readValue(rng, attr.Name, d.path(arg), "file", "")
+		return d.readValue(rng, name, d.path(arg), "file", "")
 	default: // credential
 		if strings.ContainsAny(arg, `/\`) || arg == "." || arg == ".." {
 			d.errorAt(call.Arguments[0].Range(), "Invalid credential() call", "credential names are plain file names inside $CREDENTIALS_DIRECTORY, got %q", arg)
 			return "", false
 		}
 		if d.env.CredentialsDir == "" {
-			d.errorAt(rng, "Missing credential", "%s needs the credential %q but $CREDENTIALS_DIRECTORY is not set (systemd sets it for units with LoadCredential=%s:...)", attr.Name, arg, arg)
+			d.errorAt(rng, "Missing credential", "%s needs the credential %q but $CREDENTIALS_DIRECTORY is not set (systemd sets it for units with LoadCredential=%s:...)", name, arg, arg)
 			return "", false
 		}
-		return d.readValue(rng, attr.Name, filepath.Join(d.env.CredentialsDir, arg), "credential",
+		return d.readValue(rng, name, filepath.Join(d.env.CredentialsDir, arg), "credential",
 			fmt.Sprintf(" (does the unit have LoadCredential=%s:<path>?)", arg))
 	}
 }
@@ -341,7 +341,7 @@ func (d *decoder) secret(attrs hcl.Attributes, name string, dst *Secret) *hcl.At
 			name, name, strings.ToUpper(name))
 		return attr
 	}
-	if v, ok := d.resolveCall(call, attr); ok {
+	if v, ok := d.resolveCall(call, attr.Name, attr.Expr.Range()); ok {
 		arg, _ := call.Arguments[0].Value(nil) // resolveCall checked it is a literal string
 		*dst = secret.FromSource(v, fmt.Sprintf("%s(%q)", call.Name, arg.AsString()))
 	}
@@ -388,52 +388,6 @@ func (d *decoder) listen(attrs hcl.Attributes, name string, loopbackOnly bool, d
 	}
 	*dst = s
 	return attr
-}
-
-// publicKey reads an Ed25519 public key given as PEM (PKIX), base64 or hex of the 32 raw bytes.
-func (d *decoder) publicKey(attrs hcl.Attributes, name string, dst *ed25519.PublicKey) {
-	var s string
-	attr := d.str(attrs, name, &s)
-	if attr == nil || s == "" {
-		return
-	}
-	key, err := parseEd25519(s)
-	if err != nil {
-		d.errorAt(attr.Expr.Range(), "Invalid public key", "%s: %v", name, err)
-		return
-	}
-	*dst = key
-}
-
-func parseEd25519(s string) (ed25519.PublicKey, error) {
-	s = strings.TrimSpace(s)
-	if block, _ := pem.Decode([]byte(s)); block != nil {
-		k, err := x509.ParsePKIXPublicKey(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("cannot parse PEM public key: %w", err)
-		}
-		pk, ok := k.(ed25519.PublicKey)
-		if !ok {
-			return nil, fmt.Errorf("PEM key is a %T, not an Ed25519 key", k)
-		}
-		return pk, nil
-	}
-	if b, err := hex.DecodeString(s); err == nil && len(b) == ed25519.PublicKeySize {
-		return ed25519.PublicKey(b), nil
-	}
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(s); err == nil {
-			if len(b) == ed25519.PublicKeySize {
-				return ed25519.PublicKey(b), nil
-			}
-			if k, err := x509.ParsePKIXPublicKey(b); err == nil {
-				if pk, ok := k.(ed25519.PublicKey); ok {
-					return pk, nil
-				}
-			}
-		}
-	}
-	return nil, fmt.Errorf("not an Ed25519 public key: expected PEM, or the 32 raw bytes in base64 or hex")
 }
 
 func attrs(names ...string) []hcl.AttributeSchema {
@@ -526,7 +480,7 @@ func (d *decoder) decodeFile(src []byte, filename string) *Config {
 		cfg.Webhooks.Enabled = true
 		c := d.content(b.Body, &hcl.BodySchema{Attributes: attrs("listen", "ghl_public_key", "replay_window", "max_body_bytes")})
 		d.listen(c.Attributes, "listen", false, &cfg.Webhooks.Listen)
-		d.publicKey(c.Attributes, "ghl_public_key", &cfg.Webhooks.GHLPublicKey)
+		d.webhookKeys(c.Attributes, "ghl_public_key", &cfg.Webhooks.GHLPublicKeys)
 		d.duration(c.Attributes, "replay_window", time.Second, &cfg.Webhooks.ReplayWindow)
 		d.integer(c.Attributes, "max_body_bytes", 1, &cfg.Webhooks.MaxBodyBytes)
 	}

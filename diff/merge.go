@@ -40,6 +40,12 @@ const (
 	ReasonInvalid        Reason = "invalid"          // a value did not normalize; field frozen
 )
 
+// Reasons lists every Reason a Decision can carry, e.g. to export them before the first merge.
+func Reasons() []Reason {
+	return []Reason{ReasonOnlyGHLChanged, ReasonOnlyPTDChanged, ReasonAgree, ReasonNewest, ReasonGHL, ReasonPTD,
+		ReasonManual, ReasonInitial, ReasonEmptyKept, ReasonOneWay, ReasonSetMerge, ReasonUnion, ReasonInvalid}
+}
+
 // Decision records which rule decided one field, for history. Merge records a Decision only when
 // something happens: a write, a change of base, a conflict or invalid input. Fields whose three
 // values already agree produce none.

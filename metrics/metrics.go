@@ -48,6 +48,22 @@ const (
 	WebhookMalformed    = "malformed"
 	WebhookTooLarge     = "too_large"
 	WebhookUnknownEvent = "unknown_event"
+	// WebhookError marks a delivery that passed every check but could not be recorded (the
+	// store or the handler failed); the sender is told to retry.
+	WebhookError = "error"
+)
+
+// Webhook signature schemes, the scheme label of ptsync_webhooks_total. The scheme is read
+// from the header the delivery carries, before it is verified.
+const (
+	// SchemeEd25519 is HighLevel's x-ghl-signature (Ed25519), the header it sends today.
+	SchemeEd25519 = "ed25519"
+	// SchemeRSA is HighLevel's legacy x-wh-signature (RSA PKCS#1 v1.5, SHA-256).
+	SchemeRSA = "rsa"
+	// SchemeSharedSecret is the shared secret header of PT Distinction's Zapier triggers.
+	SchemeSharedSecret = "shared_secret"
+	// SchemeNone marks a delivery that carried no signature header at all.
+	SchemeNone = "none"
 )
 
 // Rate-limit windows, the window label of ptsync_ghl_ratelimit_remaining.
@@ -223,8 +239,8 @@ func New(reg prometheus.Registerer) *Metrics {
 	}, []string{"rule"})
 	m.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "webhooks_total",
-		Help: "Webhook deliveries received, by source and result (accepted, duplicate, or the rejection reason).",
-	}, []string{"source", "result"})
+		Help: "Webhook deliveries received, by source, signature scheme and result (accepted, duplicate, or the rejection reason).",
+	}, []string{"source", "scheme", "result"})
 	m.backfillDone = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: Namespace, Subsystem: "backfill", Name: "contacts_done",
 		Help: "Contacts read so far by the initial backfill.",
@@ -414,13 +430,14 @@ func (m *Metrics) ReconcileDecision(rule string) {
 	m.reconcile.WithLabelValues(m.guard.value("rule", rule)).Inc()
 }
 
-// WebhookReceived counts one webhook delivery from source (ghl, ptd) with result, one of the
-// Webhook* constants.
-func (m *Metrics) WebhookReceived(source, result string) {
+// WebhookReceived counts one webhook delivery from source (ghl, ptd) signed with scheme (one of
+// the Scheme* constants) with result, one of the Webhook* constants.
+func (m *Metrics) WebhookReceived(source, scheme, result string) {
 	if m == nil {
 		return
 	}
-	m.webhooks.WithLabelValues(m.guard.value("source", source), m.guard.value("webhook_result", result)).Inc()
+	m.webhooks.WithLabelValues(m.guard.value("source", source), m.guard.value("scheme", scheme),
+		m.guard.value("webhook_result", result)).Inc()
 }
 
 // SetBackfill publishes the initial backfill's progress: contacts read so far and the total

@@ -88,18 +88,17 @@ func (o *UpstreamObserver) ObserveRetry(operation, reason string) {
 // or "open" (anything else is ignored, as it cannot be charted). A change from the previous
 // state (closed before the first call) counts one transition into the new state.
 func (o *UpstreamObserver) ObserveBreakerState(upstream, state string) {
+	o.setBreaker(upstream, state, false)
+}
+
+// setBreaker publishes state for upstream; declare exports every state's transition counter
+// instead of counting a change (DeclareBreaker).
+func (o *UpstreamObserver) setBreaker(upstream, state string, declare bool) {
 	if o == nil {
 		return
 	}
-	var v float64
-	switch state {
-	case BreakerClosed:
-		v = 0
-	case BreakerHalfOpen:
-		v = 1
-	case BreakerOpen:
-		v = 2
-	default:
+	v, ok := breakerValue(state)
+	if !ok {
 		return
 	}
 	m := o.m
@@ -112,9 +111,27 @@ func (o *UpstreamObserver) ObserveBreakerState(upstream, state string) {
 	}
 	m.breakerLast[upstream] = state
 	m.breakerState.WithLabelValues(upstream).Set(v)
-	if prev != state {
+	switch {
+	case declare:
+		for _, s := range breakerStates {
+			m.breakerTransitions.WithLabelValues(upstream, s)
+		}
+	case prev != state:
 		m.breakerTransitions.WithLabelValues(upstream, state).Inc()
 	}
+}
+
+// breakerValue is the ptsync_breaker_state value of state; false for an unknown state.
+func breakerValue(state string) (float64, bool) {
+	switch state {
+	case BreakerClosed:
+		return 0, true
+	case BreakerHalfOpen:
+		return 1, true
+	case BreakerOpen:
+		return 2, true
+	}
+	return 0, false
 }
 
 // codeLabel turns an HTTP status into the code label: the number for a real status, "error"

@@ -47,7 +47,9 @@ type DemoOptions struct {
 	// MetricsListen defaults to 127.0.0.1:0.
 	MetricsListen string
 	// Webhooks enables the webhook listener on 127.0.0.1:0 with a generated key (WebhookKey).
-	Webhooks bool
+	// WebhookRSA also trusts an RSA-2048 key, as for HighLevel's legacy x-wh-signature
+	// (WebhookKey.PostRSA signs with it).
+	Webhooks, WebhookRSA bool
 	// Logger for the service. When nil: with LogPath, records at LogLevel (default warn) go
 	// to that file (replaced at start) and the summary counts its warnings and errors;
 	// without, warnings and errors go to Stderr.
@@ -206,9 +208,7 @@ func StartDemo(ctx context.Context, o DemoOptions) (*Demo, error) {
 	}
 	cfg.GHL.Rate.Interval = o.BurstInterval
 	if o.Webhooks {
-		d.WebhookKey = NewWebhookSigner()
-		cfg.Webhooks = config.Webhooks{Enabled: true, Listen: "127.0.0.1:0", GHLPublicKey: d.WebhookKey.Public,
-			ReplayWindow: 5 * time.Minute, MaxBodyBytes: 1 << 20}
+		d.WebhookKey, cfg.Webhooks = demoWebhooks(o.WebhookRSA)
 	}
 	d.Config = cfg
 	for _, p := range []string{o.DBPath, store.AdminPath(o.DBPath)} {
@@ -238,6 +238,20 @@ func StartDemo(ctx context.Context, o DemoOptions) (*Demo, error) {
 	d.cancel = cancel
 	go func() { d.runErr <- d.Service.Run(runCtx) }()
 	return d, nil
+}
+
+// demoWebhooks is the demo's webhook listener on any free loopback port, trusting a fresh
+// Ed25519 key and, with withRSA, a fresh RSA-2048 key (the legacy x-wh-signature), both held
+// by the returned signer.
+func demoWebhooks(withRSA bool) (WebhookSigner, config.Webhooks) {
+	signer := NewWebhookSigner()
+	keys := []config.WebhookKey{{Key: signer.Public}}
+	if withRSA {
+		signer = signer.WithRSA(2048)
+		keys = append(keys, config.WebhookKey{Key: signer.RSAPublic})
+	}
+	return signer, config.Webhooks{Enabled: true, Listen: "127.0.0.1:0", GHLPublicKeys: keys,
+		ReplayWindow: 5 * time.Minute, MaxBodyBytes: 1 << 20}
 }
 
 // openLog sets opts.Logger: to the log file (LogPath) or warnings to Stderr, counting

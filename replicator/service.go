@@ -9,6 +9,7 @@ package replicator
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"net"
@@ -110,6 +111,7 @@ type Service struct {
 
 	engine     *reconcile.Engine // set by BuildTwoWay
 	ptdTrigger http.Handler      // PTD Zapier triggers, set by BuildTwoWay
+	ptdOps     []string          // the PTD driver's operation labels, set by BuildTwoWay
 }
 
 // New checks opts; it opens nothing.
@@ -214,6 +216,7 @@ func (s *Service) Open(ctx context.Context) error {
 		}
 	}
 	s.jobs = s.buildJobs()
+	s.declareMetrics(cfg)
 	if err := s.openListeners(ctx, cfg); err != nil {
 		return err
 	}
@@ -266,12 +269,17 @@ func (s *Service) openListeners(ctx context.Context, cfg *config.Config) error {
 		return fmt.Errorf("cannot open service: %w", err)
 	}
 	if cfg.Webhooks.Enabled {
-		h, err := ingest.NewWebhookHandler(ingest.WebhookOptions{Store: s.db, PublicKey: cfg.Webhooks.GHLPublicKey,
+		var keys []crypto.PublicKey
+		for _, k := range cfg.Webhooks.GHLPublicKeys {
+			keys = append(keys, k.Key)
+		}
+		h, err := ingest.NewWebhookHandler(ingest.WebhookOptions{Store: s.db, PublicKeys: keys,
 			ReplayWindow: cfg.Webhooks.ReplayWindow, MaxBodyBytes: cfg.Webhooks.MaxBodyBytes, LocationID: cfg.GHL.LocationID,
 			Metrics: s.m, Logger: s.log, Now: s.now, Dirty: s.webhookDirty})
 		if err != nil {
 			return err
 		}
+		s.m.DeclareWebhooks(metrics.UpstreamGHL, h.Schemes()...)
 		mux := http.NewServeMux()
 		mux.Handle("/webhooks/ghl", h)
 		if s.ptdTrigger != nil {
@@ -281,7 +289,8 @@ func (s *Service) openListeners(ctx context.Context, cfg *config.Config) error {
 		if s.webhookL, s.webhookS, err = serve(ctx, cfg.Webhooks.Listen, mux, s.log.Named("webhooks")); err != nil {
 			return err
 		}
-		s.log.Info("webhooks listening", "address", s.WebhookAddr(), "path", "/webhooks/ghl")
+		s.log.Info("webhooks listening", "address", s.WebhookAddr(), "path", "/webhooks/ghl",
+			"ghl_keys", fmt.Sprint(cfg.Webhooks.GHLPublicKeys))
 	}
 	token, err := store.NewAdminToken()
 	if err != nil {
@@ -449,7 +458,7 @@ func (s *Service) backfill(ctx context.Context) error {
 	start := s.now()
 	_ = s.opts.Notify("STATUS=backfilling")
 	st, err := s.poller.Backfill(ctx, s.opts.Progress)
-	s.m.SyncFinished("backfill", err, s.now().Sub(start))
+	s.m.SyncFinished(jobBackfill, err, s.now().Sub(start))
 	if err != nil {
 		return fmt.Errorf("cannot complete first full sync: %w", err)
 	}
@@ -570,8 +579,8 @@ func restartOnly(old, cur *config.Config) []string {
 	cmp("ghl.rate", fmt.Sprint(old.GHL.Rate), fmt.Sprint(cur.GHL.Rate))
 	cmp("metrics.listen", old.Metrics.Listen, cur.Metrics.Listen)
 	cmp("admin.listen", old.Admin.Listen, cur.Admin.Listen)
-	cmp("webhooks", fmt.Sprint(old.Webhooks.Enabled, old.Webhooks.Listen, old.Webhooks.ReplayWindow, string(old.Webhooks.GHLPublicKey)),
-		fmt.Sprint(cur.Webhooks.Enabled, cur.Webhooks.Listen, cur.Webhooks.ReplayWindow, string(cur.Webhooks.GHLPublicKey)))
+	cmp("webhooks", fmt.Sprint(old.Webhooks.Enabled, old.Webhooks.Listen, old.Webhooks.ReplayWindow, old.Webhooks.GHLPublicKeys),
+		fmt.Sprint(cur.Webhooks.Enabled, cur.Webhooks.Listen, cur.Webhooks.ReplayWindow, cur.Webhooks.GHLPublicKeys))
 	cmp("ptd", fmt.Sprint(old.PTD.Driver), fmt.Sprint(cur.PTD.Driver))
 	return out
 }

@@ -83,13 +83,86 @@ func TestWebhookRefreshesContactAtDemoSpeed(t *testing.T) {
 	}
 	metricsBody := scrape(t, "http://"+d.Service.MetricsAddr()+"/metrics")
 	for _, want := range []string{
-		`ptsync_webhooks_total{result="duplicate",source="ghl"} 1`,
-		`ptsync_webhooks_total{result="bad_signature",source="ghl"} 1`,
-		`ptsync_webhooks_total{result="accepted",source="ghl"} 1`,
+		`ptsync_webhooks_total{result="duplicate",scheme="ed25519",source="ghl"} 1`,
+		`ptsync_webhooks_total{result="bad_signature",scheme="ed25519",source="ghl"} 1`,
+		`ptsync_webhooks_total{result="accepted",scheme="ed25519",source="ghl"} 1`,
 	} {
 		if !strings.Contains(metricsBody, want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// TestWebhookRSAThroughTheService: with an RSA key beside the Ed25519 one (the changeover), a
+// delivery signed as HighLevel's WebhookAuthentication.md describes (x-wh-signature, RSA
+// PKCS#1 v1.5 over SHA-256 of the raw body) is accepted and applied (the contact is re-read); one
+// signed with another RSA key or with its body altered gets 401; its replay is ignored; the
+// Ed25519 path works as before. Each outcome is counted under its scheme.
+func TestWebhookRSAThroughTheService(t *testing.T) {
+	d := startDemo(t, DemoOptions{Contacts: 30, Seed: 23, Webhooks: true, WebhookRSA: true})
+	d.GHL.SetSearchLag(time.Hour) // only the webhook path can see the edit
+	url := "http://" + d.Service.WebhookAddr() + "/webhooks/ghl"
+	stranger := NewWebhookSigner().WithRSA(2048)
+	id := d.GHL.Contacts()[3].ID
+	city := "Legacyville"
+	if _, err := d.GHL.UpdateContact(id, ghlwire.ContactInput{City: &city}); err != nil {
+		t.Fatal(err)
+	}
+	body := Event("ContactUpdate", d.GHL.LocationID(), id, "rsa-1", time.Now())
+	tampered := []byte(strings.Replace(string(body), id, d.GHL.Contacts()[4].ID, 1))
+	for _, tc := range []struct {
+		name string
+		post func() (int, error)
+		want int
+	}{
+		{"another rsa key", func() (int, error) { return d.WebhookKey.PostRSA(url, body, stranger.SignRSA(body)) }, http.StatusUnauthorized},
+		{"tampered body", func() (int, error) { return d.WebhookKey.PostRSA(url, tampered, d.WebhookKey.SignRSA(body)) }, http.StatusUnauthorized},
+		{"right rsa key", func() (int, error) { return d.WebhookKey.PostRSA(url, body, "") }, http.StatusOK},
+	} {
+		if code, err := tc.post(); err != nil || code != tc.want {
+			t.Fatalf("%s: status %d, err %v; want %d", tc.name, code, err, tc.want)
+		}
+	}
+	waitForCity(t, d, id, city)
+	if code, err := d.WebhookKey.PostRSA(url, body, ""); err != nil || code != http.StatusOK {
+		t.Fatalf("replay: status %d, err %v; want 200 (ignored)", code, err)
+	}
+	edBody := Event("ContactUpdate", d.GHL.LocationID(), id, "ed-1", time.Now())
+	if code, err := d.WebhookKey.Post(url, edBody, ""); err != nil || code != http.StatusOK {
+		t.Fatalf("ed25519 delivery: status %d, err %v; want 200", code, err)
+	}
+	metricsBody := scrape(t, "http://"+d.Service.MetricsAddr()+"/metrics")
+	for _, want := range []string{
+		`ptsync_webhooks_total{result="accepted",scheme="rsa",source="ghl"} 1`,
+		`ptsync_webhooks_total{result="bad_signature",scheme="rsa",source="ghl"} 2`,
+		`ptsync_webhooks_total{result="duplicate",scheme="rsa",source="ghl"} 1`,
+		`ptsync_webhooks_total{result="accepted",scheme="ed25519",source="ghl"} 1`,
+	} {
+		if !strings.Contains(metricsBody, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+// waitForCity waits (up to 30 s, a generous bound on a loaded machine; not a timing claim) for
+// the mirror's copy of contact id to carry city.
+func waitForCity(t *testing.T, d *Demo, id, city string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var raw string
+		_ = d.Service.Store().View(func(tx *store.Tx) error {
+			c, err := tx.GetGHLContact(id)
+			raw = string(c.Raw)
+			return err
+		})
+		if strings.Contains(raw, city) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("contact %s not re-read after an accepted webhook", id)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"ptsync/apiclient/ptd"
 	"ptsync/config"
+	"ptsync/metrics"
 	"ptsync/replicator/reconcile"
 )
 
@@ -23,21 +24,21 @@ func BuildTwoWay(s *Service) (TwoWay, error) {
 	case config.DriverREST:
 		r := cfg.PTD.REST
 		drv, err := ptd.NewREST(ptd.RESTOptions{BaseURL: r.BaseURL, APIKey: r.APIKey,
-			HTTPClient: &http.Client{Timeout: r.Timeout}, Logger: log, Clock: s.now, Registerer: s.reg})
+			HTTPClient: &http.Client{Timeout: r.Timeout}, Logger: log, Clock: s.now, Observer: s.m.PTDObserver()})
 		if err != nil {
 			return TwoWay{}, err
 		}
-		adapter = drv
+		adapter, s.ptdOps = drv, drv.Operations()
 	case config.DriverZapier:
 		z := cfg.PTD.Zapier
 		drv, err := ptd.NewZapier(ptd.ZapierOptions{Hooks: ptd.ZapierHooks{
 			AddClient: z.AddClient, AddToGroup: z.AddToGroup,
 			AssignPackage: z.AssignPackage, PrintOnly: z.PrintOnly,
-			Reminder: z.Reminder}, HTTPClient: &http.Client{Timeout: z.Timeout}, Logger: log, Registerer: s.reg})
+			Reminder: z.Reminder}, HTTPClient: &http.Client{Timeout: z.Timeout}, Logger: log, Observer: s.m.PTDObserver()})
 		if err != nil {
 			return TwoWay{}, err
 		}
-		adapter = drv
+		adapter, s.ptdOps = drv, drv.Operations()
 	default:
 		return TwoWay{}, fmt.Errorf("cannot build pt distinction adapter: unknown driver %q", cfg.PTD.Driver)
 	}
@@ -55,7 +56,8 @@ func BuildTwoWay(s *Service) (TwoWay, error) {
 	s.engine = eng
 	if z := cfg.PTD.Zapier; z != nil && !z.TriggerSecret.IsZero() {
 		h, err := ptd.NewTriggerHandler(ptd.TriggerHandlerOptions{Secret: z.TriggerSecret,
-			Handle: eng.HandleTrigger, Logger: log, Registerer: s.reg})
+			Handle: eng.HandleTrigger, Logger: log,
+			Count: func(r string) { s.m.WebhookReceived(metrics.UpstreamPTD, metrics.SchemeSharedSecret, triggerResult(r)) }})
 		if err != nil {
 			return TwoWay{}, err
 		}

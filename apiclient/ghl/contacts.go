@@ -35,7 +35,22 @@ const (
 	OpGetAppointments     = "get-appointments-for-contact"
 	OpAddTags             = "add-tags"
 	OpRemoveTags          = "remove-tags"
+	// OpGetAccessToken is the OAuth token endpoint (apps/oauth.json), called by OAuthSource.
+	OpGetAccessToken = "get-access-token"
 )
+
+// Operations lists the operation labels the client reports to its Observer, so the service
+// can declare them at start; withOAuth adds the token endpoint an OAuthSource calls.
+func Operations(withOAuth bool) []string {
+	ops := []string{OpGetContact, OpGetContacts, OpContactsByBusiness, OpCreateContact, OpUpdateContact,
+		OpDeleteContact, OpUpsertContact, OpSearchContacts, OpGetDuplicateContact, OpGetAllTasks, OpGetTask,
+		OpCreateTask, OpUpdateTask, OpUpdateTaskCompleted, OpDeleteTask, OpGetAllNotes, OpGetNote, OpCreateNote,
+		OpUpdateNote, OpDeleteNote, OpGetAppointments, OpAddTags, OpRemoveTags}
+	if withOAuth {
+		ops = append(ops, OpGetAccessToken)
+	}
+	return ops
+}
 
 func esc(s string) string { return url.PathEscape(s) }
 

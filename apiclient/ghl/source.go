@@ -317,12 +317,12 @@ func (s *OAuthSource) refreshLocked(ctx context.Context) error {
 	start := s.opts.Clock()
 	resp, err := s.opts.HTTPClient.Do(req)
 	if err != nil {
-		s.opts.Observer.ObserveRequest("get-access-token", 0, s.opts.Clock().Sub(start))
+		s.opts.Observer.ObserveRequest(OpGetAccessToken, 0, s.opts.Clock().Sub(start))
 		return fmt.Errorf("cannot refresh token for location %s: %w", loc, redactURLError(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	s.opts.Observer.ObserveRequest("get-access-token", resp.StatusCode, s.opts.Clock().Sub(start))
+	s.opts.Observer.ObserveRequest(OpGetAccessToken, resp.StatusCode, s.opts.Clock().Sub(start))
 	if err != nil {
 		return fmt.Errorf("cannot read token response for location %s (the refresh token may be spent): %w", loc, err)
 	}

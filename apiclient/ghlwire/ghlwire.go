@@ -27,8 +27,12 @@ const (
 	// until the daily window resets.
 	HeaderRateLimitDailyReset = "X-RateLimit-Daily-Reset"
 
-	// HeaderSignature carries the Ed25519 signature (base64) of a webhook's raw body.
+	// HeaderSignature carries the Ed25519 signature (base64) of a webhook's raw body; HighLevel
+	// sends only this one since 2026-07-01.
 	HeaderSignature = "X-GHL-Signature"
+	// HeaderLegacySignature carries the legacy RSA signature (base64 PKCS#1 v1.5 over SHA-256 of
+	// the raw body) that HighLevel's WebhookAuthentication.md documents.
+	HeaderLegacySignature = "X-WH-Signature"
 )
 
 // Scopes the contacts API distinguishes.

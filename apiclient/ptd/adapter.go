@@ -54,6 +54,15 @@ var capNames = [numCaps]string{"clients.read", "clients.create", "clients.update
 	"groups.remove", "packages", "catalog", "access", "access.print_only", "tasks", "notes",
 	"appointments", "reminders", "update_events"}
 
+// AllCapabilities lists every capability a driver can declare, in declaration order.
+func AllCapabilities() []Capability {
+	out := make([]Capability, numCaps)
+	for i := range out {
+		out[i] = Capability(i)
+	}
+	return out
+}
+
 // String returns the capability's stable name, used in logs, metrics and errors.
 func (c Capability) String() string {
 	if c < numCaps {

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"ptsync/apiclient/ptdwire"
 )
@@ -30,9 +29,9 @@ type RESTOptions struct {
 	HTTPClient *http.Client
 	Logger     hclog.Logger
 	Clock      func() time.Time
-	// Registerer receives ptsync_ptd_rest_requests_total{op,code} and
-	// ptsync_ptd_rest_retries_total{op}; nil registers nothing.
-	Registerer prometheus.Registerer
+	// Observer receives every request attempt and retry (see Operations for the operation
+	// labels); nil discards them.
+	Observer Observer
 	// MaxRetries is how many times a retryable failure is retried (default 4; -1 disables).
 	MaxRetries int
 	// BaseBackoff and MaxBackoff bound the full-jitter exponential backoff (250 ms, 30 s).
@@ -65,8 +64,7 @@ type REST struct {
 	maxRA   time.Duration
 	maxBody int64
 
-	requests *prometheus.CounterVec
-	retried  *prometheus.CounterVec
+	obs Observer
 
 	fixed bool // capabilities came from RESTOptions
 
@@ -92,7 +90,7 @@ func NewREST(o RESTOptions) (*REST, error) {
 		return nil, fmt.Errorf("cannot create ptd rest driver: %w: api key is empty", ErrInvalidInput)
 	}
 	r := &REST{base: u, key: o.APIKey, hc: orDefaultHTTP(o.HTTPClient), log: orNullLogger(o.Logger), clock: o.Clock,
-		maxRA: o.MaxRetryAfter, maxBody: o.MaxBodyBytes, caps: allREST,
+		maxRA: o.MaxRetryAfter, maxBody: o.MaxBodyBytes, caps: allREST, obs: orNopObserver(o.Observer),
 		retryPolicy: newRetryPolicy(o.Sleep, o.MaxRetries, o.BaseBackoff, o.MaxBackoff, 250*time.Millisecond)}
 	if r.clock == nil {
 		r.clock = time.Now
@@ -106,19 +104,17 @@ func NewREST(o RESTOptions) (*REST, error) {
 	if o.Capabilities != nil {
 		r.caps, r.fixed = *o.Capabilities, true
 	}
-	if o.Registerer != nil {
-		r.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ptsync_ptd_rest_requests_total",
-			Help: "HTTP requests made to the PTD REST contract, by operation and status code (0: transport error)."},
-			[]string{"op", "code"})
-		r.retried = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ptsync_ptd_rest_retries_total",
-			Help: "Requests to the PTD REST contract that were retried, by operation."}, []string{"op"})
-		for _, c := range []prometheus.Collector{r.requests, r.retried} {
-			if err := o.Registerer.Register(c); err != nil {
-				return nil, fmt.Errorf("cannot register ptd rest metrics: %w", err)
-			}
-		}
-	}
 	return r, nil
+}
+
+// Operations lists the operation labels the driver reports to its Observer, one per call of
+// the contract, so that the service can declare them at start.
+func (r *REST) Operations() []string {
+	out := make([]string, len(restOps))
+	for i, op := range restOps {
+		out[i] = operationLabel(op)
+	}
+	return out
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -203,14 +199,15 @@ func (r *REST) do(ctx context.Context, c call) (http.Header, error) {
 		if c.ifMatch != "" {
 			req.Header.Set("If-Match", c.ifMatch)
 		}
+		start := r.clock()
 		resp, err := r.hc.Do(req)
 		if err != nil {
-			r.count(c.op, 0)
+			r.obs.ObserveRequest(operationLabel(c.op), 0, r.clock().Sub(start))
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("cannot %s: %w", c.op, ctx.Err())
 			}
 			if c.idempotent && attempt <= r.retries {
-				if werr := r.wait(ctx, c.op, attempt, 0, "transport error", err); werr != nil {
+				if werr := r.wait(ctx, c.op, attempt, 0, transportReason(err), err); werr != nil {
 					return nil, werr
 				}
 				continue
@@ -219,7 +216,7 @@ func (r *REST) do(ctx context.Context, c call) (http.Header, error) {
 		}
 		body, rerr := io.ReadAll(io.LimitReader(resp.Body, r.maxBody+1))
 		resp.Body.Close()
-		r.count(c.op, resp.StatusCode)
+		r.obs.ObserveRequest(operationLabel(c.op), resp.StatusCode, r.clock().Sub(start))
 		if rerr == nil && int64(len(body)) > r.maxBody {
 			rerr = fmt.Errorf("response body exceeds %d bytes", r.maxBody)
 		}
@@ -238,7 +235,7 @@ func (r *REST) do(ctx context.Context, c call) (http.Header, error) {
 		retryable := resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 && c.idempotent
 		if retryable && attempt <= r.retries {
 			if !hasRA || ra <= r.maxRA {
-				if werr := r.wait(ctx, c.op, attempt, ra, strconv.Itoa(resp.StatusCode), nil); werr != nil {
+				if werr := r.wait(ctx, c.op, attempt, ra, statusReason(resp.StatusCode), nil); werr != nil {
 					return nil, werr
 				}
 				continue
@@ -253,12 +250,11 @@ func (r *REST) do(ctx context.Context, c call) (http.Header, error) {
 	}
 }
 
-// wait sleeps before retry attempt+1: Retry-After when given, else full-jitter backoff.
+// wait sleeps before retry attempt+1: Retry-After when given, else full-jitter backoff. why is
+// the retry reason reported to the Observer.
 func (r *REST) wait(ctx context.Context, op string, attempt int, retryAfter time.Duration, why string, cause error) error {
 	d := r.delay(attempt, retryAfter)
-	if r.retried != nil {
-		r.retried.WithLabelValues(op).Inc()
-	}
+	r.obs.ObserveRetry(operationLabel(op), why)
 	r.log.Debug("retrying ptd call", "op", op, "attempt", attempt, "reason", why, "wait", d, "error", cause)
 	if err := r.sleep(ctx, d); err != nil {
 		return fmt.Errorf("cannot %s: %w", op, err)
@@ -279,12 +275,6 @@ func (r *REST) retryAfter(v string) (time.Duration, bool) {
 		return max(t.Sub(r.clock()), 0), true
 	}
 	return 0, false
-}
-
-func (r *REST) count(op string, code int) {
-	if r.requests != nil {
-		r.requests.WithLabelValues(op, strconv.Itoa(code)).Inc()
-	}
 }
 
 func (r *REST) need(op string, c Capability) error {

@@ -16,6 +16,7 @@ import (
 	"ptsync/apiclient/ptd"
 	"ptsync/apiclient/ptdwire"
 	"ptsync/internal/secret"
+	"ptsync/metrics"
 	"ptsync/sim/ptdsim"
 )
 
@@ -57,7 +58,8 @@ func newEnv(t *testing.T, simOpts ptdsim.Options, mod func(*ptd.RESTOptions)) *e
 	e := &env{sim: ptdsim.New(simOpts), sleeps: &sleeps{}, reg: prometheus.NewRegistry()}
 	e.srv = httptest.NewServer(e.sim.Handler())
 	t.Cleanup(e.srv.Close)
-	o := ptd.RESTOptions{BaseURL: e.srv.URL, APIKey: secret.New(simOpts.APIKey), Sleep: e.sleeps.sleep, Registerer: e.reg}
+	o := ptd.RESTOptions{BaseURL: e.srv.URL, APIKey: secret.New(simOpts.APIKey), Sleep: e.sleeps.sleep,
+		Observer: metrics.New(e.reg).PTDObserver()}
 	if mod != nil {
 		mod(&o)
 	}
@@ -295,11 +297,11 @@ func TestRESTErrors(t *testing.T) {
 					t.Fatalf("backoff sleeps = %v, want 2 within the full-jitter ceilings", s)
 				}
 				want := `
-# HELP ptsync_ptd_rest_retries_total Requests to the PTD REST contract that were retried, by operation.
-# TYPE ptsync_ptd_rest_retries_total counter
-ptsync_ptd_rest_retries_total{op="get client"} 2
+# HELP ptsync_api_retries_total Upstream API request retries, by the reason for the retry.
+# TYPE ptsync_api_retries_total counter
+ptsync_api_retries_total{operation="get-client",reason="server_error",upstream="ptd"} 2
 `
-				if err := testutil.GatherAndCompare(e.reg, strings.NewReader(want), "ptsync_ptd_rest_retries_total"); err != nil {
+				if err := testutil.GatherAndCompare(e.reg, strings.NewReader(want), "ptsync_api_retries_total"); err != nil {
 					t.Fatal(err)
 				}
 			}},

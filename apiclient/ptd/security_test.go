@@ -17,6 +17,7 @@ import (
 	"ptsync/apiclient/ptdwire"
 	"ptsync/internal/secret"
 	"ptsync/internal/secrettest"
+	"ptsync/metrics"
 	"ptsync/sim/ptdsim"
 )
 
@@ -42,7 +43,8 @@ func TestSecurityRESTKeyStaysOutOfLogsErrorsAndMetrics(t *testing.T) {
 	t.Cleanup(srv.Close)
 	reg := prometheus.NewRegistry()
 	ctx := context.Background()
-	r, err := ptd.NewREST(ptd.RESTOptions{BaseURL: srv.URL, APIKey: secret.New(key), Logger: sink.Logger(), Registerer: reg, Sleep: noSleep})
+	r, err := ptd.NewREST(ptd.RESTOptions{BaseURL: srv.URL, APIKey: secret.New(key), Logger: sink.Logger(),
+		Observer: metrics.New(reg).PTDObserver(), Sleep: noSleep})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +115,8 @@ func TestSecurityZapierHooksStayOutOfLogsErrorsAndMetrics(t *testing.T) {
 		hooks.PrintOnly.Reveal(), hooks.Reminder.Reveal()}
 	sink := secrettest.NewSink(t, all...)
 	reg := prometheus.NewRegistry()
-	z, err := ptd.NewZapier(ptd.ZapierOptions{Hooks: hooks, Logger: sink.Logger(), Registerer: reg, Sleep: noSleep, MaxRetries: 2})
+	z, err := ptd.NewZapier(ptd.ZapierOptions{Hooks: hooks, Logger: sink.Logger(), Observer: metrics.New(reg).PTDObserver(),
+		Sleep: noSleep, MaxRetries: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +152,9 @@ func TestSecurityTriggerHandler(t *testing.T) {
 	sink := secrettest.NewSink(t, shared, guess)
 	reg := prometheus.NewRegistry()
 	handled := 0
-	h, err := ptd.NewTriggerHandler(ptd.TriggerHandlerOptions{Secret: secret.New(shared), MaxBodyBytes: 1024, Logger: sink.Logger(), Registerer: reg,
+	m := metrics.New(reg)
+	count := func(result string) { m.WebhookReceived(metrics.UpstreamPTD, metrics.SchemeSharedSecret, result) }
+	h, err := ptd.NewTriggerHandler(ptd.TriggerHandlerOptions{Secret: secret.New(shared), MaxBodyBytes: 1024, Logger: sink.Logger(), Count: count,
 		Handle: func(context.Context, ptdwire.ZapierTrigger) error { handled++; return nil }})
 	if err != nil {
 		t.Fatal(err)
@@ -192,7 +197,7 @@ func TestSecurityTriggerHandler(t *testing.T) {
 			}
 		})
 	}
-	if got := testutil.ToFloat64(counterWith(t, reg, "ptsync_ptd_zapier_triggers_total", ptd.TriggerTooLarge)); got != 2 {
+	if got := testutil.ToFloat64(counterWith(t, reg, "ptsync_webhooks_total", ptd.TriggerTooLarge)); got != 2 {
 		t.Errorf("too_large counted %v times, want 2", got)
 	}
 	secrettest.CheckRegistry(t, reg, shared, guess)

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"ptsync/apiclient/ptdwire"
 )
@@ -32,8 +31,9 @@ type TriggerHandlerOptions struct {
 	// MaxBodyBytes caps the request body (413 beyond it); 0 means 64 KiB.
 	MaxBodyBytes int64
 	Logger       hclog.Logger
-	// Registerer receives ptsync_ptd_zapier_triggers_total{result}; nil registers nothing.
-	Registerer prometheus.Registerer
+	// Count receives the result of every delivery, one of the Trigger* constants; the service
+	// counts them in ptsync_webhooks_total. It must not block. Nil counts nothing.
+	Count func(result string)
 }
 
 // TriggerHandler is the http.Handler for PTD's Zapier triggers (client added, client added to
@@ -46,10 +46,10 @@ type TriggerHandler struct {
 	handle    func(context.Context, ptdwire.ZapierTrigger) error
 	maxBody   int64
 	log       hclog.Logger
-	results   *prometheus.CounterVec
+	results   func(result string)
 }
 
-// Trigger results, the label values of ptsync_ptd_zapier_triggers_total.
+// Trigger results, as TriggerHandlerOptions.Count receives them.
 const (
 	TriggerAccepted     = "accepted"
 	TriggerUnauthorized = "unauthorized"
@@ -66,22 +66,16 @@ func NewTriggerHandler(o TriggerHandlerOptions) (*TriggerHandler, error) {
 	if o.Handle == nil {
 		return nil, fmt.Errorf("cannot create zapier trigger handler: %w: no Handle callback", ErrInvalidInput)
 	}
-	h := &TriggerHandler{secretSum: sha256.Sum256([]byte(o.Secret.Reveal())), handle: o.Handle, maxBody: o.MaxBodyBytes, log: o.Logger}
+	h := &TriggerHandler{secretSum: sha256.Sum256([]byte(o.Secret.Reveal())), handle: o.Handle, maxBody: o.MaxBodyBytes,
+		log: o.Logger, results: o.Count}
 	if h.maxBody <= 0 {
 		h.maxBody = 64 << 10
 	}
 	if h.log == nil {
 		h.log = hclog.NewNullLogger()
 	}
-	if o.Registerer != nil {
-		h.results = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ptsync_ptd_zapier_triggers_total",
-			Help: "Inbound PTD Zapier triggers by result (accepted, unauthorized, too_large, invalid, failed)."}, []string{"result"})
-		if err := o.Registerer.Register(h.results); err != nil {
-			return nil, fmt.Errorf("cannot register zapier trigger metrics: %w", err)
-		}
-		for _, r := range []string{TriggerAccepted, TriggerUnauthorized, TriggerTooLarge, TriggerInvalid, TriggerFailed} {
-			h.results.WithLabelValues(r)
-		}
+	if h.results == nil {
+		h.results = func(string) {}
 	}
 	return h, nil
 }
@@ -96,11 +90,7 @@ func (h *TriggerHandler) fail(w http.ResponseWriter, result string, status int, 
 	_ = json.NewEncoder(w).Encode(ptdwire.Error{Code: code, Message: msg})
 }
 
-func (h *TriggerHandler) count(result string) {
-	if h.results != nil {
-		h.results.WithLabelValues(result).Inc()
-	}
-}
+func (h *TriggerHandler) count(result string) { h.results(result) }
 
 // ServeHTTP implements http.Handler.
 func (h *TriggerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"ptsync/apiclient/ptdwire"
 )
@@ -36,8 +35,9 @@ type ZapierOptions struct {
 	Hooks      ZapierHooks
 	HTTPClient *http.Client // default: 30 s timeout
 	Logger     hclog.Logger
-	// Registerer receives ptsync_ptd_zapier_posts_total{action,code}; nil registers nothing.
-	Registerer prometheus.Registerer
+	// Observer receives every POST attempt and retry, under the operation "zapier-" and the
+	// action ("zapier-add-client"; see Operations); nil discards them.
+	Observer Observer
 	// MaxRetries, BaseBackoff, MaxBackoff and Sleep work as in RESTOptions.
 	MaxRetries              int
 	BaseBackoff, MaxBackoff time.Duration
@@ -59,14 +59,14 @@ type Zapier struct {
 	hc    *http.Client
 	log   hclog.Logger
 	retryPolicy
-	posts *prometheus.CounterVec
+	obs Observer
 }
 
 var _ Adapter = (*Zapier)(nil)
 
 // NewZapier validates the hook URLs and returns a driver whose capabilities follow from them.
 func NewZapier(o ZapierOptions) (*Zapier, error) {
-	z := &Zapier{hooks: map[string]Secret{}, hc: orDefaultHTTP(o.HTTPClient), log: orNullLogger(o.Logger),
+	z := &Zapier{hooks: map[string]Secret{}, hc: orDefaultHTTP(o.HTTPClient), log: orNullLogger(o.Logger), obs: orNopObserver(o.Observer),
 		retryPolicy: newRetryPolicy(o.Sleep, o.MaxRetries, o.BaseBackoff, o.MaxBackoff, 500*time.Millisecond)}
 	var caps []Capability
 	for _, h := range []struct {
@@ -91,14 +91,20 @@ func NewZapier(o ZapierOptions) (*Zapier, error) {
 		caps = append(caps, h.cap)
 	}
 	z.caps = NewCapabilities(caps...)
-	if o.Registerer != nil {
-		z.posts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ptsync_ptd_zapier_posts_total",
-			Help: "POSTs to Zapier catch hooks, by action and status code (0: transport error)."}, []string{"action", "code"})
-		if err := o.Registerer.Register(z.posts); err != nil {
-			return nil, fmt.Errorf("cannot register ptd zapier metrics: %w", err)
+	return z, nil
+}
+
+// Operations lists the operation labels the driver reports to its Observer: one per
+// configured hook, in a stable order.
+func (z *Zapier) Operations() []string {
+	var out []string
+	for _, action := range []string{ptdwire.ZapierAddClient, ptdwire.ZapierAddToGroup, ptdwire.ZapierAssignPackage,
+		ptdwire.ZapierPrintOnly, ptdwire.ZapierReminder} {
+		if _, ok := z.hooks[action]; ok {
+			out = append(out, zapierOperation(action))
 		}
 	}
-	return z, nil
+	return out
 }
 
 // Capabilities implements Adapter: one capability per configured hook.
@@ -134,9 +140,10 @@ func (z *Zapier) post(ctx context.Context, op string, a ptdwire.ZapierAction, id
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Idempotency-Key", a.IdempotencyKey)
 		req.Header.Set("User-Agent", "ptsync")
+		start := time.Now()
 		resp, err := z.hc.Do(req)
 		if err != nil {
-			z.count(a.Action, 0)
+			z.obs.ObserveRequest(zapierOperation(a.Action), 0, time.Since(start))
 			if ctx.Err() != nil {
 				return "", fmt.Errorf("cannot %s: %w", op, ctx.Err())
 			}
@@ -146,7 +153,7 @@ func (z *Zapier) post(ctx context.Context, op string, a ptdwire.ZapierAction, id
 				cause = ue.Err
 			}
 			if idempotent && attempt <= z.retries {
-				if werr := z.wait(ctx, op, attempt, 0); werr != nil {
+				if werr := z.wait(ctx, op, a.Action, attempt, 0, transportReason(err)); werr != nil {
 					return "", werr
 				}
 				continue
@@ -155,7 +162,7 @@ func (z *Zapier) post(ctx context.Context, op string, a ptdwire.ZapierAction, id
 		}
 		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
-		z.count(a.Action, resp.StatusCode)
+		z.obs.ObserveRequest(zapierOperation(a.Action), resp.StatusCode, time.Since(start))
 		if resp.StatusCode/100 == 2 {
 			var out ptdwire.ZapierHookResponse
 			if err := json.Unmarshal(raw, &out); err != nil || out.Status != "success" {
@@ -168,7 +175,7 @@ func (z *Zapier) post(ctx context.Context, op string, a ptdwire.ZapierAction, id
 			if n, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && n >= 0 {
 				ra = time.Duration(n) * time.Second
 			}
-			if werr := z.wait(ctx, op, attempt, ra); werr != nil {
+			if werr := z.wait(ctx, op, a.Action, attempt, ra, statusReason(resp.StatusCode)); werr != nil {
 				return "", werr
 			}
 			continue
@@ -177,19 +184,15 @@ func (z *Zapier) post(ctx context.Context, op string, a ptdwire.ZapierAction, id
 	}
 }
 
-func (z *Zapier) wait(ctx context.Context, op string, attempt int, d time.Duration) error {
+// wait sleeps before retry attempt+1 of action's POST and reports the retry with why.
+func (z *Zapier) wait(ctx context.Context, op, action string, attempt int, d time.Duration, why string) error {
 	d = z.delay(attempt, d)
-	z.log.Debug("retrying zapier post", "op", op, "attempt", attempt, "wait", d)
+	z.obs.ObserveRetry(zapierOperation(action), why)
+	z.log.Debug("retrying zapier post", "op", op, "attempt", attempt, "reason", why, "wait", d)
 	if err := z.sleep(ctx, d); err != nil {
 		return fmt.Errorf("cannot %s: %w", op, err)
 	}
 	return nil
-}
-
-func (z *Zapier) count(action string, code int) {
-	if z.posts != nil {
-		z.posts.WithLabelValues(action, strconv.Itoa(code)).Inc()
-	}
 }
 
 func (z *Zapier) need(op string, c Capability) error {

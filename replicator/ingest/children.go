@@ -21,6 +21,10 @@ const (
 	ReasonSweep = "sweep"
 )
 
+// ChildKinds lists the kinds of children refreshed per contact (the kind label of
+// ptsync_children_refreshes_total, with ReasonDirty and ReasonSweep as its reason).
+func ChildKinds() []string { return []string{"tasks", "notes", "appointments"} }
+
 // ChildStats reports one children run.
 type ChildStats struct {
 	Dirty    int // contacts refreshed because they were dirty
@@ -287,7 +291,7 @@ func (p *Poller) refresh(ctx context.Context, ids []string, reason string, done 
 				}
 				mu.Unlock()
 				if err == nil {
-					for _, kind := range []string{"tasks", "notes", "appointments"} {
+					for _, kind := range ChildKinds() {
 						p.m.ChildrenRefreshed(kind, reason)
 					}
 				}

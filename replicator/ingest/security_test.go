@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
@@ -32,7 +33,7 @@ func TestSecurityWebhookBodyCap(t *testing.T) {
 	defer db.Close()
 	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{3}, ed25519.SeedSize))
 	const maxBody = 1024
-	h, err := NewWebhookHandler(WebhookOptions{Store: db, PublicKey: key.Public().(ed25519.PublicKey), MaxBodyBytes: maxBody,
+	h, err := NewWebhookHandler(WebhookOptions{Store: db, PublicKeys: []crypto.PublicKey{key.Public()}, MaxBodyBytes: maxBody,
 		LocationID: "loc1", Metrics: metrics.New(prometheus.NewRegistry()), Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)

@@ -1,14 +1,12 @@
 package ingest
 
 import (
-	"crypto/ed25519"
-	"encoding/base64"
+	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -21,8 +19,10 @@ import (
 // WebhookOptions configure the HighLevel webhook handler.
 type WebhookOptions struct {
 	Store *store.DB
-	// PublicKey verifies x-ghl-signature; nil refuses every delivery with 401.
-	PublicKey ed25519.PublicKey
+	// PublicKeys verify the deliveries: an ed25519.PublicKey checks x-ghl-signature, an
+	// *rsa.PublicKey the legacy x-wh-signature (see webhookVerifier). None refuses every
+	// delivery with 401.
+	PublicKeys []crypto.PublicKey
 	// ReplayWindow: a timestamp further than this from now is stale (default 5m).
 	ReplayWindow time.Duration
 	// MaxBodyBytes caps the body (default 1 MiB); larger gets 413.
@@ -38,20 +38,27 @@ type WebhookOptions struct {
 	Dirty func(contactID, event string, contactChanged bool)
 }
 
-// WebhookHandler receives HighLevel webhooks. It verifies the Ed25519 signature over the raw
-// body, rejects stale timestamps, de-duplicates webhookId in the store and marks the event's
-// contact dirty in the same transaction; it does no API call itself. Answers: 200 accepted or
+// WebhookHandler receives HighLevel webhooks. It verifies the signature over the raw body
+// (Ed25519 x-ghl-signature or RSA x-wh-signature, by the configured keys), then, whatever the
+// scheme, rejects stale timestamps, de-duplicates webhookId in the store and marks the event's
+// contact dirty in the same transaction; it does no API call itself. Every delivery is counted
+// in ptsync_webhooks_total by the scheme it carries. Answers: 200 accepted or
 // duplicate (so HighLevel stops retrying), 401 bad signature, 400 malformed or stale, 413 too
 // large, 405 wrong method, 500 when the store fails (HighLevel retries). Safe for concurrent use.
 type WebhookHandler struct {
-	o   WebhookOptions
-	log hclog.Logger
+	o      WebhookOptions
+	log    hclog.Logger
+	verify webhookVerifier
 }
 
-// NewWebhookHandler returns the handler; Store is required.
+// NewWebhookHandler returns the handler; Store is required, and every key must be Ed25519 or RSA.
 func NewWebhookHandler(o WebhookOptions) (*WebhookHandler, error) {
 	if o.Store == nil {
 		return nil, errors.New("cannot create webhook handler: no store")
+	}
+	v, err := newWebhookVerifier(o.PublicKeys)
+	if err != nil {
+		return nil, err
 	}
 	if o.ReplayWindow <= 0 {
 		o.ReplayWindow = 5 * time.Minute
@@ -65,8 +72,12 @@ func NewWebhookHandler(o WebhookOptions) (*WebhookHandler, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &WebhookHandler{o: o, log: o.Logger.Named("webhook")}, nil
+	return &WebhookHandler{o: o, log: o.Logger.Named("webhook"), verify: v}, nil
 }
+
+// Schemes lists the signature schemes the handler's keys verify (metrics.Scheme*), for the
+// service to declare ptsync_webhooks_total at start.
+func (h *WebhookHandler) Schemes() []string { return h.verify.Schemes() }
 
 // contactEvents re-read the contact; child events only refresh children.
 var contactEvents = map[string]bool{
@@ -80,10 +91,30 @@ var childEvents = map[string]bool{
 	"AppointmentCreate": true, "AppointmentUpdate": true, "AppointmentDelete": true,
 }
 
-func (h *WebhookHandler) reject(w http.ResponseWriter, status int, result, msg string) {
-	h.o.Metrics.WebhookReceived(metrics.UpstreamGHL, result)
-	h.log.Debug("webhook rejected", "result", result, "detail", msg)
+func (h *WebhookHandler) reject(w http.ResponseWriter, status int, scheme, result, msg string) {
+	h.o.Metrics.WebhookReceived(metrics.UpstreamGHL, scheme, result)
+	h.log.Debug("webhook rejected", "scheme", scheme, "result", result, "detail", msg)
 	http.Error(w, msg, status)
+}
+
+// readBody reads the body up to MaxBodyBytes; past it, or when it cannot be read, it answers
+// and counts the rejection itself and returns false.
+func (h *WebhookHandler) readBody(w http.ResponseWriter, r *http.Request, scheme string) ([]byte, bool) {
+	tooLarge := fmt.Sprintf("body larger than %d bytes", h.o.MaxBodyBytes)
+	if r.ContentLength > h.o.MaxBodyBytes {
+		h.reject(w, http.StatusRequestEntityTooLarge, scheme, metrics.WebhookTooLarge, tooLarge)
+		return nil, false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, h.o.MaxBodyBytes+1))
+	if err != nil {
+		h.reject(w, http.StatusBadRequest, scheme, metrics.WebhookMalformed, "cannot read body")
+		return nil, false
+	}
+	if int64(len(body)) > h.o.MaxBodyBytes {
+		h.reject(w, http.StatusRequestEntityTooLarge, scheme, metrics.WebhookTooLarge, tooLarge)
+		return nil, false
+	}
+	return body, true
 }
 
 // ServeHTTP implements http.Handler.
@@ -93,42 +124,33 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	if r.ContentLength > h.o.MaxBodyBytes {
-		h.reject(w, http.StatusRequestEntityTooLarge, metrics.WebhookTooLarge, fmt.Sprintf("body larger than %d bytes", h.o.MaxBodyBytes))
+	scheme := claimedScheme(r.Header)
+	body, ok := h.readBody(w, r, scheme)
+	if !ok {
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, h.o.MaxBodyBytes+1))
-	if err != nil {
-		h.reject(w, http.StatusBadRequest, metrics.WebhookMalformed, "cannot read body")
-		return
-	}
-	if int64(len(body)) > h.o.MaxBodyBytes {
-		h.reject(w, http.StatusRequestEntityTooLarge, metrics.WebhookTooLarge, fmt.Sprintf("body larger than %d bytes", h.o.MaxBodyBytes))
-		return
-	}
-	sig, err := base64.StdEncoding.DecodeString(strings.TrimSpace(r.Header.Get(ghlwire.HeaderSignature)))
-	if len(h.o.PublicKey) != ed25519.PublicKeySize || err != nil || len(sig) != ed25519.SignatureSize ||
-		!ed25519.Verify(h.o.PublicKey, body, sig) {
-		h.reject(w, http.StatusUnauthorized, metrics.WebhookBadSignature, "invalid x-ghl-signature")
+	scheme, ok = h.verify.verify(r.Header, body)
+	if !ok {
+		h.reject(w, http.StatusUnauthorized, scheme, metrics.WebhookBadSignature, "invalid or missing x-ghl-signature / x-wh-signature")
 		return
 	}
 	var ev ghlwire.WebhookEvent
 	if err := json.Unmarshal(body, &ev); err != nil || ev.Type == "" {
-		h.reject(w, http.StatusBadRequest, metrics.WebhookMalformed, "body is not a webhook event")
+		h.reject(w, http.StatusBadRequest, scheme, metrics.WebhookMalformed, "body is not a webhook event")
 		return
 	}
 	if ev.WebhookID == "" {
-		h.reject(w, http.StatusBadRequest, metrics.WebhookMalformed, "webhookId is missing")
+		h.reject(w, http.StatusBadRequest, scheme, metrics.WebhookMalformed, "webhookId is missing")
 		return
 	}
 	now := h.o.Now()
 	ts, err := parseTime(ev.Timestamp, time.UTC)
 	if err != nil || ts.IsZero() {
-		h.reject(w, http.StatusBadRequest, metrics.WebhookMalformed, "timestamp is missing or not ISO-8601")
+		h.reject(w, http.StatusBadRequest, scheme, metrics.WebhookMalformed, "timestamp is missing or not ISO-8601")
 		return
 	}
 	if d := now.Sub(ts); d > h.o.ReplayWindow || d < -h.o.ReplayWindow {
-		h.reject(w, http.StatusBadRequest, metrics.WebhookStale, fmt.Sprintf("timestamp %s is outside the %s replay window", ev.Timestamp, h.o.ReplayWindow))
+		h.reject(w, http.StatusBadRequest, scheme, metrics.WebhookStale, fmt.Sprintf("timestamp %s is outside the %s replay window", ev.Timestamp, h.o.ReplayWindow))
 		return
 	}
 	contactID := ""
@@ -151,19 +173,20 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return tx.MarkDirty(contactID, "webhook:"+ev.Type)
 	})
 	if err != nil {
+		h.o.Metrics.WebhookReceived(metrics.UpstreamGHL, scheme, metrics.WebhookError)
 		h.log.Error("cannot record webhook", "webhook_id", ev.WebhookID, "error", err)
 		http.Error(w, "cannot record event", http.StatusInternalServerError)
 		return
 	}
 	switch {
 	case dup:
-		h.o.Metrics.WebhookReceived(metrics.UpstreamGHL, metrics.WebhookDuplicate)
+		h.o.Metrics.WebhookReceived(metrics.UpstreamGHL, scheme, metrics.WebhookDuplicate)
 		h.log.Debug("duplicate webhook ignored", "webhook_id", ev.WebhookID, "type", ev.Type)
 	case !known:
-		h.o.Metrics.WebhookReceived(metrics.UpstreamGHL, metrics.WebhookUnknownEvent)
+		h.o.Metrics.WebhookReceived(metrics.UpstreamGHL, scheme, metrics.WebhookUnknownEvent)
 		h.log.Debug("webhook without a contact of this location ignored", "type", ev.Type, "location", ev.LocationID)
 	default:
-		h.o.Metrics.WebhookReceived(metrics.UpstreamGHL, metrics.WebhookAccepted)
+		h.o.Metrics.WebhookReceived(metrics.UpstreamGHL, scheme, metrics.WebhookAccepted)
 		if h.o.Dirty != nil {
 			h.o.Dirty(contactID, ev.Type, contactEvents[ev.Type])
 		}

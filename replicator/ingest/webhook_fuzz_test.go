@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ed25519"
 	"encoding/base64"
 	"net/http"
@@ -62,7 +63,7 @@ func FuzzWebhook(f *testing.F) {
 	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, ed25519.SeedSize))
 	const maxBody = 4096
 	var marked []string
-	h, err := NewWebhookHandler(WebhookOptions{Store: db, PublicKey: key.Public().(ed25519.PublicKey), MaxBodyBytes: maxBody,
+	h, err := NewWebhookHandler(WebhookOptions{Store: db, PublicKeys: []crypto.PublicKey{key.Public()}, MaxBodyBytes: maxBody,
 		LocationID: "loc1", Metrics: metrics.New(prometheus.NewRegistry()), Now: func() time.Time { return now },
 		Dirty: func(id, _ string, _ bool) { marked = append(marked, id) }})
 	if err != nil {

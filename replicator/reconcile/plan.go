@@ -182,7 +182,7 @@ func (e *Engine) Reconcile(ctx context.Context) (Plan, error) {
 	e.describe(&p, acts)
 	for _, a := range acts {
 		for _, h := range a.history {
-			e.m.ReconcileDecision(strings.ReplaceAll(h.Rule, "-", "_"))
+			e.m.ReconcileDecision(decisionLabel(h.Rule))
 		}
 	}
 	e.publish()

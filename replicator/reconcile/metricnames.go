@@ -1,0 +1,43 @@
+package reconcile
+
+import (
+	"strings"
+
+	"ptsync/config"
+	"ptsync/diff"
+	"ptsync/store"
+)
+
+// The label values the engine reports, listed so the service can export them at zero before
+// the first reconcile and push (see metrics.Metrics.DeclarePushOps and DeclareDecisionRules).
+// A value added to the engine and not here still counts; it only appears with its first event.
+
+// PushOps returns the outbox operations pushed to target (store.SideGHL or store.SidePTD), the
+// op label of ptsync_pushes_total.
+func PushOps(target string) []string {
+	both := []string{OpTaskCreate, OpTaskUpdate, OpTaskDelete, OpNoteCreate, OpNoteUpdate, OpNoteDelete, OpDeletePolicy}
+	switch target {
+	case store.SideGHL:
+		return append([]string{OpContactCreate, OpContactUpdate}, both...)
+	case store.SidePTD:
+		return append([]string{OpClientCreate, OpClientUpdate, OpClientRoute, OpApptUpsert, OpReminder}, both...)
+	}
+	return nil
+}
+
+// DecisionRules returns the rule label values of ptsync_reconcile_decisions_total: every
+// diff.Reason plus the engine's own history rules, with dashes as underscores.
+func DecisionRules() []string {
+	var out []string
+	for _, r := range diff.Reasons() {
+		out = append(out, decisionLabel(string(r)))
+	}
+	out = append(out, "create", "route", "surface", "deleted")
+	for _, p := range []string{config.DeleteIgnore, config.DeletePrintOnly, config.DeleteTag, config.DeleteDelete} {
+		out = append(out, decisionLabel("delete-"+p))
+	}
+	return out
+}
+
+// decisionLabel is the rule label of a history rule.
+func decisionLabel(rule string) string { return strings.ReplaceAll(rule, "-", "_") }
