@@ -91,3 +91,17 @@ func (db *DB) commit(write func(func(*bolt.Tx) error) error, fn func(*Tx) error)
 	}
 	return err
 }
+
+// HumanBytes renders n as B, KiB, MiB, GiB or TiB with one decimal, for operator messages.
+func HumanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, i := float64(n)/unit, 0
+	for v >= unit && i < 3 {
+		v /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %ciB", v, "KMGT"[i])
+}
