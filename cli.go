@@ -210,6 +210,16 @@ func (m mirror) Close() {
 	}
 }
 
+// exitForMirror is the exit code of a mirror that cannot be opened: a path that is not a
+// mirror (a text file, an empty file, a directory) is a wrong argument or setting, exit 2;
+// anything else (missing, locked, corrupt, unreadable) is a runtime failure, exit 1.
+func exitForMirror(err error) int {
+	if errors.Is(err, store.ErrNotMirror) {
+		return exitUsage
+	}
+	return exitFailure
+}
+
 // errLockedForeign: the file is locked and no ptsync service announced an admin endpoint.
 var errLockedForeign = errors.New("locked by a process that is not a ptsync service")
 
@@ -218,8 +228,13 @@ var errLockedForeign = errors.New("locked by a process that is not a ptsync serv
 func openMirror(ctx context.Context, path string, readWrite bool) (mirror, error) {
 	m := mirror{path: path}
 	if readWrite {
-		if _, err := os.Stat(path); err != nil {
-			return m, fmt.Errorf("cannot open mirror %s: %w", path, store.ErrNoMirror)
+		// Never create or initialise a file here: only the service makes a new mirror.
+		st, err := os.Stat(path)
+		if err != nil {
+			return m, fmt.Errorf("cannot open mirror %s: %w (the service creates it on first run)", path, store.ErrNoMirror)
+		}
+		if st.Mode().IsRegular() && st.Size() == 0 {
+			return m, fmt.Errorf("cannot open mirror %s: %w: the file is empty", path, store.ErrNotMirror)
 		}
 	}
 	db, err := store.Open(path, store.Options{ReadOnly: !readWrite, Timeout: mirrorLockTimeout, AppVersion: buildVersion()})
@@ -338,7 +353,7 @@ func openReconcileMirror(ctx context.Context, path string, write bool) (reconcil
 func openReconcile(ctx context.Context, stderr io.Writer, cmd, path string, write bool, cfg *config.Config) (reconcileMirror, int, bool) {
 	m, err := openReconcileMirror(ctx, path, write)
 	if err != nil {
-		return m, fail(stderr, cmd, err, exitFailure), false
+		return m, fail(stderr, cmd, err, exitForMirror(err)), false
 	}
 	if cfg != nil && m.db != nil {
 		eng, code := offlineEngine(cfg, m.db, stderr)

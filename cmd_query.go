@@ -67,7 +67,7 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	m, err := openMirror(ctx, dbPath(*db), false)
 	if err != nil {
-		return fail(stderr, "query", err, exitFailure)
+		return fail(stderr, "query", err, exitForMirror(err))
 	}
 	defer m.Close()
 	res, err := withMirrorOrAdmin(m,
