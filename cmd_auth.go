@@ -40,7 +40,15 @@ func cmdAuth(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	tokenFile := fs.String("token-file", defaultTokenFile(), "where to store the tokens (mode 0600); the configuration's ghl.oauth.token_file with --config")
 	code := fs.String("code", "", "an authorization code pasted from the redirect, instead of listening")
 	timeout := fs.Duration("timeout", 10*time.Minute, "how long to wait for the redirect")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: ptsync auth [--config PATH] [--client-id ID] [--client-secret-file FILE] [--token-file FILE] [flags]")
+		fs.PrintDefaults()
+	}
+	terseOnError(fs)
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
 		return exitUsage
 	}
 	if fs.NArg() > 0 {

@@ -33,10 +33,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	level := fs.String("log-level", "warn", "log level of the service's log file (trace, debug, info, warn, error)")
 	logPath := fs.String("log", "", "the service's log file (default: the mirror's name with .log, e.g. ptsync-demo.log)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ptsync demo [--once] [--db PATH] [--contacts N] [--seed N] [--log PATH] [--log-level LEVEL]")
-		fmt.Fprintln(stderr, "Runs both simulators in-process and a real sync against them (rate limits time-scaled 20x).")
+		fmt.Fprintln(fs.Output(), "usage: ptsync demo [--once] [--db PATH] [--contacts N] [--seed N] [--log PATH] [--log-level LEVEL]")
+		fmt.Fprintln(fs.Output(), "Runs both simulators in-process and a real sync against them (rate limits time-scaled 20x).")
 		fs.PrintDefaults()
 	}
+	terseOnError(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
