@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -63,12 +65,23 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := replicator.RunDemo(ctx, replicator.DemoOptions{
 		Contacts: *contacts, Seed: *seed, DBPath: *db, Stderr: stderr, TTY: isTerminal(stderr),
 		LogPath: *logPath, LogLevel: lvl, ConfigTemplate: demoHCL, BuildTwoWay: replicator.BuildTwoWay,
+		Command: invokedAs(os.Args[0]),
 	}, *once, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "ptsync demo: %v\n", err)
 		return exitFailure
 	}
 	return exitOK
+}
+
+// invokedAs is how the person at the terminal runs ptsync, for the commands the demo
+// suggests: `go run .` builds into a go-build temporary directory, so a binary there means
+// the reader has no ptsync on their PATH.
+func invokedAs(argv0 string) string {
+	if strings.Contains(filepath.ToSlash(argv0), "/go-build") {
+		return "go run ."
+	}
+	return "ptsync"
 }
 
 // isTerminal reports whether w is a character device (a terminal), for the progress bar.

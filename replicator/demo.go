@@ -74,6 +74,8 @@ type DemoOptions struct {
 	// StatusEvery is the live status line's period (default 5s).
 	GHLChurn, PTDChurn float64
 	StatusEvery        time.Duration
+	// Command is how the reader runs ptsync ("go run ." or "ptsync"), for the summary.
+	Command string
 	// MirrorFailCommit injects failed mirror commits and HTTPTransport carries the
 	// service's HighLevel requests (tests; see the Options fields of the same names).
 	MirrorFailCommit func() error
@@ -544,8 +546,12 @@ type DemoSummary struct {
 	ConfigPath                           string
 	// Example is a linked contact's email for `ptsync show contact`.
 	Example string
-	// Once: the demo exits after the summary (the metrics URL goes away with it).
+	// Once: the demo exits after the summary (the metrics URL goes away with it, so it is
+	// not printed).
 	Once bool
+	// Command is how the reader runs ptsync, for the "try next" lines: "go run ." when the
+	// demo was started with go run, else "ptsync" (default).
+	Command string
 }
 
 // Summary reads the figures from the mirror, the metrics and the simulators' counters.
@@ -760,22 +766,25 @@ func (s DemoSummary) Print(w io.Writer) {
 	if s.LogPath != "" {
 		row("log", "%s (%s warnings, %s errors)", s.LogPath, thousands(s.Warnings), thousands(s.Errors))
 	}
-	if s.Once {
-		row("metrics", "%s (served until the demo exits; run without --once to keep it)", s.MetricsURL)
-	} else {
+	if !s.Once {
 		row("metrics", "%s", s.MetricsURL)
 	}
+	cmd := s.Command
+	if cmd == "" {
+		cmd = "ptsync"
+	}
 	fmt.Fprintln(w, "\ntry next:")
-	fmt.Fprintf(w, "  ptsync query contacts --db %s --tag vip --where 'overdueTasks > 0'\n", s.DBPath)
+	fmt.Fprintf(w, "  %s query contacts --db %s --tag vip --where 'overdueTasks > 0'\n", cmd, s.DBPath)
 	if s.Example != "" {
-		fmt.Fprintf(w, "  ptsync show contact %s --db %s\n", s.Example, s.DBPath)
+		fmt.Fprintf(w, "  %s show contact %s --db %s\n", cmd, s.Example, s.DBPath)
 	}
 	if s.ConfigPath != "" {
-		fmt.Fprintf(w, "  ptsync plan --config %s            # what the next cycle would write\n", s.ConfigPath)
+		fmt.Fprintf(w, "  %s plan --config %s            # what the next cycle would write\n", cmd, s.ConfigPath)
 	}
 	if held > 0 {
-		fmt.Fprintf(w, "  ptsync conflicts --db %s\n", s.DBPath)
+		fmt.Fprintf(w, "  %s conflicts --db %s\n", cmd, s.DBPath)
 	}
+	fmt.Fprintf(w, "  %s status --db %s\n", cmd, s.DBPath)
 	if !s.Once {
 		fmt.Fprintf(w, "  curl -s %s | grep '^ptsync_'\n", s.MetricsURL)
 	}
@@ -1146,7 +1155,7 @@ func RunDemo(ctx context.Context, o DemoOptions, once bool, stdout io.Writer) er
 		return d.explain(err)
 	}
 	sum := d.Summary()
-	sum.Once = once
+	sum.Once, sum.Command = once, o.Command
 	sum.Print(stdout)
 	if once {
 		return d.Close(ctx)

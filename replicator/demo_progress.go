@@ -81,7 +81,9 @@ func (b *progressBar) update(p ingest.Progress) {
 		r := float64(p.Done) / el
 		rate = fmt.Sprintf("  %.0f %s/s", r, unit)
 		if p.Total > p.Done {
-			eta = fmt.Sprintf("  ETA %s", (time.Duration(float64(p.Total-p.Done)/r) * time.Second).Round(time.Second))
+			// Seconds as a float, then to a Duration: converting the float first would drop
+			// the fraction (0.9 s -> 0) before multiplying.
+			eta = fmt.Sprintf("  ETA %s", time.Duration(float64(p.Total-p.Done)/r*float64(time.Second)).Round(time.Second))
 		}
 		if b.calls != nil && p.Phase != phasePush {
 			rate += fmt.Sprintf("  HighLevel %.0f req/s", float64(b.calls()-b.callsStart)/el)
