@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"ptsync/config"
@@ -35,17 +36,67 @@ const (
 const defaultConfigPath = "config.hcl"
 
 // newFlagSet returns the flag set of `ptsync <name>`: errors go to stderr, parsing returns them
-// (the caller picks the exit code), and -h prints usage's lines followed by the flag defaults.
+// (the caller picks the exit code), and -h prints usage's lines followed by the flag defaults;
+// a bad flag prints the problem and the synopsis only (terseOnError, applied when parsing).
 func newFlagSet(name string, stderr io.Writer, usage ...string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		for _, l := range usage {
-			fmt.Fprintln(stderr, l)
+			fmt.Fprintln(fs.Output(), l)
 		}
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// terseOnError makes fs answer a bad flag with the flag package's one-line complaint, the
+// command's synopsis (the first line of its usage and the lines continuing it) and how to get
+// the rest, instead of every flag's defaults; -h still prints them all. It relies on the
+// flag package writing its complaint before it calls Usage, whereas -h calls Usage straight
+// away. Call it after fs.Usage is final; calling it again does nothing.
+func terseOnError(fs *flag.FlagSet) {
+	if _, done := fs.Output().(*complaintWatch); done {
+		return
+	}
+	out := &complaintWatch{w: fs.Output()}
+	fs.SetOutput(out)
+	full := fs.Usage
+	if full == nil {
+		full = fs.PrintDefaults
+	}
+	fs.Usage = func() {
+		if !out.complained {
+			full()
+			out.complained = false
+			return
+		}
+		var b strings.Builder
+		fs.SetOutput(&b)
+		full()
+		fs.SetOutput(out)
+		lines := strings.Split(b.String(), "\n")
+		synopsis := lines[:1]
+		for _, l := range lines[1:] {
+			if !strings.HasPrefix(l, "       ") || strings.HasPrefix(strings.TrimSpace(l), "-") {
+				break
+			}
+			synopsis = append(synopsis, l)
+		}
+		fmt.Fprintf(out.w, "%s\n(run 'ptsync %s -h' for every flag)\n", strings.Join(synopsis, "\n"), fs.Name())
+		out.complained = false
+	}
+}
+
+// complaintWatch passes a flag set's output through and notes that something was written.
+type complaintWatch struct {
+	w          io.Writer
+	complained bool
+}
+
+func (c *complaintWatch) Write(p []byte) (int, error) {
+	c.complained = true
+	return c.w.Write(p)
 }
 
 // dbFlag registers --db for a mirror that defaults to $PTSYNC_DB or ./ptsync.db (see dbPath).
@@ -89,6 +140,7 @@ func configPath(flagValue string, getenv func(string) string) string {
 // parseInterleaved lets positional arguments and flags mix ("query contacts --tag vip" and
 // "query --tag vip contacts").
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	terseOnError(fs)
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -140,6 +192,7 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer, positionals i
 // refuses any positional argument, naming it, and (showUsage) printing the usage after it; ok is
 // false when the caller must return code.
 func parseNoArgs(fs *flag.FlagSet, args []string, stderr io.Writer, showUsage bool) (int, bool) {
+	terseOnError(fs)
 	if err := fs.Parse(args); err != nil {
 		return parseExit(err), false
 	}
@@ -210,6 +263,16 @@ func (m mirror) Close() {
 	}
 }
 
+// exitForMirror is the exit code of a mirror that cannot be opened: a path that is not a
+// mirror (a text file, an empty file, a directory) is a wrong argument or setting, exit 2;
+// anything else (missing, locked, corrupt, unreadable) is a runtime failure, exit 1.
+func exitForMirror(err error) int {
+	if errors.Is(err, store.ErrNotMirror) {
+		return exitUsage
+	}
+	return exitFailure
+}
+
 // errLockedForeign: the file is locked and no ptsync service announced an admin endpoint.
 var errLockedForeign = errors.New("locked by a process that is not a ptsync service")
 
@@ -218,8 +281,13 @@ var errLockedForeign = errors.New("locked by a process that is not a ptsync serv
 func openMirror(ctx context.Context, path string, readWrite bool) (mirror, error) {
 	m := mirror{path: path}
 	if readWrite {
-		if _, err := os.Stat(path); err != nil {
-			return m, fmt.Errorf("cannot open mirror %s: %w", path, store.ErrNoMirror)
+		// Never create or initialise a file here: only the service makes a new mirror.
+		st, err := os.Stat(path)
+		if err != nil {
+			return m, fmt.Errorf("cannot open mirror %s: %w (the service creates it on first run)", path, store.ErrNoMirror)
+		}
+		if st.Mode().IsRegular() && st.Size() == 0 {
+			return m, fmt.Errorf("cannot open mirror %s: %w: the file is empty", path, store.ErrNotMirror)
 		}
 	}
 	db, err := store.Open(path, store.Options{ReadOnly: !readWrite, Timeout: mirrorLockTimeout, AppVersion: buildVersion()})
@@ -338,7 +406,7 @@ func openReconcileMirror(ctx context.Context, path string, write bool) (reconcil
 func openReconcile(ctx context.Context, stderr io.Writer, cmd, path string, write bool, cfg *config.Config) (reconcileMirror, int, bool) {
 	m, err := openReconcileMirror(ctx, path, write)
 	if err != nil {
-		return m, fail(stderr, cmd, err, exitFailure), false
+		return m, fail(stderr, cmd, err, exitForMirror(err)), false
 	}
 	if cfg != nil && m.db != nil {
 		eng, code := offlineEngine(cfg, m.db, stderr)

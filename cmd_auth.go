@@ -7,20 +7,29 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"ptsync/apiclient/ghl"
+	"ptsync/config"
 	"ptsync/internal/secret"
 )
 
 // cmdAuth installs ptsync in a HighLevel location through OAuth: it prints the authorize URL,
 // receives the redirect on a local listener (or takes a pasted --code), checks state,
 // exchanges the code and stores the tokens 0600. It prints what was granted, never a token.
+//
+// With --config (or $PTSYNC_CONFIG) the ghl.oauth block supplies every setting a flag does
+// not, the token file included, so `ptsync run` with the same file finds the tokens. Without
+// one, the token file defaults to where a configuration without token_file and store.path
+// looks: /var/lib/ptsync/ghl-token.json.
 func cmdAuth(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("auth", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	cfgFile := fs.String("config", "", "take the ghl.oauth settings (client, scopes, token_file, ...) from this configuration (default $PTSYNC_CONFIG)")
 	baseURL := fs.String("base-url", ghl.DefaultBaseURL, "HighLevel API base URL (the token endpoint is <base>/oauth/token)")
 	authorizeURL := fs.String("authorize-url", ghl.DefaultAuthorizeURL, "HighLevel authorize (choose location) page")
 	clientID := fs.String("client-id", "", "OAuth client id of the marketplace app (required)")
@@ -28,24 +37,64 @@ func cmdAuth(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	scopes := fs.String("scopes", strings.Join(ghl.DefaultScopes, " "), "space-separated scopes to request")
 	listen := fs.String("listen", "127.0.0.1:0", "address of the local listener that receives the redirect")
 	redirectURI := fs.String("redirect-uri", "", "redirect URI registered for the app (default http://<listen>/callback)")
-	tokenFile := fs.String("token-file", "ptsync-tokens.json", "where to store the tokens (mode 0600)")
+	tokenFile := fs.String("token-file", defaultTokenFile(), "where to store the tokens (mode 0600); the configuration's ghl.oauth.token_file with --config")
 	code := fs.String("code", "", "an authorization code pasted from the redirect, instead of listening")
 	timeout := fs.Duration("timeout", 10*time.Minute, "how long to wait for the redirect")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: ptsync auth [--config PATH] [--client-id ID] [--client-secret-file FILE] [--token-file FILE] [flags]")
+		fs.PrintDefaults()
+	}
+	terseOnError(fs)
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "ptsync auth: unexpected arguments %q\n", fs.Args())
 		return exitUsage
 	}
+	var fromConfig ghl.Secret
+	if *cfgFile != "" || os.Getenv("PTSYNC_CONFIG") != "" {
+		cfg, _, ok := loadConfig(*cfgFile, os.Getenv, stderr)
+		if !ok {
+			return exitUsage
+		}
+		o := cfg.GHL.OAuth
+		if o == nil {
+			fmt.Fprintln(stderr, "ptsync auth: the configuration has no ghl.oauth block (a private token needs no authorization)")
+			return exitUsage
+		}
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for name, v := range map[string]struct {
+			dst *string
+			val string
+		}{"client-id": {clientID, o.ClientID}, "token-file": {tokenFile, o.TokenFile}, "base-url": {baseURL, cfg.GHL.BaseURL},
+			"authorize-url": {authorizeURL, o.AuthorizeURL}, "redirect-uri": {redirectURI, o.RedirectURL}, "scopes": {scopes, strings.Join(o.Scopes, " ")}} {
+			if !set[name] && v.val != "" {
+				*v.dst = v.val
+			}
+		}
+		if !set["client-secret-file"] {
+			fromConfig = o.ClientSecret
+		}
+		if u, err := url.Parse(*redirectURI); err == nil && u.Host != "" && !set["listen"] && !set["redirect-uri"] {
+			*listen = u.Host // receive the redirect where the configuration says it goes
+		}
+	}
 	if *clientID == "" {
-		fmt.Fprintln(stderr, "ptsync auth: --client-id is required")
+		fmt.Fprintln(stderr, "ptsync auth: --client-id is required (or --config with a ghl.oauth block)")
 		return exitUsage
 	}
-	secret, err := readClientSecret(*secretFile)
-	if err != nil {
-		fmt.Fprintf(stderr, "ptsync auth: %v\n", err)
-		return exitUsage
+	secret := fromConfig
+	if secret.IsZero() {
+		var err error
+		if secret, err = readClientSecret(*secretFile); err != nil {
+			fmt.Fprintf(stderr, "ptsync auth: %v\n", err)
+			return exitUsage
+		}
 	}
 	if *code != "" && *redirectURI == "" {
 		fmt.Fprintln(stderr, "ptsync auth: --code needs --redirect-uri (the exchange must name the URI the code was issued for)")
@@ -100,6 +149,12 @@ func cmdAuth(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "Tokens stored in %s (mode 0600).\n", *tokenFile)
 	return exitOK
+}
+
+// defaultTokenFile is where a configuration that sets neither ghl.oauth.token_file nor
+// store.path keeps the tokens: beside the default mirror.
+func defaultTokenFile() string {
+	return filepath.Join(filepath.Dir(config.DefaultStorePath), "ghl-token.json")
 }
 
 // readClientSecret reads the secret from a file (trailing newline trimmed) or from

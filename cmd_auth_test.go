@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"ptsync/apiclient/ghl"
+	"ptsync/config"
 	"ptsync/sim/ghlsim"
 )
 
@@ -22,12 +23,14 @@ import (
 // token or secret.
 func TestAuthCommandEndToEnd(t *testing.T) {
 	cases := []struct {
-		name     string
-		scopes   string
-		readOnly bool
+		name       string
+		scopes     string
+		readOnly   bool
+		fromConfig bool // --config only: the tokens must land where `ptsync run` reads them
 	}{
-		{"read and write", "contacts.readonly contacts.write", false},
-		{"read only", "contacts.readonly", true},
+		{"read and write", "contacts.readonly contacts.write", false, false},
+		{"read only", "contacts.readonly", true, false},
+		{"from the configuration", "contacts.readonly contacts.write", false, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -39,6 +42,37 @@ func TestAuthCommandEndToEnd(t *testing.T) {
 			secretFile := filepath.Join(dir, "secret")
 			os.WriteFile(secretFile, []byte(secret+"\n"), 0o600)
 			tokenFile := filepath.Join(dir, "tokens.json")
+			args := []string{"--base-url", srv.URL, "--authorize-url", srv.URL + "/v2/oauth/chooselocation",
+				"--client-id", id, "--client-secret-file", secretFile, "--scopes", tc.scopes, "--token-file", tokenFile}
+			if tc.fromConfig {
+				cfgFile := filepath.Join(dir, "config.hcl")
+				os.WriteFile(filepath.Join(dir, "ptd-key"), []byte("k\n"), 0o600)
+				os.WriteFile(cfgFile, []byte(`ghl {
+  base_url    = "`+srv.URL+`"
+  location_id = "`+sim.LocationID()+`"
+  oauth {
+    client_id     = "`+id+`"
+    client_secret = file("secret")
+    authorize_url = "`+srv.URL+`/v2/oauth/chooselocation"
+  }
+}
+ptd {
+  driver = "rest"
+  rest {
+    base_url = "http://127.0.0.1:1"
+    api_key  = file("ptd-key")
+  }
+}
+store { path = "`+filepath.Join(dir, "state", "mirror.db")+`" }
+`), 0o600)
+				cfg, err := config.Load(cfgFile)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tokenFile = cfg.GHL.OAuth.TokenFile // what `ptsync run --config` reads
+				os.MkdirAll(filepath.Dir(tokenFile), 0o700)
+				args = []string{"--config", cfgFile}
+			}
 
 			pr, pw := io.Pipe()
 			var stderr strings.Builder
@@ -46,8 +80,7 @@ func TestAuthCommandEndToEnd(t *testing.T) {
 			defer cancel()
 			codeCh := make(chan int, 1)
 			go func() {
-				codeCh <- cmdAuth(ctx, []string{"--base-url", srv.URL, "--authorize-url", srv.URL + "/v2/oauth/chooselocation",
-					"--client-id", id, "--client-secret-file", secretFile, "--scopes", tc.scopes, "--token-file", tokenFile}, pw, &stderr)
+				codeCh <- cmdAuth(ctx, args, pw, &stderr)
 				pw.Close()
 			}()
 			var out strings.Builder
@@ -101,6 +134,33 @@ func TestAuthCommandEndToEnd(t *testing.T) {
 				t.Fatalf("token grants %d", sim.Counters().TokenGrants)
 			}
 		})
+	}
+}
+
+// TestAuthDefaultTokenFileIsTheConfigs: without flags, auth writes the tokens where a
+// configuration that sets neither token_file nor store.path makes `ptsync run` look (#17: it
+// wrote ptsync-tokens.json in the working directory, which run never reads).
+func TestAuthDefaultTokenFileIsTheConfigs(t *testing.T) {
+	cfg, err := config.Parse([]byte(`ghl {
+  location_id = "loc"
+  oauth {
+    client_id     = "id"
+    client_secret = env("S")
+  }
+}
+ptd {
+  driver = "rest"
+  rest {
+    base_url = "http://127.0.0.1:1"
+    api_key  = env("S")
+  }
+}
+`), "c.hcl", config.Env{LookupEnv: func(string) (string, bool) { return "x", true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := defaultTokenFile(), cfg.GHL.OAuth.TokenFile; got != want {
+		t.Errorf("auth stores tokens in %s by default, run reads %s", got, want)
 	}
 }
 

@@ -27,7 +27,7 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	m, err := openMirror(ctx, src, false)
 	if err != nil {
-		return fail(stderr, "backup", err, exitFailure)
+		return fail(stderr, "backup", err, exitForMirror(err))
 	}
 	defer m.Close()
 	if m.db != nil {
@@ -37,7 +37,7 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		err = remoteErr(m, err)
 	}
 	if err != nil {
-		return fail(stderr, "backup", err, exitFailure)
+		return fail(stderr, "backup", err, exitForMirror(err))
 	}
 	// Prove the copy is usable before reporting success.
 	bk, err := store.Open(dst, store.Options{ReadOnly: true, Timeout: mirrorLockTimeout})

@@ -23,7 +23,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	// Read-write so that an older schema is migrated; never creates a file (openMirror checks).
 	m, err := openMirror(ctx, path, true)
 	if err != nil {
-		return fail(stderr, "check", err, exitFailure)
+		return fail(stderr, "check", err, exitForMirror(err))
 	}
 	defer m.Close()
 	if m.remote != nil {
@@ -36,6 +36,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitFailure
 		}
 		fmt.Fprintf(stdout, "mirror %s: ok (checked by the running service)\n", path)
+		printDisk(stdout, path)
 		return exitOK
 	}
 	if err := m.db.Check(); err != nil {
@@ -48,5 +49,13 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	for _, k := range sortedKeys(stats) {
 		fmt.Fprintf(stdout, "  %-18s %d\n", k, stats[k])
 	}
+	printDisk(stdout, path)
 	return exitOK
+}
+
+// printDisk adds the free space beside the mirror: a full disk stops every write to it.
+func printDisk(w io.Writer, path string) {
+	if d := diskBeside(path); d != nil {
+		fmt.Fprintf(w, "  %-18s %s\n", "disk", d)
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -33,10 +35,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	level := fs.String("log-level", "warn", "log level of the service's log file (trace, debug, info, warn, error)")
 	logPath := fs.String("log", "", "the service's log file (default: the mirror's name with .log, e.g. ptsync-demo.log)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ptsync demo [--once] [--db PATH] [--contacts N] [--seed N] [--log PATH] [--log-level LEVEL]")
-		fmt.Fprintln(stderr, "Runs both simulators in-process and a real sync against them (rate limits time-scaled 20x).")
+		fmt.Fprintln(fs.Output(), "usage: ptsync demo [--once] [--db PATH] [--contacts N] [--seed N] [--log PATH] [--log-level LEVEL]")
+		fmt.Fprintln(fs.Output(), "Runs both simulators in-process and a real sync against them (rate limits time-scaled 20x).")
 		fs.PrintDefaults()
 	}
+	terseOnError(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -62,12 +65,23 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := replicator.RunDemo(ctx, replicator.DemoOptions{
 		Contacts: *contacts, Seed: *seed, DBPath: *db, Stderr: stderr, TTY: isTerminal(stderr),
 		LogPath: *logPath, LogLevel: lvl, ConfigTemplate: demoHCL, BuildTwoWay: replicator.BuildTwoWay,
+		Command: invokedAs(os.Args[0]),
 	}, *once, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "ptsync demo: %v\n", err)
 		return exitFailure
 	}
 	return exitOK
+}
+
+// invokedAs is how the person at the terminal runs ptsync, for the commands the demo
+// suggests: `go run .` builds into a go-build temporary directory, so a binary there means
+// the reader has no ptsync on their PATH.
+func invokedAs(argv0 string) string {
+	if strings.Contains(filepath.ToSlash(argv0), "/go-build") {
+		return "go run ."
+	}
+	return "ptsync"
 }
 
 // isTerminal reports whether w is a character device (a terminal), for the progress bar.

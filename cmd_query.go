@@ -31,11 +31,11 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&req.Limit, "limit", 1000, "at most this many rows (0: all)")
 	nowFlag := fs.String("now", "", "evaluate now(), overdue and relative flags at this RFC 3339 instant (reproducible reports)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ptsync query <kind> [--email E] [--phone P] [--tag T] [--updated-since T] [--due-before T]")
-		fmt.Fprintln(stderr, "                    [--where EXPR] [--fields a,b] [--format table|json|csv] [--limit N] [--db PATH]")
-		fmt.Fprintln(stderr, "\nkinds and their fields (times are Unix seconds in --where: now(), date(\"2025-03-01\"), duration(\"7d\"), timeadd(t, \"-24h\")):")
-		fmt.Fprint(stderr, query.Describe())
-		fmt.Fprintln(stderr, "\nflags:")
+		fmt.Fprintln(fs.Output(), "usage: ptsync query <kind> [--email E] [--phone P] [--tag T] [--updated-since T] [--due-before T]")
+		fmt.Fprintln(fs.Output(), "                    [--where EXPR] [--fields a,b] [--format table|json|csv] [--limit N] [--db PATH]")
+		fmt.Fprintln(fs.Output(), "\nkinds and their fields (times are Unix seconds in --where: now(), date(\"2025-03-01\"), duration(\"7d\"), timeadd(t, \"-24h\")):")
+		fmt.Fprint(fs.Output(), query.Describe())
+		fmt.Fprintln(fs.Output(), "\nflags:")
 		fs.PrintDefaults()
 	}
 	pos, code, ok := parseArgs(fs, args)
@@ -67,7 +67,7 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	m, err := openMirror(ctx, dbPath(*db), false)
 	if err != nil {
-		return fail(stderr, "query", err, exitFailure)
+		return fail(stderr, "query", err, exitForMirror(err))
 	}
 	defer m.Close()
 	res, err := withMirrorOrAdmin(m,

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -89,6 +90,9 @@ func TestQueryCommand(t *testing.T) {
 	}
 }
 
+// TestStoreCommandsOnBadFiles: a --db that is not a mirror (text, empty file, directory) is
+// refused with exit 2 (a wrong argument), names the path and leaves the bytes alone; a
+// missing mirror is exit 1 with the same hint from every command.
 func TestStoreCommandsOnBadFiles(t *testing.T) {
 	dir := t.TempDir()
 	notMirror := filepath.Join(dir, "notes.txt")
@@ -96,28 +100,57 @@ func TestStoreCommandsOnBadFiles(t *testing.T) {
 	if err := os.WriteFile(notMirror, content, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{
-		{"query", "contacts"}, {"show", "contact", "x"}, {"check"}, {"backup", filepath.Join(dir, "b.db")},
-	} {
-		t.Run(args[0], func(t *testing.T) {
-			code, _, errs := runCLI(append(args, "--db", notMirror)...)
-			if code != exitFailure || !strings.Contains(errs, "not a ptsync mirror") || !strings.Contains(errs, notMirror) {
-				t.Fatalf("exit %d, stderr %q", code, errs)
+	empty := filepath.Join(dir, "empty.db")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	asDir := filepath.Join(dir, "a-directory")
+	if err := os.Mkdir(asDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []struct {
+		name, path string
+		content    []byte
+	}{{"text file", notMirror, content}, {"empty file", empty, []byte{}}, {"directory", asDir, nil}} {
+		for _, args := range [][]string{
+			{"query", "contacts"}, {"show", "contact", "x"}, {"check"}, {"status"}, {"backup", filepath.Join(dir, "b.db")},
+		} {
+			t.Run(bad.name+"/"+args[0], func(t *testing.T) {
+				code, _, errs := runCLI(append(args, "--db", bad.path)...)
+				if code != exitUsage || !strings.Contains(errs, "not a ptsync mirror") || !strings.Contains(errs, bad.path) {
+					t.Fatalf("exit %d, stderr %q; want 2 and the path", code, errs)
+				}
+				if bad.content != nil {
+					if got, _ := os.ReadFile(bad.path); !bytes.Equal(got, bad.content) {
+						t.Fatal("file modified")
+					}
+				}
+			})
+		}
+	}
+	missing := filepath.Join(dir, "missing.db")
+	for _, args := range [][]string{{"query", "contacts"}, {"show", "contact", "x"}, {"check"}, {"status"}} {
+		t.Run("missing/"+args[0], func(t *testing.T) {
+			code, _, errs := runCLI(append(args, "--db", missing)...)
+			if code != exitFailure || !strings.Contains(errs, "the service creates it on first run") {
+				t.Fatalf("exit %d, stderr %q; want 1 with the hint", code, errs)
 			}
-			if got, _ := os.ReadFile(notMirror); !bytes.Equal(got, content) {
-				t.Fatal("file modified")
+			if _, err := os.Stat(missing); err == nil {
+				t.Fatal("the command created the file")
 			}
 		})
 	}
-	t.Run("check does not create a missing mirror", func(t *testing.T) {
-		missing := filepath.Join(dir, "missing.db")
-		if code, _, _ := runCLI("check", "--db", missing); code != exitFailure {
-			t.Fatalf("exit %d", code)
+}
+
+// TestCheckAndStatusShowFreeSpace: both say how much room is left beside the mirror.
+func TestCheckAndStatusShowFreeSpace(t *testing.T) {
+	db := fixtureFile(t)
+	for _, cmd := range []string{"check", "status"} {
+		code, out, errs := runCLI(cmd, "--db", db)
+		if code != exitOK || !regexp.MustCompile(`disk +[0-9.]+ [KMGT]?i?B free of [0-9.]+ [KMGT]?i?B in `).MatchString(out) {
+			t.Errorf("%s: exit %d, no free-space line:\n%s%s", cmd, code, out, errs)
 		}
-		if _, err := os.Stat(missing); err == nil {
-			t.Fatal("check created the file")
-		}
-	})
+	}
 }
 
 func TestBackupCommand(t *testing.T) {

@@ -26,7 +26,7 @@ func cmdShow(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	m, err := openMirror(ctx, dbPath(*db), false)
 	if err != nil {
-		return fail(stderr, "show", err, exitFailure)
+		return fail(stderr, "show", err, exitForMirror(err))
 	}
 	defer m.Close()
 	v, err := withMirrorOrAdmin(m,

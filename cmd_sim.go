@@ -45,17 +45,18 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ptdOwn := fs.Int("ptd-own", -1, "PTD-only clients to add (default: a tenth of --contacts)")
 	zapierAddr := fs.String("zapier-addr", "", "also serve a Zapier catch-hook recorder applying its actions to the PTD simulator (e.g. 127.0.0.1:8921)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ptsync sim [flags]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Serves a faithful HighLevel Contacts API v2 simulator for staging and demos and, on")
-		fmt.Fprintln(stderr, "--ptd-addr, the PT Distinction REST simulator seeded with clients overlapping it.")
-		fmt.Fprintln(stderr, "It prints the base URL, OAuth client credentials, a Private Integration Token and")
-		fmt.Fprintln(stderr, "an OAuth installation (access and refresh token) to stdout ONLY, as setup material")
-		fmt.Fprintln(stderr, "for a staging ptsync, with the PTD URL and API key; they are simulator secrets and are")
-		fmt.Fprintln(stderr, "never logged.")
-		fmt.Fprintln(stderr)
+		fmt.Fprintln(fs.Output(), "usage: ptsync sim [flags]")
+		fmt.Fprintln(fs.Output())
+		fmt.Fprintln(fs.Output(), "Serves a faithful HighLevel Contacts API v2 simulator for staging and demos and, on")
+		fmt.Fprintln(fs.Output(), "--ptd-addr, the PT Distinction REST simulator seeded with clients overlapping it.")
+		fmt.Fprintln(fs.Output(), "It prints the base URL, OAuth client credentials, a Private Integration Token and")
+		fmt.Fprintln(fs.Output(), "an OAuth installation (access and refresh token) to stdout ONLY, as setup material")
+		fmt.Fprintln(fs.Output(), "for a staging ptsync, with the PTD URL and API key; they are simulator secrets and are")
+		fmt.Fprintln(fs.Output(), "never logged.")
+		fmt.Fprintln(fs.Output())
 		fs.PrintDefaults()
 	}
+	terseOnError(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"text/tabwriter"
 	"time"
 
@@ -25,7 +26,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	path := dbPath(*db)
 	m, err := openMirror(ctx, path, false)
 	if err != nil {
-		return fail(stderr, "status", err, exitFailure)
+		return fail(stderr, "status", err, exitForMirror(err))
 	}
 	defer m.Close()
 	var st replicator.Status
@@ -42,16 +43,50 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return fail(stderr, "status", err, exitFor(err))
 	}
+	disk := diskBeside(path)
 	if *asJSON {
 		if !online {
 			return writeJSON(stdout, stderr, struct {
 				Mirror store.MirrorStatus `json:"mirror"`
-			}{st.Mirror})
+				Disk   *mirrorDisk        `json:"disk,omitempty"`
+			}{st.Mirror, disk})
 		}
-		return writeJSON(stdout, stderr, st)
+		return writeJSON(stdout, stderr, struct {
+			replicator.Status
+			Disk *mirrorDisk `json:"disk,omitempty"`
+		}{st, disk})
 	}
 	printStatus(stdout, path, st, online)
+	if disk != nil {
+		fmt.Fprintf(stdout, "\ndisk      %s\n", disk)
+	}
 	return exitOK
+}
+
+// mirrorDisk is the room beside a mirror: what a full disk would stop (docs/operations.md
+// gives the space a mirror needs per contact).
+type mirrorDisk struct {
+	store.DiskSpace
+	MirrorBytes int64 `json:"mirrorBytes"`
+}
+
+func (d *mirrorDisk) String() string {
+	return fmt.Sprintf("%s free of %s in %s (the mirror file is %s)", store.HumanBytes(d.Free), store.HumanBytes(d.Total),
+		d.Dir, store.HumanBytes(uint64(max(d.MirrorBytes, 0))))
+}
+
+// diskBeside reads the free space of the filesystem holding path; nil when it cannot be read
+// (the figure is a help, not the command's point).
+func diskBeside(path string) *mirrorDisk {
+	sp, err := store.SpaceBeside(path)
+	if err != nil {
+		return nil
+	}
+	d := &mirrorDisk{DiskSpace: sp}
+	if fi, err := os.Stat(path); err == nil {
+		d.MirrorBytes = fi.Size()
+	}
+	return d
 }
 
 // printStatus writes st as the text of `ptsync status`; online says whether the service's

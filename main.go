@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 )
 
@@ -65,9 +66,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
+	if args[0] == "--version" || args[0] == "-version" || args[0] == "-v" {
+		return cmdVersion(ctx, nil, stdout, stderr)
+	}
 	cmd, ok := commands()[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "ptsync: unknown command %q (run 'ptsync help' for the list)\n", args[0])
+		if strings.HasPrefix(args[0], "-") {
+			fmt.Fprintf(stderr, "ptsync: unknown flag %q: flags follow the command (run 'ptsync help' for the commands)\n", args[0])
+		} else {
+			fmt.Fprintf(stderr, "ptsync: unknown command %q (run 'ptsync help' for the list)\n", args[0])
+		}
 		return exitUsage
 	}
 	return cmd.run(ctx, args[1:], stdout, stderr)

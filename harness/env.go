@@ -35,6 +35,9 @@ type Options struct {
 	ConvergeTimeout time.Duration
 	// Progress receives one line per phase (default: discarded).
 	Progress io.Writer
+	// MirrorDir, when set, holds the mirror (and its admin file) instead of the scenario's
+	// directory: the full-disk scenario puts it on a filesystem of its own.
+	MirrorDir string
 }
 
 func (o *Options) defaults() error {
@@ -204,6 +207,9 @@ func setup(ctx context.Context, o Options, name string, simArgs []string) (*env,
 	e.p = NewPTDControl(e.sim.Info.PTDURL, e.sim.Info.PTDKey)
 	e.cfgPath = filepath.Join(dir, "ptsync.hcl")
 	e.dbPath = filepath.Join(dir, "ptsync.db")
+	if o.MirrorDir != "" {
+		e.dbPath = filepath.Join(o.MirrorDir, "ptsync.db")
+	}
 	e.tokPath = filepath.Join(dir, "ghl-token.json")
 	if e.metrics, err = FreeAddr(); err != nil {
 		e.close()

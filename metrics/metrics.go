@@ -137,6 +137,8 @@ type Metrics struct {
 	remindersSent  prometheus.Counter
 	childRefreshes *prometheus.CounterVec
 	buildInfo      *prometheus.GaugeVec
+
+	op operatorMetrics // operator.go
 }
 
 // New builds every ptsync collector and registers it on reg. It panics if reg already holds a
@@ -266,6 +268,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		Help: "Always 1; the labels carry the ptsync version and the Go version it was built with.",
 	}, []string{"version", "goversion"})
 
+	m.op = newOperatorMetrics()
 	reg.MustRegister(m.collectors()...)
 	m.SetBuildInfo("dev")
 	return m
@@ -281,6 +284,7 @@ func (m *Metrics) collectors() []prometheus.Collector {
 		m.outboxEntries, m.outboxOldest, m.deadLetters, m.conflicts, m.quarantine,
 		m.pushes, m.reconcile, m.webhooks, m.backfillDone, m.backfillTotal,
 		m.capabilityMiss, m.remindersSent, m.childRefreshes, m.buildInfo,
+		m.op.mirrorWriteErrors, m.op.notReady,
 	}
 }
 

@@ -65,6 +65,8 @@ func observeAll(m *Metrics) {
 	m.CapabilityMissing("appointments")
 	m.RemindersSent(2)
 	m.ChildrenRefreshed("tasks", "dirty")
+	m.MirrorWriteFailed("no_space")
+	m.SetNotReady(NotReadyMirrorWrite, true)
 }
 
 func TestLint(t *testing.T) {

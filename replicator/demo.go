@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -75,7 +76,20 @@ type DemoOptions struct {
 	// StatusEvery is the live status line's period (default 5s).
 	GHLChurn, PTDChurn float64
 	StatusEvery        time.Duration
+	// Command is how the reader runs ptsync ("go run ." or "ptsync"), for the summary.
+	Command string
+	// MirrorFailCommit injects failed mirror commits and HTTPTransport carries the
+	// service's HighLevel requests (tests; see the Options fields of the same names).
+	MirrorFailCommit func() error
+	HTTPTransport    http.RoundTripper
 }
+
+// DemoGrace bounds how long the demo takes to stop once asked (Ctrl-C, SIGTERM, a fatal
+// error): the service's graceful shutdown, then the simulators.
+const DemoGrace = 10 * time.Second
+
+// simCloseGrace is how long the demo lets the PTD simulator finish requests at the end.
+const simCloseGrace = 500 * time.Millisecond
 
 // Demo is a running demo: both simulators on loopback and the real service against them.
 // Its methods are safe for concurrent use unless noted.
@@ -87,10 +101,13 @@ type Demo struct {
 	// WebhookKey signs webhooks the service accepts (Options.Webhooks).
 	WebhookKey WebhookSigner
 
-	opts       DemoOptions
-	ptdSrv     *ptdsim.Server
-	started    time.Time
-	runErr     chan error
+	opts    DemoOptions
+	ptdSrv  *ptdsim.Server
+	started time.Time
+	// runDone is closed when Service.Run returned; runErr is its result, read only after.
+	// Both WaitConverged and Close wait on runDone, so neither can take the other's result.
+	runDone    chan struct{}
+	runErr     error
 	cancel     context.CancelFunc
 	people     int
 	logFile    *os.File
@@ -163,7 +180,7 @@ func DemoLogPath(dbPath string) string { return strings.TrimSuffix(dbPath, ".db"
 // configuration files.
 func StartDemo(ctx context.Context, o DemoOptions) (*Demo, error) {
 	o.defaults()
-	d := &Demo{opts: o, started: time.Now(), runErr: make(chan error, 1), logCount: &levelCounter{}}
+	d := &Demo{opts: o, started: time.Now(), runDone: make(chan struct{}), logCount: &levelCounter{}}
 	if err := d.openLog(); err != nil {
 		return nil, err
 	}
@@ -225,7 +242,7 @@ func StartDemo(ctx context.Context, o DemoOptions) (*Demo, error) {
 	noWatchdog := time.Duration(0)
 	d.Service, err = New(Options{Config: cfg, Logger: d.opts.Logger, Registry: o.Registry, Version: "demo",
 		BuildTwoWay: o.BuildTwoWay, Progress: d.bar.update, Notify: func(string) error { return nil },
-		WatchdogInterval: &noWatchdog})
+		WatchdogInterval: &noWatchdog, MirrorFailCommit: o.MirrorFailCommit, HTTPTransport: o.HTTPTransport})
 	if err != nil {
 		d.Close(ctx)
 		return nil, err
@@ -236,7 +253,10 @@ func StartDemo(ctx context.Context, o DemoOptions) (*Demo, error) {
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	d.cancel = cancel
-	go func() { d.runErr <- d.Service.Run(runCtx) }()
+	go func() {
+		d.runErr = d.Service.Run(runCtx)
+		close(d.runDone)
+	}()
 	return d, nil
 }
 
@@ -399,11 +419,14 @@ func (d *Demo) WaitConverged(ctx context.Context) error {
 		ptdDone <- nil
 	}
 	select {
-	case err := <-d.runErr:
-		if err == nil {
-			err = errors.New("service stopped before the first sync finished")
+	case <-d.runDone:
+		if d.runErr != nil {
+			return d.runErr
 		}
-		return err
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return errors.New("service stopped before the first sync finished")
 	case err := <-ready:
 		if err != nil {
 			return err
@@ -537,8 +560,12 @@ type DemoSummary struct {
 	ConfigPath                           string
 	// Example is a linked contact's email for `ptsync show contact`.
 	Example string
-	// Once: the demo exits after the summary (the metrics URL goes away with it).
+	// Once: the demo exits after the summary (the metrics URL goes away with it, so it is
+	// not printed).
 	Once bool
+	// Command is how the reader runs ptsync, for the "try next" lines: "go run ." when the
+	// demo was started with go run, else "ptsync" (default).
+	Command string
 }
 
 // Summary reads the figures from the mirror, the metrics and the simulators' counters.
@@ -753,22 +780,25 @@ func (s DemoSummary) Print(w io.Writer) {
 	if s.LogPath != "" {
 		row("log", "%s (%s warnings, %s errors)", s.LogPath, thousands(s.Warnings), thousands(s.Errors))
 	}
-	if s.Once {
-		row("metrics", "%s (served until the demo exits; run without --once to keep it)", s.MetricsURL)
-	} else {
+	if !s.Once {
 		row("metrics", "%s", s.MetricsURL)
 	}
+	cmd := s.Command
+	if cmd == "" {
+		cmd = "ptsync"
+	}
 	fmt.Fprintln(w, "\ntry next:")
-	fmt.Fprintf(w, "  ptsync query contacts --db %s --tag vip --where 'overdueTasks > 0'\n", s.DBPath)
+	fmt.Fprintf(w, "  %s query contacts --db %s --tag vip --where 'overdueTasks > 0'\n", cmd, s.DBPath)
 	if s.Example != "" {
-		fmt.Fprintf(w, "  ptsync show contact %s --db %s\n", s.Example, s.DBPath)
+		fmt.Fprintf(w, "  %s show contact %s --db %s\n", cmd, s.Example, s.DBPath)
 	}
 	if s.ConfigPath != "" {
-		fmt.Fprintf(w, "  ptsync plan --config %s            # what the next cycle would write\n", s.ConfigPath)
+		fmt.Fprintf(w, "  %s plan --config %s            # what the next cycle would write\n", cmd, s.ConfigPath)
 	}
 	if held > 0 {
-		fmt.Fprintf(w, "  ptsync conflicts --db %s\n", s.DBPath)
+		fmt.Fprintf(w, "  %s conflicts --db %s\n", cmd, s.DBPath)
 	}
+	fmt.Fprintf(w, "  %s status --db %s\n", cmd, s.DBPath)
 	if !s.Once {
 		fmt.Fprintf(w, "  curl -s %s | grep '^ptsync_'\n", s.MetricsURL)
 	}
@@ -1031,18 +1061,25 @@ func (d *Demo) Live(ctx context.Context, w io.Writer) LiveStats {
 				return err
 			})
 			el := time.Since(start).Round(time.Second)
-			fmt.Fprintf(w, "live %5s  edits: %d in HighLevel, %d by coaches | synced: %d -> PTD, %d -> HighLevel | HighLevel calls %d (429s %d) | PTD requests %d | held %d\n",
+			// As `ptsync run`, live mode keeps going through failing jobs (a full disk, a
+			// refused credential) and recovers by itself; the line says why it is not ready.
+			health := ""
+			if err := d.Service.Ready(ctx); err != nil {
+				health = " | NOT READY: " + err.Error()
+			}
+			fmt.Fprintf(w, "live %5s  edits: %d in HighLevel, %d by coaches | synced: %d -> PTD, %d -> HighLevel | HighLevel calls %d (429s %d) | PTD requests %d | held %d%s\n",
 				el, cur.ghlEdits-prev.ghlEdits, cur.ptdEdits-prev.ptdEdits,
 				cur.pushed[store.SidePTD]-prev.pushed[store.SidePTD], cur.pushed[store.SideGHL]-prev.pushed[store.SideGHL],
-				cur.calls-prev.calls, cur.limited-prev.limited, cur.ptdReq-prev.ptdReq, held)
+				cur.calls-prev.calls, cur.limited-prev.limited, cur.ptdReq-prev.ptdReq, held, health)
 			prev = cur
 		}
 	}
 }
 
-// Close stops the service (gracefully, up to 10 s), then the simulators, and closes the
-// log. The mirror, log and configuration files stay. Later calls do nothing; the
-// simulators' in-memory state stays readable.
+// Close stops the service (gracefully), then the simulators, and closes the log, all within
+// DemoGrace whatever phase the demo is in; ctx's cancellation does not cut it short (it is
+// what Ctrl-C cancels). The mirror, log and configuration files stay. Later calls do
+// nothing; the simulators' in-memory state stays readable.
 func (d *Demo) Close(ctx context.Context) error {
 	d.mu.Lock()
 	if d.closed {
@@ -1052,25 +1089,65 @@ func (d *Demo) Close(ctx context.Context) error {
 	d.closed = true
 	d.mu.Unlock()
 	var errs []error
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DemoGrace)
+	defer cancel()
 	if d.cancel != nil {
 		d.cancel()
-		<-d.runErr
+		select {
+		case <-d.runDone:
+		case <-cctx.Done():
+			errs = append(errs, fmt.Errorf("cannot stop the demo's service within %s: %w", DemoGrace, cctx.Err()))
+		}
 	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
 	if d.Service != nil {
 		errs = append(errs, d.Service.Close(cctx))
 	}
-	if d.ptdSrv != nil {
-		errs = append(errs, d.ptdSrv.Close(cctx))
-	}
-	if d.GHL != nil {
-		errs = append(errs, d.GHL.Close())
-	}
+	// The service is gone, so nothing the simulators still serve matters: close both at
+	// once, briefly. (A graceful http.Server.Shutdown waits up to 5 s for a connection the
+	// client dialed but never used.)
+	var simErrs [2]error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if d.ptdSrv != nil {
+			sctx, cancel := context.WithTimeout(cctx, simCloseGrace)
+			defer cancel()
+			if err := d.ptdSrv.Close(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				simErrs[0] = err
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if d.GHL != nil {
+			simErrs[1] = d.GHL.Close()
+		}
+	}()
+	wg.Wait()
+	errs = append(errs, simErrs[:]...)
 	if d.logFile != nil {
 		errs = append(errs, d.logFile.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// explain adds what to do to a fatal error: for a mirror that cannot be written, where it
+// is, how much room is left there and the two ways out; the log file for the rest.
+func (d *Demo) explain(err error) error {
+	var we *store.WriteError
+	if errors.As(err, &we) {
+		room := ""
+		if sp, serr := store.SpaceBeside(d.opts.DBPath); serr == nil {
+			room = fmt.Sprintf(" (%s free of %s there)", store.HumanBytes(sp.Free), store.HumanBytes(sp.Total))
+		}
+		err = fmt.Errorf("%w\n  the demo's mirror is %s%s: free space there, or run the demo with --db PATH on another filesystem",
+			err, d.opts.DBPath, room)
+	}
+	if d.logFile != nil {
+		err = fmt.Errorf("%w\n  the service's log: %s", err, d.opts.LogPath)
+	}
+	return err
 }
 
 // RunDemo is `ptsync demo`: start, converge, print the summary to stdout, then (unless once)
@@ -1083,13 +1160,16 @@ func RunDemo(ctx context.Context, o DemoOptions, once bool, stdout io.Writer) er
 	}
 	defer d.Close(ctx)
 	if err := d.WaitConverged(ctx); err != nil {
+		d.bar.abort()
 		if ctx.Err() != nil {
-			return nil
+			fmt.Fprintln(d.opts.Stderr, "stopping: interrupted before the first sync finished")
+			return d.Close(ctx)
 		}
-		return err
+		_ = d.Close(ctx)
+		return d.explain(err)
 	}
 	sum := d.Summary()
-	sum.Once = once
+	sum.Once, sum.Command = once, o.Command
 	sum.Print(stdout)
 	if once {
 		return d.Close(ctx)
@@ -1104,132 +1184,4 @@ func RunDemo(ctx context.Context, o DemoOptions, once bool, stdout io.Writer) er
 	}
 	fmt.Fprintf(stdout, "stopped cleanly; the mirror stays at %s\n", d.opts.DBPath)
 	return nil
-}
-
-// Progress phases beyond ingest's.
-const phasePush = "push"
-
-// progressBar renders the demo's progress: redrawn in place on a terminal (at most ten
-// times a second) with a bar, the rate and an ETA; elsewhere a plain line every few seconds
-// and at each phase change.
-type progressBar struct {
-	w     io.Writer
-	tty   bool
-	calls func() int64 // HighLevel requests so far, for the request rate
-
-	mu         sync.Mutex
-	cur        string // phase shown
-	phaseStart time.Time
-	callsStart int64
-	last       time.Time
-	open       bool // a TTY line is drawn and not yet ended
-	shownFinal bool // the phase's 100% line is out
-}
-
-func newProgressBar(w io.Writer, tty bool, calls func() int64) *progressBar {
-	return &progressBar{w: w, tty: tty, calls: calls}
-}
-
-var phaseLabels = map[string]string{ingest.PhaseContacts: "contacts", ingest.PhaseChildren: "children", phasePush: "pushing"}
-
-// update is the ingest.Progress callback (and the push watcher's).
-func (b *progressBar) update(p ingest.Progress) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	now := time.Now()
-	if p.Phase == ingest.PhaseDone {
-		b.endLine()
-		fmt.Fprintf(b.w, "backfill complete: %s contacts with their tasks, notes and appointments\n", thousands(int64(p.Done)))
-		b.cur = p.Phase
-		return
-	}
-	if p.Phase != b.cur {
-		b.endLine()
-		b.cur, b.phaseStart, b.last, b.shownFinal = p.Phase, now, time.Time{}, false
-		if b.calls != nil {
-			b.callsStart = b.calls()
-		}
-	}
-	final := p.Total > 0 && p.Done >= p.Total
-	if b.shownFinal {
-		return // the phase's 100% line is out; later updates (a job adding work) are noise
-	}
-	b.shownFinal = final
-	if b.tty {
-		if !final && now.Sub(b.last) < 100*time.Millisecond {
-			return
-		}
-	} else if !final && !b.last.IsZero() && now.Sub(b.last) < 5*time.Second {
-		return
-	}
-	b.last = now
-	label := phaseLabels[p.Phase]
-	if label == "" {
-		label = p.Phase
-	}
-	unit := "contacts"
-	if p.Phase == phasePush {
-		unit = "writes"
-	}
-	el := now.Sub(b.phaseStart).Seconds()
-	rate, eta := "", ""
-	if el > 0.5 && p.Done > 0 {
-		r := float64(p.Done) / el
-		rate = fmt.Sprintf("  %.0f %s/s", r, unit)
-		if p.Total > p.Done {
-			eta = fmt.Sprintf("  ETA %s", (time.Duration(float64(p.Total-p.Done)/r) * time.Second).Round(time.Second))
-		}
-		if b.calls != nil && p.Phase != phasePush {
-			rate += fmt.Sprintf("  HighLevel %.0f req/s", float64(b.calls()-b.callsStart)/el)
-		}
-	}
-	if b.tty {
-		const width = 30
-		fill := 0
-		if p.Total > 0 {
-			fill = min(width, p.Done*width/p.Total)
-		}
-		fmt.Fprintf(b.w, "\r\033[K%-9s [%s%s] %s/%s%s%s", label, strings.Repeat("#", fill), strings.Repeat(".", width-fill),
-			thousands(int64(p.Done)), thousands(int64(p.Total)), rate, eta)
-		b.open = true
-		if final {
-			b.endLine()
-		}
-		return
-	}
-	pct := 0
-	if p.Total > 0 {
-		pct = p.Done * 100 / p.Total
-	}
-	fmt.Fprintf(b.w, "%s: %s/%s %s (%d%%)%s%s\n", label, thousands(int64(p.Done)), thousands(int64(p.Total)), unit, pct, rate, eta)
-}
-
-// phase announces a step without a count (e.g. planning).
-func (b *progressBar) phase(text string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.endLine()
-	b.cur = text
-	if b.tty {
-		fmt.Fprintf(b.w, "\r\033[K%s ...", text)
-		b.open = true
-		return
-	}
-	fmt.Fprintf(b.w, "%s ...\n", text)
-}
-
-// finish ends the progress display with a line.
-func (b *progressBar) finish(text string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.endLine()
-	fmt.Fprintln(b.w, text)
-	b.cur = ""
-}
-
-func (b *progressBar) endLine() {
-	if b.tty && b.open {
-		fmt.Fprintln(b.w)
-	}
-	b.open = false
 }

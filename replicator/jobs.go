@@ -171,6 +171,7 @@ func (s *Service) execute(ctx context.Context, j *job) (err error) {
 		}
 		d := s.now().Sub(start)
 		s.m.SyncFinished(j.name, err, d)
+		s.credentialOutcome(j.name, err)
 		j.mu.Lock()
 		defer j.mu.Unlock()
 		j.lastRun = start

@@ -77,6 +77,9 @@ type Options struct {
 	AdminHandler func(db *store.DB, token string) http.Handler
 	// HTTPTransport is used for HighLevel requests (tests); default a clone of the default.
 	HTTPTransport http.RoundTripper
+	// MirrorFailCommit injects failed mirror commits (tests: a full disk below the store;
+	// see store.Options.FailCommit). Never set in production.
+	MirrorFailCommit func() error
 }
 
 // Service is a running ptsync. Its methods are safe for concurrent use.
@@ -108,6 +111,8 @@ type Service struct {
 	wg       sync.WaitGroup
 	ready    chan struct{} // closed once the backfill finished
 	readOnly bool
+	// notReady holds the reasons /readyz answers 503 (readiness.go); set up by Open.
+	notReady *readiness
 
 	engine     *reconcile.Engine // set by BuildTwoWay
 	ptdTrigger http.Handler      // PTD Zapier triggers, set by BuildTwoWay
@@ -195,7 +200,10 @@ func (s *Service) Open(ctx context.Context) error {
 	s.m = metrics.New(s.reg)
 	s.m.Clock = s.now
 	s.m.SetBuildInfo(s.opts.Version)
-	db, err := store.Open(cfg.Store.Path, store.Options{Logger: s.log.Named("store"), Now: s.now, AppVersion: s.opts.Version})
+	s.notReady = newReadiness(s.m, s.log)
+	s.notReady.set(metrics.NotReadyBackfill, "first full sync (backfill) in progress")
+	db, err := store.Open(cfg.Store.Path, store.Options{Logger: s.log.Named("store"), Now: s.now, AppVersion: s.opts.Version,
+		OnCommit: s.mirrorCommitted, FailCommit: s.opts.MirrorFailCommit})
 	if err != nil {
 		return fmt.Errorf("cannot open service: %w", err)
 	}
@@ -338,17 +346,34 @@ func (s *Service) webhookDirty(contactID, event string, contactChanged bool) {
 	s.Trigger(config.JobChildren)
 }
 
-// Ready answers /readyz: ready once the backfill finished and the mirror answers.
+// Ready answers /readyz: nil once the backfill finished, while the mirror answers a read and
+// no other reason holds (the last mirror write failed, a credential is rejected); otherwise
+// the reasons, in words.
 func (s *Service) Ready(ctx context.Context) error {
-	select {
-	case <-s.ready:
-	default:
-		return errors.New("first full sync (backfill) in progress")
-	}
-	if s.db == nil {
+	if s.db == nil || s.notReady == nil {
 		return errors.New("mirror not open")
 	}
+	if err := s.notReady.err(); err != nil {
+		return err
+	}
 	return s.db.View(func(tx *store.Tx) error { _, err := tx.DirtyCount(); return err })
+}
+
+// mirrorCommitted is the store's OnCommit: a failed commit counts by cause and makes the
+// service not ready until the next commit succeeds (every job writes, so that is the first
+// job run after space comes back).
+func (s *Service) mirrorCommitted(err error) {
+	if err == nil {
+		s.notReady.clear(metrics.NotReadyMirrorWrite)
+		return
+	}
+	s.m.MirrorWriteFailed(store.WriteCause(err))
+	why := "the last write to the mirror failed: " + err.Error()
+	var we *store.WriteError
+	if errors.As(err, &we) {
+		why += " (" + we.Hint() + ")"
+	}
+	s.notReady.set(metrics.NotReadyMirrorWrite, why)
 }
 
 // mirrorCounts feeds ptsync_mirror_records at scrape time.
@@ -416,6 +441,7 @@ func (s *Service) Run(ctx context.Context) error {
 				return err
 			}
 			close(s.ready)
+			s.notReady.clear(metrics.NotReadyBackfill)
 			s.schedule()
 			_ = s.opts.Notify("STATUS=in sync; jobs scheduled")
 		case <-tick:

@@ -284,7 +284,7 @@ func TestShutdownMidBackfillLosesNothing(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	d.cancel()
-	<-d.runErr
+	<-d.runDone
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := d.Service.Close(cctx); err != nil {
@@ -307,8 +307,8 @@ func TestShutdownMidBackfillLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	runCtx, stop := context.WithCancel(ctx)
-	d.Service, d.cancel, d.runErr = svc, stop, make(chan error, 1)
-	go func() { d.runErr <- svc.Run(runCtx) }()
+	d.Service, d.cancel, d.runDone = svc, stop, make(chan struct{})
+	go func() { d.runErr = svc.Run(runCtx); close(d.runDone) }()
 	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
 	defer wcancel()
 	if err := svc.WaitReady(wctx); err != nil {

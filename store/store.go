@@ -101,6 +101,16 @@ type Options struct {
 	// AppVersion is recorded in the file as the last writer's version, so a refusal by an
 	// older build can say which ptsync is needed.
 	AppVersion string
+	// OnCommit, when set, is told the outcome of every read-write transaction (Update and
+	// Batch) whose own work succeeded: nil once it is durable, the *WriteError when the
+	// commit failed (the service's readiness and ptsync_mirror_write_errors_total). It runs
+	// on the writer's goroutine after the transaction ended and must not block or write.
+	OnCommit func(err error)
+	// FailCommit is fault injection for tests: when set, every read-write transaction whose
+	// work succeeded calls it, and an error it returns rolls the transaction back and is
+	// returned as a failed commit's would be (a *WriteError wrapping it), exactly what a full
+	// disk does below bbolt. Never set in production.
+	FailCommit func() error
 }
 
 // DB is an open mirror. It is safe for concurrent use: any number of View calls run in
@@ -111,6 +121,9 @@ type DB struct {
 	readOnly bool
 	log      hclog.Logger
 	now      func() time.Time
+
+	onCommit   func(error)
+	failCommit func() error
 }
 
 // Open opens (creating if needed, unless ReadOnly) the mirror at path, migrates an older
@@ -158,7 +171,7 @@ func Open(path string, opts Options) (*DB, error) {
 		}
 		return nil, fmt.Errorf("cannot open mirror %s: %w", path, err)
 	}
-	db := &DB{bolt: bdb, path: path, readOnly: opts.ReadOnly, log: log, now: now}
+	db := &DB{bolt: bdb, path: path, readOnly: opts.ReadOnly, log: log, now: now, onCommit: opts.OnCommit, failCommit: opts.FailCommit}
 	if err := db.initSchema(opts.AppVersion); err != nil {
 		_ = bdb.Close()
 		return nil, err
@@ -274,16 +287,18 @@ func (db *DB) View(fn func(*Tx) error) (err error) {
 }
 
 // Update runs fn in a read-write transaction committed (and fsynced) if fn returns nil and
-// rolled back entirely otherwise. Only one Update runs at a time.
+// rolled back entirely otherwise. Only one Update runs at a time. fn's error is returned as
+// is; a commit that fails (a full disk) returns a *WriteError (errors.Is ErrWriteFailed) and
+// leaves the file as it was before the transaction.
 func (db *DB) Update(fn func(*Tx) error) error {
-	return db.bolt.Update(func(btx *bolt.Tx) error { return fn(&Tx{btx: btx, now: db.now, st: &txState{}}) })
+	return db.commit(db.bolt.Update, fn)
 }
 
 // Batch is Update for many concurrent small writers (webhook intake): calls arriving within
 // a few milliseconds share one commit. fn may run more than once and must be idempotent; its
-// effects are durable only once Batch returns nil.
+// effects are durable only once Batch returns nil. Errors are as Update's.
 func (db *DB) Batch(fn func(*Tx) error) error {
-	return db.bolt.Batch(func(btx *bolt.Tx) error { return fn(&Tx{btx: btx, now: db.now, st: &txState{}}) })
+	return db.commit(db.bolt.Batch, fn)
 }
 
 // Tx is one transaction. It is valid only inside the View/Update/Batch callback that

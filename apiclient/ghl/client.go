@@ -79,6 +79,7 @@ type Client struct {
 	log     hclog.Logger
 	now     func() time.Time
 	obs     Observer
+	uncured uncuredHold // 401s a refresh did not cure (uncured.go)
 }
 
 // New checks opts and builds a Client. It performs no I/O.
@@ -271,23 +272,30 @@ func (c *Client) do(ctx context.Context, cl call) (*response, error) {
 		r := res.resp
 		switch {
 		case r.status >= 200 && r.status < 300:
+			c.uncured.cured()
 			return r, nil
 		case r.status == http.StatusUnauthorized:
 			// One refresh per call; a token another caller replaced meanwhile is retried
-			// without a refresh, at most maxAuthRetries times.
+			// without a refresh, at most maxAuthRetries times. A token refused right after
+			// its refresh holds further refreshes (uncuredHold).
 			apiErr := c.apiError(cl.op, r)
 			if apiErr.isScope() || authRetries >= maxAuthRetries {
 				return nil, apiErr
 			}
 			authRetries++
-			next, didRefresh, err := c.creds.Invalidate(ctx, tok.AccessToken, !refreshed)
+			mayRefresh := !refreshed && c.uncured.mayRefresh(tok.AccessToken, c.now())
+			next, didRefresh, err := c.creds.Invalidate(ctx, tok.AccessToken, mayRefresh)
 			if err != nil {
 				return nil, c.credErr(cl.op, err)
 			}
-			refreshed = refreshed || didRefresh
 			if next.AccessToken.Equal(tok.AccessToken) {
+				if refreshed {
+					d := c.uncured.hold(tok.AccessToken, c.now())
+					c.log.Warn("refreshed token refused too; holding refreshes", "operation", cl.op, "next_refresh_after", d)
+				}
 				return nil, apiErr
 			}
+			refreshed = refreshed || didRefresh
 			c.obs.ObserveRetry(cl.op, "unauthorized")
 			continue
 		case r.status == http.StatusTooManyRequests:

@@ -48,6 +48,10 @@ var (
 	ErrInvalidGrant = errors.New("refresh token refused (invalid_grant)")
 	// ErrTokenRevoked is an alias of ErrInvalidGrant.
 	ErrTokenRevoked = ErrInvalidGrant
+	// ErrClientRejected: the token endpoint refused ptsync's client credentials
+	// (invalid_client, unauthorized_client): the client id or secret is wrong or the app was
+	// removed. Not transient: the source asks again only after a growing backoff.
+	ErrClientRejected = errors.New("client credentials rejected")
 	// ErrNoToken: the token store holds no token for the location; run `ptsync auth`.
 	ErrNoToken = errors.New("no stored token")
 	// ErrBreakerOpen: the circuit breaker for the upstream is open; the call was not sent.
@@ -219,6 +223,24 @@ func (e *TokenRevokedError) Error() string {
 
 // Unwrap makes the error match ErrInvalidGrant (and ErrTokenRevoked).
 func (e *TokenRevokedError) Unwrap() error { return ErrInvalidGrant }
+
+// ClientRejectedError reports that the token endpoint refused the client credentials. The
+// source does not call the endpoint again before RetryAt.
+type ClientRejectedError struct {
+	Location string
+	Status   int
+	Detail   string // the server's error code and description, never a secret
+	RetryAt  time.Time
+}
+
+// Error implements error.
+func (e *ClientRejectedError) Error() string {
+	return fmt.Sprintf("cannot refresh token for location %s: %v: token endpoint answered %d: %s; fix ghl.oauth client_id / client_secret and restart (next attempt after %s)",
+		e.Location, ErrClientRejected, e.Status, e.Detail, e.RetryAt.UTC().Format(time.RFC3339))
+}
+
+// Unwrap makes the error match ErrClientRejected.
+func (e *ClientRejectedError) Unwrap() error { return ErrClientRejected }
 
 // RepeatedCursorError ends an iteration whose server returned a cursor seen before.
 type RepeatedCursorError struct {

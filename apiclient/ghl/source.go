@@ -114,6 +114,10 @@ type OAuthSource struct {
 	refreshAt time.Time
 	pending   *Token // a rotated pair not yet saved
 	revoked   *TokenRevokedError
+	// rejected holds the endpoint's refusal of the client credentials until its RetryAt;
+	// rejections counts them in a row (the backoff's exponent).
+	rejected   *ClientRejectedError
+	rejections int
 }
 
 var (
@@ -208,6 +212,24 @@ func (s *OAuthSource) Invalidate(ctx context.Context, refused Secret, mayRefresh
 	return s.cur, true, nil
 }
 
+// A rejected credential is not a transient fault: after the token endpoint refused the
+// client credentials, or a freshly refreshed token was refused at once, nothing asks the
+// token endpoint again for rejectedBackoff, doubling with each rejection in a row up to
+// rejectedBackoffMax. In between, callers get the held error at once.
+const (
+	rejectedBackoff    = 30 * time.Second
+	rejectedBackoffMax = 30 * time.Minute
+)
+
+// rejectedDelay is the hold after the n-th rejection in a row.
+func rejectedDelay(n int) time.Duration {
+	d := rejectedBackoff << min(n-1, 20)
+	if d <= 0 || d > rejectedBackoffMax {
+		d = rejectedBackoffMax
+	}
+	return d
+}
+
 // Scopes implements CredentialSource: the scopes of the stored or current token, read
 // without refreshing.
 func (s *OAuthSource) Scopes(ctx context.Context) ([]string, error) {
@@ -293,6 +315,9 @@ func (s *OAuthSource) refreshLocked(ctx context.Context) error {
 	if s.revoked != nil {
 		return s.revoked
 	}
+	if s.rejected != nil && s.opts.Clock().Before(s.rejected.RetryAt) {
+		return s.rejected
+	}
 	if s.cur.RefreshToken.IsZero() {
 		return fmt.Errorf("cannot refresh token for location %s: no refresh token stored; run `ptsync auth`", loc)
 	}
@@ -336,6 +361,14 @@ func (s *OAuthSource) refreshLocked(ctx context.Context) error {
 			s.opts.Logger.Error("refresh token refused; run `ptsync auth`", "location", loc, "status", resp.StatusCode)
 			return s.revoked
 		}
+		if eb.Error == ghlwire.OAuthErrInvalidClient || eb.Error == "unauthorized_client" {
+			s.rejections++
+			now := s.opts.Clock()
+			s.rejected = &ClientRejectedError{Location: loc, Status: resp.StatusCode, Detail: detail, RetryAt: now.Add(rejectedDelay(s.rejections))}
+			s.opts.Logger.Error("client credentials rejected by the token endpoint; holding refreshes", "location", loc,
+				"status", resp.StatusCode, "error", eb.Error, "rejections", s.rejections, "next_attempt_after", s.rejected.RetryAt.Sub(now).Round(time.Second))
+			return s.rejected
+		}
 		return fmt.Errorf("cannot refresh token for location %s: token endpoint answered %d: %s", loc, resp.StatusCode, detail)
 	}
 	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct != "application/json" {
@@ -366,6 +399,10 @@ func (s *OAuthSource) refreshLocked(ctx context.Context) error {
 		return fmt.Errorf("cannot store rotated token for location %s (held in memory, do not restart): %w", loc, err)
 	}
 	s.setCurrent(next, time.Duration(tr.ExpiresIn)*time.Second)
+	if s.rejected != nil {
+		s.opts.Logger.Info("client credentials accepted again", "location", loc, "after_rejections", s.rejections)
+	}
+	s.rejected, s.rejections = nil, 0
 	s.opts.Logger.Debug("token refreshed", "location", loc, "expiry", next.Expiry, "scopes", strings.Join(next.Scopes, " "))
 	return nil
 }

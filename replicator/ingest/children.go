@@ -263,18 +263,25 @@ func (p *Poller) refresh(ctx context.Context, ids []string, reason string, done 
 			done(int(count.Add(1)))
 		}
 	}
+	// A mirror that cannot be written fails every contact alike: stop at the first such
+	// failure instead of spending the rate budget on reads that cannot be stored.
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
 	work := make(chan string)
 	for range min(set.Workers, len(ids)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for id := range work {
-				one, err := p.refreshOne(ctx, id, set, snap)
+				one, err := p.refreshOne(wctx, id, set, snap)
 				mu.Lock()
 				if err != nil {
 					st.Failed++
-					if st.FirstErr == nil {
+					if st.FirstErr == nil || errors.Is(err, store.ErrWriteFailed) && !errors.Is(st.FirstErr, store.ErrWriteFailed) {
 						st.FirstErr = err
+					}
+					if errors.Is(err, store.ErrWriteFailed) {
+						stop()
 					}
 				} else {
 					st.Contacts++
@@ -305,7 +312,7 @@ feed:
 	for _, id := range ids {
 		select {
 		case work <- id:
-		case <-ctx.Done():
+		case <-wctx.Done():
 			break feed
 		}
 	}

@@ -139,6 +139,8 @@ type Engine struct {
 	rngMu sync.Mutex // guards rng (push workers back off concurrently)
 	rng   *rand.Rand
 
+	holds holdoff // targets refusing every write (holdoff.go)
+
 	noteMu   sync.Mutex
 	noted    map[string]bool // once-only log lines (capabilities, read-only)
 	readOnly bool

@@ -174,6 +174,11 @@ func (e *Engine) Reconcile(ctx context.Context) (Plan, error) {
 	defer e.mu.Unlock()
 	acts, p, err := e.plan(ctx)
 	if err == nil {
+		// Planning takes seconds on a large mirror: a stop asked for meanwhile wins over
+		// committing (nothing is lost: the next cycle plans the same again).
+		err = ctx.Err()
+	}
+	if err == nil {
 		err = e.commit(acts, &p)
 	}
 	if err != nil {
@@ -196,6 +201,9 @@ func (e *Engine) plan(ctx context.Context) ([]*action, Plan, error) {
 	s, err := e.loadSnapshot()
 	if err != nil {
 		return nil, Plan{}, fmt.Errorf("cannot read mirror: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, Plan{}, err
 	}
 	pl := &planner{e: e, s: s, ro: e.isReadOnly(ctx), now: e.now().UTC(), claimed: map[string]bool{}}
 	pl.contacts()

@@ -73,39 +73,30 @@ func permanent(err error) bool {
 	return false
 }
 
-// unavailable reports failures that say nothing about the entry: the credential was refused or
-// is missing, the upstream's breaker is open, HighLevel's daily budget is spent. Retrying the
-// entry is right, but counting the attempt is not: an outage or a token waiting for
-// `ptsync auth` must never dead-letter the writes queued behind it.
-func unavailable(err error) bool {
-	for _, target := range []error{ghl.ErrInvalidGrant, ghl.ErrNoToken, ghl.ErrUnauthorized, ghl.ErrBreakerOpen,
-		ghl.ErrDailyLimit, ptd.ErrUnauthorized} {
-		if errors.Is(err, target) {
-			return true
-		}
-	}
-	return false
-}
-
 // failure decides what a failed attempt of o does (retry later with backoff, or dead-letter)
 // and returns the transaction that records it. The caller commits it and then calls
-// logFailure.
-func (e *Engine) failure(o store.OutboxEntry, cause error) (dead bool, fn commitFn) {
+// logFailure when quiet is false (a refusal inside a hold already logged is quiet).
+func (e *Engine) failure(o store.OutboxEntry, cause error) (dead, quiet bool, fn commitFn) {
 	max := e.cfg.Pusher.MaxAttempts
 	if max <= 0 {
 		max = 8
 	}
 	e.m.PushDone(o.Target, o.Op, cause)
-	if unavailable(cause) {
-		next := e.now().Add(e.backoff(1))
-		return false, func(tx *store.Tx) error {
+	if class := unavailableClass(cause); class != "" {
+		base, ceil := e.backoffBounds()
+		next, opened := e.holds.refused(o.Target, class, e.now(), base, ceil)
+		if opened {
+			e.log.Warn("pushes held: the target refuses every write", "target", o.Target, "reason", class,
+				"retry_in", next.Sub(e.now()).Round(time.Millisecond), "error", cause)
+		}
+		return false, true, func(tx *store.Tx) error {
 			_, err := tx.PostponeOutbox(o.Seq, cause.Error(), next)
 			return err
 		}
 	}
 	dead = permanent(cause) || o.Attempts+1 >= max
 	next := e.now().Add(e.backoff(o.Attempts + 1))
-	return dead, func(tx *store.Tx) error {
+	return dead, false, func(tx *store.Tx) error {
 		if _, err := tx.RecordAttempt(o.Seq, cause.Error(), next); err != nil {
 			return err
 		}
@@ -126,15 +117,21 @@ func (e *Engine) logFailure(o store.OutboxEntry, cause error, dead bool) {
 	}
 }
 
-// backoff is full-jitter exponential backoff: uniform in [0, min(max, base*2^(n-1))].
-func (e *Engine) backoff(n int) time.Duration {
-	base, ceil := e.cfg.Pusher.BackoffBase, e.cfg.Pusher.BackoffMax
+// backoffBounds are pusher.backoff_base and backoff_max with their defaults (1 s, 5 min).
+func (e *Engine) backoffBounds() (base, ceil time.Duration) {
+	base, ceil = e.cfg.Pusher.BackoffBase, e.cfg.Pusher.BackoffMax
 	if base <= 0 {
 		base = time.Second
 	}
 	if ceil <= 0 {
 		ceil = 5 * time.Minute
 	}
+	return base, ceil
+}
+
+// backoff is full-jitter exponential backoff: uniform in [0, min(max, base*2^(n-1))].
+func (e *Engine) backoff(n int) time.Duration {
+	base, ceil := e.backoffBounds()
 	d := base << min(n-1, 30)
 	if d <= 0 || d > ceil {
 		d = ceil

@@ -190,6 +190,7 @@ func (r *round) step(p *partState) {
 			if err != nil {
 				r.fail(fmt.Errorf("cannot record push of outbox entry %d: %w", o.Seq, err))
 			} else {
+				e.holds.accepted(o.Target)
 				r.count(func(st *PushStats) { st.Pushed++; st.Coalesced += n })
 				r.mu.Lock()
 				r.progress = true
@@ -211,14 +212,16 @@ func (r *round) step(p *partState) {
 	case r.ctx.Err() != nil:
 		r.left.Done()
 	default:
-		dead, fn := e.failure(o, err)
+		dead, quiet, fn := e.failure(o, err)
 		r.gc.submit(fn, func(cerr error) {
 			switch {
 			case errors.Is(cerr, store.ErrNotFound): // dropped by an operator meanwhile
 			case cerr != nil:
 				r.fail(fmt.Errorf("cannot record outbox attempt %d: %w", o.Seq, cerr))
 			default:
-				e.logFailure(o, err, dead)
+				if !quiet {
+					e.logFailure(o, err, dead)
+				}
 				r.count(func(st *PushStats) {
 					if dead {
 						st.Dead++

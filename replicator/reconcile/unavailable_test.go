@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"ptsync/apiclient/ghl"
+	"ptsync/apiclient/ptd"
 	"ptsync/config"
 	"ptsync/store"
 )
@@ -25,7 +29,7 @@ func TestUnavailableUpstreamNeverSpendsAttempts(t *testing.T) {
 	defer db.Close()
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	cfg := &config.Config{Pusher: config.Pusher{MaxAttempts: 2, BackoffBase: time.Second, BackoffMax: time.Minute}}
-	e := &Engine{cfg: cfg, now: func() time.Time { return now }, rng: rand.New(rand.NewPCG(1, 2))}
+	e := &Engine{cfg: cfg, now: func() time.Time { return now }, rng: rand.New(rand.NewPCG(1, 2)), log: hclog.NewNullLogger()}
 	var o store.OutboxEntry
 	if err := db.Update(func(tx *store.Tx) error {
 		o = store.OutboxEntry{Target: store.SideGHL, Op: OpTaskCreate, RecordKind: store.KindTask, RecordID: "t1"}
@@ -41,7 +45,7 @@ func TestUnavailableUpstreamNeverSpendsAttempts(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			dead, fn := e.failure(cur, cause)
+			dead, _, fn := e.failure(cur, cause)
 			if err := fn(tx); err != nil {
 				return err
 			}
@@ -69,5 +73,72 @@ func TestUnavailableUpstreamNeverSpendsAttempts(t *testing.T) {
 	}
 	if dead, _ := fail(server); !dead {
 		t.Fatal("the last allowed attempt did not dead-letter")
+	}
+}
+
+// TestRefusingTargetIsHeldNotHammered is #17's push flood: with credentials PT Distinction
+// rejects, 10 queued writes retried whenever due for 17 s gave one warning per entry per
+// second. Now the target is held: the first refusal of a hold logs one line and every entry
+// waits for the hold's end, which doubles from pusher.backoff_base (1 s): 5 lines, at 0, 1,
+// 3, 7 and 15 s, and 5 attempts per entry. A successful write ends the hold.
+func TestRefusingTargetIsHeldNotHammered(t *testing.T) {
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	db, err := store.Open(filepath.Join(t.TempDir(), "m.db"), store.Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var logs strings.Builder
+	cfg := &config.Config{Pusher: config.Pusher{MaxAttempts: 8, BackoffBase: time.Second, BackoffMax: time.Minute}}
+	e := &Engine{cfg: cfg, now: func() time.Time { return now }, rng: rand.New(rand.NewPCG(1, 2)),
+		log: hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Warn})}
+	var seqs []uint64
+	if err := db.Update(func(tx *store.Tx) error {
+		for i := range 10 {
+			o := store.OutboxEntry{Target: store.SidePTD, Op: OpClientUpdate, RecordKind: store.KindContact, RecordID: fmt.Sprint("l", i)}
+			if err := tx.Enqueue(&o); err != nil {
+				return err
+			}
+			seqs = append(seqs, o.Seq)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	refused := fmt.Errorf("cannot update client: %w", ptd.ErrUnauthorized)
+	attempts := 0
+	for step := 0; step <= 17*10; step++ { // every 100 ms for 17 s, each due entry is pushed and refused
+		if err := db.Update(func(tx *store.Tx) error {
+			for _, seq := range seqs {
+				o, err := tx.GetOutbox(seq)
+				if err != nil {
+					return err
+				}
+				if o.NextAttemptAt.After(now) {
+					continue
+				}
+				attempts++
+				_, quiet, fn := e.failure(o, refused)
+				if err := fn(tx); err != nil {
+					return err
+				}
+				if !quiet {
+					e.logFailure(o, refused, false)
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(100 * time.Millisecond)
+	}
+	lines := strings.Count(logs.String(), "\n")
+	t.Logf("17 s of a refusing target with 10 queued writes: %d log lines, %d attempts", lines, attempts)
+	if lines != 5 || attempts != 50 {
+		t.Errorf("%d log lines and %d attempts in 17 s, want 5 and 50 (one hold each at 0, 1, 3, 7, 15 s)\n%s", lines, attempts, logs.String())
+	}
+	e.holds.accepted(store.SidePTD)
+	if next, opened := e.holds.refused(store.SidePTD, "credentials rejected", now, time.Second, time.Minute); !opened || next != now.Add(time.Second) {
+		t.Errorf("after a success the next refusal holds %v (opened %v), want a fresh 1 s hold", next.Sub(now), opened)
 	}
 }

@@ -2,7 +2,7 @@
 // the fault soak against the real ptsync binary and `ptsync sim`, then prints the table.
 // Run it from the module root:
 //
-//	go run ./harness/cmd/ptsync-harness --kills 10 --soak 60s
+//	go run ./harness/cmd/ptsync-harness --kills 10 --soak 60s [--full-disk]
 //
 // It exits 0 when every scenario lost, duplicated and diverged nothing, 1 when one did, 2 on
 // bad flags, 3 when the harness itself could not run.
@@ -41,6 +41,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	bin := fs.String("bin", "", "use this ptsync binary instead of building one")
 	keep := fs.Bool("keep", false, "keep the work directory (mirrors, configs, logs) and print its path")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
+	fullDisk := fs.Bool("full-disk", false, "also run the full-disk scenario: the mirror on a tmpfs filled in steady state (needs root)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -86,6 +87,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		r, err := harness.Soak(ctx, harness.SoakOptions{Options: o, Duration: *soak, Outage: *outage})
 		if err != nil {
 			fmt.Fprintf(stderr, "ptsync-harness: fault soak: %v\n", err)
+			return 3
+		}
+		results = append(results, r)
+	}
+	if *fullDisk {
+		r, err := harness.DiskFull(ctx, harness.DiskFullOptions{Options: o})
+		if err != nil {
+			fmt.Fprintf(stderr, "ptsync-harness: full disk: %v\n", err)
 			return 3
 		}
 		results = append(results, r)
