@@ -33,7 +33,7 @@ import (
 	"ptsync/store/query"
 )
 
-// TwoWay holds the entry points of the two-way half (PTD poll, reconcile, push, reminders),
+// TwoWay holds the entry points of the two-way half (PTD poll and sweep, reconcile, push, reminders),
 // implemented by package replicator/reconcile. A nil func leaves its job unscheduled; the
 // service logs once which ones are missing.
 type TwoWay struct {
@@ -41,6 +41,7 @@ type TwoWay struct {
 	Reconcile func(ctx context.Context) error
 	Push      func(ctx context.Context) error
 	Reminders func(ctx context.Context) error
+	SweepPTD  func(ctx context.Context) error
 }
 
 // Notifier sends a systemd notification ("READY=1", "STOPPING=1", "WATCHDOG=1", "STATUS=...").
