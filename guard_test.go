@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"ptsync/apiclient/ptdwire"
 	"ptsync/config"
 	"ptsync/replicator"
 	"ptsync/sim/gen"
@@ -357,6 +358,205 @@ confirmations = 2`)
 			}
 			if diff := changed(before, e.sides()); len(diff) > 0 {
 				t.Errorf("%d records changed, e.g. %v", len(diff), diff[:min(3, len(diff))])
+			}
+		})
+	}
+}
+
+// ptdOf returns the PTD client linked to HighLevel contact id.
+func (e *guardEnv) ptdOf(t *testing.T, id string) ptdwire.Client {
+	t.Helper()
+	c, ok := e.ptd.Client(e.linkOfGHL(t, id).PTDID)
+	if !ok {
+		t.Fatalf("the PTD client linked to %s is gone", id)
+	}
+	return c
+}
+
+// TestGenuineDeletionGetsPolicy is #21's second acceptance point, first half: 3 contacts
+// deleted in HighLevel among 300 are believed; their clients get the policy once the second
+// sweep confirmed the deletion, and nobody else's.
+func TestGenuineDeletionGetsPolicy(t *testing.T) {
+	e := newGuardEnv(t, 300, `policy = "print_only"
+confirmations = 2`)
+	before := e.sides()
+	cs := e.ghl.Contacts()
+	gone := []string{cs[10].ID, cs[150].ID, cs[290].ID}
+	var clients []string
+	for _, id := range gone {
+		clients = append(clients, "ptd/"+e.linkOfGHL(t, id).PTDID)
+		if err := e.ghl.DeleteContact(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.round(t)
+	if diff := changed(before, e.sides()); len(diff) != 3 {
+		t.Errorf("after one sweep %d records changed, want only the 3 deleted contacts: %v", len(diff), diff)
+	}
+	e.round(t)
+	diff := changed(before, e.sides())
+	var revoked []string
+	for _, id := range clients {
+		c, _ := e.ptd.Client(strings.TrimPrefix(id, "ptd/"))
+		if c.Access == ptdwire.AccessPrintOnly {
+			revoked = append(revoked, id)
+		}
+	}
+	if len(revoked) != 3 || len(diff) != 6 {
+		t.Errorf("after two sweeps: %d of the 3 clients print_only, %d records changed (want 3 deleted + 3 clients):\n%s",
+			len(revoked), len(diff), strings.Join(diff, "\n"))
+	}
+	if _, held := e.quarantine(t); len(held) > 0 {
+		t.Errorf("a genuine deletion of 3 in 300 was held: %v", held)
+	}
+}
+
+// TestApproveHeldSweepThenUndo is #21's second acceptance point, second half, under
+// print_only and tag: a truncated HighLevel listing (first page only, its meta.total honest)
+// is held for two sweeps; `ptsync quarantine approve` through the running service gives the
+// 200 misses their two confirmations and the policy applies to their clients; when the
+// listing is whole again every one of them gets its previous state back, and history shows
+// both steps with the deciding rule.
+func TestApproveHeldSweepThenUndo(t *testing.T) {
+	for _, policy := range []string{config.DeletePrintOnly, config.DeleteTag} {
+		t.Run(policy, func(t *testing.T) {
+			e := newGuardEnv(t, 300, `policy = "`+policy+`"
+confirmations = 2`)
+			before := e.sides()
+			e.ghl.SetListingFault(ghlsim.ListingFirstPage)
+			e.round(t)
+			e.round(t)
+			_, held := e.quarantine(t)
+			h := held["ghl/contact"]
+			if h.Sweeps != 2 || len(h.Misses) != 200 || !strings.Contains(h.Reason, "reports 300 records but returned 100") {
+				t.Fatalf("held sweep after two truncated listings: %+v", h)
+			}
+			if diff := changed(before, e.sides()); len(diff) > 0 {
+				t.Fatalf("%d records changed while held, e.g. %v", len(diff), diff[:min(3, len(diff))])
+			}
+			code, out, errOut := cli("quarantine", "--db", e.db)
+			if code != exitOK || !strings.Contains(out, "ghl/contact") || !strings.Contains(errOut, "by the running service") {
+				t.Fatalf("quarantine list: exit %d\n%s%s", code, out, errOut)
+			}
+			code, out, errOut = cli("quarantine", "approve", "ghl/contact", "--db", e.db)
+			if code != exitOK || !strings.Contains(out, "approved ghl/contact: 200 records confirmed missing") {
+				t.Fatalf("quarantine approve: exit %d\n%s%s", code, out, errOut)
+			}
+			e.run(t, config.JobReconcile, config.JobPush)
+			victim := ""
+			for id := range h.Misses {
+				victim = id
+				break
+			}
+			applied := 0
+			for id := range h.Misses {
+				c := e.ptdOf(t, id)
+				if policy == config.DeletePrintOnly && c.Access == ptdwire.AccessPrintOnly || policy == config.DeleteTag && slices.Contains(c.Tags, "ptsync-deleted") {
+					applied++
+				}
+			}
+			if applied != 200 {
+				t.Fatalf("after the approval the policy reached %d of the 200 clients", applied)
+			}
+
+			e.ghl.SetListingFault(ghlsim.ListingHonest)
+			e.round(t) // the sweep sees them again; the reconcile plans the undo, the push does it
+			e.round(t)
+			if diff := changed(before, e.sides()); len(diff) > 0 {
+				// Timestamps move with the two writes; the state must be what it was.
+				var states []string
+				for _, d := range diff {
+					if !sameState(d) {
+						states = append(states, d)
+					}
+				}
+				if len(states) > 0 {
+					t.Errorf("%d records did not get their previous state back, e.g. %v", len(states), states[:min(3, len(states))])
+				}
+			}
+			if qs, held := e.quarantine(t); len(qs) > 0 || len(held) > 0 {
+				t.Errorf("after the undo: %d quarantined (e.g. %+v), held %v", len(qs), qs, held)
+			}
+			code, out, errOut = cli("history", victim, "--db", e.db, "--json")
+			if code != exitOK || !strings.Contains(out, `"rule": "delete-`+policy+`"`) || !strings.Contains(out, `"rule": "undo-delete-`+policy+`"`) {
+				t.Errorf("history of %s: exit %d\n%s%s", victim, code, out, errOut)
+			}
+		})
+	}
+}
+
+// sameState reports whether a changed() line differs only in its timestamp (the last word).
+func sameState(line string) bool {
+	_, rest, _ := strings.Cut(line, ": ")
+	from, to, ok := strings.Cut(rest, " -> ")
+	trim := func(s string) string {
+		s = strings.Trim(s, `"`)
+		if i := strings.LastIndex(s, " "); i >= 0 {
+			return s[:i]
+		}
+		return s
+	}
+	return ok && trim(from) == trim(to)
+}
+
+// TestPTDDeletionThroughService is #23's point 2: a client a coach deletes in PT Distinction
+// is quarantined by the scheduled ptd_sweep job; under delete its HighLevel survivor is
+// deleted once, after the second confirmation; under ignore nothing changes; a client that
+// comes back is released.
+func TestPTDDeletionThroughService(t *testing.T) {
+	for _, policy := range []string{config.DeleteDelete, config.DeleteIgnore} {
+		t.Run(policy, func(t *testing.T) {
+			e := newGuardEnv(t, 40, `policy = "`+policy+`"
+confirmations = 2`)
+			before := e.sides()
+			survivor := e.ghl.Contacts()[7].ID
+			client := e.linkOfGHL(t, survivor).PTDID
+			if err := e.ptd.RemoveClient(client); err != nil {
+				t.Fatal(err)
+			}
+			deletes := func() int64 { return e.ghl.Counters().Requests["DELETE /contacts/{contactId}"] }
+			e.round(t)
+			qs, _ := e.quarantine(t)
+			if len(qs) != 1 || qs[0].Side != store.SidePTD || qs[0].ID != client || qs[0].Confirmations != 1 {
+				t.Fatalf("after one ptd sweep the quarantine holds %+v, want client %s with 1 confirmation", qs, client)
+			}
+			if _, ok := e.ghl.Contact(survivor); !ok || deletes() != 0 {
+				t.Fatalf("the survivor was deleted before the second confirmation")
+			}
+			e.round(t)
+			e.round(t)
+			_, exists := e.ghl.Contact(survivor)
+			diff := changed(before, e.sides())
+			switch policy {
+			case config.DeleteDelete:
+				if exists || deletes() != 1 || len(diff) != 2 {
+					t.Errorf("under delete: survivor exists %v, %d DELETE calls (want 1), %d records changed (want the client and the survivor): %v",
+						exists, deletes(), len(diff), diff)
+				}
+			case config.DeleteIgnore:
+				if !exists || deletes() != 0 || len(diff) != 1 {
+					t.Errorf("under ignore: survivor exists %v, %d DELETE calls, %d records changed (want the removed client only): %v",
+						exists, deletes(), len(diff), diff)
+				}
+			}
+			if _, err := e.ptd.RestoreClient(client); err != nil {
+				t.Fatal(err)
+			}
+			e.round(t)
+			e.round(t)
+			if qs, held := e.quarantine(t); len(qs) > 0 || len(held) > 0 {
+				t.Errorf("after the client came back: quarantine %+v, held %v; want it released", qs, held)
+			}
+			if policy == config.DeleteDelete {
+				// The contact cannot come back; the returned client is unlinked and created again.
+				var l store.Link
+				if err := e.svc.Store().View(func(tx *store.Tx) error {
+					var err error
+					l, err = tx.LinkByPTD(store.KindContact, client)
+					return err
+				}); err != nil || l.GHLID == "" || l.GHLID == survivor {
+					t.Errorf("returned client %s: link %+v, %v; want a new HighLevel contact", client, l, err)
+				}
 			}
 		})
 	}
