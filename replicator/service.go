@@ -147,15 +147,6 @@ func (s *Service) Config() *config.Config {
 // Store returns the open mirror (nil before Open).
 func (s *Service) Store() *store.DB { return s.db }
 
-// Client returns the HighLevel client (nil before Open).
-func (s *Service) Client() *ghl.Client { return s.client }
-
-// Poller returns the ingestion poller (nil before Open).
-func (s *Service) Poller() *ingest.Poller { return s.poller }
-
-// Metrics returns the service's collectors (nil before Open).
-func (s *Service) Metrics() *metrics.Metrics { return s.m }
-
 // MetricsAddr is the bound metrics address after Open ("" before).
 func (s *Service) MetricsAddr() string { return addrOf(s.metricsS.Addr()) }
 

@@ -91,6 +91,3 @@ func BuildTwoWay(s *Service) (TwoWay, error) {
 		},
 	}, nil
 }
-
-// Engine returns the reconcile engine BuildTwoWay created (nil when not built).
-func (s *Service) Engine() *reconcile.Engine { return s.engine }
