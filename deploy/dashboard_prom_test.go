@@ -38,6 +38,8 @@ func TestDashboardQueriesRunInPrometheus(t *testing.T) {
 	m.SetDeadLetters(metrics.UpstreamPTD, 1)
 	m.SetConflictsPending(1)
 	m.SetQuarantine(1)
+	m.SweepHeld("ghl", "contact")
+	m.SetSweepsHeld(1)
 	m.PushDone(metrics.UpstreamPTD, "update", nil)
 	m.ReconcileDecision("newest")
 	m.WebhookReceived(metrics.UpstreamGHL, metrics.WebhookAccepted)
