@@ -261,21 +261,31 @@ func Soak(ctx context.Context, o SoakOptions) (Result, error) {
 }
 
 // listingFaults schedules the lying listings of the soak over its duration d: PTD's client
-// listing empty from 20 % to 40 % of it; HighLevel's listing and search empty from 75 % and
-// its listing cut to the first page from 87.5 %, after the outage's breaker has closed again
-// (it stays open 30 s, during which no listing reaches the simulator). Both sweeps run every
-// 5 s. Each change is logged once.
-type listingFaults struct{ ghl, ptd string }
+// listing empty from 20 % to 40 % of it; from the second half, once HighLevel's breaker is
+// seen closed (after the outage it stays open 30 s or more, and no listing reaches the
+// simulator meanwhile), HighLevel's listing and search empty for d/8, then its listing cut to
+// the first page for d/8. Both sweeps run every 5 s. Each change is logged once.
+type listingFaults struct {
+	ghl, ptd  string
+	ghlStart  time.Duration // when the HighLevel lies began (0: not yet)
+	lastProbe time.Duration
+}
 
 func (l *listingFaults) step(ctx context.Context, e *env, el, d time.Duration) error {
 	at := float64(el) / float64(d)
+	if l.ghlStart == 0 && at >= 0.5 && el-l.lastProbe >= time.Second {
+		l.lastProbe = el
+		if m, err := Scrape(ctx, e.metrics); err == nil && SumMetric(m, "ptsync_breaker_state", `upstream="ghl"`) == 0 {
+			l.ghlStart = el
+		}
+	}
 	ghl, ptd := "", ""
 	switch {
 	case at >= 0.2 && at < 0.4:
 		ptd = "empty"
-	case at >= 0.75 && at < 0.875:
+	case l.ghlStart > 0 && el < l.ghlStart+d/8:
 		ghl = "empty"
-	case at >= 0.875:
+	case l.ghlStart > 0 && el < l.ghlStart+d/4:
 		ghl = "first_page"
 	}
 	if ghl == l.ghl && ptd == l.ptd {
