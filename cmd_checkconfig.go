@@ -67,6 +67,7 @@ type jobSummary struct {
 	Spec    string    `json:"spec"`
 	Default bool      `json:"default"`
 	Enabled bool      `json:"enabled"`
+	Why     string    `json:"disabledBecause,omitempty"`
 	Next    time.Time `json:"next"`
 }
 
@@ -83,11 +84,14 @@ func summarize(cfg *config.Config, now time.Time) configSummary {
 		s.WebhookKeys = append(s.WebhookKeys, k.String()+" verifies "+k.Header())
 	}
 	for _, j := range cfg.Schedules {
-		s.Jobs = append(s.Jobs, jobSummary{
-			Job: j.Job, Spec: j.Spec, Default: j.Default,
-			Enabled: j.Job != config.JobReminders || cfg.Reminders.Enabled,
-			Next:    j.Next(now).UTC(),
-		})
+		js := jobSummary{Job: j.Job, Spec: j.Spec, Default: j.Default, Enabled: true, Next: j.Next(now).UTC()}
+		switch {
+		case j.Job == config.JobReminders && !cfg.Reminders.Enabled:
+			js.Enabled, js.Why = false, "no reminders block"
+		case j.Job == config.JobPTDSweep && cfg.PTD.Driver == config.DriverZapier:
+			js.Enabled, js.Why = false, "the zapier driver cannot list clients"
+		}
+		s.Jobs = append(s.Jobs, js)
 	}
 	return s
 }
@@ -110,7 +114,7 @@ func printSummary(w io.Writer, s configSummary) {
 	for _, j := range s.Jobs {
 		next := j.Next.Format(time.RFC3339)
 		if !j.Enabled {
-			next = "disabled (no reminders block)"
+			next = "disabled (" + j.Why + ")"
 		}
 		spec := j.Spec
 		if j.Default {

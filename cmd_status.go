@@ -122,6 +122,7 @@ func printStatus(w io.Writer, path string, st replicator.Status, online bool) {
 		fmt.Fprintf(w, " %s/%s %d", q.Kind, q.Side, q.Count)
 	}
 	fmt.Fprintln(w)
+	printHeldSweeps(w, ms.HeldSweeps)
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CURSOR\tTHROUGH\tBEHIND NOW\tUPDATED")
@@ -153,4 +154,12 @@ func age(now, t time.Time) string {
 		return "ahead by " + (-d).String()
 	}
 	return d.String()
+}
+
+// printHeldSweeps writes one line per sweep held as suspect (nothing when none is).
+func printHeldSweeps(w io.Writer, held []store.HeldSweepStatus) {
+	for _, h := range held {
+		fmt.Fprintf(w, "held      sweep %s since %s (%d in a row): %s; %d of %d mirrored missing, %d listed; release: ptsync quarantine approve %s\n",
+			h.ID, ts(h.At), h.Sweeps, h.Reason, h.Missing, h.Mirrored, h.Listed, h.ID)
+	}
 }

@@ -97,6 +97,7 @@ schedule "ptd" { cron = "@every 1m" }        # PTD clients and their children
 schedule "reconcile" { cron = "@every 1m" }  # three-way merge of dirty links into the outbox
 schedule "push" { cron = "@every 30s" }      # drain the outbox to both sides
 schedule "reminders" { cron = "@every 15m" } # send reminders for tasks nearing their due date
+schedule "ptd_sweep" { cron = "47 3 * * *" } # full PTD client listing: finds clients deleted in PTD (rest driver only)
 
 # How contact fields correspond and how conflicts resolve.
 mapping {
@@ -158,10 +159,16 @@ reminders {
 
 # A record deleted on one side is held in quarantine (it clears itself if the record reappears);
 # after `confirmations` consecutive sweeps confirm the delete, the policy applies to the survivor.
+# If the record comes back later, print_only and tag are undone (delete cannot be).
+# A sweep that would quarantine more than max_share of the records the mirror holds, or more
+# than max_count records, or whose listing contradicts itself (empty, or fewer rows than its
+# total), is held as suspect: nothing is confirmed until `ptsync quarantine approve`.
 deletes {
   policy        = "ignore" # ignore | print_only | tag | delete
   confirmations = 2
   tag           = "ptsync-deleted" # added to the survivor under policy "tag"
+  max_share     = 0.5              # (0, 1]: share of the mirrored records one sweep may quarantine
+  max_count     = 50               # records one sweep may quarantine
 }
 
 # Outbox retries: full-jitter exponential backoff from backoff_base up to backoff_max.

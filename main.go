@@ -41,6 +41,7 @@ func commands() map[string]command {
 		"conflicts":    {"list field conflicts waiting for the operator; resolve one", cmdConflicts},
 		"outbox":       {"list pending and dead-lettered writes; retry or drop them", cmdOutbox},
 		"history":      {"show which rule decided each value of a record", cmdHistory},
+		"quarantine":   {"list held sweeps and quarantined records; approve a held sweep", cmdQuarantine},
 		"status":       {"print readiness, jobs, cursors, outbox, conflicts and quarantine", cmdStatus},
 		"run":          {"run the sync service (systemd Type=notify; SIGHUP reloads)", cmdRun},
 		"demo":         {"run both simulators and a real sync in-process; --once exits when in sync", cmdDemo},

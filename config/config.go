@@ -153,11 +153,14 @@ const (
 	JobReconcile = "reconcile"
 	JobPush      = "push"
 	JobReminders = "reminders"
+	// JobPTDSweep lists every PT Distinction client to find the ones deleted there (the
+	// incremental ptd job only sees changes, never an absence).
+	JobPTDSweep = "ptd_sweep"
 )
 
 // JobNames returns every schedulable job in a fixed order.
 func JobNames() []string {
-	return []string{JobContacts, JobSweep, JobChildren, JobPTD, JobReconcile, JobPush, JobReminders}
+	return []string{JobContacts, JobSweep, JobChildren, JobPTD, JobReconcile, JobPush, JobReminders, JobPTDSweep}
 }
 
 // Schedule is one job's cron schedule. Specs without a CRON_TZ= prefix are evaluated in the
@@ -256,6 +259,12 @@ type Deletes struct {
 	Confirmations int
 	// Tag is added to the survivor under policy "tag".
 	Tag string
+	// MaxShare and MaxCount bound what one sweep may quarantine: a complete listing that
+	// would quarantine more than MaxShare of the records the mirror holds for it, or more
+	// than MaxCount records, is held as suspect (its misses get no confirmation) until an
+	// operator approves it. MaxShare is in (0, 1]; MaxCount is at least 1.
+	MaxShare float64
+	MaxCount int
 }
 
 // Pusher configures outbox retries.

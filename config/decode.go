@@ -463,10 +463,7 @@ func (d *decoder) decodeFile(src []byte, filename string) *Config {
 	}
 	var deletePolicy *hcl.Attribute
 	if b := d.single(top, "deletes"); b != nil {
-		c := d.content(b.Body, &hcl.BodySchema{Attributes: attrs("policy", "confirmations", "tag")})
-		deletePolicy = d.enum(c.Attributes, "policy", &cfg.Deletes.Policy, DeleteIgnore, DeletePrintOnly, DeleteTag, DeleteDelete)
-		d.intAttr(c.Attributes, "confirmations", 1, &cfg.Deletes.Confirmations)
-		d.nonEmpty(c.Attributes, "tag", &cfg.Deletes.Tag)
+		deletePolicy = d.decodeDeletes(b, cfg)
 	}
 	if b := d.single(top, "pusher"); b != nil {
 		c := d.content(b.Body, &hcl.BodySchema{Attributes: attrs("max_attempts", "backoff_base", "backoff_max")})

@@ -16,7 +16,7 @@ const (
 )
 
 // defaultSpecs are the cron specs of jobs without a schedule block, in JobNames order.
-var defaultSpecs = [...]string{"@every 1m", "17 3 * * *", "@every 5m", "@every 1m", "@every 1m", "@every 30s", "@every 15m"}
+var defaultSpecs = [...]string{"@every 1m", "17 3 * * *", "@every 5m", "@every 1m", "@every 1m", "@every 30s", "@every 15m", "47 3 * * *"}
 
 // defaults returns a Config holding every default; decoding overwrites what the file sets.
 func defaults() *Config {
@@ -34,7 +34,7 @@ func defaults() *Config {
 		Store:     Store{Path: DefaultStorePath},
 		Mapping:   Mapping{InitialWinner: SidePTD, DefaultConflict: ConflictNewest, PhoneRegion: "US", TimeZone: "UTC", Location: time.UTC},
 		Reminders: Reminders{Window: 24 * time.Hour, Message: DefaultReminderText},
-		Deletes:   Deletes{Policy: DeleteIgnore, Confirmations: 2, Tag: "ptsync-deleted"},
+		Deletes:   Deletes{Policy: DeleteIgnore, Confirmations: 2, Tag: "ptsync-deleted", MaxShare: 0.5, MaxCount: 50},
 		Pusher:    Pusher{MaxAttempts: 8, BackoffBase: time.Second, BackoffMax: 5 * time.Minute},
 		Webhooks:  Webhooks{Listen: "127.0.0.1:8911", ReplayWindow: 5 * time.Minute, MaxBodyBytes: 1 << 20},
 		Metrics:   Metrics{Listen: "127.0.0.1:9817"},

@@ -20,7 +20,7 @@ import (
 type Route struct {
 	Name string
 	// When is the condition, kept unevaluated; Parse has checked that it parses, references
-	// only ContactFields and yields a bool.
+	// only the contact fields (contactFieldTypes) and yields a bool.
 	When    hcl.Expression
 	Group   string
 	Package string
@@ -32,7 +32,7 @@ type Route struct {
 	funcs map[string]function.Function
 }
 
-// Match evaluates When for one contact. vars maps contact field names (see ContactFields and
+// Match evaluates When for one contact. vars maps contact field names (see contactFieldTypes and
 // ContactVars) to values; a known field missing from vars is the empty string, the empty tag
 // list or false, so conditions never fail on sparse records. The error is an *Error with the
 // expression's position (errors.Is ErrEval) when evaluation fails or the result is not a known, non-null bool.
@@ -82,16 +82,6 @@ var contactFieldTypes = map[string]cty.Type{
 	"city": cty.String, "state": cty.String, "country": cty.String, "postalCode": cty.String,
 	"website": cty.String, "dateOfBirth": cty.String, "dateAdded": cty.String,
 	"dateUpdated": cty.String, "tags": cty.List(cty.String), "dnd": cty.Bool,
-}
-
-// ContactFields returns, sorted, the names a route condition (and `ptsync query --where`) may
-// reference, with their HCL types: strings, except tags (list of string) and dnd (bool).
-func ContactFields() map[string]cty.Type {
-	out := make(map[string]cty.Type, len(contactFieldTypes))
-	for k, v := range contactFieldTypes {
-		out[k] = v
-	}
-	return out
 }
 
 func contactFieldList() string {

@@ -143,9 +143,10 @@ ghl {
     interval = "1s"
     daily    = 2000000
   }
-  search_overlap  = "10s"
-  children_period = "CHILDREN_PERIOD"
-  timeout         = "5s"
+  search_overlap   = "10s"
+  sweep_page_limit = 10 # several pages, so a listing cut to its first page is visibly short
+  children_period  = "CHILDREN_PERIOD"
+  timeout          = "5s"
 }
 ptd {
   driver = "rest"
@@ -157,15 +158,20 @@ ptd {
 }
 store { path = "DB_PATH" }
 schedule "contacts" { cron = "@every 1s" }
-schedule "sweep" { cron = "@every 20s" }
+schedule "sweep" { cron = "@every 5s" }
 schedule "children" { cron = "@every 1s" }
 schedule "ptd" { cron = "@every 1s" }
 schedule "reconcile" { cron = "@every 1s" }
 schedule "push" { cron = "@every 1s" }
+schedule "ptd_sweep" { cron = "@every 5s" }
 mapping {
   initial_winner   = "ptd"
   default_conflict = "newest"
   phone_region     = "US"
+}
+deletes {
+  policy        = "print_only"
+  confirmations = 2
 }
 pusher {
   max_attempts = 200

@@ -75,9 +75,6 @@ func (l *Ledger) Edits() []Edit {
 	return slices.Clone(l.edits)
 }
 
-// Pairs returns the pairs.
-func (l *Ledger) Pairs() []Pair { return slices.Clone(l.pairs) }
-
 // Verdict is what Verify found. Lost and Duplicated list one line per problem.
 type Verdict struct {
 	Edits  int // edits checked

@@ -140,6 +140,9 @@ type SoakOptions struct {
 // JSON, latency 50-500 ms, a 429 burst (limits cut to a tenth) every 15 s and access tokens
 // dying every ExpireEvery calls; PTD answers 10 % 503, a 429 burst every 15 s and a latency
 // redrawn every 5 s between 50 and 500 ms (its simulator takes one latency, not a range).
+// Listings lie for a while on each side (listingFaults): an empty PTD client listing, then an
+// empty HighLevel listing and search, then a truncated one, each long enough for a sweep or
+// two, under the delete policy print_only: the sweep guard must hold them all.
 func Soak(ctx context.Context, o SoakOptions) (Result, error) {
 	if o.Duration <= 0 {
 		o.Duration = 60 * time.Second
@@ -183,6 +186,7 @@ func Soak(ctx context.Context, o SoakOptions) (Result, error) {
 	}
 	e.logf("faults on for %s (outage %v), churning %.0f edits/s over %d pairs", o.Duration, o.Outage, o.ChurnRate, len(pairs))
 	start := time.Now()
+	lying := &listingFaults{}
 	var outageAt time.Duration = 5 * time.Second
 	outage := 0 // 0 not yet, 1 on, 2 done
 	lastBurst, lastLatency := time.Duration(0), time.Duration(0)
@@ -215,12 +219,17 @@ func Soak(ctx context.Context, o SoakOptions) (Result, error) {
 			lastLatency = el
 			err = e.p.SetFaults(ctx, ptdBase())
 		}
+		if err == nil {
+			err = lying.step(ctx, e, el, o.Duration)
+		}
 		if err != nil {
 			stop()
 			return Result{}, err
 		}
 	}
 	if m, err := Scrape(ctx, e.metrics); err == nil {
+		e.logf("sweeps held as suspect: highlevel %.0f, pt distinction %.0f",
+			SumMetric(m, "ptsync_sweep_held_total", `side="ghl"`), SumMetric(m, "ptsync_sweep_held_total", `side="ptd"`))
 		e.logf("breaker transitions so far: open %.0f, half-open %.0f, closed %.0f",
 			SumMetric(m, "ptsync_breaker_transitions_total", `state="open"`), SumMetric(m, "ptsync_breaker_transitions_total", `state="half-open"`),
 			SumMetric(m, "ptsync_breaker_transitions_total", `state="closed"`))
@@ -233,6 +242,8 @@ func Soak(ctx context.Context, o SoakOptions) (Result, error) {
 		return Result{}, err
 	}
 	for _, s := range []func() error{
+		func() error { return e.g.SetListingFault(ctx, "") },
+		func() error { return e.p.SetListingFault(ctx, "") },
 		func() error { return e.g.SetFaults(ctx, GHLFaults{}) },
 		func() error { return e.g.ExpireEvery(ctx, 0) },
 		func() error { return e.g.SetLimits(ctx, 100, time.Second, 2000000, 24*time.Hour) },
@@ -247,6 +258,45 @@ func Soak(ctx context.Context, o SoakOptions) (Result, error) {
 		return Result{}, err
 	}
 	return *e.res, nil
+}
+
+// listingFaults schedules the lying listings of the soak over its duration d: PTD's client
+// listing empty from 20 % to 40 % of it; from the second half, once HighLevel's breaker is
+// seen closed (after the outage it stays open 30 s or more, and no listing reaches the
+// simulator meanwhile), HighLevel's listing and search empty for d/8, then its listing cut to
+// the first page for d/8. Both sweeps run every 5 s. Each change is logged once.
+type listingFaults struct {
+	ghl, ptd  string
+	ghlStart  time.Duration // when the HighLevel lies began (0: not yet)
+	lastProbe time.Duration
+}
+
+func (l *listingFaults) step(ctx context.Context, e *env, el, d time.Duration) error {
+	at := float64(el) / float64(d)
+	if l.ghlStart == 0 && at >= 0.5 && el-l.lastProbe >= time.Second {
+		l.lastProbe = el
+		if m, err := Scrape(ctx, e.metrics); err == nil && SumMetric(m, "ptsync_breaker_state", `upstream="ghl"`) == 0 {
+			l.ghlStart = el
+		}
+	}
+	ghl, ptd := "", ""
+	switch {
+	case at >= 0.2 && at < 0.4:
+		ptd = "empty"
+	case l.ghlStart > 0 && el < l.ghlStart+d/8:
+		ghl = "empty"
+	case l.ghlStart > 0 && el < l.ghlStart+d/4:
+		ghl = "first_page"
+	}
+	if ghl == l.ghl && ptd == l.ptd {
+		return nil
+	}
+	l.ghl, l.ptd = ghl, ptd
+	e.logf("listings: highlevel %q, pt distinction %q", ghl, ptd)
+	if err := e.g.SetListingFault(ctx, ghl); err != nil {
+		return err
+	}
+	return e.p.SetListingFault(ctx, ptd)
 }
 
 // PrintTable writes the harness table: one row per result, then the details of any row that

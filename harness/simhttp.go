@@ -157,6 +157,12 @@ func (g *GHLControl) SetFaults(ctx context.Context, f GHLFaults) error {
 	return g.c.do(ctx, "POST", "/_sim/faults", f, nil)
 }
 
+// SetListingFault makes every contact listing and search answer 200 with nothing ("empty"),
+// or GET /contacts/ stop after its first page ("first_page"); "" turns it off.
+func (g *GHLControl) SetListingFault(ctx context.Context, mode string) error {
+	return g.c.do(ctx, "POST", "/_sim/listing-fault?mode="+url.QueryEscape(mode), nil, nil)
+}
+
 // SetLimits replaces the simulated rate limits.
 func (g *GHLControl) SetLimits(ctx context.Context, burst int, interval time.Duration, daily int, dailyInterval time.Duration) error {
 	in := map[string]any{"burstMax": burst, "burstInterval": interval.String(), "dailyMax": daily, "dailyInterval": dailyInterval.String()}
@@ -281,6 +287,12 @@ type PTDFaults struct {
 // SetFaults replaces the injected faults; the zero value turns them off.
 func (p *PTDControl) SetFaults(ctx context.Context, f PTDFaults) error {
 	return p.c.do(ctx, "PUT", "/_sim/faults", f, nil)
+}
+
+// SetListingFault makes the client listing answer 200 with no clients ("empty"); "" turns
+// it off.
+func (p *PTDControl) SetListingFault(ctx context.Context, mode string) error {
+	return p.c.do(ctx, "PUT", "/_sim/listing-fault?mode="+url.QueryEscape(mode), nil, nil)
 }
 
 // PTDStats are the PTD simulator's counters.

@@ -128,6 +128,8 @@ type Metrics struct {
 	deadLetters    *prometheus.GaugeVec
 	conflicts      prometheus.Gauge
 	quarantine     prometheus.Gauge
+	sweepsHeld     *prometheus.CounterVec
+	sweepsWaiting  prometheus.Gauge
 	pushes         *prometheus.CounterVec
 	reconcile      *prometheus.CounterVec
 	webhooks       *prometheus.CounterVec
@@ -231,6 +233,20 @@ func New(reg prometheus.Registerer) *Metrics {
 		Namespace: Namespace, Subsystem: "reconcile", Name: "quarantine_records",
 		Help: "Deleted records held in quarantine before the delete policy applies.",
 	})
+	m.sweepsHeld = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Subsystem: "sweep", Name: "held_total",
+		Help: "Sweeps held as suspect (their listing would quarantine too much or contradicts itself), by side and kind.",
+	}, []string{"side", "kind"})
+	// Every guarded listing, at 0 from start (declare.go): the first held sweep is an increase().
+	for _, side := range []string{UpstreamGHL, UpstreamPTD} {
+		for _, kind := range []string{"contact", "task", "note"} {
+			m.sweepsHeld.WithLabelValues(side, kind)
+		}
+	}
+	m.sweepsWaiting = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: Namespace, Subsystem: "sweep", Name: "held",
+		Help: "Held sweeps waiting for 'ptsync quarantine approve' or for a believed sweep of the same listing.",
+	})
 	m.pushes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "pushes_total",
 		Help: "Writes pushed to a target system, by operation and result.",
@@ -281,7 +297,7 @@ func (m *Metrics) collectors() []prometheus.Collector {
 		m.apiRequests, m.apiDuration, m.apiRetries, m.apiThrottled,
 		m.rateRemaining, m.tokenExpiry, m.tokenRefresh, m.tokenRefused,
 		m.breakerState, m.breakerTransitions, m.mirror,
-		m.outboxEntries, m.outboxOldest, m.deadLetters, m.conflicts, m.quarantine,
+		m.outboxEntries, m.outboxOldest, m.deadLetters, m.conflicts, m.quarantine, m.sweepsHeld, m.sweepsWaiting,
 		m.pushes, m.reconcile, m.webhooks, m.backfillDone, m.backfillTotal,
 		m.capabilityMiss, m.remindersSent, m.childRefreshes, m.buildInfo,
 		m.op.mirrorWriteErrors, m.op.notReady,
@@ -410,6 +426,22 @@ func (m *Metrics) SetQuarantine(n int) {
 		return
 	}
 	m.quarantine.Set(float64(n))
+}
+
+// SweepHeld counts one sweep of side's kind (store.Side*, store.Kind*) held as suspect.
+func (m *Metrics) SweepHeld(side, kind string) {
+	if m == nil {
+		return
+	}
+	m.sweepsHeld.WithLabelValues(m.guard.value("side", side), m.guard.value("kind", kind)).Inc()
+}
+
+// SetSweepsHeld publishes how many held sweeps wait for an operator or a believed sweep.
+func (m *Metrics) SetSweepsHeld(n int) {
+	if m == nil {
+		return
+	}
+	m.sweepsWaiting.Set(float64(n))
 }
 
 // PushDone counts one write pushed to target (UpstreamGHL or UpstreamPTD) with operation op

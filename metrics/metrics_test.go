@@ -58,6 +58,8 @@ func observeAll(m *Metrics) {
 	m.SetDeadLetters(UpstreamPTD, 1)
 	m.SetConflictsPending(2)
 	m.SetQuarantine(1)
+	m.SweepHeld("ghl", "contact")
+	m.SetSweepsHeld(1)
 	m.PushDone(UpstreamPTD, "update", nil)
 	m.ReconcileDecision("newest")
 	m.WebhookReceived(UpstreamGHL, SchemeEd25519, WebhookAccepted)

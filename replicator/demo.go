@@ -884,9 +884,6 @@ func thousands(v int64) string {
 	return b.String()
 }
 
-// Churn makes perSecond random HighLevel edits per second until ctx ends.
-func (d *Demo) Churn(ctx context.Context, perSecond float64) { d.GHL.Churn(ctx, perSecond) }
-
 // PTDEdit is one coach edit the live demo made in PTD.
 type PTDEdit struct {
 	ClientID, Kind, Value string

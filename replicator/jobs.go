@@ -52,7 +52,7 @@ func (s *Service) buildJobs() map[string]*job {
 		},
 		config.JobSweep: func(ctx context.Context) error {
 			st, err := p.Sweep(ctx)
-			if err == nil {
+			if err == nil && !st.Held { // a held sweep has said so in its own ERROR line
 				s.log.Info("sweep complete", "job", config.JobSweep, "pages", st.Pages, "contacts", st.Seen,
 					"changed", st.Changed, "quarantined", st.Quarantined, "released", st.Released)
 			}
@@ -70,6 +70,7 @@ func (s *Service) buildJobs() map[string]*job {
 		config.JobReconcile: s.twoWay.Reconcile,
 		config.JobPush:      s.twoWay.Push,
 		config.JobReminders: s.twoWay.Reminders,
+		config.JobPTDSweep:  s.twoWay.SweepPTD,
 	}
 	if s.readOnly && s.twoWay.Push != nil {
 		// The pusher refuses HighLevel writes itself (ErrReadOnly); PTD writes still flow.

@@ -34,7 +34,7 @@ import (
 	"ptsync/store/query"
 )
 
-// TwoWay holds the entry points of the two-way half (PTD poll, reconcile, push, reminders),
+// TwoWay holds the entry points of the two-way half (PTD poll and sweep, reconcile, push, reminders),
 // implemented by package replicator/reconcile. A nil func leaves its job unscheduled; the
 // service logs once which ones are missing.
 type TwoWay struct {
@@ -42,6 +42,7 @@ type TwoWay struct {
 	Reconcile func(ctx context.Context) error
 	Push      func(ctx context.Context) error
 	Reminders func(ctx context.Context) error
+	SweepPTD  func(ctx context.Context) error
 }
 
 // Notifier sends a systemd notification ("READY=1", "STOPPING=1", "WATCHDOG=1", "STATUS=...").
@@ -152,15 +153,6 @@ func (s *Service) Config() *config.Config {
 
 // Store returns the open mirror (nil before Open).
 func (s *Service) Store() *store.DB { return s.db }
-
-// Client returns the HighLevel client (nil before Open).
-func (s *Service) Client() *ghl.Client { return s.client }
-
-// Poller returns the ingestion poller (nil before Open).
-func (s *Service) Poller() *ingest.Poller { return s.poller }
-
-// Metrics returns the service's collectors (nil before Open).
-func (s *Service) Metrics() *metrics.Metrics { return s.m }
 
 // MetricsAddr is the bound metrics address after Open ("" before).
 func (s *Service) MetricsAddr() string { return addrOf(s.metricsS.Addr()) }

@@ -83,8 +83,13 @@ func BuildTwoWay(s *Service) (TwoWay, error) {
 			_, err := eng.Reminders(ctx)
 			return err
 		},
+		SweepPTD: func(ctx context.Context) error {
+			st, err := eng.SweepPTD(ctx)
+			if err == nil && !st.Skipped && !st.Held { // a held sweep has said so in its own ERROR line
+				s.log.Info("ptd sweep complete", "job", config.JobPTDSweep, "pages", st.Pages, "clients", st.Seen,
+					"quarantined", st.Quarantined, "released", st.Released)
+			}
+			return err
+		},
 	}, nil
 }
-
-// Engine returns the reconcile engine BuildTwoWay created (nil when not built).
-func (s *Service) Engine() *reconcile.Engine { return s.engine }

@@ -10,20 +10,6 @@ import (
 	"time"
 )
 
-// jsonRoundTrip is what schema 2 gave back for a stored record: json.Marshal then Unmarshal.
-func jsonRoundTrip[T any](t *testing.T, r *T) *T {
-	t.Helper()
-	b, err := json.Marshal(r)
-	if err != nil {
-		t.Fatalf("json.Marshal: %v", err)
-	}
-	out := new(T)
-	if err := json.Unmarshal(b, out); err != nil {
-		t.Fatalf("json.Unmarshal: %v", err)
-	}
-	return out
-}
-
 // TestBinaryValueMatchesJSON checks that a record read back from the schema-3 form equals
 // what the schema-2 JSON form gave back, for the edge cases of each field kind: empty and
 // nil lists, zero times, times in other zones and with nanoseconds, raw JSON with spaces

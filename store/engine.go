@@ -93,8 +93,8 @@ func (tx *Tx) putRecord(r record) error {
 	}
 	if q := r.quarantineKey(); q != "" {
 		if qb := tx.btx.Bucket(bucketQuarantine); qb != nil && qb.Get([]byte(q)) != nil {
-			if err := qb.Delete([]byte(q)); err != nil {
-				return fmt.Errorf("cannot clear quarantine of %s %q: %w", c, pk, err)
+			if _, err := tx.releaseQuarantine(q); err != nil {
+				return fmt.Errorf("cannot release quarantine of %s %q: %w", c, pk, err)
 			}
 		}
 	}

@@ -23,6 +23,7 @@ var (
 	bucketDirty      = []byte("dirty")
 	bucketReminders  = []byte("reminders")
 	bucketTokens     = []byte("tokens")
+	bucketHeldSweeps = []byte("sweeps.held")
 )
 
 var (
@@ -33,7 +34,7 @@ var (
 // allBuckets lists every top-level bucket of the current schema.
 func allBuckets() [][]byte {
 	out := [][]byte{bucketMeta, bucketBase, bucketCursors, bucketConflicts, bucketQuarantine,
-		bucketWebhooks, bucketWebhooksAt, bucketDirty, bucketReminders, bucketTokens}
+		bucketWebhooks, bucketWebhooksAt, bucketDirty, bucketReminders, bucketTokens, bucketHeldSweeps}
 	for _, c := range indexedCollections() {
 		out = append(out, []byte(c))
 		for _, ix := range indexNames(c) {
@@ -77,6 +78,13 @@ func migrations() []migration {
 				}
 			}
 			return nil
+		},
+	}, {
+		from: 3,
+		what: "add the bucket of sweeps held as suspect (sweeps.held)",
+		run: func(tx *Tx) error {
+			_, err := tx.btx.CreateBucketIfNotExists(bucketHeldSweeps)
+			return err
 		},
 	}}
 }

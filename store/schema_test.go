@@ -181,7 +181,7 @@ func TestSchema2IsMigratedOnOpen(t *testing.T) {
 	if err != nil {
 		t.Fatalf("migrating open: %v", err)
 	}
-	if v, err := db.SchemaOf(); err != nil || v != 3 {
+	if v, err := db.SchemaOf(); err != nil || v != store.SchemaVersion {
 		t.Fatalf("schema after migration = %d, %v", v, err)
 	}
 	if err := db.Check(); err != nil {

@@ -17,6 +17,20 @@ type MirrorStatus struct {
 	// Conflicts counts open (unresolved) field conflicts.
 	Conflicts  int               `json:"conflicts"`
 	Quarantine []QuarantineCount `json:"quarantine"`
+	// HeldSweeps are the sweeps held as suspect, waiting for `ptsync quarantine approve`
+	// or for a believed sweep of the same listing; empty when none is held.
+	HeldSweeps []HeldSweepStatus `json:"heldSweeps,omitempty"`
+}
+
+// HeldSweepStatus is one held sweep in brief: what was listed and why it was not believed.
+type HeldSweepStatus struct {
+	ID       string    `json:"id"`
+	At       time.Time `json:"at"`
+	Sweeps   int       `json:"sweeps"`
+	Mirrored int       `json:"mirrored"`
+	Listed   int       `json:"listed"`
+	Missing  int       `json:"missing"`
+	Reason   string    `json:"reason"`
 }
 
 // CursorStatus is one stored cursor. Through is the newest record timestamp the cursor has
@@ -72,5 +86,13 @@ func (tx *Tx) Status(now time.Time) (MirrorStatus, error) {
 		a, b := st.Quarantine[i], st.Quarantine[j]
 		return a.Kind < b.Kind || a.Kind == b.Kind && a.Side < b.Side
 	})
+	held, err := tx.HeldSweeps()
+	if err != nil {
+		return st, err
+	}
+	for _, h := range held {
+		st.HeldSweeps = append(st.HeldSweeps, HeldSweepStatus{ID: h.ID, At: h.At, Sweeps: h.Sweeps,
+			Mirrored: h.Mirrored, Listed: h.Listed, Missing: len(h.Misses), Reason: h.Reason})
+	}
 	return st, nil
 }

@@ -35,7 +35,7 @@ import (
 
 // SchemaVersion is the layout version this build writes. Open migrates older files forward
 // and refuses newer ones with ErrSchemaTooNew.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // DefaultTimeout is how long Open waits for the file lock before giving up with ErrLocked.
 const DefaultTimeout = time.Second

@@ -306,61 +306,6 @@ func (tx *Tx) Conflicts(linkID string, includeResolved bool) ([]Conflict, error)
 	return out, err
 }
 
-// QuarantineEntry is a record that disappeared from one side. Deletes are never propagated
-// until the configured number of Confirmations; the entry clears itself when the record is
-// Put again.
-type QuarantineEntry struct {
-	Kind          string    `json:"kind"`
-	Side          string    `json:"side"`
-	ID            string    `json:"id"`
-	DetectedAt    time.Time `json:"detectedAt"`
-	LastSeenAt    time.Time `json:"lastSeenAt"` // last time the absence was confirmed
-	Confirmations int       `json:"confirmations"`
-}
-
-// QuarantineDelete records (first call) or confirms (later calls) that record kind/side/id is
-// missing, and returns the entry with its confirmation count.
-func (tx *Tx) QuarantineDelete(kind, side, id string) (QuarantineEntry, error) {
-	if err := checkID("quarantine entry", id); err != nil {
-		return QuarantineEntry{}, err
-	}
-	var q QuarantineEntry
-	err := tx.getJSON(bucketQuarantine, qkey(kind, side, id), &q)
-	now := tx.now().UTC()
-	switch {
-	case errors.Is(err, ErrNotFound):
-		q = QuarantineEntry{Kind: kind, Side: side, ID: id, DetectedAt: now}
-	case err != nil:
-		return q, err
-	}
-	q.Confirmations++
-	q.LastSeenAt = now
-	return q, tx.putJSON(bucketQuarantine, qkey(kind, side, id), q)
-}
-
-// ClearQuarantine removes an entry; absent is not an error.
-func (tx *Tx) ClearQuarantine(kind, side, id string) error {
-	b, err := tx.bucket(bucketQuarantine)
-	if err != nil {
-		return err
-	}
-	return b.Delete([]byte(qkey(kind, side, id)))
-}
-
-// Quarantined returns every quarantine entry.
-func (tx *Tx) Quarantined() ([]QuarantineEntry, error) {
-	var out []QuarantineEntry
-	err := tx.forEachJSON(bucketQuarantine, "", func(v []byte) error {
-		var q QuarantineEntry
-		if err := json.Unmarshal(v, &q); err != nil {
-			return fmt.Errorf("cannot decode quarantine entry: %w: %v", ErrCorrupt, err)
-		}
-		out = append(out, q)
-		return nil
-	})
-	return out, err
-}
-
 // SeenWebhook records webhook id as received at and reports whether it had been seen before
 // (a duplicate to ignore). Ids stay known until PruneWebhooks removes them.
 func (tx *Tx) SeenWebhook(id string, at time.Time) (dup bool, err error) {

@@ -55,14 +55,6 @@ func NewSink(t testing.TB, secrets ...string) *Sink {
 	return s
 }
 
-// Logger returns a Trace-level hclog.Logger (the most talkative level, so Debug and Trace
-// lines are checked too) writing plain text into a new sink for t.
-func Logger(t testing.TB, secrets ...string) (hclog.Logger, *Sink) {
-	t.Helper()
-	s := NewSink(t, secrets...)
-	return s.Logger(), s
-}
-
 // Logger returns a Trace-level logger writing into s. JSON selects hclog's JSON format, which
 // escapes differently from the text format; both are checked the same way.
 func (s *Sink) Logger() hclog.Logger { return s.logger(false) }

@@ -12,6 +12,7 @@ import (
 
 	"ptsync/apiclient/ghl"
 	"ptsync/apiclient/ghlwire"
+	"ptsync/replicator/sweepguard"
 	"ptsync/store"
 )
 
@@ -176,7 +177,8 @@ func (p *Poller) viewQuarantine(fn func(tx *store.Tx, held map[string]bool) erro
 			return err
 		}
 		for _, q := range qs {
-			if q.Kind == store.KindContact && q.Side == store.SideGHL {
+			// A returned entry (its policy waits to be undone) is a contact HighLevel has.
+			if q.Kind == store.KindContact && q.Side == store.SideGHL && q.Returned.IsZero() {
 				snap.ids[q.ID] = true
 			}
 		}
@@ -210,7 +212,7 @@ func contactHeld(tx *store.Tx, id string) (bool, error) {
 		return false, err
 	}
 	for _, q := range qs {
-		if q.Kind == store.KindContact && q.Side == store.SideGHL && q.ID == id {
+		if q.Kind == store.KindContact && q.Side == store.SideGHL && q.ID == id && q.Returned.IsZero() {
 			return true, nil
 		}
 	}
@@ -392,6 +394,7 @@ func (p *Poller) refreshOne(ctx context.Context, id string, set Settings, snap q
 		as = append(as, store.GHLAppointment{ID: a.ID, ContactID: id, Title: a.Title, Status: status,
 			StartTime: start, EndTime: end, DateUpdated: upd, Raw: a.Raw, FetchedAt: now})
 	}
+	var heldSweeps []store.HeldSweep
 	err = p.db.Batch(func(tx *store.Tx) error {
 		held := false
 		if rec != nil {
@@ -413,14 +416,19 @@ func (p *Poller) refreshOne(ctx context.Context, id string, set Settings, snap q
 				return err
 			}
 		}
-		if err := taskKind().replace(tx, id, ts, since); err != nil {
-			return err
-		}
-		if err := noteKind().replace(tx, id, ns, since); err != nil {
-			return err
-		}
-		if err := appointmentKind().replace(tx, id, as, since); err != nil {
-			return err
+		heldSweeps = heldSweeps[:0] // Batch may run this function again
+		for _, h := range []func() (*store.HeldSweep, error){
+			func() (*store.HeldSweep, error) { return taskKind().replace(tx, id, ts, since, set.Guard) },
+			func() (*store.HeldSweep, error) { return noteKind().replace(tx, id, ns, since, set.Guard) },
+			func() (*store.HeldSweep, error) { return appointmentKind().replace(tx, id, as, since, set.Guard) },
+		} {
+			held, err := h()
+			if err != nil {
+				return err
+			}
+			if held != nil {
+				heldSweeps = append(heldSweeps, *held)
+			}
 		}
 		if held {
 			// ChildrenRefreshed rewrites the contact, which would clear its quarantine entry.
@@ -430,6 +438,9 @@ func (p *Poller) refreshOne(ctx context.Context, id string, set Settings, snap q
 	})
 	if err != nil {
 		return st, fmt.Errorf("cannot store children of contact %s: %w", id, err)
+	}
+	for _, h := range heldSweeps {
+		sweepguard.Report(p.log, p.m, h)
 	}
 	st.Tasks, st.Notes, st.Appts = len(ts), len(ns), len(as)
 	return st, nil
@@ -469,11 +480,12 @@ func (p *Poller) gone(id string, st *ChildStats) error {
 	return nil
 }
 
-// replaceTasks makes the mirror's tasks of contact equal to ts; a task that vanished is
-// removed from the mirror and recorded in the quarantine (a reappearing one clears it).
 // childKind is one kind of a contact's children as the mirror stores it.
 type childKind[T any] struct {
-	kind    string
+	kind string
+	// guarded kinds' listings go through the sweep guard before a vanished child is taken
+	// for deleted (tasks and notes, whose deletion the reconciler propagates).
+	guarded bool
 	list    func(tx *store.Tx, contact string) ([]T, error)
 	put     func(tx *store.Tx, r *T) error
 	del     func(tx *store.Tx, contact, id string) error
@@ -484,13 +496,13 @@ type childKind[T any] struct {
 // The three kinds a children refresh replaces. Functions rather than variables: the package
 // keeps no state of its own.
 func taskKind() childKind[store.GHLTask] {
-	return childKind[store.GHLTask]{kind: store.KindTask,
+	return childKind[store.GHLTask]{kind: store.KindTask, guarded: true,
 		list: (*store.Tx).GHLTasksOf, put: (*store.Tx).PutGHLTask, del: (*store.Tx).DeleteGHLTask,
 		id: func(r *store.GHLTask) string { return r.ID }, fetched: func(r *store.GHLTask) time.Time { return r.FetchedAt }}
 }
 
 func noteKind() childKind[store.GHLNote] {
-	return childKind[store.GHLNote]{kind: store.KindNote,
+	return childKind[store.GHLNote]{kind: store.KindNote, guarded: true,
 		list: (*store.Tx).GHLNotesOf, put: (*store.Tx).PutGHLNote, del: (*store.Tx).DeleteGHLNote,
 		id: func(r *store.GHLNote) string { return r.ID }, fetched: func(r *store.GHLNote) time.Time { return r.FetchedAt }}
 }
@@ -506,11 +518,13 @@ func appointmentKind() childKind[store.GHLAppointment] {
 // for a request sent at since. A child the mirror got after since (the pusher created or updated
 // it while the list was in flight) is newer than the list: it is neither overwritten with the
 // list's older copy nor taken for deleted because the list lacks it. Any other child the list
-// lacks is removed and quarantined as deleted on HighLevel.
-func (k childKind[T]) replace(tx *store.Tx, contact string, fetched []T, since time.Time) error {
+// lacks is removed and quarantined as deleted on HighLevel, unless the guard does not believe
+// the list (a guarded kind only): then the vanished children stay in the mirror, nothing is
+// quarantined, and the held sweep is returned for the caller to report once tx commits.
+func (k childKind[T]) replace(tx *store.Tx, contact string, fetched []T, since time.Time, bounds sweepguard.Bounds) (*store.HeldSweep, error) {
 	old, err := k.list(tx, contact)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	newer := map[string]bool{}
 	for i := range old {
@@ -526,20 +540,35 @@ func (k childKind[T]) replace(tx *store.Tx, contact string, fetched []T, since t
 			continue
 		}
 		if err := k.put(tx, &fetched[i]); err != nil {
-			return err
+			return nil, err
 		}
 	}
+	ev := sweepguard.Evidence{Side: store.SideGHL, Kind: k.kind, Scope: contact, Listed: len(listed),
+		Reported: -1, Floor: sweepguard.ChildFloor}
 	for i := range old {
 		id := k.id(&old[i])
-		if listed[id] || newer[id] {
+		if newer[id] {
 			continue
 		}
-		if err := k.del(tx, contact, id); err != nil {
-			return err
-		}
-		if _, err := tx.QuarantineDelete(k.kind, store.SideGHL, id); err != nil {
-			return err
+		ev.Mirrored++
+		if !listed[id] {
+			ev.Missing = append(ev.Missing, id)
 		}
 	}
-	return nil
+	if k.guarded {
+		v := sweepguard.Judge(bounds, ev)
+		h, err := sweepguard.Record(tx, ev, v)
+		if err != nil || v.Suspect {
+			return &h, err
+		}
+	}
+	for _, id := range ev.Missing {
+		if err := k.del(tx, contact, id); err != nil {
+			return nil, err
+		}
+		if _, err := tx.QuarantineDelete(k.kind, store.SideGHL, id); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
 }

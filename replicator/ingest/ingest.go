@@ -18,6 +18,7 @@ import (
 	"ptsync/config"
 	"ptsync/diff"
 	"ptsync/metrics"
+	"ptsync/replicator/sweepguard"
 	"ptsync/store"
 )
 
@@ -65,6 +66,9 @@ type Settings struct {
 	TimeZone    *time.Location
 	// SearchRetryAfter: after a refused search, sweeps replace it for this long (default 1h).
 	SearchRetryAfter time.Duration
+	// Guard bounds what one sweep (of the contacts, or of one contact's tasks and notes) may
+	// quarantine before it is held as suspect (deletes.max_share, deletes.max_count).
+	Guard sweepguard.Bounds
 }
 
 // SettingsFromConfig derives Settings from a validated configuration; childrenInterval is
@@ -75,6 +79,7 @@ func SettingsFromConfig(c *config.Config, childrenInterval time.Duration) Settin
 		Overlap: c.GHL.SearchOverlap, ChildrenPeriod: c.GHL.ChildrenPeriod, ChildrenInterval: childrenInterval,
 		Burst: c.GHL.Rate.Burst, BurstInterval: c.GHL.Rate.Interval,
 		PhoneRegion: c.Mapping.PhoneRegion, TimeZone: c.Mapping.Location,
+		Guard: sweepguard.BoundsFrom(c.Deletes),
 	}
 }
 

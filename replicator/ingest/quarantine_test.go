@@ -103,7 +103,13 @@ func (p *hidingProxy) handler(target *url.URL) http.Handler {
 			}
 		}
 		p.mu.Unlock()
+		// A deleted contact leaves HighLevel's totals too (else the sweep guard rightly
+		// refuses a listing with fewer rows than its meta.total).
+		removed := len(rows) - len(kept)
 		if body["contacts"], err = json.Marshal(kept); err != nil {
+			return err
+		}
+		if err := lowerTotals(body, removed); err != nil {
 			return err
 		}
 		if raw, err = json.Marshal(body); err != nil {
@@ -130,6 +136,26 @@ func (p *hidingProxy) handler(target *url.URL) http.Handler {
 		}
 		rp.ServeHTTP(w, r)
 	})
+}
+
+// lowerTotals takes removed off a listing body's count and meta.total.
+func lowerTotals(body map[string]json.RawMessage, removed int) error {
+	var count int
+	if err := json.Unmarshal(body["count"], &count); err == nil {
+		body["count"], _ = json.Marshal(count - removed)
+	}
+	var meta map[string]json.RawMessage
+	if err := json.Unmarshal(body["meta"], &meta); err != nil {
+		return err
+	}
+	var total int
+	if err := json.Unmarshal(meta["total"], &total); err != nil {
+		return err
+	}
+	meta["total"], _ = json.Marshal(total - removed)
+	var err error
+	body["meta"], err = json.Marshal(meta)
+	return err
 }
 
 // entry returns the quarantine entry of HighLevel contact id (ok false when there is none).

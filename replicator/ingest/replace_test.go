@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"ptsync/replicator/sweepguard"
 	"ptsync/store"
 )
 
@@ -35,7 +36,11 @@ func TestReplaceKeepsChildrenNewerThanTheList(t *testing.T) {
 		}
 		// The list (sent at since) knows neither the pushed task nor the edit, and lacks "gone".
 		listed := []store.GHLTask{task("edited", "before the edit", since), task("old", "listed again", since)}
-		return taskKind().replace(tx, "c1", listed, since)
+		held, err := taskKind().replace(tx, "c1", listed, since, sweepguard.Bounds{})
+		if held != nil {
+			t.Errorf("one task of two missing was held as suspect: %+v", *held)
+		}
+		return err
 	}); err != nil {
 		t.Fatal(err)
 	}

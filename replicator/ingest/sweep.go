@@ -8,6 +8,7 @@ import (
 
 	"ptsync/apiclient/ghl"
 	"ptsync/apiclient/ghlwire"
+	"ptsync/replicator/sweepguard"
 	"ptsync/store"
 )
 
@@ -22,6 +23,11 @@ type SweepStats struct {
 	Quarantined int
 	Released    int
 	Complete    bool
+	// Held is set when the guard did not believe the complete listing (HeldReason says
+	// why): nothing was quarantined or confirmed, and Missing counts what would have been.
+	Held       bool
+	HeldReason string
+	Missing    int
 }
 
 // Sweep lists every contact through GET /contacts/ (both startAfter and startAfterId, the
@@ -29,7 +35,11 @@ type SweepStats struct {
 // a complete listing holds every mirrored contact it did not see in the store's quarantine.
 // Contacts written after the sweep started are never quarantined by it (they may have been
 // created behind its position). A quarantined contact that is listed again is released. An
-// interrupted sweep quarantines nothing; the next one starts from the beginning.
+// interrupted sweep quarantines nothing; the next one starts from the beginning. A complete
+// listing the guard does not believe (sweepguard.Judge: it would quarantine too much, is
+// empty while the mirror holds contacts, or returned fewer rows than its meta.total)
+// quarantines and confirms nothing: it is recorded as a held sweep, logged once at ERROR and
+// counted, until a believed sweep or `ptsync quarantine approve` settles it.
 func (p *Poller) Sweep(ctx context.Context) (SweepStats, error) { return p.sweep(ctx, nil) }
 
 func (p *Poller) sweep(ctx context.Context, progress func(done, total int)) (SweepStats, error) {
@@ -40,7 +50,7 @@ func (p *Poller) sweep(ctx context.Context, progress func(done, total int)) (Swe
 	if err := p.db.View(func(tx *store.Tx) error {
 		qs, err := tx.Quarantined()
 		for _, q := range qs {
-			if q.Kind == store.KindContact && q.Side == store.SideGHL {
+			if q.Kind == store.KindContact && q.Side == store.SideGHL && q.Returned.IsZero() {
 				quarantined[q.ID] = true
 			}
 		}
@@ -49,11 +59,13 @@ func (p *Poller) sweep(ctx context.Context, progress func(done, total int)) (Swe
 		return st, fmt.Errorf("cannot read quarantine: %w", err)
 	}
 	seen := map[string]bool{}
+	reported := -1
 	for page, err := range p.c.ListPages(ctx, ghl.ListParams{Limit: set.SweepPageLimit}) {
 		if err != nil {
 			return st, fmt.Errorf("cannot sweep contacts after %d pages: %w", st.Pages, err)
 		}
 		st.Pages++
+		reported = page.Total // the last page's total: the location as the walk ended
 		var full, thin []ghlwire.Contact
 		for _, c := range page.Contacts {
 			if c.ID == "" || seen[c.ID] {
@@ -91,9 +103,12 @@ func (p *Poller) sweep(ctx context.Context, progress func(done, total int)) (Swe
 		changed, _, err := p.commitPage(full, func(tx *store.Tx, _ time.Time) error {
 			for _, c := range page.Contacts {
 				if quarantined[c.ID] {
-					if err := tx.ClearQuarantine(store.KindContact, store.SideGHL, c.ID); err != nil {
+					// The put above may have released it already; this covers unchanged rows.
+					if _, err := tx.ReleaseQuarantine(store.KindContact, store.SideGHL, c.ID); err != nil {
 						return err
 					}
+					st.Released++
+					delete(quarantined, c.ID)
 				}
 			}
 			return tx.SetCursor(CursorSweep, store.Cursor{Value: encodeCursor(page.Next)})
@@ -101,47 +116,60 @@ func (p *Poller) sweep(ctx context.Context, progress func(done, total int)) (Swe
 		if err != nil {
 			return st, err
 		}
-		for _, c := range page.Contacts {
-			if quarantined[c.ID] {
-				delete(quarantined, c.ID)
-				st.Released++
-			}
-		}
 		st.Changed += changed
 		st.Seen = len(seen)
 		if progress != nil {
 			progress(st.Seen, page.Total)
 		}
 	}
-	// The listing is complete: whatever the mirror holds that it did not list is gone. The
-	// write lock and the generation tell a children refresh in flight that its snapshot of
-	// the quarantine may be stale (see refreshOne).
+	// The listing is complete: whatever the mirror holds that it did not list is gone, if
+	// the guard believes it. The write lock and the generation tell a children refresh in
+	// flight that its snapshot of the quarantine may be stale (see refreshOne).
 	p.qmu.Lock()
 	defer p.qmu.Unlock()
+	var held store.HeldSweep
 	err := p.db.Update(func(tx *store.Tx) error {
 		p.qgen.Add(1)
 		st.Quarantined = 0
-		var missing []string
+		ev := sweepguard.Evidence{Side: store.SideGHL, Kind: store.KindContact, Listed: len(seen), Reported: reported}
 		if err := tx.ForEachGHLContact(func(c *store.GHLContact) error {
-			if !seen[c.ID] && c.FetchedAt.Before(start) {
-				missing = append(missing, c.ID)
+			if c.FetchedAt.Before(start) {
+				ev.Mirrored++
+				if !seen[c.ID] {
+					ev.Missing = append(ev.Missing, c.ID)
+				}
 			}
 			return nil
 		}); err != nil {
 			return err
 		}
-		for _, id := range missing {
-			q, err := tx.QuarantineDelete(store.KindContact, store.SideGHL, id)
-			if err != nil {
-				return err
+		st.Missing = len(ev.Missing)
+		v := sweepguard.Judge(set.Guard, ev)
+		var err error
+		if held, err = sweepguard.Record(tx, ev, v); err != nil {
+			return err
+		}
+		st.Held, st.HeldReason = v.Suspect, v.Reason
+		if !v.Suspect {
+			for _, id := range ev.Missing {
+				q, err := tx.QuarantineDelete(store.KindContact, store.SideGHL, id)
+				if err != nil {
+					return err
+				}
+				p.log.Debug("contact missing from sweep; held in quarantine", "id", id, "confirmations", q.Confirmations)
+				st.Quarantined++
 			}
-			p.log.Info("contact missing from sweep; held in quarantine", "id", id, "confirmations", q.Confirmations)
-			st.Quarantined++
+		}
+		if err := sweepguard.PublishHeld(tx, p.m); err != nil {
+			return err
 		}
 		return tx.SetCursor(CursorSweep, store.Cursor{Value: "complete"})
 	})
 	if err != nil {
 		return st, fmt.Errorf("cannot record sweep result: %w", err)
+	}
+	if st.Held {
+		sweepguard.Report(p.log, p.m, held)
 	}
 	st.Complete = true
 	return st, nil

@@ -28,6 +28,7 @@ import (
 //	POST /admin/outbox/retry      body OutboxRequest    → 200 OutboxResult
 //	POST /admin/outbox/drop       body OutboxRequest    → 200 OutboxResult
 //	POST /admin/history           body HistoryRequest   → 200 HistoryView
+//	GET  /admin/quarantine, POST /admin/quarantine/approve (admin_quarantine.go)
 //
 // Errors follow the query protocol: 400 bad request, 404 unknown record (or no open conflict),
 // 401 token, 503 when the service runs without a reconcile engine, 500 otherwise.
@@ -247,6 +248,8 @@ func AdminRoutes(db *store.DB, eng *Engine) []query.HandlerOption {
 		query.WithRoute("POST "+AdminRetryPath, a.outboxAction(RetryOutbox)),
 		query.WithRoute("POST "+AdminDropPath, a.outboxAction(DropOutbox)),
 		query.WithRoute("POST "+AdminHistoryPath, http.HandlerFunc(a.history)),
+		query.WithRoute("GET "+AdminQuarantinePath, http.HandlerFunc(a.quarantine)),
+		query.WithRoute("POST "+AdminApprovePath, http.HandlerFunc(a.approve)),
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 	"ptsync/config"
 	"ptsync/diff"
 	"ptsync/metrics"
+	"ptsync/replicator/sweepguard"
 	"ptsync/store"
 )
 
@@ -373,6 +374,7 @@ func (e *Engine) publish() {
 		conflicts = len(cs)
 		qs, _ := tx.Quarantined()
 		quarantined = len(qs)
+		_ = sweepguard.PublishHeld(tx, e.m)
 		return nil
 	})
 	now := e.now()

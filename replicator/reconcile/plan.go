@@ -33,6 +33,7 @@ const (
 	OpApptUpsert    = "appointment.upsert" // ptd
 	OpReminder      = "reminder.send"      // ptd
 	OpDeletePolicy  = "delete.policy"      // the surviving side of a deleted contact
+	OpDeleteUndo    = "delete.undo"        // reverse an applied policy: the deleted contact came back
 )
 
 // fieldWrite is one field of an outbox payload.
@@ -53,8 +54,12 @@ type payload struct {
 	Appointment *ptdwire.Appointment  `json:"appointment,omitempty"`
 	Policy      string                `json:"policy,omitempty"`
 	Tag         string                `json:"tag,omitempty"`
-	// Deleted names the side whose record was deleted (delete.policy).
+	// Deleted names the side whose record was deleted (delete.policy, delete.undo).
 	Deleted string `json:"deleted,omitempty"`
+	// Rule is the deciding rule of a delete policy ("delete-print_only"); Access is the
+	// access a delete.undo restores.
+	Rule   string `json:"rule,omitempty"`
+	Access string `json:"access,omitempty"`
 	// PTDETag is the ETag of the PTD client the merge read: a client update is conditional on
 	// it (If-Match), so a coach's edit made after the plan answers 412 and is re-planned
 	// instead of being overwritten. Empty in entries written before it existed.
@@ -138,6 +143,11 @@ type action struct {
 	entries   []store.OutboxEntry
 	conflicts []store.Conflict
 	resolved  []string // conflict fields that resolved themselves
+	// release is a quarantine entry to clear (an applied delete policy with nothing left
+	// to undo), and unlink removes the link and its child links (a survivor that was
+	// deleted, whose returned record must be linked or created afresh).
+	release *store.QuarantineEntry
+	unlink  bool
 }
 
 // planner accumulates actions over a snapshot.
@@ -256,6 +266,9 @@ func (e *Engine) commit(acts []*action, p *Plan) error {
 					return err
 				}
 			}
+			if err := settleDeleted(tx, a); err != nil {
+				return err
+			}
 		}
 		return tx.SetCursor(CursorCycle, store.Cursor{Value: strconv.FormatUint(p.Cycle, 10)})
 	})
@@ -315,6 +328,8 @@ func summarize(pl payload) ([]string, string) {
 		parts = append(parts, "reminder due "+pl.Reminder.DueAt)
 	case pl.Appointment != nil:
 		parts = append(parts, "appointment "+pl.Appointment.ExternalID)
+	case pl.Policy != "" && pl.Rule != "" && strings.HasPrefix(pl.Rule, undoPrefix):
+		parts = append(parts, "undo delete policy "+pl.Policy+" ("+pl.Deleted+" record came back)")
 	case pl.Policy != "":
 		parts = append(parts, "delete policy "+pl.Policy+" ("+pl.Deleted+" record deleted)")
 	}
@@ -371,7 +386,8 @@ func (p *planner) contacts() {
 }
 
 func (p *planner) add(a *action) {
-	if a.newLink || a.base != nil || len(a.history) > 0 || len(a.entries) > 0 || len(a.conflicts) > 0 || len(a.resolved) > 0 {
+	if a.newLink || a.base != nil || len(a.history) > 0 || len(a.entries) > 0 || len(a.conflicts) > 0 || len(a.resolved) > 0 ||
+		a.release != nil || a.unlink {
 		p.acts = append(p.acts, a)
 	}
 }
@@ -814,55 +830,4 @@ func (p *planner) createInGHL(c store.PTDClient) {
 	a.entries = append(a.entries, entry(store.SideGHL, OpContactCreate, store.KindContact, payload{Fields: fields}))
 	p.add(a)
 	p.children(a, "", c.ID)
-}
-
-// ---- deletes ----
-
-// deletes applies the delete policy to links whose other record has been missing for the
-// configured number of confirmations. The entry's success removes the deleted record from the
-// mirror and clears its quarantine, so the policy applies once.
-func (p *planner) deletes() {
-	e, s := p.e, p.s
-	pol := e.cfg.Deletes
-	if pol.Policy == config.DeleteIgnore || pol.Policy == "" {
-		return
-	}
-	for _, l := range s.links {
-		if l.Kind != store.KindContact || l.GHLID == "" || l.PTDID == "" || s.pending[store.KindContact+"/"+l.ID] {
-			continue
-		}
-		qg, gDel := s.quar[qk(store.KindContact, store.SideGHL, l.GHLID)]
-		qp, pDel := s.quar[qk(store.KindContact, store.SidePTD, l.PTDID)]
-		if gDel == pDel {
-			continue // neither, or both gone: nothing survives to act on
-		}
-		deleted, target, q := store.SideGHL, store.SidePTD, qg
-		if pDel {
-			deleted, target, q = store.SidePTD, store.SideGHL, qp
-		}
-		if q.Confirmations < pol.Confirmations {
-			continue
-		}
-		switch {
-		case target == store.SideGHL && p.ro:
-			continue
-		case pol.Policy == config.DeletePrintOnly && target == store.SideGHL:
-			continue // print-only is a PTD state
-		case pol.Policy == config.DeletePrintOnly && !e.can(ptd.CapPrintOnly, "set deleted contacts' clients to print only"):
-			continue
-		case pol.Policy == config.DeleteTag && target == store.SidePTD && !e.can(ptd.CapTags, "tag clients whose contact was deleted"):
-			continue
-		case pol.Policy == config.DeleteDelete && target == store.SidePTD:
-			e.note("delete-ptd", func() {
-				e.log.Warn("the ptd contract cannot delete clients; delete policy acts as ignore for ptd survivors")
-			})
-			continue
-		}
-		a := &action{link: l}
-		a.entries = append(a.entries, entry(target, OpDeletePolicy, store.KindContact,
-			payload{Policy: pol.Policy, Tag: pol.Tag, Deleted: deleted}))
-		a.history = append(a.history, store.HistoryEntry{RecordKind: store.KindContact, RecordID: l.GHLID, Field: "deleted",
-			New: deleted, Direction: "local", Rule: "delete-" + pol.Policy})
-		p.add(a)
-	}
 }

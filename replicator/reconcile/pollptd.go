@@ -12,6 +12,7 @@ import (
 
 	"ptsync/apiclient/ptd"
 	"ptsync/apiclient/ptdwire"
+	"ptsync/replicator/sweepguard"
 	"ptsync/store"
 )
 
@@ -159,8 +160,22 @@ func (e *Engine) refreshPTDChildren(ctx context.Context) (int, error) {
 		if pending, err = loadPTDMarks(tx); err != nil {
 			return err
 		}
+		// A client held in the quarantine (gone from PTD) has no children to read: its
+		// listings would answer 404, read as empty, and take its children for deleted.
+		qs, err := tx.Quarantined()
+		if err != nil {
+			return err
+		}
+		gone := map[string]bool{}
+		for _, q := range qs {
+			if q.Kind == store.KindContact && q.Side == store.SidePTD && q.Returned.IsZero() {
+				gone[q.ID] = true
+			}
+		}
 		return tx.WithoutRaw().ReuseValues().ForEachPTDClient(func(c *store.PTDClient) error {
-			all = append(all, c.ID)
+			if !gone[c.ID] {
+				all = append(all, c.ID)
+			}
 			return nil
 		})
 	}); err != nil {
@@ -268,20 +283,28 @@ func (e *Engine) refreshPTDChildren(ctx context.Context) (int, error) {
 	for i := 0; i < len(out); i += 100 {
 		chunk := out[i:min(i+100, len(out))]
 		stamp := e.now().UTC()
+		var held []store.HeldSweep
 		if err := e.db.Update(func(tx *store.Tx) error {
 			var done, failed []string
+			held = held[:0]
+			keepHeld := func(h *store.HeldSweep, err error) error {
+				if h != nil && err == nil {
+					held = append(held, *h)
+				}
+				return err
+			}
 			for _, k := range chunk {
 				if k.err != nil {
 					failed = append(failed, k.id) // read again next poll
 					continue
 				}
 				if tasks {
-					if err := ptdTaskKind().replace(tx, k.id, k.ts, k.since, stamp); err != nil {
+					if err := keepHeld(ptdTaskKind().replace(tx, k.id, k.ts, k.since, stamp, e.bounds())); err != nil {
 						return err
 					}
 				}
 				if notes {
-					if err := ptdNoteKind().replace(tx, k.id, k.ns, k.since, stamp); err != nil {
+					if err := keepHeld(ptdNoteKind().replace(tx, k.id, k.ns, k.since, stamp, e.bounds())); err != nil {
 						return err
 					}
 				}
@@ -290,6 +313,9 @@ func (e *Engine) refreshPTDChildren(ctx context.Context) (int, error) {
 			return updatePTDMarks(tx, failed, done)
 		}); err != nil {
 			return 0, fmt.Errorf("cannot store children of ptd clients: %w", err)
+		}
+		for _, h := range held {
+			sweepguard.Report(e.log, e.m, h)
 		}
 	}
 	if last != rot.Value || !through.Equal(rot.Through) || len(drop) > 0 {
@@ -411,12 +437,14 @@ func ptdNoteKind() ptdChildKind[ptdwire.Note, store.PTDNote] {
 // replace makes the mirror's children of client equal to listed, a list requested at since. A
 // child the mirror recorded after since (the pusher created or updated it while the list was in
 // flight) is newer than the list: it is neither overwritten nor taken for deleted. Any other
-// vanished child that is linked is quarantined, which the reconciler reads as a deletion to
-// propagate.
-func (k ptdChildKind[W, R]) replace(tx *store.Tx, client string, listed []W, since, now time.Time) error {
+// vanished child is removed and, when linked, quarantined, which the reconciler reads as a
+// deletion to propagate, unless the sweep guard does not believe the list: then nothing is
+// removed or quarantined and the held sweep is returned for the caller to report once tx
+// commits.
+func (k ptdChildKind[W, R]) replace(tx *store.Tx, client string, listed []W, since, now time.Time, bounds sweepguard.Bounds) (*store.HeldSweep, error) {
 	old, err := k.list(tx, client)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	byID := make(map[string]*R, len(old))
 	keep := map[string]bool{}
@@ -427,6 +455,8 @@ func (k ptdChildKind[W, R]) replace(tx *store.Tx, client string, listed []W, sin
 			keep[id] = true
 		}
 	}
+	ev := sweepguard.Evidence{Side: store.SidePTD, Kind: k.kind, Scope: client, Mirrored: len(old) - len(keep),
+		Reported: -1, Floor: sweepguard.ChildFloor}
 	for _, w := range listed {
 		rec := k.record(w, client, now)
 		id := k.id(&rec)
@@ -434,101 +464,32 @@ func (k ptdChildKind[W, R]) replace(tx *store.Tx, client string, listed []W, sin
 			continue
 		}
 		keep[id] = true
+		ev.Listed++
 		if o := byID[id]; o != nil && k.same(o, &rec) {
 			continue
 		}
 		if err := k.put(tx, &rec); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for i := range old {
-		id := k.id(&old[i])
-		if keep[id] {
-			continue
+		if id := k.id(&old[i]); !keep[id] {
+			ev.Missing = append(ev.Missing, id)
 		}
+	}
+	v := sweepguard.Judge(bounds, ev)
+	if h, err := sweepguard.Record(tx, ev, v); err != nil || v.Suspect {
+		return &h, err
+	}
+	for _, id := range ev.Missing {
 		if err := k.del(tx, client, id); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
+			return nil, err
 		}
 		if err := quarantineIfLinked(tx, k.kind, id); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
-}
-
-// SweepStats reports one SweepPTD.
-type SweepStats struct {
-	Seen        int
-	Quarantined int
-}
-
-// SweepPTD lists every PTD client and holds each mirrored client that was not listed in the
-// store's quarantine (one more confirmation per sweep); a client listed again is released by
-// its Put. Only a complete listing quarantines anything. Deletes are then handled by the
-// configured policy in Reconcile.
-func (e *Engine) SweepPTD(ctx context.Context) (SweepStats, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.opts.Offline {
-		return SweepStats{}, ErrOffline
-	}
-	var st SweepStats
-	if e.ptd == nil || !e.can(ptd.CapClientRead, "sweep ptd clients for deletions") {
-		return st, nil
-	}
-	seen := map[string]bool{}
-	pos := ""
-	for {
-		page, err := e.ptd.ListClientsPage(ctx, pos, 500)
-		if err != nil {
-			return st, fmt.Errorf("cannot sweep ptd clients: %w", err)
-		}
-		now := e.now().UTC()
-		if err := e.db.Update(func(tx *store.Tx) error {
-			var marks []string
-			for _, c := range page.Clients {
-				seen[c.ID] = true
-				rec := e.ptdRecord(c, now)
-				if old, err := tx.GetPTDClient(rec.ID); err != nil || old.ETag != rec.ETag || !old.UpdatedAt.Equal(rec.UpdatedAt) {
-					marks = append(marks, rec.ID) // the poll will not see this change again
-				}
-				if err := tx.PutPTDClient(&rec); err != nil {
-					return err
-				}
-			}
-			return updatePTDMarks(tx, marks, nil)
-		}); err != nil {
-			return st, fmt.Errorf("cannot store ptd sweep page: %w", err)
-		}
-		if page.NextCursor == "" {
-			break
-		}
-		pos = page.NextCursor
-	}
-	st.Seen = len(seen)
-	err := e.db.Update(func(tx *store.Tx) error {
-		var gone []string
-		if err := tx.ForEachPTDClient(func(c *store.PTDClient) error {
-			if !seen[c.ID] {
-				gone = append(gone, c.ID)
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		for _, id := range gone {
-			if _, err := tx.QuarantineDelete(store.KindContact, store.SidePTD, id); err != nil {
-				return err
-			}
-		}
-		st.Quarantined = len(gone)
-		return nil
-	})
-	if err != nil {
-		return st, fmt.Errorf("cannot quarantine missing ptd clients: %w", err)
-	}
-	e.publish()
-	return st, nil
+	return nil, nil
 }
 
 // quarantineIfLinked records a vanished PTD child in the quarantine when a link knows it, so

@@ -377,6 +377,8 @@ func (e *Engine) apply(ctx context.Context, j *job) (commitFn, error) {
 		return e.sendReminder(ctx, j)
 	case j.o.Op == OpDeletePolicy:
 		return e.deletePolicy(ctx, j)
+	case j.o.Op == OpDeleteUndo:
+		return e.undoDeletePolicy(ctx, j)
 	}
 	return nil, fmt.Errorf("cannot push outbox entry %d: %w: unknown op %q", j.o.Seq, ptd.ErrInvalidInput, j.o.Op)
 }
@@ -1013,42 +1015,6 @@ func (e *Engine) sendReminder(ctx context.Context, j *job) (commitFn, error) {
 	}
 	e.m.RemindersSent(1)
 	return nil, nil
-}
-
-func (e *Engine) deletePolicy(ctx context.Context, j *job) (commitFn, error) {
-	l := j.link
-	var err error
-	switch {
-	case j.o.Target == store.SidePTD && j.pl.Policy == "print_only":
-		err = e.ptd.SetAccess(ctx, l.PTDID, ptdwire.AccessPrintOnly)
-	case j.o.Target == store.SidePTD && j.pl.Policy == "tag":
-		_, err = e.ptd.AddTags(ctx, l.PTDID, []string{j.pl.Tag})
-	case j.o.Target == store.SideGHL && j.pl.Policy == "tag":
-		_, err = e.ghl.AddTags(ctx, l.GHLID, []string{j.pl.Tag})
-	case j.o.Target == store.SideGHL && j.pl.Policy == "delete":
-		err = e.ghl.DeleteContact(ctx, l.GHLID)
-		if errors.Is(err, ghl.ErrNotFound) {
-			err = nil
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	e.log.Info("delete policy applied", "link", l.ID, "policy", j.pl.Policy, "deleted_side", j.pl.Deleted)
-	return func(tx *store.Tx) error {
-		// The deleted record leaves the mirror; the link stays so the survivor is never
-		// re-created, and the policy never applies twice.
-		if j.pl.Deleted == store.SideGHL {
-			if err := ignoreMissing(tx.DeleteGHLContact(l.GHLID)); err != nil {
-				return err
-			}
-			return tx.ClearQuarantine(store.KindContact, store.SideGHL, l.GHLID)
-		}
-		if err := ignoreMissing(tx.DeletePTDClient(l.PTDID)); err != nil {
-			return err
-		}
-		return tx.ClearQuarantine(store.KindContact, store.SidePTD, l.PTDID)
-	}, nil
 }
 
 // setFieldsOnly keeps the list fields (tags, groups, packages) of a write: their deltas apply

@@ -1,11 +1,13 @@
 package reconcile
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"ptsync/apiclient/ptdwire"
+	"ptsync/replicator/sweepguard"
 	"ptsync/store"
 )
 
@@ -34,10 +36,11 @@ func TestReplacePTDTasksKeepsTasksNewerThanTheList(t *testing.T) {
 			}
 		}
 		listed := []ptdwire.Task{{ID: "listed", ClientID: "p1", Title: "listed"}}
-		if err := ptdTaskKind().replace(tx, "p1", listed, since, since); err != nil {
-			return err
+		if held, err := ptdTaskKind().replace(tx, "p1", listed, since, since, sweepguard.Bounds{}); err != nil || held != nil {
+			return fmt.Errorf("replace tasks: held %v, error %v", held, err)
 		}
-		return ptdNoteKind().replace(tx, "p1", nil, since, since)
+		_, err := ptdNoteKind().replace(tx, "p1", nil, since, since, sweepguard.Bounds{})
+		return err
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -158,6 +158,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Pattern = rt.key()
 	s.log.Trace("api request", "route", r.Pattern)
+	if s.lieAboutListing(w, r, rt) {
+		return
+	}
 	if f.kind.corruptsBody() {
 		rec := &bufferedWriter{header: http.Header{}, status: 200}
 		rt.h(rec, r)

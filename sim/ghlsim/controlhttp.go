@@ -257,6 +257,16 @@ func (s *Server) controlMux() *http.ServeMux {
 		s.SetCursorRepeat(on)
 		ok(w, 200, map[string]bool{"on": on}, nil)
 	})
+	m.HandleFunc("POST /_sim/listing-fault", func(w http.ResponseWriter, r *http.Request) {
+		f := ListingFault(r.URL.Query().Get("mode"))
+		switch f {
+		case ListingHonest, ListingEmpty, ListingFirstPage:
+			s.SetListingFault(f)
+			ok(w, 200, map[string]ListingFault{"mode": f}, nil)
+		default:
+			ok(w, 0, nil, errUnprocessable("mode must be empty, first_page or absent (off)"))
+		}
+	})
 	m.HandleFunc("POST /_sim/search-lag", func(w http.ResponseWriter, r *http.Request) {
 		d, e := parseDur("d", r.URL.Query().Get("d"))
 		if e == nil {

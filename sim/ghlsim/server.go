@@ -104,6 +104,8 @@ type Server struct {
 	faults *faultState
 	ctr    *counterSet
 
+	listing listingFaultState // listingfault.go; guarded by its own mutex
+
 	traceSeq atomic.Uint64
 	jrn      journal
 

@@ -41,6 +41,22 @@ func (s *Sim) controlRoutes(r func(string, handlerFunc)) {
 			Latency: time.Duration(in.LatencyMs) * time.Millisecond, RetryAfter: time.Duration(in.RetryAfterSeconds) * time.Second})
 		w.WriteHeader(http.StatusNoContent)
 	})
+	r("PUT /_sim/listing-fault", func(w http.ResponseWriter, req *http.Request) {
+		switch f := ListingFault(req.URL.Query().Get("mode")); f {
+		case ListingHonest, ListingEmpty:
+			s.SetListingFault(f)
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			writeErr(w, errf(http.StatusBadRequest, ptdwire.CodeInvalidRequest, "mode %q: want empty or nothing (off)", f))
+		}
+	})
+	r("DELETE /_sim/clients/{id}", func(w http.ResponseWriter, req *http.Request) {
+		reply(w, http.StatusNoContent, nil, s.RemoveClient(req.PathValue("id")))
+	})
+	r("POST /_sim/clients/{id}/restore", func(w http.ResponseWriter, req *http.Request) {
+		c, err := s.RestoreClient(req.PathValue("id"))
+		reply(w, http.StatusOK, c, err)
+	})
 	r("POST /_sim/groups", func(w http.ResponseWriter, req *http.Request) {
 		var in nameJSON
 		if s.decode(w, req, &in) {

@@ -279,6 +279,10 @@ func (s *Sim) listClients(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, page)
 		return
 	}
+	if s.emptyListing() {
+		writeJSON(w, http.StatusOK, ptdwire.ClientPage{Clients: []ptdwire.Client{}})
+		return
+	}
 	limit := DefaultPageSize
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -151,6 +151,11 @@ type Sim struct {
 	reminders   map[string]*ptdwire.Reminder    // by idempotency key
 	reminderIDs []string                        // idempotency keys in creation order
 
+	// removed holds clients a coach deleted (RemoveClient), listingFault the listing's lie
+	// (removal.go).
+	removed      map[string]*clientRec
+	listingFault ListingFault
+
 	requests      map[string]int64
 	totalRequests int64
 	writes        int64

@@ -560,14 +560,6 @@ func Kinds() []string {
 		"ptd-appointments", "links", "outbox", "conflicts", "history", "quarantine"}
 }
 
-// Fields lists the fields of kind (for help text and error messages); nil for an unknown kind.
-func Fields(kind string) []string {
-	if k, ok := kinds()[kind]; ok {
-		return k.fieldNames()
-	}
-	return nil
-}
-
 func compactJSON(b json.RawMessage) string {
 	return strings.TrimSpace(string(b))
 }

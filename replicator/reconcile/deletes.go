@@ -1,0 +1,285 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"ptsync/apiclient/ghl"
+	"ptsync/apiclient/ptd"
+	"ptsync/apiclient/ptdwire"
+	"ptsync/config"
+	"ptsync/store"
+)
+
+// A deleted contact's survivor goes through two steps, each an outbox entry with a history
+// line carrying the deciding rule: the policy (delete.policy, rule "delete-<policy>") once the
+// deleted record has been missing for deletes.confirmations sweeps, and, if that record comes
+// back, the undo (delete.undo, rule "undo-delete-<policy>"). The quarantine entry of the
+// deleted record is the memory between them: the policy's success stores on it what it
+// changed (store.AppliedPolicy) instead of forgetting the record, the record's return marks it
+// Returned (store.ReleaseQuarantine), and the undo's success clears it. Both steps go through
+// the outbox, so a crash repeats them rather than losing them, and both are idempotent
+// (print_only and access are states, tags are set deltas).
+//
+// delete cannot be undone: the HighLevel contact is gone. When its PTD client comes back, the
+// link is removed instead (history says so), and the client is then matched or created again
+// like any client without a link, with only what PTD holds.
+
+// undoPrefix starts the rule of an undo ("undo-delete-print_only").
+const undoPrefix = "undo-"
+
+// deletes applies the delete policy to links whose other record has been missing for the
+// configured number of confirmations (once: the quarantine entry remembers it applied), and
+// plans the undo of a policy applied to a link whose deleted record came back, whatever the
+// policy configured now.
+func (p *planner) deletes() {
+	e, s := p.e, p.s
+	pol := e.cfg.Deletes
+	for _, l := range s.links {
+		if l.Kind != store.KindContact || l.GHLID == "" || l.PTDID == "" || s.pending[store.KindContact+"/"+l.ID] {
+			continue
+		}
+		qg, gDel := s.quar[qk(store.KindContact, store.SideGHL, l.GHLID)]
+		qp, pDel := s.quar[qk(store.KindContact, store.SidePTD, l.PTDID)]
+		if gDel && qg.Applied != nil && !qg.Returned.IsZero() {
+			p.undo(l, qg)
+			continue
+		}
+		if pDel && qp.Applied != nil && !qp.Returned.IsZero() {
+			p.undo(l, qp)
+			continue
+		}
+		if pol.Policy == config.DeleteIgnore || pol.Policy == "" || gDel == pDel {
+			continue // ignored, or neither or both gone: nothing survives to act on
+		}
+		deleted, target, q := store.SideGHL, store.SidePTD, qg
+		if pDel {
+			deleted, target, q = store.SidePTD, store.SideGHL, qp
+		}
+		if q.Applied != nil || q.Confirmations < pol.Confirmations || !p.policyPossible(pol.Policy, target) {
+			continue
+		}
+		rule := "delete-" + pol.Policy
+		a := &action{link: l}
+		a.entries = append(a.entries, entry(target, OpDeletePolicy, store.KindContact,
+			payload{Policy: pol.Policy, Tag: pol.Tag, Deleted: deleted, Rule: rule}))
+		a.history = append(a.history, store.HistoryEntry{RecordKind: store.KindContact, RecordID: l.GHLID, Field: "deleted",
+			New: deleted, Direction: "local", Rule: rule})
+		p.add(a)
+	}
+}
+
+// policyPossible reports whether policy can act on a survivor on target (said once when the
+// PTD driver lacks what it needs).
+func (p *planner) policyPossible(policy, target string) bool {
+	e := p.e
+	switch {
+	case target == store.SideGHL && p.ro:
+		return false
+	case policy == config.DeletePrintOnly && target == store.SideGHL:
+		return false // print-only is a PTD state
+	case policy == config.DeletePrintOnly && !e.can(ptd.CapPrintOnly, "set deleted contacts' clients to print only"):
+		return false
+	case policy == config.DeleteTag && target == store.SidePTD && !e.can(ptd.CapTags, "tag clients whose contact was deleted"):
+		return false
+	case policy == config.DeleteDelete && target == store.SidePTD:
+		e.note("delete-ptd", func() {
+			e.log.Warn("the ptd contract cannot delete clients; delete policy acts as ignore for ptd survivors")
+		})
+		return false
+	}
+	return true
+}
+
+// undo plans the reversal of the policy applied because of q, whose record came back: an
+// outbox entry when the survivor was changed, else (nothing to reverse, or nothing can be)
+// the entry is cleared here; either way one history line.
+func (p *planner) undo(l *store.Link, q store.QuarantineEntry) {
+	e, ap := p.e, q.Applied
+	rule := undoPrefix + ap.Rule
+	a := &action{link: l}
+	h := store.HistoryEntry{RecordKind: store.KindContact, RecordID: l.GHLID, Field: "deleted", Old: q.Side,
+		New: "returned", Direction: "local", Rule: rule}
+	pl := payload{Policy: ap.Policy, Deleted: q.Side, Rule: rule}
+	switch {
+	case ap.Irreversible:
+		a.release, a.unlink = &q, true
+		h.New = "returned; the " + ap.Target + " record the policy deleted cannot be restored, so the link is removed"
+	case ap.Policy == config.DeletePrintOnly && ap.PrevAccess != "":
+		if !e.can(ptd.CapAccess, "restore the access of clients whose contact came back") {
+			a.release = &q
+			h.New = "returned; access stays print_only (the driver cannot set " + ap.PrevAccess + ")"
+			break
+		}
+		pl.Access = ap.PrevAccess
+		a.entries = append(a.entries, entry(store.SidePTD, OpDeleteUndo, store.KindContact, pl))
+	case ap.Policy == config.DeleteTag && ap.TagAdded != "":
+		if ap.Target == store.SideGHL && p.ro {
+			return // waits until HighLevel is writable
+		}
+		pl.Tag = ap.TagAdded
+		a.entries = append(a.entries, entry(ap.Target, OpDeleteUndo, store.KindContact, pl))
+	default:
+		a.release = &q // the policy changed nothing that needs reversing
+	}
+	a.history = append(a.history, h)
+	p.add(a)
+}
+
+// settleDeleted clears the quarantine entry an undo needed no write for and removes a link
+// whose survivor the delete policy deleted, with its child links, in the plan's transaction.
+func settleDeleted(tx *store.Tx, a *action) error {
+	if q := a.release; q != nil {
+		if err := tx.ClearQuarantine(q.Kind, q.Side, q.ID); err != nil {
+			return err
+		}
+	}
+	if !a.unlink {
+		return nil
+	}
+	kids, err := tx.ChildLinks(a.link.ID)
+	if err != nil {
+		return err
+	}
+	for _, k := range kids {
+		if err := ignoreMissing(tx.DeleteLink(k.ID)); err != nil {
+			return err
+		}
+	}
+	return ignoreMissing(tx.DeleteLink(a.link.ID))
+}
+
+// deletedID is the id of the link's record on the side the entry says was deleted.
+func deletedID(j *job) string {
+	if j.pl.Deleted == store.SidePTD {
+		return j.link.PTDID
+	}
+	return j.link.GHLID
+}
+
+func hasTag(tags []string, tag string) bool {
+	for _, t := range tags {
+		if strings.EqualFold(strings.TrimSpace(t), strings.TrimSpace(tag)) {
+			return true
+		}
+	}
+	return false
+}
+
+// deletePolicy applies the delete policy to the survivor and, on success, stores on the
+// deleted record's quarantine entry what it changed (the survivor's access before print_only,
+// the tag unless the survivor had it already), so the change can be undone if the record
+// comes back. The deleted record stays in the mirror as the entry's tombstone, except a
+// HighLevel contact the policy deleted itself. A record that came back while the entry was
+// in flight gets a returned entry at once, so the next reconcile undoes the policy.
+func (e *Engine) deletePolicy(ctx context.Context, j *job) (commitFn, error) {
+	l := j.link
+	ap := store.AppliedPolicy{Policy: j.pl.Policy, Rule: j.pl.Rule, LinkID: l.ID, Target: j.o.Target}
+	if ap.Rule == "" {
+		ap.Rule = "delete-" + j.pl.Policy // an entry planned before rules were recorded
+	}
+	var err error
+	switch {
+	case j.o.Target == store.SidePTD && j.pl.Policy == config.DeletePrintOnly:
+		if j.mirrorP != nil && j.mirrorP.Access != ptdwire.AccessPrintOnly {
+			ap.PrevAccess = j.mirrorP.Access
+		}
+		err = e.ptd.SetAccess(ctx, l.PTDID, ptdwire.AccessPrintOnly)
+	case j.o.Target == store.SidePTD && j.pl.Policy == config.DeleteTag:
+		if j.mirrorP == nil || !hasTag(j.mirrorP.Tags, j.pl.Tag) {
+			ap.TagAdded = j.pl.Tag
+		}
+		_, err = e.ptd.AddTags(ctx, l.PTDID, []string{j.pl.Tag})
+	case j.o.Target == store.SideGHL && j.pl.Policy == config.DeleteTag:
+		if j.mirrorG == nil || !hasTag(j.mirrorG.Tags, j.pl.Tag) {
+			ap.TagAdded = j.pl.Tag
+		}
+		_, err = e.ghl.AddTags(ctx, l.GHLID, []string{j.pl.Tag})
+	case j.o.Target == store.SideGHL && j.pl.Policy == config.DeleteDelete:
+		ap.Irreversible = true
+		if err = e.ghl.DeleteContact(ctx, l.GHLID); errors.Is(err, ghl.ErrNotFound) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	e.log.Info("delete policy applied", "link", l.ID, "policy", j.pl.Policy, "deleted_side", j.pl.Deleted, "rule", ap.Rule)
+	id := deletedID(j)
+	return func(tx *store.Tx) error {
+		if ap.Irreversible {
+			if err := ignoreMissing(tx.DeleteGHLContact(l.GHLID)); err != nil {
+				return err
+			}
+		}
+		err := tx.RecordApplied(store.KindContact, j.pl.Deleted, id, ap)
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if _, err := tx.ConfirmMissing(store.KindContact, j.pl.Deleted, id, 1); err != nil {
+			return err
+		}
+		if err := tx.RecordApplied(store.KindContact, j.pl.Deleted, id, ap); err != nil {
+			return err
+		}
+		_, err = tx.ReleaseQuarantine(store.KindContact, j.pl.Deleted, id)
+		return err
+	}, nil
+}
+
+// undoDeletePolicy reverses an applied policy on the survivor (access back to what it was,
+// the added tag removed), updates the mirror's copy so the next merge does not take the
+// reversal for an edit, and clears the returned record's quarantine entry. A survivor that
+// is gone too has nothing left to undo.
+func (e *Engine) undoDeletePolicy(ctx context.Context, j *job) (commitFn, error) {
+	l := j.link
+	var fix commitFn
+	var err error
+	switch {
+	case j.o.Target == store.SidePTD && j.pl.Policy == config.DeletePrintOnly:
+		err = e.ptd.SetAccess(ctx, l.PTDID, j.pl.Access)
+		fix = func(tx *store.Tx) error {
+			c, err := tx.GetPTDClient(l.PTDID)
+			if err != nil {
+				return ignoreMissing(err)
+			}
+			c.Access = j.pl.Access
+			return tx.PutPTDClient(&c)
+		}
+	case j.o.Target == store.SidePTD && j.pl.Policy == config.DeleteTag:
+		var c ptdwire.Client
+		if c, err = e.ptd.RemoveTags(ctx, l.PTDID, []string{j.pl.Tag}); err == nil {
+			rec := e.ptdRecord(c, e.now().UTC())
+			fix = func(tx *store.Tx) error { return tx.PutPTDClient(&rec) }
+		}
+	case j.o.Target == store.SideGHL && j.pl.Policy == config.DeleteTag:
+		var tags []string
+		if tags, err = e.ghl.RemoveTags(ctx, l.GHLID, []string{j.pl.Tag}); err == nil {
+			fix = func(tx *store.Tx) error {
+				g, err := tx.GetGHLContact(l.GHLID)
+				if err != nil {
+					return ignoreMissing(err)
+				}
+				g.Tags = tags
+				return tx.PutGHLContact(&g)
+			}
+		}
+	}
+	if errors.Is(err, ghl.ErrNotFound) || errors.Is(err, ptd.ErrNotFound) {
+		err, fix = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	e.log.Info("delete policy undone", "link", l.ID, "policy", j.pl.Policy, "returned_side", j.pl.Deleted, "rule", j.pl.Rule)
+	id := deletedID(j)
+	return func(tx *store.Tx) error {
+		if fix != nil {
+			if err := fix(tx); err != nil {
+				return err
+			}
+		}
+		return tx.ClearQuarantine(store.KindContact, j.pl.Deleted, id)
+	}, nil
+}
