@@ -58,14 +58,6 @@ func (r *readiness) clear(name string) bool {
 	return held
 }
 
-// holds reports whether name holds.
-func (r *readiness) holds(name string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, ok := r.reasons[name]
-	return ok
-}
-
 // err is nil when no reason holds, else every reason's sentence in a fixed order, joined
 // with "; ".
 func (r *readiness) err() error {

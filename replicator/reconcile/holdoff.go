@@ -9,8 +9,11 @@ import (
 	"ptsync/apiclient/ptd"
 )
 
-// unavailableClass names why a target refuses every write alike (see unavailable), or ""
-// when cause says something about the entry itself.
+// unavailableClass names why a target refuses every write alike, or "" when err says something
+// about the entry itself: the credential was refused or is missing, the upstream's breaker is
+// open, HighLevel's daily budget is spent. Retrying the entry is right, but counting the attempt
+// is not: an outage or a token waiting for `ptsync auth` must never dead-letter the writes
+// queued behind it.
 func unavailableClass(err error) string {
 	for _, c := range []struct {
 		err  error
@@ -27,12 +30,6 @@ func unavailableClass(err error) string {
 	}
 	return ""
 }
-
-// unavailable reports failures that say nothing about the entry: the credential was refused or
-// is missing, the upstream's breaker is open, HighLevel's daily budget is spent. Retrying the
-// entry is right, but counting the attempt is not: an outage or a token waiting for
-// `ptsync auth` must never dead-letter the writes queued behind it.
-func unavailable(err error) bool { return unavailableClass(err) != "" }
 
 // holdoff paces the retries of a target that refuses every write for the same reason (a
 // rejected credential, an open breaker). A refusal after the current hold has ended opens a
