@@ -534,7 +534,7 @@ func (tx *Tx) PutToken(location string, blob []byte) error {
 // buckets' pages, so it costs time proportional to the file's size, not to the record count.
 func (tx *Tx) Stats() (map[string]int, error) {
 	out := map[string]int{}
-	for _, c := range indexedCollections() {
+	for _, c := range tx.st.kinds.indexed() {
 		b, err := tx.bucket([]byte(c))
 		if err != nil {
 			return nil, err
