@@ -45,6 +45,7 @@ func TestDashboardQueriesRunInPrometheus(t *testing.T) {
 	m.CapabilityMissing("appointments")
 	m.RemindersSent(1)
 	m.ChildrenRefreshed("tasks", "sweep")
+	m.FutureTimestamp(metrics.UpstreamPTD)
 
 	srv, err := metrics.NewServer(metrics.ServerOptions{Gatherer: reg})
 	if err != nil {

@@ -65,6 +65,7 @@ func observeAll(m *Metrics) {
 	m.CapabilityMissing("appointments")
 	m.RemindersSent(2)
 	m.ChildrenRefreshed("tasks", "dirty")
+	m.FutureTimestamp(UpstreamGHL)
 }
 
 func TestLint(t *testing.T) {
