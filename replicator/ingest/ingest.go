@@ -48,8 +48,10 @@ type Settings struct {
 	// amplification) but hold more of bbolt's copies of touched leaves in memory per commit:
 	// at 100,000 contacts, 1,000 gave +18 % contacts/s and +41 % peak heap (docs/performance.md).
 	SearchBatch    int
-	SweepPageLimit int           // default 100
-	Overlap        time.Duration // re-read window before the search cursor; default 2m
+	SweepPageLimit int // default 100
+	// Overlap is the re-read window before the search cursor, and how far behind the request
+	// time (by HighLevel's clock) the cursor stays (store.Signpost); default 2m.
+	Overlap time.Duration
 	// ChildrenPeriod: every contact's children are refreshed at least this often (default 24h).
 	ChildrenPeriod time.Duration
 	// ChildrenInterval is how often the children job runs (from its schedule); it sets how many
