@@ -347,16 +347,12 @@ func (p *Poller) refreshOne(ctx context.Context, id string, set Settings, snap q
 		contact = &c
 		st.Fetched = 1
 	}
-	converts := make([]Convert, len(p.kinds))
-	for i, k := range p.kinds {
-		conv, err := k.Fetch(ctx, p.c, id)
-		if errors.Is(err, ghl.ErrNotFound) {
-			return st, p.gone(id, &st)
-		}
-		if err != nil {
-			return st, err
-		}
-		converts[i] = conv
+	converts, err := p.fetchKinds(ctx, id)
+	if errors.Is(err, ghl.ErrNotFound) {
+		return st, p.gone(id, &st)
+	}
+	if err != nil {
+		return st, err
 	}
 	now := p.now().UTC()
 	var rec *store.GHLContact
@@ -367,12 +363,9 @@ func (p *Poller) refreshOne(ctx context.Context, id string, set Settings, snap q
 		}
 		rec = &r
 	}
-	fetched := make([][]store.ChildRecord, len(p.kinds))
-	for i, conv := range converts {
-		fetched[i] = conv(Stamp{At: now, TimeZone: set.TimeZone})
-	}
+	fetched := stampAll(converts, Stamp{At: now, TimeZone: set.TimeZone})
 	var heldSweeps []store.HeldSweep
-	err := p.db.Batch(func(tx *store.Tx) error {
+	err = p.db.Batch(func(tx *store.Tx) error {
 		held := false
 		if rec != nil {
 			// Re-read from HighLevel just now: it exists, so the put releases any quarantine.
@@ -394,15 +387,9 @@ func (p *Poller) refreshOne(ctx context.Context, id string, set Settings, snap q
 				return err
 			}
 		}
-		heldSweeps = heldSweeps[:0] // Batch may run this function again
-		for i, k := range p.kinds {
-			held, err := replaceChildren(tx, k, id, fetched[i], since, set.Guard)
-			if err != nil {
-				return err
-			}
-			if held != nil {
-				heldSweeps = append(heldSweeps, *held)
-			}
+		var err error
+		if heldSweeps, err = p.replaceKinds(tx, id, fetched, since, set.Guard); err != nil {
+			return err
 		}
 		if held {
 			// ChildrenRefreshed rewrites the contact, which would clear its quarantine entry.
@@ -421,6 +408,45 @@ func (p *Poller) refreshOne(ctx context.Context, id string, set Settings, snap q
 		st.Stored[k.Label] = len(fetched[i])
 	}
 	return st, nil
+}
+
+// stampAll runs the conversions with one stamp, in order.
+func stampAll(converts []Convert, s Stamp) [][]store.ChildRecord {
+	out := make([][]store.ChildRecord, len(converts))
+	for i, conv := range converts {
+		out[i] = conv(s)
+	}
+	return out
+}
+
+// replaceKinds replaces one contact's children of every kind with what was fetched (in kind
+// order) and returns the sweeps the guard held, to report once tx commits.
+func (p *Poller) replaceKinds(tx *store.Tx, id string, fetched [][]store.ChildRecord, since time.Time, bounds sweepguard.Bounds) ([]store.HeldSweep, error) {
+	var held []store.HeldSweep
+	for i, k := range p.kinds {
+		h, err := replaceChildren(tx, k, id, fetched[i], since, bounds)
+		if err != nil {
+			return nil, err
+		}
+		if h != nil {
+			held = append(held, *h)
+		}
+	}
+	return held, nil
+}
+
+// fetchKinds reads one contact's children of every kind, in kind order, and returns their
+// conversions. An error matching ghl.ErrNotFound means HighLevel no longer has the contact.
+func (p *Poller) fetchKinds(ctx context.Context, id string) ([]Convert, error) {
+	converts := make([]Convert, len(p.kinds))
+	for i, k := range p.kinds {
+		conv, err := k.Fetch(ctx, p.c, id)
+		if err != nil {
+			return nil, err
+		}
+		converts[i] = conv
+	}
+	return converts, nil
 }
 
 // gone quarantines a contact HighLevel answered 404 for and takes it off the dirty queue. A

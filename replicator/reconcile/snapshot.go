@@ -31,6 +31,27 @@ type snapshot struct {
 
 func qk(kind, side, id string) string { return kind + "/" + side + "/" + id }
 
+// loadKids reads the children the kinds plan from: the HighLevel side of every kind, and
+// the PTD side of the BothWays kinds (a ToPTD kind never reads PTD back).
+func (s *snapshot) loadKids(tx *store.Tx, kinds []ChildKind) error {
+	for _, k := range kinds {
+		sides := []string{store.SideGHL}
+		if k.Direction == BothWays {
+			sides = append(sides, store.SidePTD)
+		}
+		for _, side := range sides {
+			if err := tx.ForEachChild(k.Name, side, func(r store.ChildRecord) error {
+				key := kidsKey(k.Name, side, r.ParentID())
+				s.kids[key] = append(s.kids[key], r)
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func kidsKey(kind, side, parent string) string { return kind + "/" + side + "/" + parent }
 
 // kidsOf returns the children of kind on side under parent.
@@ -92,20 +113,8 @@ func (e *Engine) loadSnapshot() (*snapshot, error) {
 		}); err != nil {
 			return err
 		}
-		for _, k := range e.childKinds() {
-			sides := []string{store.SideGHL}
-			if k.Direction == BothWays {
-				sides = append(sides, store.SidePTD)
-			}
-			for _, side := range sides {
-				if err := tx.ForEachChild(k.Name, side, func(r store.ChildRecord) error {
-					key := kidsKey(k.Name, side, r.ParentID())
-					s.kids[key] = append(s.kids[key], r)
-					return nil
-				}); err != nil {
-					return err
-				}
-			}
+		if err := s.loadKids(tx, e.childKinds()); err != nil {
+			return err
 		}
 		qs, err := tx.Quarantined()
 		if err != nil {
