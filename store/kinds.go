@@ -212,14 +212,6 @@ func asRecord(ref childRef, cr ChildRecord) record {
 	return &foreignChild{ref: ref, r: cr}
 }
 
-// childOf unwraps what asRecord made.
-func childOf(r record) ChildRecord {
-	if f, ok := r.(*foreignChild); ok {
-		return f.r
-	}
-	return r.(ChildRecord)
-}
-
 // foreignChild adapts a ChildRecord of a kind registered outside the package (a test's) to
 // the record interface; it is stored as the record's own JSON.
 type foreignChild struct {
