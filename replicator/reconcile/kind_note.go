@@ -3,7 +3,6 @@ package reconcile
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"strings"
 	"time"
 
@@ -53,11 +52,7 @@ func ghlNoteCalls() ChildCalls {
 	return ChildCalls{
 		List: func(ctx context.Context, env ChildEnv, gid string) ([]store.ChildRecord, error) {
 			ns, err := env.GHL.ListNotes(ctx, gid)
-			out := make([]store.ChildRecord, len(ns))
-			for i, n := range ns {
-				out[i] = ghlNoteRecord(n, gid, env)
-			}
-			return out, err
+			return childRecords(ns, func(n ghlwire.Note) store.ChildRecord { return ghlNoteRecord(n, gid, env) }), err
 		},
 		Create: func(ctx context.Context, env ChildEnv, gid string, w Write) (store.ChildRecord, error) {
 			body := w.Fields["body"]
@@ -71,10 +66,7 @@ func ghlNoteCalls() ChildCalls {
 			return ghlNoteRecord(n, gid, env), err
 		},
 		Delete: func(ctx context.Context, env ChildEnv, gid, id string) error {
-			if err := env.GHL.DeleteNote(ctx, gid, id); err != nil && !errors.Is(err, ghl.ErrNotFound) {
-				return err
-			}
-			return nil
+			return alreadyGone(env.GHL.DeleteNote(ctx, gid, id), ghl.ErrNotFound)
 		},
 	}
 }
@@ -91,11 +83,7 @@ func ptdNoteCalls() ChildCalls {
 	return ChildCalls{
 		List: func(ctx context.Context, env ChildEnv, pid string) ([]store.ChildRecord, error) {
 			ns, err := env.PTD.ListNotes(ctx, pid)
-			out := make([]store.ChildRecord, len(ns))
-			for i, n := range ns {
-				out[i] = record(n, pid, env)
-			}
-			return out, err
+			return childRecords(ns, func(n ptdwire.Note) store.ChildRecord { return record(n, pid, env) }), err
 		},
 		Create: func(ctx context.Context, env ChildEnv, pid string, w Write) (store.ChildRecord, error) {
 			body := w.Fields["body"]
@@ -108,10 +96,7 @@ func ptdNoteCalls() ChildCalls {
 			return record(n, pid, env), err
 		},
 		Delete: func(ctx context.Context, env ChildEnv, _, id string) error {
-			if err := env.PTD.DeleteNote(ctx, id); err != nil && !errors.Is(err, ptd.ErrNotFound) {
-				return err
-			}
-			return nil
+			return alreadyGone(env.PTD.DeleteNote(ctx, id), ptd.ErrNotFound)
 		},
 	}
 }

@@ -3,7 +3,6 @@ package reconcile
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"strings"
 	"time"
 
@@ -82,11 +81,7 @@ func ghlTaskCalls() ChildCalls {
 	return ChildCalls{
 		List: func(ctx context.Context, env ChildEnv, gid string) ([]store.ChildRecord, error) {
 			ts, err := env.GHL.ListTasks(ctx, gid)
-			out := make([]store.ChildRecord, len(ts))
-			for i, t := range ts {
-				out[i] = ghlTaskRecord(t, gid, env)
-			}
-			return out, err
+			return childRecords(ts, func(t ghlwire.Task) store.ChildRecord { return ghlTaskRecord(t, gid, env) }), err
 		},
 		Create: func(ctx context.Context, env ChildEnv, gid string, w Write) (store.ChildRecord, error) {
 			f := readTaskFields(w)
@@ -147,10 +142,7 @@ func ghlTaskCalls() ChildCalls {
 			return old
 		},
 		Delete: func(ctx context.Context, env ChildEnv, gid, id string) error {
-			if err := env.GHL.DeleteTask(ctx, gid, id); err != nil && !errors.Is(err, ghl.ErrNotFound) {
-				return err
-			}
-			return nil
+			return alreadyGone(env.GHL.DeleteTask(ctx, gid, id), ghl.ErrNotFound)
 		},
 	}
 }
@@ -166,11 +158,7 @@ func ptdTaskCalls() ChildCalls {
 	return ChildCalls{
 		List: func(ctx context.Context, env ChildEnv, pid string) ([]store.ChildRecord, error) {
 			ts, err := env.PTD.ListTasks(ctx, pid)
-			out := make([]store.ChildRecord, len(ts))
-			for i, t := range ts {
-				out[i] = record(t, pid, env)
-			}
-			return out, err
+			return childRecords(ts, func(t ptdwire.Task) store.ChildRecord { return record(t, pid, env) }), err
 		},
 		Create: func(ctx context.Context, env ChildEnv, pid string, w Write) (store.ChildRecord, error) {
 			f := readTaskFields(w)
@@ -200,10 +188,7 @@ func ptdTaskCalls() ChildCalls {
 			return record(t, pid, env), err
 		},
 		Delete: func(ctx context.Context, env ChildEnv, _, id string) error {
-			if err := env.PTD.DeleteTask(ctx, id); err != nil && !errors.Is(err, ptd.ErrNotFound) {
-				return err
-			}
-			return nil
+			return alreadyGone(env.PTD.DeleteTask(ctx, id), ptd.ErrNotFound)
 		},
 	}
 }

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"ptsync/apiclient/ptd"
@@ -206,4 +207,22 @@ func childPushOps(kinds []ChildKind, target string) []string {
 		}
 	}
 	return out
+}
+
+// childRecords converts listed wire records, in order.
+func childRecords[W any](ws []W, conv func(W) store.ChildRecord) []store.ChildRecord {
+	out := make([]store.ChildRecord, len(ws))
+	for i, w := range ws {
+		out[i] = conv(w)
+	}
+	return out
+}
+
+// alreadyGone is err, except that gone (the side's ErrNotFound) is success: a delete of a
+// record the target no longer has did what it was asked.
+func alreadyGone(err, gone error) error {
+	if errors.Is(err, gone) {
+		return nil
+	}
+	return err
 }
