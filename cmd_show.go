@@ -74,21 +74,11 @@ func printContactView(w io.Writer, v query.ContactView) {
 			fmt.Fprintf(w, "  %s = %s\n", k, v.Base.Fields[k])
 		}
 	}
-	fmt.Fprintf(w, "tasks (%d):\n", len(v.Tasks))
-	for _, t := range v.Tasks {
-		state := "open"
-		if t.Completed {
-			state = "done"
+	for _, sec := range v.Children {
+		fmt.Fprintf(w, "%s (%d):\n", sec.Heading, len(sec.Records))
+		for _, line := range sec.Lines {
+			fmt.Fprintf(w, "  %s\n", line)
 		}
-		fmt.Fprintf(w, "  %s  %-4s due %s  %s\n", t.ID, state, ts(t.DueDate), t.Title)
-	}
-	fmt.Fprintf(w, "notes (%d):\n", len(v.Notes))
-	for _, n := range v.Notes {
-		fmt.Fprintf(w, "  %s  %s  %s\n", n.ID, ts(n.DateAdded), strings.ReplaceAll(n.Body, "\n", " "))
-	}
-	fmt.Fprintf(w, "appointments (%d):\n", len(v.Appointments))
-	for _, a := range v.Appointments {
-		fmt.Fprintf(w, "  %s  %s  %s  %s\n", a.ID, ts(a.StartTime), a.Status, a.Title)
 	}
 	fmt.Fprintf(w, "pending writes (%d):\n", len(v.Outbox))
 	for _, e := range v.Outbox {

@@ -29,7 +29,7 @@ func (s *Service) declareMetrics(cfg *config.Config) {
 	ghlObs := m.GHLObserver()
 	ghlObs.DeclareOperations(ghl.Operations(cfg.GHL.OAuth != nil)...)
 	ghlObs.DeclareBreaker(metrics.UpstreamGHL, s.client.BreakerState())
-	m.DeclareChildRefreshes(ingest.ChildKinds(), []string{ingest.ReasonDirty, ingest.ReasonSweep})
+	m.DeclareChildRefreshes(ingest.ChildLabels(ingest.DefaultChildKinds()), []string{ingest.ReasonDirty, ingest.ReasonSweep})
 	if s.engine != nil {
 		for _, target := range []string{store.SideGHL, store.SidePTD} {
 			m.DeclarePushOps(target, reconcile.PushOps(target)...)

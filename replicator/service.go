@@ -499,8 +499,11 @@ func (s *Service) backfill(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cannot complete first full sync: %w", err)
 	}
-	s.log.Info("backfill complete", "contacts", st.Contacts.Read, "tasks", st.Children.Tasks, "notes", st.Children.Notes,
-		"appointments", st.Children.Appts, "duration", s.now().Sub(start).Round(time.Millisecond))
+	kv := []any{"contacts", st.Contacts.Read}
+	for _, label := range ingest.ChildLabels(ingest.DefaultChildKinds()) {
+		kv = append(kv, label, st.Children.Stored[label])
+	}
+	s.log.Info("backfill complete", append(kv, "duration", s.now().Sub(start).Round(time.Millisecond))...)
 	return nil
 }
 

@@ -68,7 +68,7 @@ func (db *DB) Check() error {
 		return err
 	}
 	err := db.View(func(tx *Tx) error {
-		for _, c := range indexedCollections() {
+		for _, c := range tx.st.kinds.indexed() {
 			if err := tx.checkIndexes(c, p); err != nil {
 				return err
 			}
@@ -130,11 +130,11 @@ func (tx *Tx) checkIndexes(c Collection, p problems) error {
 		return err
 	}
 	want := map[string]map[string]bool{}
-	for _, ix := range indexNames(c) {
+	for _, ix := range tx.st.kinds.indexNames(c) {
 		want[ix] = map[string]bool{}
 	}
 	err = b.ForEach(func(k, v []byte) error {
-		r, err := decodeRecord(c, v)
+		r, err := tx.decodeRecord(c, v)
 		if err != nil {
 			p.add("%s %q: %v", c, k, err)
 			return nil
@@ -153,7 +153,7 @@ func (tx *Tx) checkIndexes(c Collection, p problems) error {
 	if err != nil {
 		return err
 	}
-	for _, ix := range indexNames(c) {
+	for _, ix := range tx.st.kinds.indexNames(c) {
 		ib, err := tx.bucket(idxBucket(c, ix))
 		if err != nil {
 			p.add("%v", err)

@@ -249,47 +249,6 @@ func (r *GHLContact) readHeader(d *dec) {
 	r.DateAdded, r.DateUpdated, r.FetchedAt, r.ChildrenFetchedAt = d.time(), d.time(), d.time(), d.time()
 }
 
-func (r *GHLTask) rawField() *json.RawMessage { return &r.Raw }
-func (r *GHLTask) appendHeader(e *enc) {
-	e.str(r.ID)
-	e.str(r.ContactID)
-	e.str(r.Title)
-	e.str(r.Body)
-	e.str(r.AssignedTo)
-	e.boolean(r.Completed)
-	e.times(r.DueDate, r.FetchedAt)
-}
-func (r *GHLTask) readHeader(d *dec) {
-	r.ID, r.ContactID, r.Title, r.Body, r.AssignedTo = d.str(), d.str(), d.str(), d.str(), d.str()
-	r.Completed = d.boolean()
-	r.DueDate, r.FetchedAt = d.time(), d.time()
-}
-
-func (r *GHLNote) rawField() *json.RawMessage { return &r.Raw }
-func (r *GHLNote) appendHeader(e *enc) {
-	e.str(r.ID)
-	e.str(r.ContactID)
-	e.str(r.Body)
-	e.times(r.DateAdded, r.FetchedAt)
-}
-func (r *GHLNote) readHeader(d *dec) {
-	r.ID, r.ContactID, r.Body = d.str(), d.str(), d.str()
-	r.DateAdded, r.FetchedAt = d.time(), d.time()
-}
-
-func (r *GHLAppointment) rawField() *json.RawMessage { return &r.Raw }
-func (r *GHLAppointment) appendHeader(e *enc) {
-	e.str(r.ID)
-	e.str(r.ContactID)
-	e.str(r.Title)
-	e.str(r.Status)
-	e.times(r.StartTime, r.EndTime, r.DateUpdated, r.FetchedAt)
-}
-func (r *GHLAppointment) readHeader(d *dec) {
-	r.ID, r.ContactID, r.Title, r.Status = d.str(), d.str(), d.str(), d.str()
-	r.StartTime, r.EndTime, r.DateUpdated, r.FetchedAt = d.time(), d.time(), d.time(), d.time()
-}
-
 func (r *PTDClient) rawField() *json.RawMessage { return &r.Raw }
 func (r *PTDClient) appendHeader(e *enc) {
 	e.str(r.ID)
@@ -311,47 +270,6 @@ func (r *PTDClient) readHeader(d *dec) {
 	r.CreatedAt, r.UpdatedAt, r.FetchedAt = d.time(), d.time(), d.time()
 }
 
-func (r *PTDTask) rawField() *json.RawMessage { return &r.Raw }
-func (r *PTDTask) appendHeader(e *enc) {
-	e.str(r.ID)
-	e.str(r.ClientID)
-	e.str(r.Title)
-	e.str(r.Body)
-	e.boolean(r.Completed)
-	e.times(r.DueAt, r.UpdatedAt, r.FetchedAt)
-}
-func (r *PTDTask) readHeader(d *dec) {
-	r.ID, r.ClientID, r.Title, r.Body = d.str(), d.str(), d.str(), d.str()
-	r.Completed = d.boolean()
-	r.DueAt, r.UpdatedAt, r.FetchedAt = d.time(), d.time(), d.time()
-}
-
-func (r *PTDNote) rawField() *json.RawMessage { return &r.Raw }
-func (r *PTDNote) appendHeader(e *enc) {
-	e.str(r.ID)
-	e.str(r.ClientID)
-	e.str(r.Body)
-	e.times(r.CreatedAt, r.UpdatedAt, r.FetchedAt)
-}
-func (r *PTDNote) readHeader(d *dec) {
-	r.ID, r.ClientID, r.Body = d.str(), d.str(), d.str()
-	r.CreatedAt, r.UpdatedAt, r.FetchedAt = d.time(), d.time(), d.time()
-}
-
-func (r *PTDAppointment) rawField() *json.RawMessage { return &r.Raw }
-func (r *PTDAppointment) appendHeader(e *enc) {
-	e.str(r.ID)
-	e.str(r.ClientID)
-	e.str(r.ExternalID)
-	e.str(r.Title)
-	e.str(r.Status)
-	e.times(r.StartAt, r.EndAt, r.FetchedAt)
-}
-func (r *PTDAppointment) readHeader(d *dec) {
-	r.ID, r.ClientID, r.ExternalID, r.Title, r.Status = d.str(), d.str(), d.str(), d.str(), d.str()
-	r.StartAt, r.EndAt, r.FetchedAt = d.time(), d.time(), d.time()
-}
-
 // times appends several times; a time that cannot be encoded (an offset beyond ±546 hours)
 // sets e.b to nil, which encodeValue reports.
 func (e *enc) times(ts ...time.Time) {
@@ -367,11 +285,5 @@ func (e *enc) times(ts ...time.Time) {
 
 var (
 	_ binRecord = (*GHLContact)(nil)
-	_ binRecord = (*GHLTask)(nil)
-	_ binRecord = (*GHLNote)(nil)
-	_ binRecord = (*GHLAppointment)(nil)
 	_ binRecord = (*PTDClient)(nil)
-	_ binRecord = (*PTDTask)(nil)
-	_ binRecord = (*PTDNote)(nil)
-	_ binRecord = (*PTDAppointment)(nil)
 )

@@ -69,7 +69,7 @@ func (tx *Tx) putRecord(r record) error {
 	}
 	add := r.entries()
 	if old := b.Get(pk); old != nil {
-		or, err := decodeRecord(c, old)
+		or, err := tx.decodeRecord(c, old)
 		if err != nil {
 			return fmt.Errorf("cannot replace %s %q: %w: %v", c, pk, ErrCorrupt, err)
 		}
@@ -156,7 +156,7 @@ func (tx *Tx) deleteRecord(c Collection, pk string) error {
 	if old == nil {
 		return fmt.Errorf("cannot delete %s %q: %w", c, pk, ErrNotFound)
 	}
-	or, err := decodeRecord(c, old)
+	or, err := tx.decodeRecord(c, old)
 	if err != nil {
 		return fmt.Errorf("cannot delete %s %q: %w: %v", c, pk, ErrCorrupt, err)
 	}

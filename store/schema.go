@@ -31,13 +31,14 @@ var (
 	keyWriter = []byte("writer")
 )
 
-// allBuckets lists every top-level bucket of the current schema.
-func allBuckets() [][]byte {
+// allBuckets lists every top-level bucket of the current schema, the registered child kinds'
+// included.
+func (r *childRegistry) allBuckets() [][]byte {
 	out := [][]byte{bucketMeta, bucketBase, bucketCursors, bucketConflicts, bucketQuarantine,
 		bucketWebhooks, bucketWebhooksAt, bucketDirty, bucketReminders, bucketTokens, bucketHeldSweeps}
-	for _, c := range indexedCollections() {
+	for _, c := range r.indexed() {
 		out = append(out, []byte(c))
-		for _, ix := range indexNames(c) {
+		for _, ix := range r.indexNames(c) {
 			out = append(out, idxBucket(c, ix))
 		}
 	}
@@ -52,9 +53,10 @@ type migration struct {
 	run  func(*Tx) error
 }
 
-// migrations lists every step; the last one's from+1 must equal SchemaVersion.
-func migrations() []migration {
-	return []migration{{
+// migrations lists every step; the last one's from+1 must equal SchemaVersion. After the
+// fixed steps, the step to version v creates the empty buckets of the kinds whose Since is v.
+func (r *childRegistry) migrations() []migration {
+	ms := []migration{{
 		from: 1,
 		what: "add the task due-date indexes (ghl.tasks/due, ptd.tasks/due)",
 		run: func(tx *Tx) error {
@@ -72,7 +74,7 @@ func migrations() []migration {
 		from: 2,
 		what: "store mirrored records as a binary header followed by their raw JSON",
 		run: func(tx *Tx) error {
-			for _, c := range Collections() {
+			for _, c := range r.mirroredSince(3) {
 				if err := tx.reencode(c); err != nil {
 					return err
 				}
@@ -87,6 +89,55 @@ func migrations() []migration {
 			return err
 		},
 	}}
+	for v := fixedSchemaVersion + 1; v <= SchemaVersion; v++ {
+		ms = append(ms, r.kindsMigration(v))
+	}
+	return ms
+}
+
+// fixedSchemaVersion is the last version whose step is written out above; later versions
+// only add child kinds.
+const fixedSchemaVersion = 4
+
+// kindsMigration is the step to version v: the buckets of the kinds added in v, empty.
+func (r *childRegistry) kindsMigration(v int) migration {
+	var names [][]byte
+	var kinds []string
+	for _, k := range r.kinds {
+		if k.Since != v {
+			continue
+		}
+		kinds = append(kinds, k.Name)
+		for _, cs := range []ChildSide{k.GHL, k.PTD} {
+			if cs.Collection == "" {
+				continue
+			}
+			names = append(names, []byte(cs.Collection))
+			for _, ix := range r.indexNames(cs.Collection) {
+				names = append(names, idxBucket(cs.Collection, ix))
+			}
+		}
+	}
+	return migration{from: v - 1, what: fmt.Sprintf("add the buckets of child kinds %v", kinds),
+		run: func(tx *Tx) error {
+			for _, name := range names {
+				if _, err := tx.btx.CreateBucketIfNotExists(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}}
+}
+
+// mirroredSince lists the mirrored collections that existed in schema version v.
+func (r *childRegistry) mirroredSince(v int) []Collection {
+	var out []Collection
+	for _, c := range r.mirrored() {
+		if ref, ok := r.byColl[c]; !ok || ref.kind.Since <= v {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // reencodeChunk bounds how many records reencode collects before writing them back (bbolt
@@ -117,7 +168,7 @@ func (tx *Tx) reencode(c Collection) error {
 			if len(v) > 0 && v[0] == binFormat {
 				continue
 			}
-			r, err := newRecord(c)
+			r, err := tx.st.kinds.newRecord(c)
 			if err != nil {
 				return err
 			}
@@ -179,7 +230,7 @@ func (db *DB) initSchema(appVersion string) error {
 			return fmt.Errorf("cannot open mirror %s: %w: empty bbolt file", db.path, ErrNotMirror)
 		}
 		return db.bolt.Update(func(btx *bolt.Tx) error {
-			for _, name := range allBuckets() {
+			for _, name := range db.kinds.allBuckets() {
 				if _, err := btx.CreateBucketIfNotExists(name); err != nil {
 					return fmt.Errorf("cannot create bucket %q: %w", name, err)
 				}
@@ -199,7 +250,7 @@ func (db *DB) initSchema(appVersion string) error {
 	case found < SchemaVersion && db.readOnly:
 		return &SchemaError{Path: db.path, Found: found, Supported: SchemaVersion, WrittenBy: writer, kind: ErrNeedsMigration}
 	}
-	for _, m := range migrations() {
+	for _, m := range db.kinds.migrations() {
 		if m.from < found {
 			continue
 		}
@@ -224,7 +275,7 @@ func (db *DB) initSchema(appVersion string) error {
 	}
 	// Any bucket still missing in a current-version file is damage, not a migration.
 	return db.bolt.View(func(btx *bolt.Tx) error {
-		for _, name := range allBuckets() {
+		for _, name := range db.kinds.allBuckets() {
 			if btx.Bucket(name) == nil {
 				return fmt.Errorf("cannot open mirror %s: %w: bucket %q missing", db.path, ErrCorrupt, name)
 			}
@@ -249,7 +300,7 @@ func (tx *Tx) rebuildIndex(c Collection, index string) error {
 		return err
 	}
 	return b.ForEach(func(k, v []byte) error {
-		r, err := decodeRecord(c, v)
+		r, err := tx.decodeRecord(c, v)
 		if err != nil {
 			return err
 		}

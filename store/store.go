@@ -111,6 +111,10 @@ type Options struct {
 	// returned as a failed commit's would be (a *WriteError wrapping it), exactly what a full
 	// disk does below bbolt. Never set in production.
 	FailCommit func() error
+	// ChildKinds are the child kinds the mirror holds; nil means DefaultChildKinds (every
+	// caller but tests that register a kind of their own). A registered kind's buckets must
+	// exist in the file, as Open creates them in a new file or by migration.
+	ChildKinds []ChildKind
 }
 
 // DB is an open mirror. It is safe for concurrent use: any number of View calls run in
@@ -124,6 +128,7 @@ type DB struct {
 
 	onCommit   func(error)
 	failCommit func() error
+	kinds      *childRegistry
 }
 
 // Open opens (creating if needed, unless ReadOnly) the mirror at path, migrates an older
@@ -151,6 +156,10 @@ func Open(path string, opts Options) (*DB, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
+	kinds, err := newChildRegistry(opts.ChildKinds)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open mirror %s: %w", path, err)
+	}
 	if err := probe(path, opts.ReadOnly, log); err != nil {
 		return nil, err
 	}
@@ -171,7 +180,7 @@ func Open(path string, opts Options) (*DB, error) {
 		}
 		return nil, fmt.Errorf("cannot open mirror %s: %w", path, err)
 	}
-	db := &DB{bolt: bdb, path: path, readOnly: opts.ReadOnly, log: log, now: now, onCommit: opts.OnCommit, failCommit: opts.FailCommit}
+	db := &DB{bolt: bdb, path: path, readOnly: opts.ReadOnly, log: log, now: now, onCommit: opts.OnCommit, failCommit: opts.FailCommit, kinds: kinds}
 	if err := db.initSchema(opts.AppVersion); err != nil {
 		_ = bdb.Close()
 		return nil, err
@@ -283,7 +292,7 @@ func (db *DB) View(fn func(*Tx) error) (err error) {
 			err = fmt.Errorf("cannot read mirror %s: %w: %v", db.path, ErrCorrupt, r)
 		}
 	}()
-	return db.bolt.View(func(btx *bolt.Tx) error { return fn(&Tx{btx: btx, now: db.now, st: &txState{}}) })
+	return db.bolt.View(func(btx *bolt.Tx) error { return fn(&Tx{btx: btx, now: db.now, st: &txState{kinds: db.kinds}}) })
 }
 
 // Update runs fn in a read-write transaction committed (and fsynced) if fn returns nil and
@@ -311,6 +320,7 @@ type Tx struct {
 
 // txState is per-transaction state shared by a Tx and the views derived from it.
 type txState struct {
+	kinds   *childRegistry          // the mirror's child kinds (immutable, shared)
 	buckets map[string]*bolt.Bucket // handles already looked up in this transaction
 	skipRaw bool                    // reads leave Raw nil (see WithoutRaw)
 	reuse   bool                    // iterators reuse one value (see ReuseValues)

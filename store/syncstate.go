@@ -31,11 +31,6 @@ func (l *Link) validate() error {
 	if err := checkID("link", l.ID); err != nil {
 		return err
 	}
-	switch l.Kind {
-	case KindContact, KindTask, KindNote, KindAppointment:
-	default:
-		return fmt.Errorf("cannot store link %s: %w: kind %q is not contact, task, note or appointment", l.ID, ErrInvalid, l.Kind)
-	}
 	return checkNoNUL("link "+l.ID, l.GHLID, l.PTDID, l.ParentLinkID)
 }
 func (l *Link) entries() []entry {
@@ -54,8 +49,12 @@ func (l *Link) entries() []entry {
 
 // PutLink creates or replaces a link. An empty ID is assigned ("L" and a sequence number) and
 // written back to l; a zero CreatedAt becomes now. A GHLID or PTDID already linked by another
-// link of the same kind is ErrDuplicateLink and nothing is written.
+// link of the same kind is ErrDuplicateLink and nothing is written. The kind must be
+// KindContact or a child kind the mirror registers (ErrInvalid otherwise).
 func (tx *Tx) PutLink(l *Link) error {
+	if _, child := tx.st.kinds.byName[l.Kind]; !child && l.Kind != KindContact {
+		return fmt.Errorf("cannot store link %s: %w: kind %q is not contact nor a registered child kind", l.ID, ErrInvalid, l.Kind)
+	}
 	if l.ID == "" {
 		b, err := tx.bucket([]byte(collLinks))
 		if err != nil {
@@ -534,7 +533,7 @@ func (tx *Tx) PutToken(location string, blob []byte) error {
 // buckets' pages, so it costs time proportional to the file's size, not to the record count.
 func (tx *Tx) Stats() (map[string]int, error) {
 	out := map[string]int{}
-	for _, c := range indexedCollections() {
+	for _, c := range tx.st.kinds.indexed() {
 		b, err := tx.bucket([]byte(c))
 		if err != nil {
 			return nil, err

@@ -27,21 +27,51 @@ func decodeRecord[T any](op string, r *response, field string, setRaw func(*T, j
 	return v, nil
 }
 
-// decodeRecords decodes {field: [object...]} leniently.
-func decodeRecords[T any](op string, r *response, field string, setRaw func(*T, json.RawMessage)) ([]T, error) {
+// ChildList names one of a contact's child listings: GET /contacts/{id}/<Segment>, answered
+// with {<Field>: [object...]} and no paging. Op names the call in metrics, logs and errors.
+type ChildList struct {
+	Op, Segment, Field string
+}
+
+// The listings of the kinds this client has typed methods for.
+func taskList() ChildList { return ChildList{Op: OpGetAllTasks, Segment: "tasks", Field: "tasks"} }
+func noteList() ChildList { return ChildList{Op: OpGetAllNotes, Segment: "notes", Field: "notes"} }
+func appointmentList() ChildList {
+	return ChildList{Op: OpGetAppointments, Segment: "appointments", Field: "events"}
+}
+
+// ListChildren returns one contact's children of listing l, each object exactly as received
+// (decode them with DecodeChildren). A missing field reads as no children; a field that is
+// not an array is an ErrDecode. A contact HighLevel does not have is ErrNotFound. It is
+// idempotent and retried like every read.
+func (c *Client) ListChildren(ctx context.Context, l ChildList, contactID string) ([]json.RawMessage, error) {
+	if err := requireID(l.Op, "contact id", contactID); err != nil {
+		return nil, err
+	}
+	r, err := c.do(ctx, call{op: l.Op, method: http.MethodGet, path: "/contacts/" + esc(contactID) + "/" + l.Segment, idempotent: true})
+	if err != nil {
+		return nil, err
+	}
 	var env map[string]json.RawMessage
-	if err := decodeInto(op, r, &env); err != nil {
+	if err := decodeInto(l.Op, r, &env); err != nil {
 		return nil, err
 	}
 	var raws []json.RawMessage
-	if err := json.Unmarshal(env[field], &raws); err != nil && env[field] != nil {
-		return nil, &OpError{Op: op, Kind: ErrDecode, Detail: field + " is not an array", Cause: err}
+	if err := json.Unmarshal(env[l.Field], &raws); err != nil && env[l.Field] != nil {
+		return nil, &OpError{Op: l.Op, Kind: ErrDecode, Detail: l.Field + " is not an array", Cause: err}
 	}
+	return raws, nil
+}
+
+// DecodeChildren decodes listed objects leniently (a field of an unexpected JSON type is left
+// zero, as the real API's extra shapes require), keeping each object's bytes via setRaw. what
+// names an object in the error (ErrDecode) a malformed one gives.
+func DecodeChildren[T any](op, what string, raws []json.RawMessage, setRaw func(*T, json.RawMessage)) ([]T, error) {
 	out := make([]T, 0, len(raws))
 	for _, raw := range raws {
 		var v T
 		if err := lenient(raw, &v); err != nil {
-			return nil, &OpError{Op: op, Kind: ErrDecode, Detail: "malformed " + field, Cause: err}
+			return nil, &OpError{Op: op, Kind: ErrDecode, Detail: "malformed " + what, Cause: err}
 		}
 		setRaw(&v, append(json.RawMessage(nil), raw...))
 		out = append(out, v)
@@ -49,22 +79,25 @@ func decodeRecords[T any](op string, r *response, field string, setRaw func(*T, 
 	return out, nil
 }
 
-func setTaskRaw(t *ghlwire.Task, raw json.RawMessage) { t.Raw = raw }
-func setNoteRaw(n *ghlwire.Note, raw json.RawMessage) { n.Raw = raw }
+// listDecoded is ListChildren followed by DecodeChildren.
+func listDecoded[T any](ctx context.Context, c *Client, l ChildList, what, contactID string, setRaw func(*T, json.RawMessage)) ([]T, error) {
+	raws, err := c.ListChildren(ctx, l, contactID)
+	if err != nil {
+		return nil, err
+	}
+	return DecodeChildren(l.Op, what, raws, setRaw)
+}
+
+func setTaskRaw(t *ghlwire.Task, raw json.RawMessage)               { t.Raw = raw }
+func setNoteRaw(n *ghlwire.Note, raw json.RawMessage)               { n.Raw = raw }
+func setAppointmentRaw(a *ghlwire.Appointment, raw json.RawMessage) { a.Raw = raw }
 
 func taskPath(contactID string) string { return "/contacts/" + esc(contactID) + "/tasks" }
 func notePath(contactID string) string { return "/contacts/" + esc(contactID) + "/notes" }
 
 // ListTasks returns every task of a contact (GET /contacts/{id}/tasks; no paging exists).
 func (c *Client) ListTasks(ctx context.Context, contactID string) ([]ghlwire.Task, error) {
-	if err := requireID(OpGetAllTasks, "contact id", contactID); err != nil {
-		return nil, err
-	}
-	r, err := c.do(ctx, call{op: OpGetAllTasks, method: http.MethodGet, path: taskPath(contactID), idempotent: true})
-	if err != nil {
-		return nil, err
-	}
-	return decodeRecords(OpGetAllTasks, r, "tasks", setTaskRaw)
+	return listDecoded(ctx, c, taskList(), "tasks", contactID, setTaskRaw)
 }
 
 // GetTask returns one task.
@@ -130,14 +163,7 @@ func (c *Client) taskCall(ctx context.Context, cl call, contactID, suffix string
 
 // ListNotes returns every note of a contact (GET /contacts/{id}/notes; no paging exists).
 func (c *Client) ListNotes(ctx context.Context, contactID string) ([]ghlwire.Note, error) {
-	if err := requireID(OpGetAllNotes, "contact id", contactID); err != nil {
-		return nil, err
-	}
-	r, err := c.do(ctx, call{op: OpGetAllNotes, method: http.MethodGet, path: notePath(contactID), idempotent: true})
-	if err != nil {
-		return nil, err
-	}
-	return decodeRecords(OpGetAllNotes, r, "notes", setNoteRaw)
+	return listDecoded(ctx, c, noteList(), "notes", contactID, setNoteRaw)
 }
 
 // GetNote returns one note.

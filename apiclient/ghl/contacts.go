@@ -336,29 +336,7 @@ func (c *Client) FindDuplicate(ctx context.Context, email, phone string) (ct ghl
 
 // ListAppointments returns a contact's appointments (GET /contacts/{id}/appointments).
 func (c *Client) ListAppointments(ctx context.Context, contactID string) ([]ghlwire.Appointment, error) {
-	if err := requireID(OpGetAppointments, "contact id", contactID); err != nil {
-		return nil, err
-	}
-	r, err := c.do(ctx, call{op: OpGetAppointments, method: http.MethodGet, path: "/contacts/" + esc(contactID) + "/appointments", idempotent: true})
-	if err != nil {
-		return nil, err
-	}
-	var env struct {
-		Events []json.RawMessage `json:"events"`
-	}
-	if err := decodeInto(OpGetAppointments, r, &env); err != nil {
-		return nil, err
-	}
-	out := make([]ghlwire.Appointment, 0, len(env.Events))
-	for _, raw := range env.Events {
-		var a ghlwire.Appointment
-		if err := lenient(raw, &a); err != nil {
-			return nil, &OpError{Op: OpGetAppointments, Kind: ErrDecode, Detail: "malformed appointment", Cause: err}
-		}
-		a.Raw = append(json.RawMessage(nil), raw...)
-		out = append(out, a)
-	}
-	return out, nil
+	return listDecoded(ctx, c, appointmentList(), "appointment", contactID, setAppointmentRaw)
 }
 
 // AddTags adds tags to a contact (POST /contacts/{id}/tags, 201) and returns its tags after

@@ -22,10 +22,6 @@ const (
 	ReasonSweep = "sweep"
 )
 
-// ChildKinds lists the kinds of children refreshed per contact (the kind label of
-// ptsync_children_refreshes_total, with ReasonDirty and ReasonSweep as its reason).
-func ChildKinds() []string { return []string{"tasks", "notes", "appointments"} }
-
 // ChildStats reports one children run.
 type ChildStats struct {
 	Dirty    int // contacts refreshed because they were dirty
@@ -36,12 +32,11 @@ type ChildStats struct {
 	Gone     int // contacts HighLevel no longer has (quarantined)
 	// Held counts quarantined contacts left out of the run (believed deleted; a sweep, a
 	// search or a webhook re-read that finds them releases them).
-	Held      int
-	Deferred  int // dirty contacts left for the next run (over the run's budget)
-	Failed    int // contacts whose refresh failed (they stay due)
-	Tasks     int
-	Notes     int
-	Appts     int
+	Held     int
+	Deferred int // dirty contacts left for the next run (over the run's budget)
+	Failed   int // contacts whose refresh failed (they stay due)
+	// Stored counts the children stored, by kind label ("tasks").
+	Stored    map[string]int
 	FirstErr  error
 	Cancelled bool
 }
@@ -219,6 +214,15 @@ func contactHeld(tx *store.Tx, id string) (bool, error) {
 	return false, nil
 }
 
+func (st *ChildStats) addStored(by map[string]int) {
+	for k, n := range by {
+		if st.Stored == nil {
+			st.Stored = map[string]int{}
+		}
+		st.Stored[k] += n
+	}
+}
+
 func (st *ChildStats) add(o ChildStats) {
 	st.Dirty += o.Dirty
 	st.Swept += o.Swept
@@ -227,15 +231,13 @@ func (st *ChildStats) add(o ChildStats) {
 	st.Gone += o.Gone
 	st.Held += o.Held
 	st.Failed += o.Failed
-	st.Tasks += o.Tasks
-	st.Notes += o.Notes
-	st.Appts += o.Appts
+	st.addStored(o.Stored)
 	if st.FirstErr == nil {
 		st.FirstErr = o.FirstErr
 	}
 }
 
-// RefreshChildren fetches the tasks, notes and appointments of ids with the worker pool and
+// RefreshChildren fetches the children of every registered kind of ids with the worker pool and
 // replaces the mirror's copies, one transaction per contact (concurrent commits are batched).
 // reason is ReasonDirty or ReasonSweep. done, if set, is called after each contact (skipped
 // ones included). Quarantined contacts are skipped (ChildStats.Held) unless a webhook asked
@@ -292,16 +294,14 @@ func (p *Poller) refresh(ctx context.Context, ids []string, reason string, done 
 					} else {
 						st.Swept++
 					}
-					st.Tasks += one.Tasks
-					st.Notes += one.Notes
-					st.Appts += one.Appts
+					st.addStored(one.Stored)
 					st.Fetched += one.Fetched
 					st.Gone += one.Gone
 				}
 				mu.Unlock()
 				if err == nil {
-					for _, kind := range ChildKinds() {
-						p.m.ChildrenRefreshed(kind, reason)
+					for _, k := range p.kinds {
+						p.m.ChildrenRefreshed(k.Label, reason)
 					}
 				}
 				if done != nil {
@@ -347,18 +347,10 @@ func (p *Poller) refreshOne(ctx context.Context, id string, set Settings, snap q
 		contact = &c
 		st.Fetched = 1
 	}
-	tasks, err := p.c.ListTasks(ctx, id)
+	converts, err := p.fetchKinds(ctx, id)
 	if errors.Is(err, ghl.ErrNotFound) {
 		return st, p.gone(id, &st)
 	}
-	if err != nil {
-		return st, err
-	}
-	notes, err := p.c.ListNotes(ctx, id)
-	if err != nil {
-		return st, err
-	}
-	appts, err := p.c.ListAppointments(ctx, id)
 	if err != nil {
 		return st, err
 	}
@@ -371,29 +363,7 @@ func (p *Poller) refreshOne(ctx context.Context, id string, set Settings, snap q
 		}
 		rec = &r
 	}
-	ts := make([]store.GHLTask, 0, len(tasks))
-	for _, t := range tasks {
-		due, _ := parseTime(t.DueDate, set.TimeZone)
-		ts = append(ts, store.GHLTask{ID: t.ID, ContactID: id, Title: t.Title, Body: t.Body, AssignedTo: t.AssignedTo,
-			DueDate: due, Completed: t.Completed, Raw: t.Raw, FetchedAt: now})
-	}
-	ns := make([]store.GHLNote, 0, len(notes))
-	for _, n := range notes {
-		added, _ := parseTime(n.DateAdded, set.TimeZone)
-		ns = append(ns, store.GHLNote{ID: n.ID, ContactID: id, Body: n.Body, DateAdded: added, Raw: n.Raw, FetchedAt: now})
-	}
-	as := make([]store.GHLAppointment, 0, len(appts))
-	for _, a := range appts {
-		start, _ := parseTime(a.StartTime, set.TimeZone)
-		end, _ := parseTime(a.EndTime, set.TimeZone)
-		upd, _ := parseTime(a.DateUpdated, set.TimeZone)
-		status := a.AppointmentStatus
-		if status == "" {
-			status = a.Status
-		}
-		as = append(as, store.GHLAppointment{ID: a.ID, ContactID: id, Title: a.Title, Status: status,
-			StartTime: start, EndTime: end, DateUpdated: upd, Raw: a.Raw, FetchedAt: now})
-	}
+	fetched := stampAll(converts, Stamp{At: now, TimeZone: set.TimeZone})
 	var heldSweeps []store.HeldSweep
 	err = p.db.Batch(func(tx *store.Tx) error {
 		held := false
@@ -417,19 +387,9 @@ func (p *Poller) refreshOne(ctx context.Context, id string, set Settings, snap q
 				return err
 			}
 		}
-		heldSweeps = heldSweeps[:0] // Batch may run this function again
-		for _, h := range []func() (*store.HeldSweep, error){
-			func() (*store.HeldSweep, error) { return taskKind().replace(tx, id, ts, since, set.Guard) },
-			func() (*store.HeldSweep, error) { return noteKind().replace(tx, id, ns, since, set.Guard) },
-			func() (*store.HeldSweep, error) { return appointmentKind().replace(tx, id, as, since, set.Guard) },
-		} {
-			held, err := h()
-			if err != nil {
-				return err
-			}
-			if held != nil {
-				heldSweeps = append(heldSweeps, *held)
-			}
+		var err error
+		if heldSweeps, err = p.replaceKinds(tx, id, fetched, since, set.Guard); err != nil {
+			return err
 		}
 		if held {
 			// ChildrenRefreshed rewrites the contact, which would clear its quarantine entry.
@@ -443,8 +403,50 @@ func (p *Poller) refreshOne(ctx context.Context, id string, set Settings, snap q
 	for _, h := range heldSweeps {
 		sweepguard.Report(p.log, p.m, h)
 	}
-	st.Tasks, st.Notes, st.Appts = len(ts), len(ns), len(as)
+	st.Stored = make(map[string]int, len(p.kinds))
+	for i, k := range p.kinds {
+		st.Stored[k.Label] = len(fetched[i])
+	}
 	return st, nil
+}
+
+// stampAll runs the conversions with one stamp, in order.
+func stampAll(converts []Convert, s Stamp) [][]store.ChildRecord {
+	out := make([][]store.ChildRecord, len(converts))
+	for i, conv := range converts {
+		out[i] = conv(s)
+	}
+	return out
+}
+
+// replaceKinds replaces one contact's children of every kind with what was fetched (in kind
+// order) and returns the sweeps the guard held, to report once tx commits.
+func (p *Poller) replaceKinds(tx *store.Tx, id string, fetched [][]store.ChildRecord, since time.Time, bounds sweepguard.Bounds) ([]store.HeldSweep, error) {
+	var held []store.HeldSweep
+	for i, k := range p.kinds {
+		h, err := replaceChildren(tx, k, id, fetched[i], since, bounds)
+		if err != nil {
+			return nil, err
+		}
+		if h != nil {
+			held = append(held, *h)
+		}
+	}
+	return held, nil
+}
+
+// fetchKinds reads one contact's children of every kind, in kind order, and returns their
+// conversions. An error matching ghl.ErrNotFound means HighLevel no longer has the contact.
+func (p *Poller) fetchKinds(ctx context.Context, id string) ([]Convert, error) {
+	converts := make([]Convert, len(p.kinds))
+	for i, k := range p.kinds {
+		conv, err := k.Fetch(ctx, p.c, id)
+		if err != nil {
+			return nil, err
+		}
+		converts[i] = conv
+	}
+	return converts, nil
 }
 
 // gone quarantines a contact HighLevel answered 404 for and takes it off the dirty queue. A
@@ -481,73 +483,39 @@ func (p *Poller) gone(id string, st *ChildStats) error {
 	return nil
 }
 
-// childKind is one kind of a contact's children as the mirror stores it.
-type childKind[T any] struct {
-	kind string
-	// guarded kinds' listings go through the sweep guard before a vanished child is taken
-	// for deleted (tasks and notes, whose deletion the reconciler propagates).
-	guarded bool
-	list    func(tx *store.Tx, contact string) ([]T, error)
-	put     func(tx *store.Tx, r *T) error
-	del     func(tx *store.Tx, contact, id string) error
-	id      func(r *T) string
-	fetched func(r *T) time.Time
-}
-
-// The three kinds a children refresh replaces. Functions rather than variables: the package
-// keeps no state of its own.
-func taskKind() childKind[store.GHLTask] {
-	return childKind[store.GHLTask]{kind: store.KindTask, guarded: true,
-		list: (*store.Tx).GHLTasksOf, put: (*store.Tx).PutGHLTask, del: (*store.Tx).DeleteGHLTask,
-		id: func(r *store.GHLTask) string { return r.ID }, fetched: func(r *store.GHLTask) time.Time { return r.FetchedAt }}
-}
-
-func noteKind() childKind[store.GHLNote] {
-	return childKind[store.GHLNote]{kind: store.KindNote, guarded: true,
-		list: (*store.Tx).GHLNotesOf, put: (*store.Tx).PutGHLNote, del: (*store.Tx).DeleteGHLNote,
-		id: func(r *store.GHLNote) string { return r.ID }, fetched: func(r *store.GHLNote) time.Time { return r.FetchedAt }}
-}
-
-func appointmentKind() childKind[store.GHLAppointment] {
-	return childKind[store.GHLAppointment]{kind: store.KindAppointment,
-		list: (*store.Tx).GHLAppointmentsOf, put: (*store.Tx).PutGHLAppointment, del: (*store.Tx).DeleteGHLAppointment,
-		id:      func(r *store.GHLAppointment) string { return r.ID },
-		fetched: func(r *store.GHLAppointment) time.Time { return r.FetchedAt }}
-}
-
-// replace makes the mirror's children of contact equal to fetched, a list HighLevel answered
+// replaceChildren makes the mirror's children of kind k of contact equal to fetched, a list HighLevel answered
 // for a request sent at since. A child the mirror got after since (the pusher created or updated
 // it while the list was in flight) is newer than the list: it is neither overwritten with the
 // list's older copy nor taken for deleted because the list lacks it. Any other child the list
 // lacks is removed and quarantined as deleted on HighLevel, unless the guard does not believe
 // the list (a guarded kind only): then the vanished children stay in the mirror, nothing is
 // quarantined, and the held sweep is returned for the caller to report once tx commits.
-func (k childKind[T]) replace(tx *store.Tx, contact string, fetched []T, since time.Time, bounds sweepguard.Bounds) (*store.HeldSweep, error) {
-	old, err := k.list(tx, contact)
+func replaceChildren(tx *store.Tx, k ChildKind, contact string, fetched []store.ChildRecord, since time.Time, bounds sweepguard.Bounds) (*store.HeldSweep, error) {
+	old, err := tx.ChildrenOf(k.Name, store.SideGHL, contact)
 	if err != nil {
 		return nil, err
 	}
 	newer := map[string]bool{}
-	for i := range old {
-		if k.fetched(&old[i]).After(since) {
-			newer[k.id(&old[i])] = true
+	for _, r := range old {
+		if r.FetchedTime().After(since) {
+			newer[r.ChildID()] = true
 		}
 	}
 	listed := map[string]bool{}
-	for i := range fetched {
-		id := k.id(&fetched[i])
+	for _, r := range fetched {
+		id := r.ChildID()
 		listed[id] = true
 		if newer[id] {
 			continue
 		}
-		if err := k.put(tx, &fetched[i]); err != nil {
+		if err := tx.PutChild(k.Name, store.SideGHL, r); err != nil {
 			return nil, err
 		}
 	}
-	ev := sweepguard.Evidence{Side: store.SideGHL, Kind: k.kind, Scope: contact, Listed: len(listed),
+	ev := sweepguard.Evidence{Side: store.SideGHL, Kind: k.Name, Scope: contact, Listed: len(listed),
 		Reported: -1, Floor: sweepguard.ChildFloor}
-	for i := range old {
-		id := k.id(&old[i])
+	for _, r := range old {
+		id := r.ChildID()
 		if newer[id] {
 			continue
 		}
@@ -556,7 +524,7 @@ func (k childKind[T]) replace(tx *store.Tx, contact string, fetched []T, since t
 			ev.Missing = append(ev.Missing, id)
 		}
 	}
-	if k.guarded {
+	if k.Guarded {
 		v := sweepguard.Judge(bounds, ev)
 		h, err := sweepguard.Record(tx, ev, v)
 		if err != nil || v.Suspect {
@@ -564,10 +532,10 @@ func (k childKind[T]) replace(tx *store.Tx, contact string, fetched []T, since t
 		}
 	}
 	for _, id := range ev.Missing {
-		if err := k.del(tx, contact, id); err != nil {
+		if err := tx.DeleteChild(k.Name, store.SideGHL, contact, id); err != nil {
 			return nil, err
 		}
-		if _, err := tx.QuarantineDelete(k.kind, store.SideGHL, id); err != nil {
+		if _, err := tx.QuarantineDelete(k.Name, store.SideGHL, id); err != nil {
 			return nil, err
 		}
 	}

@@ -130,15 +130,19 @@ type Options struct {
 	// Metrics may be nil (no metrics).
 	Metrics *metrics.Metrics
 	Now     func() time.Time
+	// ChildKinds are the kinds a children refresh reads; nil means DefaultChildKinds. Each
+	// must be registered in Store with a HighLevel side.
+	ChildKinds []ChildKind
 }
 
 // Poller runs the HighLevel ingestion jobs against one store and one client.
 type Poller struct {
-	db  *store.DB
-	c   *ghl.Client
-	log hclog.Logger
-	m   *metrics.Metrics
-	now func() time.Time
+	db    *store.DB
+	c     *ghl.Client
+	log   hclog.Logger
+	m     *metrics.Metrics
+	now   func() time.Time
+	kinds []ChildKind
 
 	// qmu orders snapshots of the contact quarantine (read lock) against the sweep's
 	// quarantine transaction (write lock); qgen counts those transactions. A refresh compares
@@ -165,8 +169,12 @@ func New(opts Options) (*Poller, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	kinds := opts.ChildKinds
+	if kinds == nil {
+		kinds = DefaultChildKinds()
+	}
 	return &Poller{db: opts.Store, c: opts.Client, log: opts.Logger.Named("ingest"), m: opts.Metrics,
-		now: opts.Now, set: opts.Settings.withDefaults(), wantContact: map[string]string{}}, nil
+		now: opts.Now, set: opts.Settings.withDefaults(), wantContact: map[string]string{}, kinds: kinds}, nil
 }
 
 // SetSettings replaces the settings (configuration reload); runs in progress keep the old ones.

@@ -35,8 +35,9 @@ func TestReplaceKeepsChildrenNewerThanTheList(t *testing.T) {
 			}
 		}
 		// The list (sent at since) knows neither the pushed task nor the edit, and lacks "gone".
-		listed := []store.GHLTask{task("edited", "before the edit", since), task("old", "listed again", since)}
-		held, err := taskKind().replace(tx, "c1", listed, since, sweepguard.Bounds{})
+		edited, old := task("edited", "before the edit", since), task("old", "listed again", since)
+		listed := []store.ChildRecord{&edited, &old}
+		held, err := replaceChildren(tx, kindFiles{}.Task(), "c1", listed, since, sweepguard.Bounds{})
 		if held != nil {
 			t.Errorf("one task of two missing was held as suspect: %+v", *held)
 		}

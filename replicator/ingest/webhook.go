@@ -36,6 +36,9 @@ type WebhookOptions struct {
 	// contactChanged is true for contact events (the contact itself should be re-read). It
 	// must not block; the service uses it to nudge the refresh jobs.
 	Dirty func(contactID, event string, contactChanged bool)
+	// ChildKinds supply the child events (each marks its contact dirty for a children
+	// refresh); nil means DefaultChildKinds.
+	ChildKinds []ChildKind
 }
 
 // WebhookHandler receives HighLevel webhooks. It verifies the signature over the raw body
@@ -49,6 +52,9 @@ type WebhookHandler struct {
 	o      WebhookOptions
 	log    hclog.Logger
 	verify webhookVerifier
+	// childEvents maps each child event type to the kind whose contact it names (built once
+	// from o.ChildKinds; read-only afterwards).
+	childEvents map[string]ChildKind
 }
 
 // NewWebhookHandler returns the handler; Store is required, and every key must be Ed25519 or RSA.
@@ -72,23 +78,34 @@ func NewWebhookHandler(o WebhookOptions) (*WebhookHandler, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &WebhookHandler{o: o, log: o.Logger.Named("webhook"), verify: v}, nil
+	kinds := o.ChildKinds
+	if kinds == nil {
+		kinds = DefaultChildKinds()
+	}
+	events := map[string]ChildKind{}
+	for _, k := range kinds {
+		for _, ev := range k.Events {
+			if _, dup := events[ev]; dup || contactEvent(ev) {
+				return nil, fmt.Errorf("cannot create webhook handler: event %q claimed twice (kind %s)", ev, k.Name)
+			}
+			events[ev] = k
+		}
+	}
+	return &WebhookHandler{o: o, log: o.Logger.Named("webhook"), verify: v, childEvents: events}, nil
 }
 
 // Schemes lists the signature schemes the handler's keys verify (metrics.Scheme*), for the
 // service to declare ptsync_webhooks_total at start.
 func (h *WebhookHandler) Schemes() []string { return h.verify.Schemes() }
 
-// contactEvents re-read the contact; child events only refresh children.
-var contactEvents = map[string]bool{
-	"ContactCreate": true, "ContactUpdate": true, "ContactDelete": true,
-	"ContactTagUpdate": true, "ContactDndUpdate": true,
-}
-
-var childEvents = map[string]bool{
-	"TaskCreate": true, "TaskComplete": true, "TaskDelete": true,
-	"NoteCreate": true, "NoteUpdate": true, "NoteDelete": true,
-	"AppointmentCreate": true, "AppointmentUpdate": true, "AppointmentDelete": true,
+// contactEvent reports whether an event type is about the contact itself: it re-reads the
+// contact; a child kind's event (ChildKind.Events) only refreshes children.
+func contactEvent(t string) bool {
+	switch t {
+	case "ContactCreate", "ContactUpdate", "ContactDelete", "ContactTagUpdate", "ContactDndUpdate":
+		return true
+	}
+	return false
 }
 
 func (h *WebhookHandler) reject(w http.ResponseWriter, status int, scheme, result, msg string) {
@@ -154,14 +171,10 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	contactID := ""
-	switch {
-	case contactEvents[ev.Type]:
+	if contactEvent(ev.Type) {
 		contactID = ev.ID
-	case childEvents[ev.Type]:
-		contactID = ev.ContactID
-		if ev.Appointment != nil && contactID == "" {
-			contactID = ev.Appointment.ContactID
-		}
+	} else if k, ok := h.childEvents[ev.Type]; ok {
+		contactID = k.contactOf(ev)
 	}
 	known := contactID != "" && (h.o.LocationID == "" || ev.LocationID == "" || ev.LocationID == h.o.LocationID)
 	var dup bool
@@ -188,7 +201,7 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.o.Metrics.WebhookReceived(metrics.UpstreamGHL, scheme, metrics.WebhookAccepted)
 		if h.o.Dirty != nil {
-			h.o.Dirty(contactID, ev.Type, contactEvents[ev.Type])
+			h.o.Dirty(contactID, ev.Type, contactEvent(ev.Type))
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +17,9 @@ import (
 func childWorld() *snapshot {
 	due := time.Date(2030, 1, 2, 9, 0, 0, 0, time.UTC)
 	s := &snapshot{byGHL: map[string]*store.Link{}, byPTD: map[string]*store.Link{}, children: map[string][]*store.Link{},
-		bases: map[string]*store.Base{}, quar: map[string]store.QuarantineEntry{}, pending: map[string]bool{}}
+		bases: map[string]*store.Base{}, quar: map[string]store.QuarantineEntry{}, pending: map[string]bool{},
+		kids: map[string][]store.ChildRecord{}}
+	kids := func(kind, side, parent string, rs ...store.ChildRecord) { s.kids[kidsKey(kind, side, parent)] = rs }
 	link := func(parent, kind, id, gid, pid string) {
 		l := &store.Link{ID: id, Kind: kind, GHLID: gid, PTDID: pid, ParentLinkID: parent}
 		s.links = append(s.links, l)
@@ -30,18 +33,18 @@ func childWorld() *snapshot {
 			s.children[parent] = append(s.children[parent], l)
 		}
 	}
-	gt := func(id, title string) store.GHLTask {
-		return store.GHLTask{ID: id, ContactID: "g", Title: title, DueDate: due}
+	gt := func(id, title string) store.ChildRecord {
+		return &store.GHLTask{ID: id, ContactID: "g", Title: title, DueDate: due}
 	}
-	pt := func(id, title string) store.PTDTask {
-		return store.PTDTask{ID: id, ClientID: "p", Title: title, DueAt: due}
+	pt := func(id, title string) store.ChildRecord {
+		return &store.PTDTask{ID: id, ClientID: "p", Title: title, DueAt: due}
 	}
-	s.ghlTasks = map[string][]store.GHLTask{"g": {gt("gCall", "Call"), gt("gZeta", "zeta"), gt("gWalk", "Walk"),
+	kids(store.KindTask, store.SideGHL, "g", gt("gCall", "Call"), gt("gZeta", "zeta"), gt("gWalk", "Walk"),
 		gt("gRun", "Run"), gt("gSame", "Same"), gt("gPend", "Pend"), gt("gKeep", "Keep"), gt("gNew", "New"),
-		{ID: "gLate", ContactID: "g", Title: "Call", DueDate: due.Add(time.Hour)}}}
-	s.ptdTasks = map[string][]store.PTDTask{"p": {pt("pZeta1", "Zeta"), pt("pCall", "  call "), pt("pAlpha", "Alpha"),
+		&store.GHLTask{ID: "gLate", ContactID: "g", Title: "Call", DueDate: due.Add(time.Hour)})
+	kids(store.KindTask, store.SidePTD, "p", pt("pZeta1", "Zeta"), pt("pCall", "  call "), pt("pAlpha", "Alpha"),
 		pt("pRun", "Run"), pt("pWalk", "Walk"), pt("pZeta2", "Zeta"), pt("pSame", "Same"), pt("pPend", "Pend edited"),
-		pt("pGone", "Gone"), pt("pBeta", "Beta")}}
+		pt("pGone", "Gone"), pt("pBeta", "Beta"))
 	link("", store.KindContact, "C", "g", "p")
 	link("C", store.KindTask, "Lwalk", "", "pWalk") // create in HighLevel in flight: gWalk is what it made
 	link("C", store.KindTask, "Lrun", "gRun", "")   // create in PTD in flight: pRun is what it made
@@ -53,12 +56,12 @@ func childWorld() *snapshot {
 	s.quar[qk(store.KindTask, store.SideGHL, "gGone")] = store.QuarantineEntry{}
 	s.quar[qk(store.KindTask, store.SidePTD, "pKept")] = store.QuarantineEntry{}
 
-	gn := func(id, body string) store.GHLNote { return store.GHLNote{ID: id, ContactID: "g", Body: body} }
-	pn := func(id, body string) store.PTDNote { return store.PTDNote{ID: id, ClientID: "p", Body: body} }
-	s.ghlNotes = map[string][]store.GHLNote{"g": {gn("nHello", "hello  there"), gn("nBlank", "  "), gn("nFresh", "fresh"),
-		gn("nBlank2", "\t"), gn("nEcho", "echo")}}
-	s.ptdNotes = map[string][]store.PTDNote{"p": {pn("qAppt", "Appointment: a"), pn("qEmpty", ""), pn("qOther", "Appointment: b"),
-		pn("qHello", "hello there"), pn("qFrom", "from ptd"), pn("qEcho", "echo")}}
+	gn := func(id, body string) store.ChildRecord { return &store.GHLNote{ID: id, ContactID: "g", Body: body} }
+	pn := func(id, body string) store.ChildRecord { return &store.PTDNote{ID: id, ClientID: "p", Body: body} }
+	kids(store.KindNote, store.SideGHL, "g", gn("nHello", "hello  there"), gn("nBlank", "  "), gn("nFresh", "fresh"),
+		gn("nBlank2", "\t"), gn("nEcho", "echo"))
+	kids(store.KindNote, store.SidePTD, "p", pn("qAppt", "Appointment: a"), pn("qEmpty", ""), pn("qOther", "Appointment: b"),
+		pn("qHello", "hello there"), pn("qFrom", "from ptd"), pn("qEcho", "echo"))
 	link("C", store.KindAppointment, "Lappt", "ap1", "qAppt") // an appointment surfaced as this note
 	link("X", store.KindAppointment, "Lother", "ap2", "qOther")
 	link("C", store.KindNote, "Lecho", "", "qEcho") // create in HighLevel in flight: nEcho is what it made
@@ -136,5 +139,24 @@ func TestChildPlanKeepsItsRules(t *testing.T) {
 				t.Errorf("planned:\n%s\nwant:\n%s", g, w)
 			}
 		})
+	}
+}
+
+// The ops the service declares at zero come from the kinds now; they are the ones the
+// engine always pushed.
+func TestPushOpsAreTheChildKindsOps(t *testing.T) {
+	want := map[string][]string{
+		store.SideGHL: {"contact.create", "contact.update", "task.create", "task.update", "task.delete",
+			"note.create", "note.update", "note.delete", "delete.policy"},
+		store.SidePTD: {"client.create", "client.update", "client.route", "appointment.upsert", "reminder.send",
+			"task.create", "task.update", "task.delete", "note.create", "note.update", "note.delete", "delete.policy"},
+	}
+	for target, ops := range want {
+		got := PushOps(target)
+		slices.Sort(got)
+		slices.Sort(ops)
+		if !slices.Equal(got, ops) {
+			t.Errorf("%s: %v, want %v", target, got, ops)
+		}
 	}
 }

@@ -2,12 +2,8 @@ package reconcile
 
 import (
 	"encoding/json"
-	"fmt"
-	"strings"
 
 	"ptsync/apiclient/ghlwire"
-	"ptsync/apiclient/ptd"
-	"ptsync/apiclient/ptdwire"
 	"ptsync/diff"
 	"ptsync/store"
 )
@@ -36,8 +32,9 @@ func ghlContact(g store.GHLContact) ghlwire.Contact {
 	return c
 }
 
-// children plans the tasks, notes and appointments of one contact link. gid or pid is empty
-// when that side is still to be created by the parent's own entry.
+// children plans the children of every kind of one contact link, in kind order: BothWays
+// kinds by childPlan, ToPTD kinds by surfacePlan. gid or pid is empty when that side is
+// still to be created by the parent's own entry.
 func (p *planner) children(parent *action, gid, pid string) {
 	if p.e.ptd == nil {
 		return
@@ -46,9 +43,15 @@ func (p *planner) children(parent *action, gid, pid string) {
 	if !parent.newLink {
 		links = p.s.children[parent.link.ID]
 	}
-	p.childPlan(parent, gid, pid, links, taskKind())
-	p.childPlan(parent, gid, pid, links, noteKind())
-	p.appointments(parent, gid, links)
+	kinds := p.e.childKinds()
+	for _, k := range kinds {
+		switch k.Direction {
+		case BothWays:
+			p.childPlan(parent, gid, pid, links, k, claimers(kinds, k.Name))
+		case ToPTD:
+			p.surfacePlan(parent, gid, links, k)
+		}
+	}
 }
 
 // newChild returns an action for a new child link under parent.
@@ -63,7 +66,7 @@ func newChild(parent *action, kind, gid, pid, by string) *action {
 	return a
 }
 
-// childRecord is one task or note of a contact, reduced to what childPlan needs.
+// childRecord is one child of a contact, reduced to what childPlan needs.
 type childRecord struct {
 	id        string
 	key       string        // match key: an unlinked pair with equal keys is linked
@@ -71,85 +74,34 @@ type childRecord struct {
 	creatable bool          // false: never created on the other side (it may still match)
 }
 
-// childKind describes one kind of contact child (tasks, notes) to childPlan. Each value is
-// built by taskKind or noteKind per call and never shared or changed.
-type childKind struct {
-	kind                   string // store.KindTask or store.KindNote
-	cap                    ptd.Capability
-	work                   string // what is skipped without cap; logged and counted by Engine.can
-	specs                  []diff.FieldSpec
-	create, update, delete string // outbox ops
-	// claimedBy is another link kind whose PTD id also takes a PTD record of this kind
-	// (an appointment surfaced as a note); "" for none.
-	claimedBy string
-	// ghl and ptd list one contact's children on each side, in mirror order.
-	ghl func(s *snapshot, gid string) []childRecord
-	ptd func(s *snapshot, pid string) []childRecord
-}
-
-func taskKey(title string, due string) string { return strings.ToLower(diff.Name(title)) + "|" + due }
-
-// taskKind describes tasks: matched by title and due time.
-func taskKind() childKind {
-	return childKind{kind: store.KindTask, cap: ptd.CapTasks, work: "sync tasks", specs: taskSpecs,
-		create: OpTaskCreate, update: OpTaskUpdate, delete: OpTaskDelete,
-		ghl: func(s *snapshot, gid string) []childRecord {
-			var rs []childRecord
-			for _, t := range s.ghlTasks[gid] {
-				rs = append(rs, childRecord{t.ID, taskKey(t.Title, timeStr(t.DueDate)), ghlTaskValues(t), true})
-			}
-			return rs
-		},
-		ptd: func(s *snapshot, pid string) []childRecord {
-			var rs []childRecord
-			for _, t := range s.ptdTasks[pid] {
-				rs = append(rs, childRecord{t.ID, taskKey(t.Title, timeStr(t.DueAt)), ptdTaskValues(t), true})
-			}
-			return rs
-		},
+// sideRecords reduces the snapshot's records of kind k on one side of a contact to what
+// childPlan needs, in mirror order.
+func (p *planner) sideRecords(k ChildKind, side string, cs ChildSide, parent string) []childRecord {
+	var rs []childRecord
+	for _, r := range p.s.kidsOf(k.Name, side, parent) {
+		v := cs.Values(r)
+		rs = append(rs, childRecord{r.ChildID(), k.Key(v), v, cs.Creatable == nil || cs.Creatable(r)})
 	}
-}
-
-func noteKey(body string) string { return diff.Name(body) }
-
-// noteKind describes notes: matched by body; a blank HighLevel note is not created in PTD,
-// and a PTD note that surfaces an appointment is not a free note.
-func noteKind() childKind {
-	return childKind{kind: store.KindNote, cap: ptd.CapNotes, work: "sync notes", specs: noteSpecs,
-		create: OpNoteCreate, update: OpNoteUpdate, delete: OpNoteDelete, claimedBy: store.KindAppointment,
-		ghl: func(s *snapshot, gid string) []childRecord {
-			var rs []childRecord
-			for _, n := range s.ghlNotes[gid] {
-				rs = append(rs, childRecord{n.ID, noteKey(n.Body), ghlNoteValues(n), strings.TrimSpace(n.Body) != ""})
-			}
-			return rs
-		},
-		ptd: func(s *snapshot, pid string) []childRecord {
-			var rs []childRecord
-			for _, n := range s.ptdNotes[pid] {
-				rs = append(rs, childRecord{n.ID, noteKey(n.Body), ptdNoteValues(n), true})
-			}
-			return rs
-		},
-	}
+	return rs
 }
 
 // childPlan plans one kind of child of a contact link: merges linked pairs, plans the delete
 // of a pair whose other side is quarantined, links unlinked records with equal match keys and
 // creates the rest on the other side. gid or pid is empty when that side of the contact is
-// still to be created. Without k.cap it plans nothing (said once by Engine.can). It only reads
-// the snapshot and adds actions to p.
-func (p *planner) childPlan(parent *action, gid, pid string, links []*store.Link, k childKind) {
+// still to be created. Without k.Cap it plans nothing (said once by Engine.can). A PTD record
+// linked by one of claimedBy (kinds surfaced into k) is not free. It only reads the snapshot
+// and adds actions to p.
+func (p *planner) childPlan(parent *action, gid, pid string, links []*store.Link, k ChildKind, claimedBy []string) {
 	s := p.s
-	if !p.e.can(k.cap, k.work) {
+	if !p.e.can(k.Cap, k.Work) {
 		return
 	}
 	var gs, ps []childRecord
 	if gid != "" {
-		gs = k.ghl(s, gid)
+		gs = p.sideRecords(k, store.SideGHL, k.GHL, gid)
 	}
 	if pid != "" {
-		ps = k.ptd(s, pid)
+		ps = p.sideRecords(k, store.SidePTD, k.PTD, pid)
 	}
 	gBy, pBy := map[string]childRecord{}, map[string]childRecord{}
 	for _, r := range gs {
@@ -163,7 +115,7 @@ func (p *planner) childPlan(parent *action, gid, pid string, links []*store.Link
 	// entry adopts it by looking it up.
 	inflightG, inflightP := map[string]int{}, map[string]int{}
 	for _, l := range links {
-		if l.Kind != k.kind {
+		if l.Kind != k.Name {
 			continue
 		}
 		if r, ok := pBy[l.PTDID]; ok && l.GHLID == "" {
@@ -172,7 +124,7 @@ func (p *planner) childPlan(parent *action, gid, pid string, links []*store.Link
 		if r, ok := gBy[l.GHLID]; ok && l.PTDID == "" {
 			inflightG[r.key]++
 		}
-		if s.pending[k.kind+"/"+l.ID] || l.GHLID == "" || l.PTDID == "" {
+		if s.pending[k.Name+"/"+l.ID] || l.GHLID == "" || l.PTDID == "" {
 			continue
 		}
 		g, okG := gBy[l.GHLID]
@@ -180,29 +132,29 @@ func (p *planner) childPlan(parent *action, gid, pid string, links []*store.Link
 		a := &action{link: l}
 		switch {
 		case okG && okP:
-			p.mergeChild(a, k.kind, k.specs, g.values, pt.values, k.update)
-		case !okG && okP && p.quarantined(k.kind, store.SideGHL, l.GHLID):
-			a.entries = append(a.entries, entry(store.SidePTD, k.delete, k.kind, payload{Deleted: store.SideGHL}))
-			a.history = append(a.history, store.HistoryEntry{RecordKind: k.kind, RecordID: l.GHLID, Field: "deleted", New: "ghl", Direction: "ghl->ptd", Rule: "deleted"})
-		case okG && !okP && p.quarantined(k.kind, store.SidePTD, l.PTDID) && !p.ro:
-			a.entries = append(a.entries, entry(store.SideGHL, k.delete, k.kind, payload{Deleted: store.SidePTD}))
-			a.history = append(a.history, store.HistoryEntry{RecordKind: k.kind, RecordID: l.GHLID, Field: "deleted", New: "ptd", Direction: "ptd->ghl", Rule: "deleted"})
+			p.mergeChild(a, k.Name, k.Specs, g.values, pt.values, k.Ops.Update)
+		case !okG && okP && p.quarantined(k.Name, store.SideGHL, l.GHLID):
+			a.entries = append(a.entries, entry(store.SidePTD, k.Ops.Delete, k.Name, payload{Deleted: store.SideGHL}))
+			a.history = append(a.history, store.HistoryEntry{RecordKind: k.Name, RecordID: l.GHLID, Field: "deleted", New: "ghl", Direction: "ghl->ptd", Rule: "deleted"})
+		case okG && !okP && p.quarantined(k.Name, store.SidePTD, l.PTDID) && !p.ro:
+			a.entries = append(a.entries, entry(store.SideGHL, k.Ops.Delete, k.Name, payload{Deleted: store.SidePTD}))
+			a.history = append(a.history, store.HistoryEntry{RecordKind: k.Name, RecordID: l.GHLID, Field: "deleted", New: "ptd", Direction: "ptd->ghl", Rule: "deleted"})
 		}
 		p.add(a)
 	}
-	// A record is taken when any link of this kind (or, in PTD, of k.claimedBy) names it; the
+	// A record is taken when any link of this kind (or, in PTD, of claimedBy) names it; the
 	// snapshot indexes every link, this contact's included.
 	var free []childRecord // unlinked PTD records, in PTD listing order
 	freeBy := map[string][]childRecord{}
 	for _, r := range ps {
-		if s.byPTD[k.kind+"/"+r.id] == nil && (k.claimedBy == "" || s.byPTD[k.claimedBy+"/"+r.id] == nil) {
+		if !s.linkedPTD(r.id, k.Name, claimedBy) {
 			free = append(free, r)
 			freeBy[r.key] = append(freeBy[r.key], r)
 		}
 	}
 	matched := map[string]bool{}
 	for _, g := range gs {
-		if s.byGHL[k.kind+"/"+g.id] != nil {
+		if s.byGHL[k.Name+"/"+g.id] != nil {
 			continue
 		}
 		if inflightP[g.key] > 0 {
@@ -211,14 +163,14 @@ func (p *planner) childPlan(parent *action, gid, pid string, links []*store.Link
 		}
 		if rs := freeBy[g.key]; len(rs) > 0 {
 			freeBy[g.key], matched[rs[0].id] = rs[1:], true
-			a := newChild(parent, k.kind, g.id, rs[0].id, "match")
-			p.mergeChild(a, k.kind, k.specs, g.values, rs[0].values, k.update)
+			a := newChild(parent, k.Name, g.id, rs[0].id, "match")
+			p.mergeChild(a, k.Name, k.Specs, g.values, rs[0].values, k.Ops.Update)
 			p.add(a)
 			continue
 		}
 		if g.creatable {
-			a := newChild(parent, k.kind, g.id, "", "created")
-			p.createChild(a, store.SidePTD, k.create, k.kind, k.specs, g.values, g.id)
+			a := newChild(parent, k.Name, g.id, "", "created")
+			p.createChild(a, store.SidePTD, k.Ops.Create, k.Name, k.Specs, g.values, g.id)
 			p.add(a)
 		}
 	}
@@ -234,44 +186,47 @@ func (p *planner) childPlan(parent *action, gid, pid string, links []*store.Link
 			continue
 		}
 		if r.creatable {
-			a := newChild(parent, k.kind, "", r.id, "created")
-			p.createChild(a, store.SideGHL, k.create, k.kind, k.specs, r.values, r.id)
+			a := newChild(parent, k.Name, "", r.id, "created")
+			p.createChild(a, store.SideGHL, k.Ops.Create, k.Name, k.Specs, r.values, r.id)
 			p.add(a)
 		}
 	}
 }
 
-// appointments surfaces HighLevel appointments in PTD: as appointments when the driver has
-// that capability, else as notes, else not at all (said once). Changes are detected against a
-// fingerprint kept in the link's base.
-func (p *planner) appointments(parent *action, gid string, links []*store.Link) {
+// surfacePlan surfaces the HighLevel records of a ToPTD kind in PTD, as the first of its
+// surfaces the driver can serve (the missing ones said once), else not at all. Changes are
+// detected against the fingerprint kept in the link's base: an unchanged one plans nothing.
+func (p *planner) surfacePlan(parent *action, gid string, links []*store.Link, k ChildKind) {
 	e, s := p.e, p.s
-	if gid == "" || len(s.ghlAppts[gid]) == 0 {
+	recs := s.kidsOf(k.Name, store.SideGHL, gid)
+	if gid == "" || len(recs) == 0 {
 		return
 	}
-	asAppt := e.ptd.Capabilities().Has(ptd.CapAppointments)
-	if !asAppt && !e.can(ptd.CapAppointments, "surface appointments in ptd (falling back to notes)") && !e.can(ptd.CapNotes, "surface appointments in ptd as notes") {
+	var sf *Surface
+	for i := range k.Surfaces {
+		if e.can(k.Surfaces[i].Cap, k.Surfaces[i].Work) {
+			sf = &k.Surfaces[i]
+			break
+		}
+	}
+	if sf == nil {
 		return
 	}
 	byGHL := map[string]*store.Link{}
 	for _, l := range links {
-		if l.Kind == store.KindAppointment {
+		if l.Kind == k.Name {
 			byGHL[l.GHLID] = l
 		}
 	}
-	for _, ap := range s.ghlAppts[gid] {
-		want := ptdwire.Appointment{ExternalID: ap.ID, Title: ap.Title, StartAt: timeStr(ap.StartTime), EndAt: timeStr(ap.EndTime), Status: ap.Status}
-		if strings.TrimSpace(want.Title) == "" {
-			want.Title = "Appointment"
-		}
-		if want.StartAt == "" {
+	for _, r := range recs {
+		fp, ok := k.Fingerprint(r)
+		if !ok {
 			continue
 		}
-		fp := want.Title + "|" + want.StartAt + "|" + want.EndAt + "|" + want.Status
-		l := byGHL[ap.ID]
+		l := byGHL[r.ChildID()]
 		var a *action
 		if l != nil {
-			if s.pending[store.KindAppointment+"/"+l.ID] {
+			if s.pending[k.Name+"/"+l.ID] {
 				continue
 			}
 			if b := s.bases[l.ID]; b != nil && b.Fields["fp"] == fp {
@@ -279,28 +234,20 @@ func (p *planner) appointments(parent *action, gid string, links []*store.Link) 
 			}
 			a = &action{link: l}
 		} else {
-			a = newChild(parent, store.KindAppointment, ap.ID, "", "created")
+			a = newChild(parent, k.Name, r.ChildID(), "", "created")
 		}
 		pl := payload{Fields: map[string]fieldWrite{"fp": {Value: diff.Scalar(fp), Base: strp(fp)}}}
-		op := OpApptUpsert
-		if asAppt {
-			pl.Appointment = &want
-		} else {
-			body := fmt.Sprintf("Appointment: %s, %s", want.Title, want.StartAt)
-			if want.EndAt != "" {
-				body += " to " + want.EndAt
-			}
-			if want.Status != "" {
-				body += " (" + want.Status + ")"
-			}
-			pl.Fields["body"] = fieldWrite{Wire: "body", Value: diff.Scalar(body)}
-			op = OpNoteCreate
-			if l != nil && l.PTDID != "" {
-				op = OpNoteUpdate
-			}
+		w := sf.Write(r)
+		pl.Appointment = w.Appointment
+		for f, v := range w.Fields {
+			pl.Fields[f] = fieldWrite{Wire: f, Value: diff.Scalar(v)}
 		}
-		a.entries = append(a.entries, entry(store.SidePTD, op, store.KindAppointment, pl))
-		a.history = append(a.history, store.HistoryEntry{RecordKind: store.KindAppointment, RecordID: ap.ID, Field: "appointment",
+		op := sf.Create
+		if sf.Update != "" && l != nil && l.PTDID != "" {
+			op = sf.Update
+		}
+		a.entries = append(a.entries, entry(store.SidePTD, op, k.Name, pl))
+		a.history = append(a.history, store.HistoryEntry{RecordKind: k.Name, RecordID: r.ChildID(), Field: k.Name,
 			New: fp, Direction: "ghl->ptd", Rule: "surface"})
 		p.add(a)
 	}

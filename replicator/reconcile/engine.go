@@ -104,6 +104,10 @@ type Options struct {
 	// SweepPTD refuse to run. Nothing is ever sent anywhere.
 	Offline     bool
 	OfflineCaps ptd.Capabilities
+	// ChildKinds are the child kinds planned, pushed and polled; nil means
+	// DefaultChildKinds. Each must be registered in Store (store.ChildKind) on the sides it
+	// reads.
+	ChildKinds []ChildKind
 }
 
 // ErrOffline: a job that needs the network was asked of an offline engine.
@@ -135,6 +139,7 @@ type Engine struct {
 	specs []diff.FieldSpec
 	fmap  map[string]config.Field // spec name -> mapping field
 	dopts diff.Options
+	kinds []ChildKind // immutable after New
 
 	mu    sync.Mutex // serializes jobs
 	rngMu sync.Mutex // guards rng (push workers back off concurrently)
@@ -206,6 +211,10 @@ func New(opts Options) (*Engine, error) {
 		dopts: diff.Options{InitialWinner: winner, Locale: diff.Locale{Region: opts.Config.Mapping.PhoneRegion, Location: opts.Config.Mapping.Location}},
 		rng:   rand.New(rand.NewPCG(seed, seed^0x7e57)),
 		noted: map[string]bool{},
+		kinds: opts.ChildKinds,
+	}
+	if e.kinds == nil {
+		e.kinds = DefaultChildKinds()
 	}
 	e.readOnly = opts.ReadOnly || opts.Config.GHL.ReadOnly()
 	if opts.Offline {

@@ -277,17 +277,6 @@ func ptdInput(vals map[string]diff.Value) (ptdwire.ClientInput, error) {
 	return in, nil
 }
 
-// Child field specs. Tasks and notes have fixed fields on both sides.
-var (
-	taskSpecs = []diff.FieldSpec{
-		{Name: "title", Normalizer: diff.NormName},
-		{Name: "body", AllowEmpty: true},
-		{Name: "due", Normalizer: diff.NormTime},
-		{Name: "completed"},
-	}
-	noteSpecs = []diff.FieldSpec{{Name: "body"}}
-)
-
 func boolStr(b bool) string {
 	if b {
 		return "true"
@@ -302,24 +291,6 @@ func timeStr(t time.Time) string {
 	return t.UTC().Truncate(time.Second).Format(time.RFC3339)
 }
 
-func ghlTaskValues(t store.GHLTask) diff.Snapshot {
-	return diff.Snapshot{Values: diff.Values{"title": diff.Scalar(t.Title), "body": diff.Scalar(t.Body),
-		"due": diff.Scalar(timeStr(t.DueDate)), "completed": diff.Scalar(boolStr(t.Completed))}}
-}
-
-func ptdTaskValues(t store.PTDTask) diff.Snapshot {
-	return diff.Snapshot{Values: diff.Values{"title": diff.Scalar(t.Title), "body": diff.Scalar(t.Body),
-		"due": diff.Scalar(timeStr(t.DueAt)), "completed": diff.Scalar(boolStr(t.Completed))}, UpdatedAt: t.UpdatedAt}
-}
-
-func ghlNoteValues(n store.GHLNote) diff.Snapshot {
-	return diff.Snapshot{Values: diff.Values{"body": diff.Scalar(n.Body)}}
-}
-
-func ptdNoteValues(n store.PTDNote) diff.Snapshot {
-	return diff.Snapshot{Values: diff.Values{"body": diff.Scalar(n.Body)}, UpdatedAt: n.UpdatedAt}
-}
-
 // childBase decodes a child link's base.
 func childBase(b *store.Base) *diff.Snapshot {
 	if b == nil {
@@ -330,34 +301,4 @@ func childBase(b *store.Base) *diff.Snapshot {
 		s.Values[k] = diff.Scalar(v)
 	}
 	return s
-}
-
-func ptdTaskRecord(t ptdwire.Task, now time.Time) store.PTDTask {
-	raw, _ := json.Marshal(t)
-	return store.PTDTask{ID: t.ID, ClientID: t.ClientID, Title: t.Title, Body: t.Body, DueAt: parseTime(t.DueAt, time.UTC),
-		Completed: t.Completed, UpdatedAt: parseTime(t.UpdatedAt, time.UTC), Raw: raw, FetchedAt: now}
-}
-
-func ptdNoteRecord(n ptdwire.Note, now time.Time) store.PTDNote {
-	raw, _ := json.Marshal(n)
-	return store.PTDNote{ID: n.ID, ClientID: n.ClientID, Body: n.Body, CreatedAt: parseTime(n.CreatedAt, time.UTC),
-		UpdatedAt: parseTime(n.UpdatedAt, time.UTC), Raw: raw, FetchedAt: now}
-}
-
-func (e *Engine) ghlTaskRecord(t ghlwire.Task, contactID string, now time.Time) store.GHLTask {
-	raw := t.Raw
-	if len(raw) == 0 {
-		raw, _ = json.Marshal(t)
-	}
-	return store.GHLTask{ID: t.ID, ContactID: contactID, Title: t.Title, Body: t.Body, AssignedTo: t.AssignedTo,
-		DueDate: parseTime(t.DueDate, e.dopts.Locale.Location), Completed: t.Completed, Raw: raw, FetchedAt: now}
-}
-
-func (e *Engine) ghlNoteRecord(n ghlwire.Note, contactID string, now time.Time) store.GHLNote {
-	raw := n.Raw
-	if len(raw) == 0 {
-		raw, _ = json.Marshal(n)
-	}
-	return store.GHLNote{ID: n.ID, ContactID: contactID, Body: n.Body, DateAdded: parseTime(n.DateAdded, e.dopts.Locale.Location),
-		Raw: raw, FetchedAt: now}
 }

@@ -14,13 +14,14 @@ import (
 
 // PushOps returns the outbox operations pushed to target (store.SideGHL or store.SidePTD), the
 // op label of ptsync_pushes_total.
+// The child kinds' ops come from DefaultChildKinds.
 func PushOps(target string) []string {
-	both := []string{OpTaskCreate, OpTaskUpdate, OpTaskDelete, OpNoteCreate, OpNoteUpdate, OpNoteDelete, OpDeletePolicy}
+	children := childPushOps(DefaultChildKinds(), target)
 	switch target {
 	case store.SideGHL:
-		return append([]string{OpContactCreate, OpContactUpdate}, both...)
+		return append(append([]string{OpContactCreate, OpContactUpdate}, children...), OpDeletePolicy)
 	case store.SidePTD:
-		return append([]string{OpClientCreate, OpClientUpdate, OpClientRoute, OpApptUpsert, OpReminder}, both...)
+		return append(append([]string{OpClientCreate, OpClientUpdate, OpClientRoute, OpReminder}, children...), OpDeletePolicy)
 	}
 	return nil
 }

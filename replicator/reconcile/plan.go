@@ -19,21 +19,14 @@ import (
 // Outbox operations. The target is in OutboxEntry.Target; RecordKind/RecordID name the link
 // (store.Kind* and the link id) so entries of one link are pushed in order.
 const (
-	OpClientCreate  = "client.create"      // ptd: create a client (look up first on a retry)
-	OpClientUpdate  = "client.update"      // ptd: fields, access, tag/group/package deltas
-	OpClientRoute   = "client.route"       // ptd: group / package / access of a routed new client
-	OpContactCreate = "contact.create"     // ghl: create a contact (look up first on a retry)
-	OpContactUpdate = "contact.update"     // ghl: PUT fields, POST/DELETE tag deltas
-	OpTaskCreate    = "task.create"        // either side
-	OpTaskUpdate    = "task.update"        // either side; ghl completion via PUT .../completed
-	OpTaskDelete    = "task.delete"        // either side
-	OpNoteCreate    = "note.create"        // either side (also appointments surfaced as notes)
-	OpNoteUpdate    = "note.update"        // either side
-	OpNoteDelete    = "note.delete"        // either side
-	OpApptUpsert    = "appointment.upsert" // ptd
-	OpReminder      = "reminder.send"      // ptd
-	OpDeletePolicy  = "delete.policy"      // the surviving side of a deleted contact
-	OpDeleteUndo    = "delete.undo"        // reverse an applied policy: the deleted contact came back
+	OpClientCreate  = "client.create"  // ptd: create a client (look up first on a retry)
+	OpClientUpdate  = "client.update"  // ptd: fields, access, tag/group/package deltas
+	OpClientRoute   = "client.route"   // ptd: group / package / access of a routed new client
+	OpContactCreate = "contact.create" // ghl: create a contact (look up first on a retry)
+	OpContactUpdate = "contact.update" // ghl: PUT fields, POST/DELETE tag deltas
+	OpReminder      = "reminder.send"  // ptd
+	OpDeletePolicy  = "delete.policy"  // the surviving side of a deleted contact
+	OpDeleteUndo    = "delete.undo"    // reverse an applied policy: the deleted contact came back
 )
 
 // fieldWrite is one field of an outbox payload.

@@ -163,7 +163,7 @@ func (e *Engine) storePTDClients(clients []ptdwire.Client, sp store.Signpost, cu
 	return next, nil
 }
 
-// refreshPTDChildren re-reads the tasks and notes of PTD clients, like the HighLevel side's
+// refreshPTDChildren re-reads the children of PTD clients (the kinds of polledKinds), like the HighLevel side's
 // children job: first the clients marked as changed (their updatedAt moved, a trigger, a
 // push that found a newer copy; the marks are written with the change, so a kill cannot
 // lose them), then the next clients of a rotation over every mirrored client, linked or
@@ -173,9 +173,8 @@ func (e *Engine) storePTDClients(clients []ptdwire.Client, sp store.Signpost, cu
 // 40 s). PTDChildrenPerPoll bounds one poll; marks over the bound wait for the next poll.
 // A client whose read fails stays marked. Returns how many clients were re-read.
 func (e *Engine) refreshPTDChildren(ctx context.Context) (int, error) {
-	tasks := e.ptd.Capabilities().Has(ptd.CapTasks)
-	notes := e.ptd.Capabilities().Has(ptd.CapNotes)
-	if !tasks && !notes {
+	kinds := e.polledKinds()
+	if len(kinds) == 0 {
 		return 0, nil
 	}
 	var all []string
@@ -268,10 +267,9 @@ func (e *Engine) refreshPTDChildren(ctx context.Context) (int, error) {
 		through = now
 	}
 	type kids struct {
-		id  string
-		ts  []ptdwire.Task
-		ns  []ptdwire.Note
-		err error
+		id    string
+		lists [][]store.ChildRecord // one per polled kind
+		err   error
 		// since is when the first list request left: the mirror's copies written after it
 		// (by the pusher) are newer than the lists.
 		since time.Time
@@ -286,21 +284,15 @@ func (e *Engine) refreshPTDChildren(ctx context.Context) (int, error) {
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				k := kids{id: ids[i], since: e.now().UTC()}
-				if tasks {
-					if k.ts, k.err = e.ptd.ListTasks(ctx, k.id); k.err != nil && !errors.Is(k.err, ptd.ErrNotFound) {
-						k.err = fmt.Errorf("cannot poll tasks of ptd client %s: %w", k.id, k.err)
-						out[i] = k
-						continue
+				k := kids{id: ids[i], since: e.now().UTC(), lists: make([][]store.ChildRecord, len(kinds))}
+				for j, kind := range kinds {
+					// A client PTD no longer has lists as empty (its quarantine is the sweep's).
+					l, err := kind.PTD.Calls.List(ctx, e.childEnv(), k.id)
+					if err != nil && !errors.Is(err, ptd.ErrNotFound) {
+						k.err = fmt.Errorf("cannot poll %s records of ptd client %s: %w", kind.Name, k.id, err)
+						break
 					}
-				}
-				if notes {
-					if k.ns, k.err = e.ptd.ListNotes(ctx, k.id); k.err != nil && !errors.Is(k.err, ptd.ErrNotFound) {
-						k.err = fmt.Errorf("cannot poll notes of ptd client %s: %w", k.id, k.err)
-					}
-				}
-				if errors.Is(k.err, ptd.ErrNotFound) {
-					k.err = nil
+					k.lists[j] = l
 				}
 				out[i] = k
 			}
@@ -313,7 +305,6 @@ func (e *Engine) refreshPTDChildren(ctx context.Context) (int, error) {
 	wg.Wait()
 	for i := 0; i < len(out); i += 100 {
 		chunk := out[i:min(i+100, len(out))]
-		stamp := e.now().UTC()
 		var held []store.HeldSweep
 		if err := e.db.Update(func(tx *store.Tx) error {
 			var done, failed []string
@@ -329,13 +320,8 @@ func (e *Engine) refreshPTDChildren(ctx context.Context) (int, error) {
 					failed = append(failed, k.id) // read again next poll
 					continue
 				}
-				if tasks {
-					if err := keepHeld(ptdTaskKind().replace(tx, k.id, k.ts, k.since, stamp, e.bounds())); err != nil {
-						return err
-					}
-				}
-				if notes {
-					if err := keepHeld(ptdNoteKind().replace(tx, k.id, k.ns, k.since, stamp, e.bounds())); err != nil {
+				for j, kind := range kinds {
+					if err := keepHeld(replacePTDChildren(tx, kind, k.id, k.lists[j], k.since, e.bounds())); err != nil {
 						return err
 					}
 				}
@@ -423,88 +409,56 @@ func updatePTDMarks(tx *store.Tx, add, remove []string) error {
 	return tx.SetCursor(CursorPTDChildrenPending, store.Cursor{Value: string(b), Covers: store.PTDClients})
 }
 
-// ptdChildKind is one kind of a PTD client's children as the poll mirrors it.
-type ptdChildKind[W, R any] struct {
-	kind    string
-	list    func(tx *store.Tx, client string) ([]R, error)
-	record  func(w W, client string, now time.Time) R
-	id      func(r *R) string
-	fetched func(r *R) time.Time
-	same    func(a, b *R) bool // nothing a poll would change
-	put     func(tx *store.Tx, r *R) error
-	del     func(tx *store.Tx, client, id string) error
+// polledKinds are the kinds whose PTD records the children poll re-reads: the BothWays kinds
+// whose capability the driver has and whose PTD side can list.
+func (e *Engine) polledKinds() []ChildKind {
+	var out []ChildKind
+	for _, k := range e.childKinds() {
+		if k.Direction == BothWays && k.PTD.Calls.List != nil && e.ptd.Capabilities().Has(k.Cap) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
-func ptdTaskKind() ptdChildKind[ptdwire.Task, store.PTDTask] {
-	return ptdChildKind[ptdwire.Task, store.PTDTask]{kind: store.KindTask, list: (*store.Tx).PTDTasksOf,
-		record: func(t ptdwire.Task, client string, now time.Time) store.PTDTask {
-			if t.ClientID == "" {
-				t.ClientID = client
-			}
-			return ptdTaskRecord(t, now)
-		},
-		id:      func(r *store.PTDTask) string { return r.ID },
-		fetched: func(r *store.PTDTask) time.Time { return r.FetchedAt },
-		same: func(a, b *store.PTDTask) bool {
-			return a.UpdatedAt.Equal(b.UpdatedAt) && a.Title == b.Title && a.Completed == b.Completed
-		},
-		put: (*store.Tx).PutPTDTask, del: (*store.Tx).DeletePTDTask}
-}
-
-func ptdNoteKind() ptdChildKind[ptdwire.Note, store.PTDNote] {
-	return ptdChildKind[ptdwire.Note, store.PTDNote]{kind: store.KindNote, list: (*store.Tx).PTDNotesOf,
-		record: func(n ptdwire.Note, client string, now time.Time) store.PTDNote {
-			if n.ClientID == "" {
-				n.ClientID = client
-			}
-			return ptdNoteRecord(n, now)
-		},
-		id:      func(r *store.PTDNote) string { return r.ID },
-		fetched: func(r *store.PTDNote) time.Time { return r.FetchedAt },
-		same:    func(a, b *store.PTDNote) bool { return a.UpdatedAt.Equal(b.UpdatedAt) && a.Body == b.Body },
-		put:     (*store.Tx).PutPTDNote, del: (*store.Tx).DeletePTDNote}
-}
-
-// replace makes the mirror's children of client equal to listed, a list requested at since. A
+// replacePTDChildren makes the mirror's children of kind k of client equal to listed, a list requested at since. A
 // child the mirror recorded after since (the pusher created or updated it while the list was in
 // flight) is newer than the list: it is neither overwritten nor taken for deleted. Any other
 // vanished child is removed and, when linked, quarantined, which the reconciler reads as a
 // deletion to propagate, unless the sweep guard does not believe the list: then nothing is
 // removed or quarantined and the held sweep is returned for the caller to report once tx
 // commits.
-func (k ptdChildKind[W, R]) replace(tx *store.Tx, client string, listed []W, since, now time.Time, bounds sweepguard.Bounds) (*store.HeldSweep, error) {
-	old, err := k.list(tx, client)
+func replacePTDChildren(tx *store.Tx, k ChildKind, client string, listed []store.ChildRecord, since time.Time, bounds sweepguard.Bounds) (*store.HeldSweep, error) {
+	old, err := tx.ChildrenOf(k.Name, store.SidePTD, client)
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[string]*R, len(old))
+	byID := make(map[string]store.ChildRecord, len(old))
 	keep := map[string]bool{}
-	for i := range old {
-		id := k.id(&old[i])
-		byID[id] = &old[i]
-		if k.fetched(&old[i]).After(since) {
-			keep[id] = true
+	for _, r := range old {
+		byID[r.ChildID()] = r
+		if r.FetchedTime().After(since) {
+			keep[r.ChildID()] = true
 		}
 	}
-	ev := sweepguard.Evidence{Side: store.SidePTD, Kind: k.kind, Scope: client, Mirrored: len(old) - len(keep),
+	ev := sweepguard.Evidence{Side: store.SidePTD, Kind: k.Name, Scope: client, Mirrored: len(old) - len(keep),
 		Reported: -1, Floor: sweepguard.ChildFloor}
-	for _, w := range listed {
-		rec := k.record(w, client, now)
-		id := k.id(&rec)
+	for _, rec := range listed {
+		id := rec.ChildID()
 		if keep[id] {
 			continue
 		}
 		keep[id] = true
 		ev.Listed++
-		if o := byID[id]; o != nil && k.same(o, &rec) {
+		if o := byID[id]; o != nil && k.Same != nil && k.Same(o, rec) {
 			continue
 		}
-		if err := k.put(tx, &rec); err != nil {
+		if err := tx.PutChild(k.Name, store.SidePTD, rec); err != nil {
 			return nil, err
 		}
 	}
-	for i := range old {
-		if id := k.id(&old[i]); !keep[id] {
+	for _, r := range old {
+		if id := r.ChildID(); !keep[id] {
 			ev.Missing = append(ev.Missing, id)
 		}
 	}
@@ -513,10 +467,10 @@ func (k ptdChildKind[W, R]) replace(tx *store.Tx, client string, listed []W, sin
 		return &h, err
 	}
 	for _, id := range ev.Missing {
-		if err := k.del(tx, client, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := tx.DeleteChild(k.Name, store.SidePTD, client, id); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
-		if err := quarantineIfLinked(tx, k.kind, id); err != nil {
+		if err := quarantineIfLinked(tx, k.Name, id); err != nil {
 			return nil, err
 		}
 	}

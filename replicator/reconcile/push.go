@@ -369,10 +369,9 @@ func (e *Engine) apply(ctx context.Context, j *job) (commitFn, error) {
 		return e.updateContact(ctx, j)
 	case j.o.Op == OpClientRoute:
 		return e.routeClient(ctx, j)
-	case j.o.RecordKind == store.KindTask:
-		return e.pushTask(ctx, j)
-	case j.o.RecordKind == store.KindNote || j.o.RecordKind == store.KindAppointment:
-		return e.pushNoteOrAppt(ctx, j)
+	case e.syncsChildKind(j.o.RecordKind):
+		k, _ := e.childKind(j.o.RecordKind)
+		return e.pushChild(ctx, j, k)
 	case j.o.Op == OpReminder:
 		return e.sendReminder(ctx, j)
 	case j.o.Op == OpDeletePolicy:

@@ -2,13 +2,9 @@ package reconcile
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
-	"ptsync/apiclient/ghl"
-	"ptsync/apiclient/ghlwire"
 	"ptsync/apiclient/ptd"
-	"ptsync/apiclient/ptdwire"
 	"ptsync/diff"
 	"ptsync/store"
 )
@@ -33,364 +29,221 @@ func (e *Engine) linkedElsewhere(kind, side, id string) bool {
 	return found
 }
 
-func val(fields map[string]fieldWrite, name string) (string, bool) {
-	w, ok := fields[name]
-	return w.Value.S, ok
+// childVerb is what a child op does on its target.
+type childVerb int
+
+const (
+	verbCreate childVerb = iota + 1 // look the record up first, else create; nothing if linked
+	verbUpsert                      // create or replace, every time (idempotent on the target)
+	verbUpdate
+	verbDelete
+)
+
+// childOp is one child outbox op resolved against the kinds: what it does, where, with which
+// calls, and how a create recognises a record it may already have made.
+type childOp struct {
+	kind   ChildKind
+	verb   childVerb
+	target string // the side written
+	into   string // the store kind of the target's records
+	calls  ChildCalls
+	// values and key match a listed record to a create's fields (nil: no look-up).
+	values func(r store.ChildRecord) diff.Snapshot
+	key    func(v diff.Snapshot) string
+	// claimers are kinds whose links also take target records of into.
+	claimers []string
 }
 
-func (e *Engine) pushTask(ctx context.Context, j *job) (commitFn, error) {
-	gid, pid := parentIDs(j)
-	l := j.link
-	now := e.now().UTC()
-	title, hasTitle := val(j.pl.Fields, "title")
-	body, hasBody := val(j.pl.Fields, "body")
-	due, hasDue := val(j.pl.Fields, "due")
-	done, hasDone := val(j.pl.Fields, "completed")
-	completed := done == "true"
+// resolveChildOp finds what op of kind k does on target. An op the kind does not declare for
+// that target is ptd.ErrInvalidInput (the entry is dead-lettered).
+func resolveChildOp(kinds []ChildKind, k ChildKind, op, target string) (childOp, error) {
+	t := childOp{kind: k, target: target, into: k.Name}
 	switch {
-	case j.o.Op == OpTaskCreate && j.o.Target == store.SidePTD:
-		if l.PTDID != "" {
-			return nil, nil
+	case k.Direction == BothWays:
+		side := k.GHL
+		if target == store.SidePTD {
+			side = k.PTD
+			t.claimers = claimers(kinds, k.Name)
 		}
-		if pid == "" {
-			return nil, errDefer
+		t.calls, t.values, t.key = side.Calls, side.Values, k.Key
+		switch op {
+		case k.Ops.Create:
+			t.verb = verbCreate
+		case k.Ops.Update:
+			t.verb = verbUpdate
+		case k.Ops.Delete:
+			t.verb = verbDelete
 		}
-		ts, err := e.ptd.ListTasks(ctx, pid)
-		if err != nil {
-			return nil, err
-		}
-		var t ptdwire.Task
-		for _, x := range ts { // look up first: a create whose outcome was unknown may have landed
-			n, _ := diff.Time(x.DueAt, nil)
-			if taskKey(x.Title, n) == taskKey(title, due) && !e.linkedElsewhere(store.KindTask, store.SidePTD, x.ID) {
-				t = x
-				break
+	case k.Direction == ToPTD && target == store.SidePTD:
+		for _, s := range k.Surfaces {
+			if op != s.Create && op != s.Update {
+				continue
 			}
-		}
-		if t.ID == "" {
-			in := ptdwire.TaskInput{Title: &title, Body: &body, Completed: &completed}
-			if due != "" {
-				in.DueAt = &due
-			}
-			if t, err = e.ptd.CreateTask(ctx, pid, in); err != nil {
-				return nil, err
-			}
-		}
-		if t.ClientID == "" {
-			t.ClientID = pid
-		}
-		rec := ptdTaskRecord(t, e.now().UTC())
-		return func(tx *store.Tx) error {
-			l.PTDID = t.ID
-			if err := tx.PutLink(&l); err != nil {
-				return err
-			}
-			if err := tx.PutPTDTask(&rec); err != nil {
-				return err
-			}
-			return baseCommit(tx, l.ID, j.pl.Fields, now)
-		}, nil
-	case j.o.Op == OpTaskCreate:
-		if l.GHLID != "" {
-			return nil, nil
-		}
-		if gid == "" {
-			return nil, errDefer
-		}
-		ts, err := e.ghl.ListTasks(ctx, gid)
-		if err != nil {
-			return nil, err
-		}
-		var t ghlwire.Task
-		for _, x := range ts {
-			n, _ := diff.Time(x.DueDate, e.dopts.Locale.Location)
-			if taskKey(x.Title, n) == taskKey(title, due) && !e.linkedElsewhere(store.KindTask, store.SideGHL, x.ID) {
-				t = x
-				break
-			}
-		}
-		if t.ID == "" {
-			in := ghlwire.TaskInput{Title: &title, Body: &body, Completed: &completed}
-			if due != "" {
-				in.DueDate = &due
-			}
-			if t, err = e.ghl.CreateTask(ctx, gid, in); err != nil {
-				return nil, err
-			}
-		}
-		rec := e.ghlTaskRecord(t, gid, e.now().UTC())
-		return func(tx *store.Tx) error {
-			l.GHLID = t.ID
-			if err := tx.PutLink(&l); err != nil {
-				return err
-			}
-			if err := tx.PutGHLTask(&rec); err != nil {
-				return err
-			}
-			return baseCommit(tx, l.ID, j.pl.Fields, now)
-		}, nil
-	case j.o.Op == OpTaskUpdate && j.o.Target == store.SidePTD:
-		in := ptdwire.TaskInput{}
-		if hasTitle {
-			in.Title = &title
-		}
-		if hasBody {
-			in.Body = &body
-		}
-		if hasDue {
-			in.DueAt = &due
-		}
-		if hasDone {
-			in.Completed = &completed
-		}
-		t, err := e.ptd.UpdateTask(ctx, l.PTDID, in)
-		if err != nil {
-			return nil, err
-		}
-		if t.ClientID == "" {
-			t.ClientID = pid
-		}
-		rec := ptdTaskRecord(t, e.now().UTC())
-		return func(tx *store.Tx) error {
-			if err := tx.PutPTDTask(&rec); err != nil {
-				return err
-			}
-			return baseCommit(tx, l.ID, j.pl.Fields, now)
-		}, nil
-	case j.o.Op == OpTaskUpdate:
-		var t ghlwire.Task
-		in := ghlwire.TaskInput{}
-		if hasTitle {
-			in.Title = &title
-		}
-		if hasBody {
-			in.Body = &body
-		}
-		if hasDue {
-			in.DueDate = &due
-		}
-		var err error
-		if in != (ghlwire.TaskInput{}) {
-			if t, err = e.ghl.UpdateTask(ctx, gid, l.GHLID, in); err != nil {
-				return nil, err
-			}
-		}
-		if hasDone { // completion has its own endpoint: PUT .../tasks/{id}/completed
-			if t, err = e.ghl.SetTaskCompleted(ctx, gid, l.GHLID, completed); err != nil {
-				return nil, err
-			}
-		}
-		rec := e.ghlTaskRecord(t, gid, e.now().UTC())
-		return func(tx *store.Tx) error {
-			if old, err := tx.GetGHLTask(gid, l.GHLID); err == nil {
-				old.Title, old.Body, old.DueDate, old.Completed = rec.Title, rec.Body, rec.DueDate, rec.Completed
-				if hasTitle {
-					old.Title = title
-				}
-				if hasBody {
-					old.Body = body
-				}
-				if hasDue {
-					old.DueDate = parseTime(due, nil)
-				}
-				if hasDone {
-					old.Completed = completed
-				}
-				rec = old
-			}
-			if err := tx.PutGHLTask(&rec); err != nil {
-				return err
-			}
-			return baseCommit(tx, l.ID, j.pl.Fields, now)
-		}, nil
-	case j.o.Op == OpTaskDelete && j.o.Target == store.SidePTD:
-		if err := e.ptd.DeleteTask(ctx, l.PTDID); err != nil && !errors.Is(err, ptd.ErrNotFound) {
-			return nil, err
-		}
-		return func(tx *store.Tx) error {
-			if t, err := tx.PTDTaskByID(l.PTDID); err == nil {
-				if err := tx.DeletePTDTask(t.ClientID, t.ID); err != nil {
-					return err
+			t.calls, t.verb = s.Calls, verbUpdate
+			if op == s.Create {
+				t.verb = verbCreate
+				if s.Update == "" {
+					t.verb = verbUpsert
 				}
 			}
-			if err := tx.ClearQuarantine(store.KindTask, store.SideGHL, l.GHLID); err != nil {
-				return err
+			if s.Into != "" {
+				t.into = s.Into
 			}
-			return tx.DeleteLink(l.ID)
-		}, nil
-	case j.o.Op == OpTaskDelete:
-		if err := e.ghl.DeleteTask(ctx, gid, l.GHLID); err != nil && !errors.Is(err, ghl.ErrNotFound) {
-			return nil, err
+			for _, into := range kinds {
+				if into.Name == t.into && into.Direction == BothWays {
+					t.values, t.key = into.PTD.Values, into.Key
+				}
+			}
+			t.claimers = claimers(kinds, t.into)
+			break
 		}
-		return func(tx *store.Tx) error {
-			if err := ignoreMissing(tx.DeleteGHLTask(gid, l.GHLID)); err != nil {
-				return err
-			}
-			if err := tx.ClearQuarantine(store.KindTask, store.SidePTD, l.PTDID); err != nil {
-				return err
-			}
-			return tx.DeleteLink(l.ID)
-		}, nil
 	}
-	return nil, fmt.Errorf("cannot push task op %q: %w", j.o.Op, ptd.ErrInvalidInput)
+	if t.verb == 0 {
+		return t, fmt.Errorf("cannot push %s op %q to %s: %w", k.Name, op, target, ptd.ErrInvalidInput)
+	}
+	return t, nil
 }
 
-func (e *Engine) pushNoteOrAppt(ctx context.Context, j *job) (commitFn, error) {
-	gid, pid := parentIDs(j)
-	l := j.link
-	now := e.now().UTC()
-	body, _ := val(j.pl.Fields, "body")
-	switch {
-	case j.o.Op == OpApptUpsert:
-		if pid == "" {
-			return nil, errDefer
-		}
-		a, err := e.ptd.UpsertAppointment(ctx, pid, *j.pl.Appointment)
-		if err != nil {
-			return nil, err
-		}
-		rec := store.PTDAppointment{ID: a.ID, ClientID: pid, ExternalID: j.pl.Appointment.ExternalID, Title: a.Title,
-			StartAt: parseTime(a.StartAt, nil), EndAt: parseTime(a.EndAt, nil), Status: a.Status, FetchedAt: now}
-		if rec.ID == "" {
-			rec.ID = "ext-" + rec.ExternalID
-		}
-		return func(tx *store.Tx) error {
-			l.PTDID = rec.ID
-			if err := tx.PutLink(&l); err != nil {
-				return err
-			}
-			if err := tx.PutPTDAppointment(&rec); err != nil {
-				return err
-			}
-			return baseCommit(tx, l.ID, j.pl.Fields, now)
-		}, nil
-	case j.o.Op == OpNoteCreate && j.o.Target == store.SidePTD:
-		if l.PTDID != "" {
-			return nil, nil
-		}
-		if pid == "" {
-			return nil, errDefer
-		}
-		ns, err := e.ptd.ListNotes(ctx, pid)
-		if err != nil {
-			return nil, err
-		}
-		var n ptdwire.Note
-		for _, x := range ns {
-			if noteKey(x.Body) == noteKey(body) && !e.linkedElsewhere(store.KindNote, store.SidePTD, x.ID) && !e.linkedElsewhere(store.KindAppointment, store.SidePTD, x.ID) {
-				n = x
-				break
-			}
-		}
-		if n.ID == "" {
-			if n, err = e.ptd.CreateNote(ctx, pid, ptdwire.NoteInput{Body: &body}); err != nil {
-				return nil, err
-			}
-		}
-		if n.ClientID == "" {
-			n.ClientID = pid
-		}
-		rec := ptdNoteRecord(n, e.now().UTC())
-		return func(tx *store.Tx) error {
-			l.PTDID = n.ID
-			if err := tx.PutLink(&l); err != nil {
-				return err
-			}
-			if err := tx.PutPTDNote(&rec); err != nil {
-				return err
-			}
-			return baseCommit(tx, l.ID, j.pl.Fields, now)
-		}, nil
-	case j.o.Op == OpNoteCreate:
-		if l.GHLID != "" {
-			return nil, nil
-		}
-		if gid == "" {
-			return nil, errDefer
-		}
-		ns, err := e.ghl.ListNotes(ctx, gid)
-		if err != nil {
-			return nil, err
-		}
-		var n ghlwire.Note
-		for _, x := range ns {
-			if noteKey(x.Body) == noteKey(body) && !e.linkedElsewhere(store.KindNote, store.SideGHL, x.ID) {
-				n = x
-				break
-			}
-		}
-		if n.ID == "" {
-			if n, err = e.ghl.CreateNote(ctx, gid, ghlwire.NoteInput{Body: &body}); err != nil {
-				return nil, err
-			}
-		}
-		rec := e.ghlNoteRecord(n, gid, e.now().UTC())
-		return func(tx *store.Tx) error {
-			l.GHLID = n.ID
-			if err := tx.PutLink(&l); err != nil {
-				return err
-			}
-			if err := tx.PutGHLNote(&rec); err != nil {
-				return err
-			}
-			return baseCommit(tx, l.ID, j.pl.Fields, now)
-		}, nil
-	case j.o.Op == OpNoteUpdate && j.o.Target == store.SidePTD:
-		n, err := e.ptd.UpdateNote(ctx, l.PTDID, ptdwire.NoteInput{Body: &body})
-		if err != nil {
-			return nil, err
-		}
-		if n.ClientID == "" {
-			n.ClientID = pid
-		}
-		rec := ptdNoteRecord(n, e.now().UTC())
-		return func(tx *store.Tx) error {
-			if err := tx.PutPTDNote(&rec); err != nil {
-				return err
-			}
-			return baseCommit(tx, l.ID, j.pl.Fields, now)
-		}, nil
-	case j.o.Op == OpNoteUpdate:
-		n, err := e.ghl.UpdateNote(ctx, gid, l.GHLID, ghlwire.NoteInput{Body: &body})
-		if err != nil {
-			return nil, err
-		}
-		n.Body = body
-		rec := e.ghlNoteRecord(n, gid, e.now().UTC())
-		return func(tx *store.Tx) error {
-			if err := tx.PutGHLNote(&rec); err != nil {
-				return err
-			}
-			return baseCommit(tx, l.ID, j.pl.Fields, now)
-		}, nil
-	case j.o.Op == OpNoteDelete && j.o.Target == store.SidePTD:
-		if err := e.ptd.DeleteNote(ctx, l.PTDID); err != nil && !errors.Is(err, ptd.ErrNotFound) {
-			return nil, err
-		}
-		return func(tx *store.Tx) error {
-			if n, err := tx.PTDNoteByID(l.PTDID); err == nil {
-				if err := tx.DeletePTDNote(n.ClientID, n.ID); err != nil {
-					return err
-				}
-			}
-			if err := tx.ClearQuarantine(store.KindNote, store.SideGHL, l.GHLID); err != nil {
-				return err
-			}
-			return tx.DeleteLink(l.ID)
-		}, nil
-	case j.o.Op == OpNoteDelete:
-		if err := e.ghl.DeleteNote(ctx, gid, l.GHLID); err != nil && !errors.Is(err, ghl.ErrNotFound) {
-			return nil, err
-		}
-		return func(tx *store.Tx) error {
-			if err := ignoreMissing(tx.DeleteGHLNote(gid, l.GHLID)); err != nil {
-				return err
-			}
-			if err := tx.ClearQuarantine(store.KindNote, store.SidePTD, l.PTDID); err != nil {
-				return err
-			}
-			return tx.DeleteLink(l.ID)
-		}, nil
+// writeOf is what an entry's payload asks the target to hold.
+func writeOf(pl payload) Write {
+	w := Write{Fields: make(map[string]string, len(pl.Fields)), Appointment: pl.Appointment}
+	for f, fw := range pl.Fields {
+		w.Fields[f] = fw.Value.S
 	}
-	return nil, fmt.Errorf("cannot push note op %q: %w", j.o.Op, ptd.ErrInvalidInput)
+	return w
+}
+
+// pushChild performs one outbox entry of a child kind, any kind, and returns what to commit
+// on success: the link's id on the target, the mirror's copy of what was written and the new
+// base in one transaction (echo suppression), or for a delete the removal of the record and
+// the link. A create first looks the record up on the target (a create whose outcome was
+// unknown may have landed) unless the op is an upsert; an entry whose parent is not yet on
+// the target waits (errDefer).
+func (e *Engine) pushChild(ctx context.Context, j *job, k ChildKind) (commitFn, error) {
+	t, err := resolveChildOp(e.childKinds(), k, j.o.Op, j.o.Target)
+	if err != nil {
+		return nil, err
+	}
+	gid, pid := parentIDs(j)
+	parent, targetID := gid, &j.link.GHLID
+	if t.target == store.SidePTD {
+		parent, targetID = pid, &j.link.PTDID
+	}
+	switch t.verb {
+	case verbCreate, verbUpsert:
+		return e.pushChildCreate(ctx, j, t, parent, targetID)
+	case verbUpdate:
+		return e.pushChildUpdate(ctx, j, t, parent, *targetID)
+	}
+	return e.pushChildDelete(ctx, j, t, parent, *targetID)
+}
+
+func (e *Engine) pushChildCreate(ctx context.Context, j *job, t childOp, parent string, targetID *string) (commitFn, error) {
+	if t.verb == verbCreate && *targetID != "" {
+		return nil, nil
+	}
+	if parent == "" {
+		return nil, errDefer
+	}
+	env, w := e.childEnv(), writeOf(j.pl)
+	rec, err := e.adoptChild(ctx, t, env, parent, w)
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil {
+		if rec, err = t.calls.Create(ctx, env, parent, w); err != nil {
+			return nil, err
+		}
+	}
+	now, l := e.now().UTC(), j.link
+	return func(tx *store.Tx) error {
+		if t.target == store.SidePTD {
+			l.PTDID = rec.ChildID()
+		} else {
+			l.GHLID = rec.ChildID()
+		}
+		if err := tx.PutLink(&l); err != nil {
+			return err
+		}
+		if err := tx.PutChild(t.into, t.target, rec); err != nil {
+			return err
+		}
+		return baseCommit(tx, l.ID, j.pl.Fields, now)
+	}, nil
+}
+
+// adoptChild looks for a record on the target that a create with w may already have made:
+// the first listed one with the same match key that no link takes. nil when there is none
+// or the op needs no look-up.
+func (e *Engine) adoptChild(ctx context.Context, t childOp, env ChildEnv, parent string, w Write) (store.ChildRecord, error) {
+	if t.verb != verbCreate || t.calls.List == nil || t.key == nil {
+		return nil, nil
+	}
+	listed, err := t.calls.List(ctx, env, parent)
+	if err != nil {
+		return nil, err
+	}
+	want := diff.Snapshot{Values: diff.Values{}}
+	for f, v := range w.Fields {
+		want.Values[f] = diff.Scalar(v)
+	}
+	key := t.key(want)
+next:
+	for _, r := range listed {
+		if t.key(t.values(r)) != key || e.linkedElsewhere(t.into, t.target, r.ChildID()) {
+			continue
+		}
+		for _, c := range t.claimers {
+			if e.linkedElsewhere(c, t.target, r.ChildID()) {
+				continue next
+			}
+		}
+		return r, nil
+	}
+	return nil, nil
+}
+
+func (e *Engine) pushChildUpdate(ctx context.Context, j *job, t childOp, parent, id string) (commitFn, error) {
+	w := writeOf(j.pl)
+	rec, err := t.calls.Update(ctx, e.childEnv(), parent, id, w)
+	if err != nil {
+		return nil, err
+	}
+	now, l := e.now().UTC(), j.link
+	return func(tx *store.Tx) error {
+		out := rec
+		if t.calls.Patch != nil {
+			stored, err := tx.ChildByID(t.into, t.target, id)
+			if err != nil {
+				stored = nil
+			}
+			out = t.calls.Patch(stored, rec, w)
+		}
+		if err := tx.PutChild(t.into, t.target, out); err != nil {
+			return err
+		}
+		return baseCommit(tx, l.ID, j.pl.Fields, now)
+	}, nil
+}
+
+func (e *Engine) pushChildDelete(ctx context.Context, j *job, t childOp, parent, id string) (commitFn, error) {
+	if err := t.calls.Delete(ctx, e.childEnv(), parent, id); err != nil {
+		return nil, err
+	}
+	l := j.link
+	other, otherID := store.SidePTD, l.PTDID
+	if t.target == store.SidePTD {
+		other, otherID = store.SideGHL, l.GHLID
+	}
+	return func(tx *store.Tx) error {
+		if r, err := tx.ChildByID(t.into, t.target, id); err == nil {
+			if err := tx.DeleteChild(t.into, t.target, r.ParentID(), r.ChildID()); err != nil {
+				return err
+			}
+		}
+		if err := tx.ClearQuarantine(t.kind.Name, other, otherID); err != nil {
+			return err
+		}
+		return tx.DeleteLink(l.ID)
+	}, nil
 }

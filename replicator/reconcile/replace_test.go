@@ -35,11 +35,11 @@ func TestReplacePTDTasksKeepsTasksNewerThanTheList(t *testing.T) {
 				return err
 			}
 		}
-		listed := []ptdwire.Task{{ID: "listed", ClientID: "p1", Title: "listed"}}
-		if held, err := ptdTaskKind().replace(tx, "p1", listed, since, since, sweepguard.Bounds{}); err != nil || held != nil {
+		listed := ptdTaskRecord(ptdwire.Task{ID: "listed", ClientID: "p1", Title: "listed"}, since)
+		if held, err := replacePTDChildren(tx, kindFiles{}.Task(), "p1", []store.ChildRecord{&listed}, since, sweepguard.Bounds{}); err != nil || held != nil {
 			return fmt.Errorf("replace tasks: held %v, error %v", held, err)
 		}
-		_, err := ptdNoteKind().replace(tx, "p1", nil, since, since, sweepguard.Bounds{})
+		_, err := replacePTDChildren(tx, kindFiles{}.Note(), "p1", nil, since, sweepguard.Bounds{})
 		return err
 	}); err != nil {
 		t.Fatal(err)

@@ -11,20 +11,18 @@ import (
 // snapshot is everything one reconcile reads, taken in one read transaction so the plan is
 // computed from a consistent view without holding the transaction.
 type snapshot struct {
-	links     []*store.Link
-	byGHL     map[string]*store.Link // kind/ghlID
-	byPTD     map[string]*store.Link // kind/ptdID
-	children  map[string][]*store.Link
-	bases     map[string]*store.Base
-	ghlIDs    []string
-	ghl       map[string]store.GHLContact
-	ptdIDs    []string
-	ptd       map[string]store.PTDClient
-	ghlTasks  map[string][]store.GHLTask
-	ptdTasks  map[string][]store.PTDTask
-	ghlNotes  map[string][]store.GHLNote
-	ptdNotes  map[string][]store.PTDNote
-	ghlAppts  map[string][]store.GHLAppointment
+	links    []*store.Link
+	byGHL    map[string]*store.Link // kind/ghlID
+	byPTD    map[string]*store.Link // kind/ptdID
+	children map[string][]*store.Link
+	bases    map[string]*store.Base
+	ghlIDs   []string
+	ghl      map[string]store.GHLContact
+	ptdIDs   []string
+	ptd      map[string]store.PTDClient
+	// kids holds the children the kinds plan from, by kindSide (kind/side/parent id), in
+	// mirror order.
+	kids      map[string][]store.ChildRecord
 	quar      map[string]store.QuarantineEntry // kind/side/id
 	pending   map[string]bool                  // outbox record key kind/id
 	conflicts map[string]store.Conflict        // linkID\x00field, open ones
@@ -33,12 +31,51 @@ type snapshot struct {
 
 func qk(kind, side, id string) string { return kind + "/" + side + "/" + id }
 
+// loadKids reads the children the kinds plan from: the HighLevel side of every kind, and
+// the PTD side of the BothWays kinds (a ToPTD kind never reads PTD back).
+func (s *snapshot) loadKids(tx *store.Tx, kinds []ChildKind) error {
+	for _, k := range kinds {
+		sides := []string{store.SideGHL}
+		if k.Direction == BothWays {
+			sides = append(sides, store.SidePTD)
+		}
+		for _, side := range sides {
+			if err := tx.ForEachChild(k.Name, side, func(r store.ChildRecord) error {
+				key := kidsKey(k.Name, side, r.ParentID())
+				s.kids[key] = append(s.kids[key], r)
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func kidsKey(kind, side, parent string) string { return kind + "/" + side + "/" + parent }
+
+// kidsOf returns the children of kind on side under parent.
+func (s *snapshot) kidsOf(kind, side, parent string) []store.ChildRecord {
+	return s.kids[kidsKey(kind, side, parent)]
+}
+
+// linkedPTD reports whether a link of kind, or of one of claimedBy, names PTD record id.
+func (s *snapshot) linkedPTD(id, kind string, claimedBy []string) bool {
+	if s.byPTD[kind+"/"+id] != nil {
+		return true
+	}
+	for _, c := range claimedBy {
+		if s.byPTD[c+"/"+id] != nil {
+			return true
+		}
+	}
+	return false
+}
+
 func (e *Engine) loadSnapshot() (*snapshot, error) {
 	s := &snapshot{byGHL: map[string]*store.Link{}, byPTD: map[string]*store.Link{}, children: map[string][]*store.Link{},
 		bases: map[string]*store.Base{}, ghl: map[string]store.GHLContact{}, ptd: map[string]store.PTDClient{},
-		ghlTasks: map[string][]store.GHLTask{}, ptdTasks: map[string][]store.PTDTask{},
-		ghlNotes: map[string][]store.GHLNote{}, ptdNotes: map[string][]store.PTDNote{},
-		ghlAppts: map[string][]store.GHLAppointment{}, quar: map[string]store.QuarantineEntry{},
+		kids: map[string][]store.ChildRecord{}, quar: map[string]store.QuarantineEntry{},
 		pending: map[string]bool{}, conflicts: map[string]store.Conflict{}}
 	err := e.db.View(func(tx *store.Tx) error {
 		if err := tx.ForEachLink(func(l *store.Link) error {
@@ -76,34 +113,7 @@ func (e *Engine) loadSnapshot() (*snapshot, error) {
 		}); err != nil {
 			return err
 		}
-		if err := tx.ForEachGHLTask(func(t *store.GHLTask) error {
-			s.ghlTasks[t.ContactID] = append(s.ghlTasks[t.ContactID], *t)
-			return nil
-		}); err != nil {
-			return err
-		}
-		if err := tx.ForEachPTDTask(func(t *store.PTDTask) error {
-			s.ptdTasks[t.ClientID] = append(s.ptdTasks[t.ClientID], *t)
-			return nil
-		}); err != nil {
-			return err
-		}
-		if err := tx.ForEachGHLNote(func(n *store.GHLNote) error {
-			s.ghlNotes[n.ContactID] = append(s.ghlNotes[n.ContactID], *n)
-			return nil
-		}); err != nil {
-			return err
-		}
-		if err := tx.ForEachPTDNote(func(n *store.PTDNote) error {
-			s.ptdNotes[n.ClientID] = append(s.ptdNotes[n.ClientID], *n)
-			return nil
-		}); err != nil {
-			return err
-		}
-		if err := tx.ForEachGHLAppointment(func(a *store.GHLAppointment) error {
-			s.ghlAppts[a.ContactID] = append(s.ghlAppts[a.ContactID], *a)
-			return nil
-		}); err != nil {
+		if err := s.loadKids(tx, e.childKinds()); err != nil {
 			return err
 		}
 		qs, err := tx.Quarantined()

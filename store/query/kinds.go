@@ -213,6 +213,50 @@ func eachOf[T any](rs []T, err error, fn func(rec any) error) error {
 	return nil
 }
 
+func ptdClientsDef() *kindDef {
+	return &kindDef{
+		name: "ptd-clients",
+		fields: []field{
+			pstr("id", func(r *store.PTDClient) string { return r.ID }),
+			pstr("email", func(r *store.PTDClient) string { return r.Email }),
+			pstr("phone", func(r *store.PTDClient) string { return r.Phone }),
+			pstr("firstName", func(r *store.PTDClient) string { return r.FirstName }),
+			pstr("lastName", func(r *store.PTDClient) string { return r.LastName }),
+			plist("tags", func(r *store.PTDClient) []string { return r.Tags }),
+			plist("groups", func(r *store.PTDClient) []string { return r.Groups }),
+			plist("packages", func(r *store.PTDClient) []string { return r.Packages }),
+			pstr("access", func(r *store.PTDClient) string { return r.Access }),
+			ptime("createdAt", func(r *store.PTDClient) time.Time { return r.CreatedAt }),
+			ptime("updatedAt", func(r *store.PTDClient) time.Time { return r.UpdatedAt }),
+			dbool("linked", func(e *env, r *store.PTDClient) (bool, error) {
+				_, ok, err := linkOf(e, store.SidePTD, store.KindContact, r.ID)
+				return ok, err
+			}),
+			dstr("ghlId", func(e *env, r *store.PTDClient) (string, error) {
+				l, _, err := linkOf(e, store.SidePTD, store.KindContact, r.ID)
+				return l.GHLID, err
+			}),
+		},
+		defaults:  []string{"id", "email", "firstName", "lastName", "access", "updatedAt"},
+		flagField: map[string]string{FlagEmail: "email", FlagPhone: "phone", FlagTag: "tags", FlagUpdatedSince: "updatedAt"},
+		src: func(e *env, idx string, a indexArg, fn func(any) error) error {
+			switch idx {
+			case FlagEmail:
+				rs, err := e.tx.PTDClientsByEmail(a.s)
+				return eachOf(rs, err, fn)
+			case FlagPhone:
+				rs, err := e.tx.PTDClientsByPhone(a.s)
+				return eachOf(rs, err, fn)
+			case FlagTag:
+				return e.tx.PTDClientsByTag(a.s, each[store.PTDClient](fn))
+			case FlagUpdatedSince:
+				return e.tx.PTDClientsUpdatedSince(a.t, each[store.PTDClient](fn))
+			}
+			return e.tx.ForEachPTDClient(each[store.PTDClient](fn))
+		},
+	}
+}
+
 // openTasks counts a contact's open and overdue HighLevel tasks (a prefix scan, done once
 // per record however many fields use it).
 func openTasks(e *env, contactID string) (open, overdue int64, err error) {
@@ -255,7 +299,9 @@ func linkOf(e *env, side, kind, id string) (store.Link, bool, error) {
 	return l, err == nil, err
 }
 
-func kinds() map[string]*kindDef {
+// kindDefs lists the queryable kinds: contacts, the HighLevel child kinds, PTD clients, the
+// PTD child kinds, then links, outbox, conflicts, history and quarantine.
+func kindDefs(children []ChildKind) []*kindDef {
 	ks := []*kindDef{
 		{
 			name: "contacts",
@@ -306,153 +352,19 @@ func kinds() map[string]*kindDef {
 				return e.tx.ForEachGHLContact(each[store.GHLContact](fn))
 			},
 		},
-		{
-			name: "tasks",
-			fields: []field{
-				pstr("id", func(r *store.GHLTask) string { return r.ID }),
-				pstr("contactId", func(r *store.GHLTask) string { return r.ContactID }),
-				pstr("title", func(r *store.GHLTask) string { return r.Title }),
-				pstr("body", func(r *store.GHLTask) string { return r.Body }),
-				pstr("assignedTo", func(r *store.GHLTask) string { return r.AssignedTo }),
-				ptime("dueDate", func(r *store.GHLTask) time.Time { return r.DueDate }),
-				pbool("completed", func(r *store.GHLTask) bool { return r.Completed }),
-				dbool("overdue", func(e *env, r *store.GHLTask) (bool, error) {
-					return !r.Completed && !r.DueDate.IsZero() && r.DueDate.Before(e.now), nil
-				}),
-				ptime("fetchedAt", func(r *store.GHLTask) time.Time { return r.FetchedAt }),
-			},
-			defaults:  []string{"id", "contactId", "title", "dueDate", "completed"},
-			flagField: map[string]string{FlagDueBefore: "dueDate"},
-			src: func(e *env, idx string, a indexArg, fn func(any) error) error {
-				if idx == FlagDueBefore {
-					return e.tx.GHLTasksDueBefore(a.t, each[store.GHLTask](fn))
-				}
-				return e.tx.ForEachGHLTask(each[store.GHLTask](fn))
-			},
-		},
-		{
-			name: "notes",
-			fields: []field{
-				pstr("id", func(r *store.GHLNote) string { return r.ID }),
-				pstr("contactId", func(r *store.GHLNote) string { return r.ContactID }),
-				pstr("body", func(r *store.GHLNote) string { return r.Body }),
-				ptime("dateAdded", func(r *store.GHLNote) time.Time { return r.DateAdded }),
-			},
-			defaults: []string{"id", "contactId", "dateAdded", "body"},
-			src: func(e *env, _ string, _ indexArg, fn func(any) error) error {
-				return e.tx.ForEachGHLNote(each[store.GHLNote](fn))
-			},
-		},
-		{
-			name: "appointments",
-			fields: []field{
-				pstr("id", func(r *store.GHLAppointment) string { return r.ID }),
-				pstr("contactId", func(r *store.GHLAppointment) string { return r.ContactID }),
-				pstr("title", func(r *store.GHLAppointment) string { return r.Title }),
-				pstr("status", func(r *store.GHLAppointment) string { return r.Status }),
-				ptime("startTime", func(r *store.GHLAppointment) time.Time { return r.StartTime }),
-				ptime("endTime", func(r *store.GHLAppointment) time.Time { return r.EndTime }),
-				ptime("dateUpdated", func(r *store.GHLAppointment) time.Time { return r.DateUpdated }),
-			},
-			defaults: []string{"id", "contactId", "title", "status", "startTime"},
-			src: func(e *env, _ string, _ indexArg, fn func(any) error) error {
-				return e.tx.ForEachGHLAppointment(each[store.GHLAppointment](fn))
-			},
-		},
-		{
-			name: "ptd-clients",
-			fields: []field{
-				pstr("id", func(r *store.PTDClient) string { return r.ID }),
-				pstr("email", func(r *store.PTDClient) string { return r.Email }),
-				pstr("phone", func(r *store.PTDClient) string { return r.Phone }),
-				pstr("firstName", func(r *store.PTDClient) string { return r.FirstName }),
-				pstr("lastName", func(r *store.PTDClient) string { return r.LastName }),
-				plist("tags", func(r *store.PTDClient) []string { return r.Tags }),
-				plist("groups", func(r *store.PTDClient) []string { return r.Groups }),
-				plist("packages", func(r *store.PTDClient) []string { return r.Packages }),
-				pstr("access", func(r *store.PTDClient) string { return r.Access }),
-				ptime("createdAt", func(r *store.PTDClient) time.Time { return r.CreatedAt }),
-				ptime("updatedAt", func(r *store.PTDClient) time.Time { return r.UpdatedAt }),
-				dbool("linked", func(e *env, r *store.PTDClient) (bool, error) {
-					_, ok, err := linkOf(e, store.SidePTD, store.KindContact, r.ID)
-					return ok, err
-				}),
-				dstr("ghlId", func(e *env, r *store.PTDClient) (string, error) {
-					l, _, err := linkOf(e, store.SidePTD, store.KindContact, r.ID)
-					return l.GHLID, err
-				}),
-			},
-			defaults:  []string{"id", "email", "firstName", "lastName", "access", "updatedAt"},
-			flagField: map[string]string{FlagEmail: "email", FlagPhone: "phone", FlagTag: "tags", FlagUpdatedSince: "updatedAt"},
-			src: func(e *env, idx string, a indexArg, fn func(any) error) error {
-				switch idx {
-				case FlagEmail:
-					rs, err := e.tx.PTDClientsByEmail(a.s)
-					return eachOf(rs, err, fn)
-				case FlagPhone:
-					rs, err := e.tx.PTDClientsByPhone(a.s)
-					return eachOf(rs, err, fn)
-				case FlagTag:
-					return e.tx.PTDClientsByTag(a.s, each[store.PTDClient](fn))
-				case FlagUpdatedSince:
-					return e.tx.PTDClientsUpdatedSince(a.t, each[store.PTDClient](fn))
-				}
-				return e.tx.ForEachPTDClient(each[store.PTDClient](fn))
-			},
-		},
-		{
-			name: "ptd-tasks",
-			fields: []field{
-				pstr("id", func(r *store.PTDTask) string { return r.ID }),
-				pstr("clientId", func(r *store.PTDTask) string { return r.ClientID }),
-				pstr("title", func(r *store.PTDTask) string { return r.Title }),
-				pstr("body", func(r *store.PTDTask) string { return r.Body }),
-				ptime("dueAt", func(r *store.PTDTask) time.Time { return r.DueAt }),
-				pbool("completed", func(r *store.PTDTask) bool { return r.Completed }),
-				dbool("overdue", func(e *env, r *store.PTDTask) (bool, error) {
-					return !r.Completed && !r.DueAt.IsZero() && r.DueAt.Before(e.now), nil
-				}),
-				ptime("updatedAt", func(r *store.PTDTask) time.Time { return r.UpdatedAt }),
-			},
-			defaults:  []string{"id", "clientId", "title", "dueAt", "completed"},
-			flagField: map[string]string{FlagDueBefore: "dueAt"},
-			src: func(e *env, idx string, a indexArg, fn func(any) error) error {
-				if idx == FlagDueBefore {
-					return e.tx.PTDTasksDueBefore(a.t, each[store.PTDTask](fn))
-				}
-				return e.tx.ForEachPTDTask(each[store.PTDTask](fn))
-			},
-		},
-		{
-			name: "ptd-notes",
-			fields: []field{
-				pstr("id", func(r *store.PTDNote) string { return r.ID }),
-				pstr("clientId", func(r *store.PTDNote) string { return r.ClientID }),
-				pstr("body", func(r *store.PTDNote) string { return r.Body }),
-				ptime("createdAt", func(r *store.PTDNote) time.Time { return r.CreatedAt }),
-				ptime("updatedAt", func(r *store.PTDNote) time.Time { return r.UpdatedAt }),
-			},
-			defaults: []string{"id", "clientId", "createdAt", "body"},
-			src: func(e *env, _ string, _ indexArg, fn func(any) error) error {
-				return e.tx.ForEachPTDNote(each[store.PTDNote](fn))
-			},
-		},
-		{
-			name: "ptd-appointments",
-			fields: []field{
-				pstr("id", func(r *store.PTDAppointment) string { return r.ID }),
-				pstr("clientId", func(r *store.PTDAppointment) string { return r.ClientID }),
-				pstr("externalId", func(r *store.PTDAppointment) string { return r.ExternalID }),
-				pstr("title", func(r *store.PTDAppointment) string { return r.Title }),
-				ptime("startAt", func(r *store.PTDAppointment) time.Time { return r.StartAt }),
-				ptime("endAt", func(r *store.PTDAppointment) time.Time { return r.EndAt }),
-				pstr("status", func(r *store.PTDAppointment) string { return r.Status }),
-			},
-			defaults: []string{"id", "clientId", "externalId", "title", "startAt"},
-			src: func(e *env, _ string, _ indexArg, fn func(any) error) error {
-				return e.tx.ForEachPTDAppointment(each[store.PTDAppointment](fn))
-			},
-		},
+	}
+	for _, k := range children {
+		if k.GHL.Kind != "" {
+			ks = append(ks, k.GHL.def(k.Name, store.SideGHL))
+		}
+	}
+	ks = append(ks, ptdClientsDef())
+	for _, k := range children {
+		if k.PTD.Kind != "" {
+			ks = append(ks, k.PTD.def(k.Name, store.SidePTD))
+		}
+	}
+	return append(ks, []*kindDef{
 		{
 			name: "links",
 			fields: []field{
@@ -546,18 +458,7 @@ func kinds() map[string]*kindDef {
 				return eachOf(qs, err, fn)
 			},
 		},
-	}
-	out := make(map[string]*kindDef, len(ks))
-	for _, k := range ks {
-		out[k.name] = k
-	}
-	return out
-}
-
-// Kinds lists the queryable kinds in a stable order.
-func Kinds() []string {
-	return []string{"contacts", "tasks", "notes", "appointments", "ptd-clients", "ptd-tasks", "ptd-notes",
-		"ptd-appointments", "links", "outbox", "conflicts", "history", "quarantine"}
+	}...)
 }
 
 func compactJSON(b json.RawMessage) string {

@@ -102,10 +102,10 @@ type compiled struct {
 // Compile validates req against kind's fields without reading the mirror: unknown kinds,
 // fields and flags, malformed values and --where syntax and type errors are *RequestError
 // (ErrBadRequest) with the position (`<where>:1:14: ...`) or the list of known names.
-func compile(req Request, now time.Time) (*compiled, error) {
-	k, ok := kinds()[req.Kind]
+func (cat *Catalog) compile(req Request, now time.Time) (*compiled, error) {
+	k, ok := cat.defs[req.Kind]
 	if !ok {
-		return nil, &RequestError{Msg: fmt.Sprintf("unknown kind %q", req.Kind), Known: Kinds()}
+		return nil, &RequestError{Msg: fmt.Sprintf("unknown kind %q", req.Kind), Known: cat.Kinds()}
 	}
 	if !req.Now.IsZero() {
 		now = req.Now
@@ -300,13 +300,18 @@ func (c *compiled) compileWhere(src string) error {
 // (req.Now overrides it). Request problems are *RequestError (ErrBadRequest); store errors
 // pass through.
 func Run(tx *store.Tx, req Request, now time.Time) (Result, error) {
-	return run(tx, req, now, true)
+	return NewCatalog(nil).Run(tx, req, now)
+}
+
+// Run is the package's Run over this catalog's kinds.
+func (cat *Catalog) Run(tx *store.Tx, req Request, now time.Time) (Result, error) {
+	return cat.run(tx, req, now, true)
 }
 
 // run is Run; fast=false evaluates --where with HCL only (the reference the tests compare
 // the compiled path with).
-func run(tx *store.Tx, req Request, now time.Time, fast bool) (Result, error) {
-	c, err := compile(req, now)
+func (cat *Catalog) run(tx *store.Tx, req Request, now time.Time, fast bool) (Result, error) {
+	c, err := cat.compile(req, now)
 	if err != nil {
 		return Result{}, err
 	}
@@ -474,9 +479,9 @@ func (c *compiled) matchFlags(e *env, rec any) (bool, error) {
 // Describe lists each kind with its fields and types, for `ptsync query --help`.
 func Describe() string {
 	var b strings.Builder
-	ks := kinds()
-	for _, name := range Kinds() {
-		k := ks[name]
+	cat := NewCatalog(nil)
+	for _, name := range cat.names {
+		k := cat.defs[name]
 		var fs []string
 		for _, f := range k.fields {
 			fs = append(fs, f.name+":"+f.typ.String())

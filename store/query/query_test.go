@@ -1,10 +1,14 @@
 package query_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -182,6 +186,52 @@ func TestBadRequests(t *testing.T) {
 	}
 }
 
+// section counts the records of the view's section under heading (-1: no such section).
+func section(v query.ContactView, heading string) int {
+	for _, s := range v.Children {
+		if s.Heading == heading {
+			return len(s.Records)
+		}
+	}
+	return -1
+}
+
+// The admin endpoint answers a remote ptsync show with the view's JSON: the child sections
+// are members named by their heading, where the fixed fields were, and read back whole.
+func TestContactViewJSONKeepsItsShape(t *testing.T) {
+	db, _, f := storetest.Open(t)
+	var v query.ContactView
+	if err := db.View(func(tx *store.Tx) (err error) { v, err = query.ShowContact(tx, f.AnnID); return err }); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	dec := json.NewDecoder(bytes.NewReader(b))
+	_, _ = dec.Token()
+	for dec.More() {
+		k, _ := dec.Token()
+		keys = append(keys, k.(string))
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"contact", "dirty", "tasks", "notes", "appointments", "link", "client", "base", "outbox", "conflicts", "history"}
+	if !slices.Equal(keys, want) {
+		t.Fatalf("members %v, want %v", keys, want)
+	}
+	var back query.ContactView
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Children, v.Children) || back.Link == nil || back.Link.ID != v.Link.ID {
+		t.Fatalf("read back\n%+v\nwant\n%+v", back.Children, v.Children)
+	}
+}
+
 func TestShowContact(t *testing.T) {
 	db, _, f := storetest.Open(t)
 	_ = db.View(func(tx *store.Tx) error {
@@ -190,7 +240,7 @@ func TestShowContact(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", ref, err)
 			}
-			if v.Contact.ID != f.AnnID || len(v.Tasks) != 3 || len(v.Notes) != 1 || len(v.Appointments) != 1 ||
+			if v.Contact.ID != f.AnnID || section(v, "tasks") != 3 || section(v, "notes") != 1 || section(v, "appointments") != 1 ||
 				v.Link == nil || v.Client == nil || v.Base == nil || len(v.Outbox) != 2 || len(v.Conflicts) != 1 || len(v.History) != 2 {
 				t.Errorf("%s: incomplete view: %+v", ref, v)
 			}

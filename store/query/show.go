@@ -1,9 +1,12 @@
 package query
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"ptsync/diff"
 	"ptsync/store"
@@ -11,25 +14,133 @@ import (
 
 // ContactView is everything the mirror knows about one HighLevel contact: the record, its
 // children, its link and PTD counterpart, the agreed base, pending writes, open conflicts and
-// history. It is the JSON body of POST /admin/show.
+// history. It is the JSON body of POST /admin/show: each child section is the member named
+// by its heading ("tasks": [...]), after "dirty", as the fixed fields always were.
 type ContactView struct {
-	Contact      store.GHLContact       `json:"contact"`
-	Dirty        bool                   `json:"dirty"`
-	Tasks        []store.GHLTask        `json:"tasks"`
-	Notes        []store.GHLNote        `json:"notes"`
-	Appointments []store.GHLAppointment `json:"appointments"`
-	Link         *store.Link            `json:"link,omitempty"`
-	Client       *store.PTDClient       `json:"client,omitempty"`
-	Base         *store.Base            `json:"base,omitempty"`
-	Outbox       []store.OutboxEntry    `json:"outbox"`
-	Conflicts    []store.Conflict       `json:"conflicts"`
-	History      []store.HistoryEntry   `json:"history"`
+	Contact store.GHLContact `json:"contact"`
+	Dirty   bool             `json:"dirty"`
+	// Children are the contact's children, one section per child kind with a Show, in kind
+	// order.
+	Children  []ChildSection       `json:"-"`
+	Link      *store.Link          `json:"link,omitempty"`
+	Client    *store.PTDClient     `json:"client,omitempty"`
+	Base      *store.Base          `json:"base,omitempty"`
+	Outbox    []store.OutboxEntry  `json:"outbox"`
+	Conflicts []store.Conflict     `json:"conflicts"`
+	History   []store.HistoryEntry `json:"history"`
+}
+
+// ChildSection is one kind's children of the contact in a ContactView.
+type ChildSection struct {
+	Kind    string // store kind
+	Heading string // "tasks"
+	// Records are the records (pointers to the kind's record type), in id order.
+	Records []any
+	// Lines render Records as ptsync show prints them, one each.
+	Lines []string
+}
+
+// viewFields is ContactView without its methods, for the fixed members' encoding.
+type viewFields ContactView
+
+// MarshalJSON writes "contact", "dirty", each child section, then the other members, in
+// the order the struct declares them.
+func (v ContactView) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	member := func(sep, name string, val any) error {
+		enc, err := json.Marshal(val)
+		if err != nil {
+			return err
+		}
+		key, _ := json.Marshal(name)
+		fmt.Fprintf(&b, "%s%s:%s", sep, key, enc)
+		return nil
+	}
+	if err := member("{", "contact", v.Contact); err != nil {
+		return nil, err
+	}
+	if err := member(",", "dirty", v.Dirty); err != nil {
+		return nil, err
+	}
+	for _, s := range v.Children {
+		recs := s.Records
+		if recs == nil {
+			recs = []any{}
+		}
+		if err := member(",", s.Heading, recs); err != nil {
+			return nil, err
+		}
+	}
+	f := viewFields(v)
+	f.Contact, f.Dirty = store.GHLContact{}, false
+	rest, err := json.Marshal(struct {
+		Link      *store.Link          `json:"link,omitempty"`
+		Client    *store.PTDClient     `json:"client,omitempty"`
+		Base      *store.Base          `json:"base,omitempty"`
+		Outbox    []store.OutboxEntry  `json:"outbox"`
+		Conflicts []store.Conflict     `json:"conflicts"`
+		History   []store.HistoryEntry `json:"history"`
+	}{f.Link, f.Client, f.Base, f.Outbox, f.Conflicts, f.History})
+	if err != nil {
+		return nil, err
+	}
+	b.WriteByte(',')
+	b.Write(rest[1:]) // the members of rest, and its closing brace
+	return b.Bytes(), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote; the sections of the default child kinds are
+// decoded into their record types and their lines rendered again.
+func (v *ContactView) UnmarshalJSON(b []byte) error {
+	var f viewFields
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(b, &members); err != nil {
+		return err
+	}
+	*v = ContactView(f)
+	for _, k := range DefaultChildKinds() {
+		raw, ok := members[k.Show.Heading]
+		if k.Show.Heading == "" || !ok {
+			continue
+		}
+		recs, err := k.Show.decodeSection(raw)
+		if err != nil {
+			return fmt.Errorf("cannot decode the %s of the contact view: %w", k.Show.Heading, err)
+		}
+		v.Children = append(v.Children, k.Show.section(k.Name, recs))
+	}
+	return nil
+}
+
+// section builds the section of records.
+func (s ChildShow) section(kind string, recs []any) ChildSection {
+	sec := ChildSection{Kind: kind, Heading: s.Heading, Records: recs, Lines: make([]string, len(recs))}
+	for i, r := range recs {
+		sec.Lines[i] = s.Line(r)
+	}
+	return sec
+}
+
+// showTime renders a time in a contact view's lines: RFC 3339 in UTC, "-" when unset.
+func showTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 // ShowContact builds the view of the contact whose id is ref, or else whose email is ref
 // (normalized). Unknown is store.ErrNotFound; an email shared by several contacts is a
 // *RequestError listing their ids.
 func ShowContact(tx *store.Tx, ref string) (ContactView, error) {
+	return NewCatalog(nil).ShowContact(tx, ref)
+}
+
+// ShowContact is the package's ShowContact with this catalog's child kinds.
+func (cat *Catalog) ShowContact(tx *store.Tx, ref string) (ContactView, error) {
 	var v ContactView
 	ref = strings.TrimSpace(ref)
 	if ref == "" {
@@ -64,14 +175,19 @@ func ShowContact(tx *store.Tx, ref string) (ContactView, error) {
 	if v.Dirty, err = tx.IsDirty(c.ID); err != nil {
 		return v, err
 	}
-	if v.Tasks, err = tx.GHLTasksOf(c.ID); err != nil {
-		return v, err
-	}
-	if v.Notes, err = tx.GHLNotesOf(c.ID); err != nil {
-		return v, err
-	}
-	if v.Appointments, err = tx.GHLAppointmentsOf(c.ID); err != nil {
-		return v, err
+	for _, k := range cat.children {
+		if k.Show.Heading == "" {
+			continue
+		}
+		rs, err := tx.ChildrenOf(k.Name, store.SideGHL, c.ID)
+		if err != nil {
+			return v, err
+		}
+		recs := make([]any, len(rs))
+		for i, r := range rs {
+			recs[i] = r
+		}
+		v.Children = append(v.Children, k.Show.section(k.Name, recs))
 	}
 	if v.Outbox, err = tx.OutboxForRecord(store.KindContact, c.ID); err != nil {
 		return v, err
