@@ -360,12 +360,12 @@ func (d *Demo) writeConfig() error {
 	}
 	c := d.Config
 	vals := map[string]string{
-		"DEMO_GHL_URL": c.GHL.BaseURL, "DEMO_LOCATION_ID": c.GHL.LocationID, "DEMO_PTD_URL": c.PTD.REST.BaseURL,
+		"DEMO_GHL_URL": c.GHL.BaseURL, "DEMO_LOCATION_ID": c.GHL.LocationID, "DEMO_PTD_URL": c.PTD.REST().BaseURL,
 		"DEMO_STORE_PATH": c.Store.Path, "DEMO_METRICS_LISTEN": "127.0.0.1:0",
 	}
 	secrets := map[string]struct{ file, value string }{
 		"DEMO_GHL_TOKEN":   {"ghl-token", c.GHL.PrivateToken.Reveal()},
-		"DEMO_PTD_API_KEY": {"ptd-api-key", c.PTD.REST.APIKey.Reveal()},
+		"DEMO_PTD_API_KEY": {"ptd-api-key", c.PTD.REST().APIKey.Reveal()},
 	}
 	stem := strings.TrimSuffix(o.ConfigPath, ".hcl")
 	secretDir := stem + ".secrets"

@@ -239,24 +239,7 @@ admin { listen = "127.0.0.1:0" }
 	if err != nil {
 		t.Fatal(err)
 	}
-	noWatchdog := time.Duration(0)
-	s, err := New(Options{Config: cfg, BuildTwoWay: BuildTwoWay, Notify: func(string) error { return nil }, WatchdogInterval: &noWatchdog})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- s.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		<-done
-		if err := s.Close(context.Background()); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
+	s := runService(t, ctx, Options{Config: cfg, BuildTwoWay: BuildTwoWay})
 	atStart := scrapeFamilies(t, s.MetricsAddr())
 	if err := s.WaitReady(ctx); err != nil {
 		t.Fatal(err)

@@ -41,8 +41,8 @@ func TestSecurityServiceRunLoopKeepsSecretsOut(t *testing.T) {
 	}()
 	cfg := d.Config
 	secrets := []string{cfg.GHL.PrivateToken.Reveal()}
-	if cfg.PTD.REST != nil {
-		secrets = append(secrets, cfg.PTD.REST.APIKey.Reveal())
+	if cfg.PTD.REST() != nil {
+		secrets = append(secrets, cfg.PTD.REST().APIKey.Reveal())
 	}
 	info, err := store.ReadAdminAddr(db)
 	if err != nil {

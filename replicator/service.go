@@ -26,6 +26,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"ptsync/apiclient/ghl"
+	"ptsync/apiclient/ptd"
 	"ptsync/config"
 	"ptsync/metrics"
 	"ptsync/replicator/ingest"
@@ -66,6 +67,9 @@ type Options struct {
 	// after the store and client exist and replaces TwoWay.
 	TwoWay      TwoWay
 	BuildTwoWay func(s *Service) (TwoWay, error)
+	// PTDDrivers are the PT Distinction drivers the configuration may name (default
+	// ptd.Drivers()); tests add one with ptd.Registry.With.
+	PTDDrivers ptd.Registry
 	// Progress receives backfill progress (the demo's progress bar).
 	Progress func(ingest.Progress)
 	// Notify defaults to SdNotify; WatchdogInterval defaults to what systemd announces
@@ -139,6 +143,9 @@ func New(opts Options) (*Service, error) {
 	}
 	if opts.Version == "" {
 		opts.Version = "dev"
+	}
+	if len(opts.PTDDrivers.Names()) == 0 {
+		opts.PTDDrivers = ptd.Drivers()
 	}
 	return &Service{opts: opts, log: opts.Logger, now: opts.Now, reg: opts.Registry, cfg: opts.Config,
 		ready: make(chan struct{})}, nil
