@@ -64,7 +64,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	err := replicator.RunDemo(ctx, replicator.DemoOptions{
 		Contacts: *contacts, Seed: *seed, DBPath: *db, Stderr: stderr, TTY: isTerminal(stderr),
-		LogPath: *logPath, LogLevel: lvl, ConfigTemplate: demoHCL, BuildTwoWay: replicator.BuildTwoWay,
+		LogPath: *logPath, LogLevel: lvl, ConfigTemplate: demoHCL,
 		Command: invokedAs(os.Args[0]),
 	}, *once, stdout)
 	if err != nil {

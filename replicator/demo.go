@@ -66,11 +66,10 @@ type DemoOptions struct {
 	// Stderr receives the progress bar (TTY: redrawn in place) or periodic lines.
 	Stderr io.Writer
 	TTY    bool
-	// BuildTwoWay builds the reconcile side (see Options.BuildTwoWay); default BuildTwoWay.
-	// IngestOnly leaves it out (HighLevel ingestion only).
-	BuildTwoWay func(s *Service) (TwoWay, error)
-	IngestOnly  bool
-	Registry    *prometheus.Registry
+	// IngestOnly leaves the two-way half out (HighLevel ingestion only; see
+	// Options.IngestOnly).
+	IngestOnly bool
+	Registry   *prometheus.Registry
 	// GHLChurn and PTDChurn are the live mode's edits per second in HighLevel (a user's
 	// field, tag, task and note edits; default 2) and in PTD (a coach's; default 1).
 	// StatusEvery is the live status line's period (default 5s).
@@ -151,12 +150,6 @@ func (o *DemoOptions) defaults() {
 	}
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
-	}
-	if o.BuildTwoWay == nil {
-		o.BuildTwoWay = BuildTwoWay
-	}
-	if o.IngestOnly {
-		o.BuildTwoWay = nil
 	}
 	if o.GHLChurn <= 0 {
 		o.GHLChurn = 2
@@ -241,7 +234,7 @@ func StartDemo(ctx context.Context, o DemoOptions) (*Demo, error) {
 	d.bar = newProgressBar(o.Stderr, o.TTY, func() int64 { return d.GHL.Counters().Total })
 	noWatchdog := time.Duration(0)
 	d.Service, err = New(Options{Config: cfg, Logger: d.opts.Logger, Registry: o.Registry, Version: "demo",
-		BuildTwoWay: o.BuildTwoWay, Progress: d.bar.update, Notify: func(string) error { return nil },
+		IngestOnly: o.IngestOnly, Progress: d.bar.update, Notify: func(string) error { return nil },
 		WatchdogInterval: &noWatchdog, MirrorFailCommit: o.MirrorFailCommit, HTTPTransport: o.HTTPTransport})
 	if err != nil {
 		d.Close(ctx)
@@ -410,8 +403,7 @@ func (d *Demo) writeConfig() error {
 func (d *Demo) WaitConverged(ctx context.Context) error {
 	ready := make(chan error, 1)
 	go func() { ready <- d.Service.WaitReady(ctx) }()
-	tw := d.Service.twoWay
-	twoWay := tw.PollPTD != nil && tw.Reconcile != nil && tw.Push != nil
+	twoWay := !d.opts.IngestOnly
 	ptdDone := make(chan error, 1)
 	if twoWay {
 		go func() { ptdDone <- d.Service.RunJob(ctx, config.JobPTD) }()

@@ -239,7 +239,7 @@ admin { listen = "127.0.0.1:0" }
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := runService(t, ctx, Options{Config: cfg, BuildTwoWay: BuildTwoWay})
+	s := runService(t, ctx, Options{Config: cfg})
 	atStart := scrapeFamilies(t, s.MetricsAddr())
 	if err := s.WaitReady(ctx); err != nil {
 		t.Fatal(err)

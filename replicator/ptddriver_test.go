@@ -126,7 +126,7 @@ admin { listen = "127.0.0.1:0" }
 	settings := &memorySettings{Label: "from the file"}
 	cfg.PTD = config.PTD{Driver: "memory", Settings: settings}
 	mem := &memoryPTD{created: map[string]ptdwire.ClientInput{}}
-	s := runService(t, ctx, Options{Config: cfg, BuildTwoWay: BuildTwoWay, PTDDrivers: ptd.Drivers().With(mem.driver())})
+	s := runService(t, ctx, Options{Config: cfg, PTDDrivers: ptd.Drivers().With(mem.driver())})
 	if mem.opened != settings {
 		t.Fatalf("the driver was opened with %+v, want the configuration's block %+v", mem.opened, settings)
 	}

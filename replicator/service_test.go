@@ -299,7 +299,7 @@ func TestShutdownMidBackfillLosesNothing(t *testing.T) {
 	}
 	db.Close()
 
-	svc, err := New(Options{Config: d.Config, Registry: prometheus.NewRegistry(), Notify: func(string) error { return nil }})
+	svc, err := New(Options{Config: d.Config, IngestOnly: true, Registry: prometheus.NewRegistry(), Notify: func(string) error { return nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
