@@ -686,11 +686,11 @@ func (d *decoder) decodeMapping(b *hcl.Block, cfg *Config) {
 		d.enum(fc.Attributes, "conflict", &f.Conflict, ConflictNewest, ConflictGHL, ConflictPTD, ConflictManual)
 		d.boolean(fc.Attributes, "allow_empty", &f.AllowEmpty)
 		// Without explicit ghl/ptd names the label must be a valid name on both sides.
-		if ghlAttr == nil && !ghlFields[f.GHL].known {
+		if ghlAttr == nil && !ghlFields()[f.GHL].known {
 			d.errorAt(fb.LabelRanges[0], "Unknown HighLevel field", "field %q: set ghl = one of %s", name, quoteAll(ghlFieldNames()))
 			continue
 		}
-		if ptdAttr == nil && !ptdFields[f.PTD].known {
+		if ptdAttr == nil && !ptdFields()[f.PTD].known {
 			d.errorAt(fb.LabelRanges[0], "Unknown PTD field", "field %q: set ptd = one of %s", name, quoteAll(ptdFieldNames()))
 			continue
 		}
@@ -700,10 +700,10 @@ func (d *decoder) decodeMapping(b *hcl.Block, cfg *Config) {
 			}
 			return fb.DefRange
 		}
-		if ghlFields[f.GHL].list != ptdFields[f.PTD].list {
-			d.errorAt(at(ptdAttr), "Incompatible fields", "field %q maps HighLevel %q (%s) to PTD %q (%s)", name, f.GHL, kind(ghlFields[f.GHL].list), f.PTD, kind(ptdFields[f.PTD].list))
-		} else if ghlFields[f.GHL].list != (f.Normalizer == NormalizeTags) {
-			d.errorAt(at(normAttr), "Incompatible normalizer", "field %q: the tags normalizer is for list fields and list fields need it; %q is %s", name, f.GHL, kind(ghlFields[f.GHL].list))
+		if ghlFields()[f.GHL].list != ptdFields()[f.PTD].list {
+			d.errorAt(at(ptdAttr), "Incompatible fields", "field %q maps HighLevel %q (%s) to PTD %q (%s)", name, f.GHL, kind(ghlFields()[f.GHL].list), f.PTD, kind(ptdFields()[f.PTD].list))
+		} else if ghlFields()[f.GHL].list != (f.Normalizer == NormalizeTags) {
+			d.errorAt(at(normAttr), "Incompatible normalizer", "field %q: the tags normalizer is for list fields and list fields need it; %q is %s", name, f.GHL, kind(ghlFields()[f.GHL].list))
 		}
 		if first, dup := byGHL[f.GHL]; dup {
 			d.errorAt(at(ghlAttr), "Duplicate mapping", "HighLevel field %q is already mapped by the field at %s", f.GHL, pos(first))

@@ -77,6 +77,9 @@ type DemoOptions struct {
 	StatusEvery        time.Duration
 	// Command is how the reader runs ptsync ("go run ." or "ptsync"), for the summary.
 	Command string
+	// Now is the demo's clock, which the service and the generated data share (default
+	// time.Now).
+	Now func() time.Time
 	// MirrorFailCommit injects failed mirror commits and HTTPTransport carries the
 	// service's HighLevel requests (tests; see the Options fields of the same names).
 	MirrorFailCommit func() error
@@ -124,6 +127,9 @@ type Demo struct {
 }
 
 func (o *DemoOptions) defaults() {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	if o.Contacts <= 0 {
 		o.Contacts = 2000
 	}
@@ -173,7 +179,7 @@ func DemoLogPath(dbPath string) string { return strings.TrimSuffix(dbPath, ".db"
 // configuration files.
 func StartDemo(ctx context.Context, o DemoOptions) (*Demo, error) {
 	o.defaults()
-	d := &Demo{opts: o, started: time.Now(), runDone: make(chan struct{}), logCount: &levelCounter{}}
+	d := &Demo{opts: o, started: o.Now(), runDone: make(chan struct{}), logCount: &levelCounter{}}
 	if err := d.openLog(); err != nil {
 		return nil, err
 	}
@@ -185,7 +191,7 @@ func StartDemo(ctx context.Context, o DemoOptions) (*Demo, error) {
 		d.Close(ctx)
 		return nil, fmt.Errorf("cannot start highlevel simulator: %w", err)
 	}
-	people := gen.NewAt(o.Seed, time.Now()).People(o.Contacts)
+	people := gen.NewAt(o.Seed, o.Now()).People(o.Contacts)
 	d.GHL.SeedPeople(people)
 	d.people = len(people)
 	d.PTD = ptdsim.New(ptdsim.Options{Seed: uint64(o.Seed)})
@@ -231,9 +237,9 @@ func StartDemo(ctx context.Context, o DemoOptions) (*Demo, error) {
 		d.Close(ctx)
 		return nil, err
 	}
-	d.bar = newProgressBar(o.Stderr, o.TTY, func() int64 { return d.GHL.Counters().Total })
+	d.bar = newProgressBar(o.Stderr, o.TTY, o.Now, func() int64 { return d.GHL.Counters().Total })
 	noWatchdog := time.Duration(0)
-	d.Service, err = New(Options{Config: cfg, Logger: d.opts.Logger, Registry: o.Registry, Version: "demo",
+	d.Service, err = New(Options{Config: cfg, Logger: d.opts.Logger, Registry: o.Registry, Now: o.Now, Version: "demo",
 		IngestOnly: o.IngestOnly, Progress: d.bar.update, Notify: func(string) error { return nil },
 		WatchdogInterval: &noWatchdog, MirrorFailCommit: o.MirrorFailCommit, HTTPTransport: o.HTTPTransport})
 	if err != nil {
@@ -425,7 +431,7 @@ func (d *Demo) WaitConverged(ctx context.Context) error {
 		}
 	}
 	d.mu.Lock()
-	d.readyAt, d.backfillCalls = time.Now(), d.GHL.Counters().Total
+	d.readyAt, d.backfillCalls = d.opts.Now(), d.GHL.Counters().Total
 	d.mu.Unlock()
 	if err := <-ptdDone; err != nil {
 		return fmt.Errorf("cannot converge: %w", err)
@@ -472,7 +478,7 @@ func (d *Demo) WaitConverged(ctx context.Context) error {
 
 func (d *Demo) markConverged() {
 	d.mu.Lock()
-	d.convergedAt = time.Now()
+	d.convergedAt = d.opts.Now()
 	d.mu.Unlock()
 }
 
@@ -565,7 +571,7 @@ func (d *Demo) Summary() DemoSummary {
 	d.mu.Lock()
 	readyAt, convergedAt, backfillCalls := d.readyAt, d.convergedAt, d.backfillCalls
 	d.mu.Unlock()
-	now := time.Now()
+	now := d.opts.Now()
 	if convergedAt.IsZero() {
 		convergedAt = now
 	}
@@ -915,7 +921,7 @@ func (d *Demo) CoachEdit(r *rand.Rand) (PTDEdit, error) {
 		e.Kind, e.Value = EditTag, tags[r.IntN(len(tags))]
 		_, err = d.PTD.TagClient(c.ID, []string{e.Value}, nil)
 	case 2:
-		due := time.Now().UTC().Add(time.Duration(1+r.IntN(10)) * 24 * time.Hour).Truncate(time.Second).Format(time.RFC3339)
+		due := d.opts.Now().UTC().Add(time.Duration(1+r.IntN(10)) * 24 * time.Hour).Truncate(time.Second).Format(time.RFC3339)
 		e.Kind, e.Value = EditTask, "Coach check-in"
 		f := false
 		_, err = d.PTD.CreateTask(c.ID, ptdwire.TaskInput{Title: str(e.Value), DueAt: &due, Completed: &f})
@@ -1014,7 +1020,7 @@ func (d *Demo) Live(ctx context.Context, w io.Writer) LiveStats {
 		d.coachEdits = append(d.coachEdits, e)
 		d.mu.Unlock()
 	})
-	start := time.Now()
+	start := d.opts.Now()
 	type snap struct {
 		ghlEdits, ptdEdits int
 		pushed             map[string]int
@@ -1049,7 +1055,7 @@ func (d *Demo) Live(ctx context.Context, w io.Writer) LiveStats {
 				held = len(cs)
 				return err
 			})
-			el := time.Since(start).Round(time.Second)
+			el := d.opts.Now().Sub(start).Round(time.Second)
 			// As `ptsync run`, live mode keeps going through failing jobs (a full disk, a
 			// refused credential) and recovers by itself; the line says why it is not ready.
 			health := ""

@@ -38,7 +38,7 @@ func TestSummaryTryNextSpeaksTheReadersCommand(t *testing.T) {
 // (the float was converted to a Duration before it was multiplied by a second).
 func TestProgressETAKeepsFractions(t *testing.T) {
 	var out bytes.Buffer
-	b := newProgressBar(&out, false, nil)
+	b := newProgressBar(&out, false, time.Now, nil)
 	b.update(ingest.Progress{Phase: ingest.PhaseChildren, Done: 0, Total: 20})
 	b.phaseStart = time.Now().Add(-time.Second) // 11 done in the first second
 	b.last = time.Time{}

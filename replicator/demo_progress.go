@@ -19,6 +19,7 @@ const phasePush = "push"
 type progressBar struct {
 	w     io.Writer
 	tty   bool
+	now   func() time.Time
 	calls func() int64 // HighLevel requests so far, for the request rate
 
 	mu         sync.Mutex
@@ -30,8 +31,8 @@ type progressBar struct {
 	shownFinal bool // the phase's 100% line is out
 }
 
-func newProgressBar(w io.Writer, tty bool, calls func() int64) *progressBar {
-	return &progressBar{w: w, tty: tty, calls: calls}
+func newProgressBar(w io.Writer, tty bool, now func() time.Time, calls func() int64) *progressBar {
+	return &progressBar{w: w, tty: tty, now: now, calls: calls}
 }
 
 var phaseLabels = map[string]string{ingest.PhaseContacts: "contacts", ingest.PhaseChildren: "children", phasePush: "pushing"}
@@ -40,7 +41,7 @@ var phaseLabels = map[string]string{ingest.PhaseContacts: "contacts", ingest.Pha
 func (b *progressBar) update(p ingest.Progress) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	now := time.Now()
+	now := b.now()
 	if p.Phase == ingest.PhaseDone {
 		b.endLine()
 		fmt.Fprintf(b.w, "backfill complete: %s contacts with their tasks, notes and appointments\n", thousands(int64(p.Done)))

@@ -223,7 +223,7 @@ func (s *Service) buildClient(ctx context.Context, cfg *config.Config) (*ghl.Cli
 		o := cfg.GHL.OAuth
 		src, err := ghl.NewOAuthSource(ghl.OAuthSourceOptions{
 			Location: cfg.GHL.LocationID, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
-			TokenURL: o.TokenURL, Store: ghl.NewFileTokenStore(o.TokenFile), Logger: s.log, Clock: s.now, Observer: obs,
+			TokenURL: o.TokenURL, Store: &ghl.FileTokenStore{Path: o.TokenFile, Clock: s.now}, Logger: s.log, Clock: s.now, Observer: obs,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("cannot open service: %w", err)

@@ -100,7 +100,9 @@ func post(url string, body []byte, header, sig string) (int, error) {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(header, sig)
-	resp, err := http.DefaultClient.Do(req)
+	// A client of its own with a timeout: a receiver that stops answering fails the post
+	// instead of hanging the demo or the test that sent it.
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("cannot post webhook: %w", err)
 	}

@@ -53,9 +53,12 @@ const (
 	numCaps
 )
 
-var capNames = [numCaps]string{"clients.read", "clients.create", "clients.update", "tags", "groups",
-	"groups.remove", "packages", "catalog", "access", "access.print_only", "tasks", "notes",
-	"appointments", "reminders", "update_events"}
+// capNames are the capabilities' stable names, in declaration order.
+func capNames() [numCaps]string {
+	return [numCaps]string{"clients.read", "clients.create", "clients.update", "tags", "groups",
+		"groups.remove", "packages", "catalog", "access", "access.print_only", "tasks", "notes",
+		"appointments", "reminders", "update_events"}
+}
 
 // AllCapabilities lists every capability a driver can declare, in declaration order.
 func AllCapabilities() []Capability {
@@ -69,7 +72,7 @@ func AllCapabilities() []Capability {
 // String returns the capability's stable name, used in logs, metrics and errors.
 func (c Capability) String() string {
 	if c < numCaps {
-		return capNames[c]
+		return capNames()[c]
 	}
 	return fmt.Sprintf("capability(%d)", uint8(c))
 }

@@ -140,8 +140,8 @@ func NewREST(o RESTOptions) (*REST, error) {
 // Operations lists the operation labels the driver reports to its Observer, one per call of
 // the contract, so that the service can declare them at start.
 func (r *REST) Operations() []string {
-	out := make([]string, len(restOps))
-	for i, op := range restOps {
+	out := make([]string, len(restOps()))
+	for i, op := range restOps() {
 		out[i] = operationLabel(op)
 	}
 	return out

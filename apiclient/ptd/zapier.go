@@ -36,6 +36,8 @@ type ZapierOptions struct {
 	Hooks      ZapierHooks
 	HTTPClient *http.Client // default: 30 s timeout
 	Logger     hclog.Logger
+	// Clock times each POST for the Observer (default time.Now).
+	Clock func() time.Time
 	// Observer receives every POST attempt and retry, under the operation "zapier-" and the
 	// action ("zapier-add-client"; see Operations); nil discards them.
 	Observer Observer
@@ -64,6 +66,7 @@ type Zapier struct {
 	caps  Capabilities
 	hc    *http.Client
 	log   hclog.Logger
+	clock func() time.Time
 	retryPolicy
 	obs Observer
 }
@@ -92,7 +95,7 @@ func openZapier(_ context.Context, cfg config.PTD, deps Deps) (Adapter, error) {
 		return nil, fmt.Errorf("cannot create ptd zapier driver: %w: no zapier block", ErrInvalidInput)
 	}
 	return NewZapier(ZapierOptions{Hooks: zapierHooks(z), HTTPClient: &http.Client{Timeout: z.Timeout},
-		Logger: deps.Logger, Observer: deps.Observer})
+		Logger: deps.Logger, Clock: deps.Clock, Observer: deps.Observer})
 }
 
 // receiveZapier is the trigger handler when a trigger_secret is configured, else nil.
@@ -141,7 +144,10 @@ func zapierCaps(h ZapierHooks) Capabilities {
 // NewZapier validates the hook URLs and returns a driver whose capabilities follow from them.
 func NewZapier(o ZapierOptions) (*Zapier, error) {
 	z := &Zapier{hooks: map[string]Secret{}, hc: orDefaultHTTP(o.HTTPClient), log: orNullLogger(o.Logger), obs: orNopObserver(o.Observer),
-		retryPolicy: newRetryPolicy(o.Sleep, o.MaxRetries, o.BaseBackoff, o.MaxBackoff, 500*time.Millisecond)}
+		clock: o.Clock, retryPolicy: newRetryPolicy(o.Sleep, o.MaxRetries, o.BaseBackoff, o.MaxBackoff, 500*time.Millisecond)}
+	if z.clock == nil {
+		z.clock = time.Now
+	}
 	for _, h := range zapierActions(o.Hooks) {
 		if h.url.IsZero() {
 			continue
@@ -201,10 +207,10 @@ func (z *Zapier) post(ctx context.Context, op string, a ptdwire.ZapierAction, id
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Idempotency-Key", a.IdempotencyKey)
 		req.Header.Set("User-Agent", "ptsync")
-		start := time.Now()
+		start := z.clock()
 		resp, err := z.hc.Do(req)
 		if err != nil {
-			z.obs.ObserveRequest(zapierOperation(a.Action), 0, time.Since(start))
+			z.obs.ObserveRequest(zapierOperation(a.Action), 0, z.clock().Sub(start))
 			if ctx.Err() != nil {
 				return "", fmt.Errorf("cannot %s: %w", op, ctx.Err())
 			}
@@ -223,7 +229,7 @@ func (z *Zapier) post(ctx context.Context, op string, a ptdwire.ZapierAction, id
 		}
 		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
-		z.obs.ObserveRequest(zapierOperation(a.Action), resp.StatusCode, time.Since(start))
+		z.obs.ObserveRequest(zapierOperation(a.Action), resp.StatusCode, z.clock().Sub(start))
 		if resp.StatusCode/100 == 2 {
 			var out ptdwire.ZapierHookResponse
 			if err := json.Unmarshal(raw, &out); err != nil || out.Status != "success" {
