@@ -47,7 +47,7 @@ ghl {
 
   search_page_limit = 500    # POST /contacts/search page size, 1..500
   sweep_page_limit  = 100    # GET /contacts/ page size for the full sweep, 1..100
-  search_overlap    = "2m"   # incremental search re-reads this window before the cursor
+  search_overlap    = "2m"   # incremental search re-reads this window before the cursor (which stays this far behind the request time)
   children_period   = "24h"  # every contact's tasks/notes/appointments are refreshed at least this often
   timeout           = "30s"  # per-request timeout
 }

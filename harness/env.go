@@ -83,6 +83,8 @@ type Result struct {
 	RSSEnd     int64
 	// Breaker is ptsync_breaker_transitions_total summed by the state entered.
 	Breaker map[string]float64
+	// FutureStamps is ptsync_future_timestamps_total by side (ghl, ptd), summed likewise.
+	FutureStamps map[string]float64
 	// Faults are the injected faults and refusals the HighLevel simulator counted.
 	Faults   map[string]int64
 	Duration time.Duration
@@ -197,7 +199,7 @@ func setup(ctx context.Context, o Options, name string, simArgs []string) (*env,
 		return nil, fmt.Errorf("cannot create scenario directory: %w", err)
 	}
 	e := &env{o: o, name: name, rng: rand.New(rand.NewPCG(uint64(o.Seed), 0x4a55)), spent: map[string]bool{},
-		res: &Result{Scenario: name, Integrity: "not checked", Breaker: map[string]float64{}, Faults: map[string]int64{}}, started: time.Now()}
+		res: &Result{Scenario: name, Integrity: "not checked", Breaker: map[string]float64{}, FutureStamps: map[string]float64{}, Faults: map[string]int64{}}, started: time.Now()}
 	var err error
 	if e.simLog, err = os.Create(filepath.Join(dir, "sim.log")); err != nil {
 		return nil, fmt.Errorf("cannot create simulator log: %w", err)
@@ -428,6 +430,9 @@ func (e *env) finish(ctx context.Context, l *Ledger) error {
 		if m, err := Scrape(ctx, e.metrics); err == nil {
 			for _, st := range []string{"open", "half-open", "closed"} {
 				e.res.Breaker[st] += SumMetric(m, "ptsync_breaker_transitions_total", `state="`+st+`"`)
+			}
+			for _, side := range []string{"ghl", "ptd"} {
+				e.res.FutureStamps[side] += SumMetric(m, "ptsync_future_timestamps_total", `side="`+side+`"`)
 			}
 		}
 		if err := e.checkTokenGap(ctx); err != nil {

@@ -143,6 +143,8 @@ type SoakOptions struct {
 // Listings lie for a while on each side (listingFaults): an empty PTD client listing, then an
 // empty HighLevel listing and search, then a truncated one, each long enough for a sweep or
 // two, under the delete policy print_only: the sweep guard must hold them all.
+// Now and then a timestamp from the future, on either side: 10 % of HighLevel's search answers
+// and of PTD's listing answers show their first record stamped 2030-01-01.
 func Soak(ctx context.Context, o SoakOptions) (Result, error) {
 	if o.Duration <= 0 {
 		o.Duration = 60 * time.Second
@@ -169,9 +171,10 @@ func Soak(ctx context.Context, o SoakOptions) (Result, error) {
 	}
 	l := NewLedger(pairs)
 	stop, wait := e.churn(ctx, l)
-	ghlBase := GHLFaults{ErrorRate: 0.10, ResetRate: 0.02, MalformedRate: 0.01, LatencyMin: "50ms", LatencyMax: "500ms"}
+	ghlBase := GHLFaults{ErrorRate: 0.10, ResetRate: 0.02, MalformedRate: 0.01, LatencyMin: "50ms", LatencyMax: "500ms",
+		FutureTimestampRate: 0.1}
 	ptdBase := func() PTDFaults {
-		return PTDFaults{ErrorRate: 0.10, ErrorStatus: 503, LatencyMs: int64(50 + e.rng.IntN(451))}
+		return PTDFaults{ErrorRate: 0.10, ErrorStatus: 503, LatencyMs: int64(50 + e.rng.IntN(451)), FutureStampRate: 0.1}
 	}
 	steps := []func() error{
 		func() error { return e.g.SetFaults(ctx, ghlBase) },
@@ -316,6 +319,10 @@ func PrintTable(w io.Writer, rs []Result) {
 		if r.RSSStart > 0 {
 			extra = append(extra, fmt.Sprintf("RSS after backfill %.1f MiB, at the end of the faults %.1f MiB (x%.2f)",
 				float64(r.RSSStart)/(1<<20), float64(r.RSSEnd)/(1<<20), float64(r.RSSEnd)/float64(r.RSSStart)))
+		}
+		if r.FutureStamps["ghl"]+r.FutureStamps["ptd"] > 0 {
+			extra = append(extra, fmt.Sprintf("records read stamped in the future (ptsync counted): ghl %.0f, ptd %.0f",
+				r.FutureStamps["ghl"], r.FutureStamps["ptd"]))
 		}
 		if len(r.Breaker) > 0 && r.Breaker["open"]+r.Breaker["half-open"]+r.Breaker["closed"] > 0 {
 			extra = append(extra, fmt.Sprintf("breaker transitions: open %.0f, half-open %.0f, closed %.0f",

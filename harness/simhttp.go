@@ -150,6 +150,9 @@ type GHLFaults struct {
 	MalformedRate float64 `json:"malformedRate"`
 	LatencyMin    string  `json:"latencyMin,omitempty"`
 	LatencyMax    string  `json:"latencyMax,omitempty"`
+	// FutureTimestampRate restamps the first contact of that share of search answers
+	// 2030-01-01 (ghlsim.Faults.FutureTimestampRate).
+	FutureTimestampRate float64 `json:"futureTimestampRate,omitempty"`
 }
 
 // SetFaults replaces the random faults; the zero value turns them off.
@@ -282,6 +285,9 @@ type PTDFaults struct {
 	ErrorStatus       int     `json:"errorStatus,omitempty"`
 	LatencyMs         int64   `json:"latencyMs,omitempty"`
 	RetryAfterSeconds int64   `json:"retryAfterSeconds,omitempty"`
+	// FutureStampRate restamps the first client of that share of listing answers 2030-01-01
+	// (ptdsim.Faults.FutureStampRate).
+	FutureStampRate float64 `json:"futureStampRate,omitempty"`
 }
 
 // SetFaults replaces the injected faults; the zero value turns them off.

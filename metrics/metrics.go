@@ -139,6 +139,7 @@ type Metrics struct {
 	remindersSent  prometheus.Counter
 	childRefreshes *prometheus.CounterVec
 	buildInfo      *prometheus.GaugeVec
+	futureStamps   *prometheus.CounterVec
 
 	op operatorMetrics // operator.go
 }
@@ -279,6 +280,13 @@ func New(reg prometheus.Registerer) *Metrics {
 		Namespace: Namespace, Subsystem: "children", Name: "refreshes_total",
 		Help: "Per-contact child refreshes (tasks, notes, appointments), by why the contact was picked (dirty or sweep).",
 	}, []string{"kind", "reason"})
+	m.futureStamps = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "future_timestamps_total",
+		Help: "Records (versions) read with a timestamp later than the answer that carried them, by side (ghl, ptd): applied, but the poll cursor was held at the request time.",
+	}, []string{"side"})
+	for _, side := range []string{UpstreamGHL, UpstreamPTD} {
+		m.futureStamps.WithLabelValues(side) // at 0 from start (declare.go)
+	}
 	m.buildInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: Namespace, Name: "build_info",
 		Help: "Always 1; the labels carry the ptsync version and the Go version it was built with.",
@@ -300,7 +308,7 @@ func (m *Metrics) collectors() []prometheus.Collector {
 		m.outboxEntries, m.outboxOldest, m.deadLetters, m.conflicts, m.quarantine, m.sweepsHeld, m.sweepsWaiting,
 		m.pushes, m.reconcile, m.webhooks, m.backfillDone, m.backfillTotal,
 		m.capabilityMiss, m.remindersSent, m.childRefreshes, m.buildInfo,
-		m.op.mirrorWriteErrors, m.op.notReady,
+		m.op.mirrorWriteErrors, m.op.notReady, m.futureStamps,
 	}
 }
 
@@ -509,6 +517,15 @@ func (m *Metrics) ChildrenRefreshed(kind, reason string) {
 		return
 	}
 	m.childRefreshes.WithLabelValues(m.guard.value("kind", kind), m.guard.value("reason", reason)).Inc()
+}
+
+// FutureTimestamp counts one record version stamped later than the answer that carried it
+// (side: UpstreamGHL or UpstreamPTD). Count each version once, not on every re-read.
+func (m *Metrics) FutureTimestamp(side string) {
+	if m == nil {
+		return
+	}
+	m.futureStamps.WithLabelValues(m.guard.value("side", side)).Inc()
 }
 
 // labelGuard caps the number of distinct values per label name. Label values are meant to be

@@ -69,6 +69,7 @@ func observeAll(m *Metrics) {
 	m.ChildrenRefreshed("tasks", "dirty")
 	m.MirrorWriteFailed("no_space")
 	m.SetNotReady(NotReadyMirrorWrite, true)
+	m.FutureTimestamp(UpstreamGHL)
 }
 
 func TestLint(t *testing.T) {

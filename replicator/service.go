@@ -194,6 +194,9 @@ func (s *Service) Open(ctx context.Context) error {
 		return fmt.Errorf("cannot open service: %w", err)
 	}
 	s.db = db
+	if err := s.repairFutureCursors(cfg); err != nil {
+		return err
+	}
 	s.m.SetMirrorCounter(s.mirrorCounts)
 	if s.client, err = s.buildClient(ctx, cfg); err != nil {
 		return err
@@ -212,6 +215,22 @@ func (s *Service) Open(ctx context.Context) error {
 	s.declareMetrics(cfg)
 	if err := s.openListeners(ctx, cfg); err != nil {
 		return err
+	}
+	return nil
+}
+
+// repairFutureCursors pulls back, with one warning each, the cursors a mirror written before
+// cursors were bounded may hold in the future: one record stamped 2030 moved such a cursor
+// years ahead and every later edit was skipped (store.RepairFutureCursors).
+func (s *Service) repairFutureCursors(cfg *config.Config) error {
+	now := s.now().UTC()
+	repairs, err := s.db.RepairFutureCursors(now, cfg.GHL.SearchOverlap)
+	if err != nil {
+		return fmt.Errorf("cannot open service: %w", err)
+	}
+	for _, r := range repairs {
+		s.log.Warn("cursor was ahead of the clock; pulled back to re-read what it skipped", "cursor", r.Name,
+			"through", r.Was.Format(time.RFC3339Nano), "now", now.Format(time.RFC3339), "pulled_back_to", r.To.Format(time.RFC3339Nano))
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"ptsync/apiclient/ghlwire"
 )
@@ -53,6 +54,15 @@ func Operations(withOAuth bool) []string {
 }
 
 func esc(s string) string { return url.PathEscape(s) }
+
+// answerDate is the server's clock in an answer's Date header; zero when absent or unreadable.
+func answerDate(h http.Header) time.Time {
+	t, err := http.ParseTime(h.Get("Date"))
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
 
 // GetContact returns one contact (GET /contacts/{id}). Raw holds the object as received.
 func (c *Client) GetContact(ctx context.Context, id string) (ghlwire.Contact, error) {
@@ -261,6 +271,10 @@ type SearchResult struct {
 	Contacts []ghlwire.Contact // each with its SearchAfter cursor
 	Total    int
 	TraceID  string
+	// Sent is the client's clock when the request was first sent; Date is HighLevel's clock
+	// when it answered (the Date header), zero when the answer carried none. Together they
+	// bound what a cursor may claim from this answer (store.NewSignpost).
+	Sent, Date time.Time
 }
 
 // SearchContacts runs one page of POST /contacts/search (read-only, so retried).
@@ -272,6 +286,7 @@ func (c *Client) SearchContacts(ctx context.Context, req ghlwire.SearchRequest) 
 	if req.PageLimit <= 0 {
 		req.PageLimit = 100
 	}
+	sent := c.now()
 	r, err := c.do(ctx, call{op: OpSearchContacts, method: http.MethodPost, path: "/contacts/search", body: req, idempotent: true})
 	if err != nil {
 		return SearchResult{}, err
@@ -284,7 +299,7 @@ func (c *Client) SearchContacts(ctx context.Context, req ghlwire.SearchRequest) 
 	if err := decodeInto(OpSearchContacts, r, &env); err != nil {
 		return SearchResult{}, err
 	}
-	out := SearchResult{Total: env.Total, TraceID: env.TraceID}
+	out := SearchResult{Total: env.Total, TraceID: env.TraceID, Sent: sent, Date: answerDate(r.header)}
 	out.Contacts, err = decodeContacts(OpSearchContacts, env.Contacts)
 	return out, err
 }

@@ -118,6 +118,8 @@ type SearchPage struct {
 	Total    int
 	Next     []any
 	Last     bool
+	// Sent and Date are the page's request time by our clock and HighLevel's (see SearchResult).
+	Sent, Date time.Time
 }
 
 // SearchPages iterates POST /contacts/search with searchAfter paging, starting after
@@ -142,7 +144,7 @@ func (c *Client) SearchPages(ctx context.Context, req ghlwire.SearchRequest) ite
 				yield(SearchPage{}, err)
 				return
 			}
-			page := SearchPage{Contacts: res.Contacts, Total: res.Total, Next: req.SearchAfter}
+			page := SearchPage{Contacts: res.Contacts, Total: res.Total, Next: req.SearchAfter, Sent: res.Sent, Date: res.Date}
 			page.Last = len(res.Contacts) < req.PageLimit
 			if n := len(res.Contacts); n > 0 {
 				sa := res.Contacts[n-1].SearchAfter

@@ -160,7 +160,8 @@ type Adapter interface {
 	Capabilities() Capabilities
 
 	// ListClientsPage returns clients changed strictly after cursor ("" = from the start),
-	// ordered by (updatedAt, id); NextCursor is "" on the last page. limit is 1..500.
+	// ordered by (updatedAt, id); NextCursor is "" on the last page. limit is 1..500. The
+	// page's Date is the server's clock when it answered, zero when the driver cannot tell.
 	ListClientsPage(ctx context.Context, cursor string, limit int) (ptdwire.ClientPage, error)
 	// GetClient returns one client with its current ETag.
 	GetClient(ctx context.Context, id string) (ptdwire.Client, error)

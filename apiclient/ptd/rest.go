@@ -354,7 +354,12 @@ func (r *REST) ListClientsPage(ctx context.Context, cursor string, limit int) (p
 	if cursor != "" {
 		q.Set("updatedAfter", cursor)
 	}
-	_, err := r.do(ctx, call{op: op, method: http.MethodGet, path: "/v1/clients", query: q, idempotent: true, out: &page})
+	h, err := r.do(ctx, call{op: op, method: http.MethodGet, path: "/v1/clients", query: q, idempotent: true, out: &page})
+	if err == nil {
+		if t, perr := http.ParseTime(h.Get("Date")); perr == nil {
+			page.Date = t.UTC()
+		}
+	}
 	if err == nil && page.NextCursor == cursor && cursor != "" {
 		return page, fmt.Errorf("cannot %s: %w: server repeated cursor %q", op, ErrServer, cursor)
 	}

@@ -294,3 +294,17 @@ func TestRESTConcurrentUpdates(t *testing.T) {
 	}
 	t.Logf("lost races resolved by re-reading: %d", lost)
 }
+
+// TestRESTListingCarriesTheServerClock: a listing page's Date is the server's clock from the
+// answer's Date header (the simulator's frozen clock, not the host's), which bounds the poll
+// cursor (store.NewSignpost).
+func TestRESTListingCarriesTheServerClock(t *testing.T) {
+	e := newEnv(t, ptdsim.Options{Clock: frozen}, nil)
+	page, err := e.rest.ListClientsPage(context.Background(), "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !page.Date.Equal(frozen()) {
+		t.Fatalf("page date %s, want the server's %s", page.Date, frozen())
+	}
+}

@@ -6,6 +6,8 @@
 // types. Times are RFC 3339 in UTC.
 package ptdwire
 
+import "time"
+
 // Access levels a PTD client can have.
 const (
 	AccessOnline    = "online"
@@ -53,6 +55,9 @@ type ClientInput struct {
 type ClientPage struct {
 	Clients    []Client `json:"clients"`
 	NextCursor string   `json:"nextCursor,omitempty"`
+	// Date is not in the body: the rest driver sets it from the answer's Date header, the
+	// server's clock when it answered (zero when absent), to bound the poll cursor.
+	Date time.Time `json:"-"`
 }
 
 // Group is a PTD client group.

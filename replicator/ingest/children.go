@@ -404,8 +404,9 @@ func (p *Poller) refreshOne(ctx context.Context, id string, set Settings, snap q
 			if err == nil {
 				r.ChildrenFetchedAt = old.ChildrenFetchedAt
 			}
-			// The pusher may have stored a newer copy while the GET was in flight.
-			if err != nil || !old.DateUpdated.After(r.DateUpdated) {
+			// The pusher may have stored a newer copy while the GET was in flight; a copy
+			// stamped in the future is not newer, only wrong.
+			if err != nil || !old.DateUpdated.After(r.DateUpdated) || store.NewSignpost(time.Time{}, now, 0).Future(old.DateUpdated) {
 				if err := tx.PutGHLContact(&r); err != nil {
 					return err
 				}

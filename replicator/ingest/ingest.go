@@ -24,7 +24,10 @@ import (
 
 // Cursor names this package keeps in the store.
 const (
-	// CursorSearch is the incremental search position: Through is the greatest dateUpdated read.
+	// CursorSearch is the incremental search position: Through is the greatest dateUpdated
+	// read, but never later than the signpost of the answer that carried it (the request
+	// time less the overlap, see store.Signpost): a contact stamped in the future is applied
+	// and re-read, it does not move the cursor.
 	CursorSearch = "ghl.contacts.search"
 	// CursorSweep is the position of the sweep in progress (Value: the GET /contacts/ cursor,
 	// "complete" after a complete sweep).
@@ -46,8 +49,10 @@ type Settings struct {
 	// amplification) but hold more of bbolt's copies of touched leaves in memory per commit:
 	// at 100,000 contacts, 1,000 gave +18 % contacts/s and +41 % peak heap (docs/performance.md).
 	SearchBatch    int
-	SweepPageLimit int           // default 100
-	Overlap        time.Duration // re-read window before the search cursor; default 2m
+	SweepPageLimit int // default 100
+	// Overlap is the re-read window before the search cursor, and how far behind the request
+	// time (by HighLevel's clock) the cursor stays (store.Signpost); default 2m.
+	Overlap time.Duration
 	// ChildrenPeriod: every contact's children are refreshed at least this often (default 24h).
 	ChildrenPeriod time.Duration
 	// ChildrenInterval is how often the children job runs (from its schedule); it sets how many
@@ -270,6 +275,7 @@ type fetchedPage struct {
 	rows  int
 	next  []any
 	total int
+	sp    store.Signpost // of the request that returned the page
 	err   error
 }
 
@@ -307,7 +313,8 @@ func (p *Poller) search(ctx context.Context, progress func(done, total int), fir
 		for page, err := range p.c.SearchPages(fctx, req) {
 			fp := fetchedPage{err: err}
 			if err == nil {
-				fp = fetchedPage{recs: p.toContacts(page.Contacts, set), rows: len(page.Contacts), next: page.Next, total: page.Total}
+				fp = fetchedPage{recs: p.toContacts(page.Contacts, set), rows: len(page.Contacts), next: page.Next, total: page.Total,
+					sp: store.NewSignpost(page.Date, page.Sent, set.Overlap)}
 			}
 			select {
 			case pages <- fp:
@@ -358,11 +365,11 @@ func (p *Poller) search(ctx context.Context, progress func(done, total int), fir
 					recs = append(recs, b.recs...)
 				}
 			}
+			// The newest request of the batch bounds its cursor; a contact stamped after it
+			// sorts last in every later walk, so it is re-read (one row) until time catches up.
 			last := batch[len(batch)-1]
-			changed, unchanged, err := p.commitRecords(recs, firstSync, func(tx *store.Tx, maxSeen time.Time) error {
-				if maxSeen.After(through) {
-					through = maxSeen
-				}
+			changed, unchanged, err := p.commitRecords(recs, firstSync, last.sp, func(tx *store.Tx, maxSeen time.Time) error {
+				through = last.sp.Through(through, maxSeen)
 				return tx.SetCursor(CursorSearch, store.Cursor{Value: encodeCursor(last.next), Covers: store.GHLContacts, Through: through})
 			})
 			if err != nil {
@@ -394,9 +401,9 @@ func encodeCursor(v any) string {
 }
 
 // commitPage upserts a page of contacts and runs extra (the cursor write) in the same
-// transaction (see commitRecords).
+// transaction (see commitRecords); our clock stands for the time of the listing request.
 func (p *Poller) commitPage(rows []ghlwire.Contact, extra func(tx *store.Tx, maxSeen time.Time) error) (changed, unchanged int, err error) {
-	return p.commitRecords(p.toContacts(rows, p.settings()), false, extra)
+	return p.commitRecords(p.toContacts(rows, p.settings()), false, store.NewSignpost(time.Time{}, p.now(), 0), extra)
 }
 
 // toContacts converts wire contacts to records, leaving out (and logging) malformed ones.
@@ -416,13 +423,17 @@ func (p *Poller) toContacts(rows []ghlwire.Contact, set Settings) []store.GHLCon
 
 // commitRecords upserts contacts and runs extra (the cursor write) in one transaction. A
 // row whose (id, dateUpdated) the mirror already holds is not written; a row older than the
-// mirror's copy (a lagging search) is ignored. New or changed contacts are marked dirty so
-// their children are refreshed first, except, when firstSync is set, contacts new to the
-// mirror: the first full sync fetches the children of every contact never fetched, and the
-// children index already puts them first, so the mark would only cost a write.
-func (p *Poller) commitRecords(recs []store.GHLContact, firstSync bool, extra func(tx *store.Tx, maxSeen time.Time) error) (changed, unchanged int, err error) {
+// mirror's copy (a lagging search) is ignored, unless that copy is stamped in the future of
+// sp (a wrong stamp must not shadow the contact's real edits for years). New or changed
+// contacts are marked dirty so their children are refreshed first, except, when firstSync
+// is set, contacts new to the mirror: the first full sync fetches the children of every
+// contact never fetched, and the children index already puts them first, so the mark would
+// only cost a write. A written contact stamped in the future of sp is counted and logged
+// once, after the commit: its re-reads are unchanged rows and say nothing.
+func (p *Poller) commitRecords(recs []store.GHLContact, firstSync bool, sp store.Signpost, extra func(tx *store.Tx, maxSeen time.Time) error) (changed, unchanged int, err error) {
+	var future []*store.GHLContact
 	err = p.db.Update(func(tx *store.Tx) error {
-		changed, unchanged = 0, 0
+		changed, unchanged, future = 0, 0, future[:0]
 		var maxSeen time.Time
 		old := tx.WithoutRaw()
 		for i := range recs {
@@ -433,7 +444,7 @@ func (p *Poller) commitRecords(recs []store.GHLContact, firstSync bool, extra fu
 			prev, gerr := old.GetGHLContact(r.ID)
 			isNew := errors.Is(gerr, store.ErrNotFound)
 			switch {
-			case gerr == nil && !r.DateUpdated.After(prev.DateUpdated):
+			case gerr == nil && mirrorCopyStands(prev.DateUpdated, r.DateUpdated, sp):
 				unchanged++
 				continue
 			case gerr != nil && !isNew:
@@ -449,6 +460,9 @@ func (p *Poller) commitRecords(recs []store.GHLContact, firstSync bool, extra fu
 					return err
 				}
 			}
+			if sp.Future(r.DateUpdated) {
+				future = append(future, r)
+			}
 			changed++
 		}
 		if extra != nil {
@@ -459,7 +473,19 @@ func (p *Poller) commitRecords(recs []store.GHLContact, firstSync bool, extra fu
 	if err != nil {
 		return 0, 0, fmt.Errorf("cannot store contacts page: %w", err)
 	}
+	for _, r := range future {
+		p.m.FutureTimestamp(metrics.UpstreamGHL)
+		p.log.Warn("contact stamped in the future; applied, cursor held at the request time",
+			"id", r.ID, "date_updated", r.DateUpdated.Format(time.RFC3339Nano), "answered_at", sp.At.Format(time.RFC3339))
+	}
 	return changed, unchanged, nil
+}
+
+// mirrorCopyStands reports whether a row stamped got leaves the mirror's copy stamped have
+// alone: it is the same version, or an older one (a lagging search), unless the copy is
+// stamped in the future of sp.
+func mirrorCopyStands(have, got time.Time, sp store.Signpost) bool {
+	return got.Equal(have) || got.Before(have) && !sp.Future(have)
 }
 
 // toContact converts a wire contact into the mirror's record (email and phone normalized for

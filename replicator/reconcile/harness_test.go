@@ -89,6 +89,8 @@ type hopts struct {
 	// dirtyChildrenOnly refreshes HighLevel children of new or changed contacts only (the
 	// ingest Children job's first priority) instead of every contact each cycle.
 	dirtyChildrenOnly bool
+	// logger receives the poller's and the engine's lines (default: discarded).
+	logger hclog.Logger
 }
 
 const baseHCL = `
@@ -231,13 +233,17 @@ func (h *harness) open() {
 	}
 	h.db = db
 	t.Cleanup(func() { db.Close() })
-	h.poller, err = ingest.New(ingest.Options{Store: db, Client: h.client, Settings: ingest.Settings{Workers: 8}})
+	h.reg = prometheus.NewRegistry()
+	m, log := metrics.New(h.reg), h.opts.logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	h.poller, err = ingest.New(ingest.Options{Store: db, Client: h.client, Settings: ingest.Settings{Workers: 8}, Metrics: m, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.reg = prometheus.NewRegistry()
-	o := reconcile.Options{Store: db, GHL: h.client, PTD: h.adapter, Config: h.cfg, Metrics: metrics.New(h.reg),
-		Logger: hclog.NewNullLogger(), PTDChildrenPerPoll: -1, Seed: 1}
+	o := reconcile.Options{Store: db, GHL: h.client, PTD: h.adapter, Config: h.cfg, Metrics: m,
+		Logger: log, PTDChildrenPerPoll: -1, Seed: 1}
 	if h.opts.tweak != nil {
 		h.opts.tweak(&o)
 	}

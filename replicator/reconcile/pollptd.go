@@ -12,6 +12,7 @@ import (
 
 	"ptsync/apiclient/ptd"
 	"ptsync/apiclient/ptdwire"
+	"ptsync/metrics"
 	"ptsync/replicator/sweepguard"
 	"ptsync/store"
 )
@@ -20,8 +21,9 @@ import (
 const (
 	// CursorPTDClients is the PTD client listing position: Value is the contract's opaque
 	// cursor of the last page's start (the contract gives no cursor after the last page, so
-	// that page is re-read and de-duplicated on (id, updatedAt)); Through the greatest
-	// updatedAt stored.
+	// that page is re-read and de-duplicated on (id, updatedAt)), held at the start of the
+	// first page that showed a client stamped in the future; Through the greatest updatedAt
+	// stored, never later than the server's clock when it answered (store.Signpost).
 	CursorPTDClients = "ptd.clients"
 	// CursorPTDChildren is the rotation of the PTD child refresh: Value is the last client
 	// id re-read, Through the rotation's clock (how far into the period it has gone).
@@ -78,48 +80,26 @@ func (e *Engine) pollPTD(ctx context.Context) (PollStats, error) {
 		return st, fmt.Errorf("cannot read ptd cursor: %w", err)
 	}
 	changed := map[string]bool{}
-	pos := cur.Value
+	// The walk reads every page, but the stored position stops before the first page that
+	// showed a client stamped in the future: the listing orders by updatedAt, so a cursor past
+	// that client would skip every client changed later (stamped earlier) until the clock
+	// catches up. The held pages (the future clients sort last) are re-read each poll.
+	pos, held := cur.Value, false
 	for {
+		sent := e.now().UTC()
 		page, err := e.ptd.ListClientsPage(ctx, pos, e.opts.PTDPageSize)
 		if err != nil {
 			return st, fmt.Errorf("cannot poll ptd clients after %d pages: %w", st.Pages, err)
 		}
 		st.Pages++
 		st.Read += len(page.Clients)
-		now := e.now().UTC()
-		next := pos
-		if page.NextCursor != "" {
-			next = page.NextCursor
+		sp := store.NewSignpost(page.Date, sent, 0)
+		held = held || slices.ContainsFunc(page.Clients, func(c ptdwire.Client) bool { return sp.Future(parseTime(c.UpdatedAt, time.UTC)) })
+		if !held && page.NextCursor != "" {
+			cur.Value = page.NextCursor
 		}
-		err = e.db.Update(func(tx *store.Tx) error {
-			var marks []string
-			through := cur.Through
-			for _, c := range page.Clients {
-				rec := e.ptdRecord(c, now)
-				if rec.UpdatedAt.After(through) {
-					through = rec.UpdatedAt
-				}
-				old, err := tx.GetPTDClient(rec.ID)
-				if err == nil && old.ETag == rec.ETag && old.UpdatedAt.Equal(rec.UpdatedAt) {
-					continue
-				}
-				if err != nil && !errors.Is(err, store.ErrNotFound) {
-					return err
-				}
-				if err := tx.PutPTDClient(&rec); err != nil {
-					return err
-				}
-				changed[rec.ID] = true
-				marks = append(marks, rec.ID)
-			}
-			if err := updatePTDMarks(tx, marks, nil); err != nil {
-				return err
-			}
-			cur = store.Cursor{Value: next, Covers: store.PTDClients, Through: through}
-			return tx.SetCursor(CursorPTDClients, cur)
-		})
-		if err != nil {
-			return st, fmt.Errorf("cannot store ptd clients page: %w", err)
+		if cur, err = e.storePTDClients(page.Clients, sp, cur, changed); err != nil {
+			return st, err
 		}
 		if page.NextCursor == "" {
 			break
@@ -130,6 +110,57 @@ func (e *Engine) pollPTD(ctx context.Context) (PollStats, error) {
 	n, err := e.refreshPTDChildren(ctx)
 	st.Children = n
 	return st, err
+}
+
+// storePTDClients writes the listed clients that are new or changed (by ETag and updatedAt)
+// with their children marks and the cursor (cur's Value, its Through moved to the newest
+// client but never past sp's bound) in one transaction, and records the changed ids in
+// changed. A written client stamped in the future of sp is counted and logged after the
+// commit, once: its re-reads are unchanged. It returns the cursor stored.
+func (e *Engine) storePTDClients(clients []ptdwire.Client, sp store.Signpost, cur store.Cursor, changed map[string]bool) (store.Cursor, error) {
+	now := e.now().UTC()
+	var future []store.PTDClient
+	next := cur
+	err := e.db.Update(func(tx *store.Tx) error {
+		future = future[:0]
+		var marks []string
+		var newest time.Time
+		for _, c := range clients {
+			rec := e.ptdRecord(c, now)
+			if rec.UpdatedAt.After(newest) {
+				newest = rec.UpdatedAt
+			}
+			old, err := tx.GetPTDClient(rec.ID)
+			if err == nil && old.ETag == rec.ETag && old.UpdatedAt.Equal(rec.UpdatedAt) {
+				continue
+			}
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			if err := tx.PutPTDClient(&rec); err != nil {
+				return err
+			}
+			changed[rec.ID] = true
+			marks = append(marks, rec.ID)
+			if sp.Future(rec.UpdatedAt) {
+				future = append(future, rec)
+			}
+		}
+		if err := updatePTDMarks(tx, marks, nil); err != nil {
+			return err
+		}
+		next = store.Cursor{Value: cur.Value, Covers: store.PTDClients, Through: sp.Through(cur.Through, newest)}
+		return tx.SetCursor(CursorPTDClients, next)
+	})
+	if err != nil {
+		return cur, fmt.Errorf("cannot store ptd clients page: %w", err)
+	}
+	for _, rec := range future {
+		e.m.FutureTimestamp(metrics.UpstreamPTD)
+		e.log.Warn("pt distinction client stamped in the future; applied, cursor held at the request time",
+			"id", rec.ID, "updated_at", rec.UpdatedAt.Format(time.RFC3339Nano), "answered_at", sp.At.Format(time.RFC3339))
+	}
+	return next, nil
 }
 
 // refreshPTDChildren re-reads the tasks and notes of PTD clients, like the HighLevel side's

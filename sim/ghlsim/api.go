@@ -107,6 +107,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	s.ctr.request(key)
 	now := s.now()
+	// HighLevel's clock, as its answers carry it: the simulator's, not the host's.
+	w.Header().Set("Date", now.UTC().Format(http.TimeFormat))
 	f := s.faults.decide()
 	if f.latency > 0 && !sleepCtx(r, f.latency) {
 		return

@@ -23,6 +23,10 @@ type faultsJSON struct {
 	SlowBodyDelay        string  `json:"slowBodyDelay,omitempty"`
 	OversizedBytes       int     `json:"oversizedBytes,omitempty"`
 	IncludeOAuth         bool    `json:"includeOAuth,omitempty"`
+	// FutureTimestampRate and FutureTimestampFor (a duration from now) are
+	// Faults.FutureTimestampRate and FutureTimestampUntil.
+	FutureTimestampRate float64 `json:"futureTimestampRate,omitempty"`
+	FutureTimestampFor  string  `json:"futureTimestampFor,omitempty"`
 	// Inject queues faults for the next requests (see InjectNext).
 	Inject []FaultKind `json:"inject,omitempty"`
 }
@@ -193,17 +197,23 @@ func (s *Server) controlMux() *http.ServeMux {
 		}
 		f := Faults{ErrorRate: in.ErrorRate, ResetRate: in.ResetRate, SlowBodyRate: in.SlowBodyRate,
 			MalformedRate: in.MalformedRate, TruncatedRate: in.TruncatedRate, WrongContentTypeRate: in.WrongContentTypeRate,
-			OversizedRate: in.OversizedRate, OversizedBytes: in.OversizedBytes, IncludeOAuth: in.IncludeOAuth}
+			OversizedRate: in.OversizedRate, OversizedBytes: in.OversizedBytes, IncludeOAuth: in.IncludeOAuth,
+			FutureTimestampRate: in.FutureTimestampRate}
+		var futureFor time.Duration
 		for _, d := range []struct {
 			name string
 			v    string
 			dst  *time.Duration
-		}{{"latencyMin", in.LatencyMin, &f.LatencyMin}, {"latencyMax", in.LatencyMax, &f.LatencyMax}, {"slowBodyDelay", in.SlowBodyDelay, &f.SlowBodyDelay}} {
+		}{{"latencyMin", in.LatencyMin, &f.LatencyMin}, {"latencyMax", in.LatencyMax, &f.LatencyMax}, {"slowBodyDelay", in.SlowBodyDelay, &f.SlowBodyDelay},
+			{"futureTimestampFor", in.FutureTimestampFor, &futureFor}} {
 			var e *Error
 			if *d.dst, e = parseDur(d.name, d.v); e != nil {
 				ok(w, 0, nil, e)
 				return
 			}
+		}
+		if futureFor > 0 {
+			f.FutureTimestampUntil = s.now().Add(futureFor)
 		}
 		s.SetFaults(f)
 		s.InjectNext(in.Inject...)

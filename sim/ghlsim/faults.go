@@ -61,6 +61,12 @@ type Faults struct {
 	OversizedBytes int
 	// IncludeOAuth applies 5xx, resets and latency to POST /oauth/token as well.
 	IncludeOAuth bool
+	// FutureTimestampRate is the fraction of POST /contacts/search answers whose first
+	// contact carries dateUpdated FutureTimestamp, in the answer only: its searchAfter and
+	// the stored contact keep the true value, as a misbehaving proxy rewrote them (issue
+	// #22). FutureTimestampUntil, when later than now, does it to every search answer.
+	FutureTimestampRate  float64
+	FutureTimestampUntil time.Time
 }
 
 type faultDecision struct {

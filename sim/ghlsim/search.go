@@ -597,6 +597,10 @@ func (s *Server) hSearch(w http.ResponseWriter, r *http.Request) {
 		c.SearchAfter = append(c.SearchAfter, sn.c.ID)
 		resp.Contacts = append(resp.Contacts, c)
 	}
+	if len(resp.Contacts) > 0 && s.faults.futureTimestamp(s.now()) {
+		resp.Contacts[0].DateUpdated = FutureTimestamp
+		s.ctr.fault(FaultFutureTimestamp)
+	}
 	if repeat && req.SearchAfter != nil && len(resp.Contacts) > 0 { // test hook: the cursor never advances
 		resp.Contacts[len(resp.Contacts)-1].SearchAfter = req.SearchAfter
 	}

@@ -13,6 +13,7 @@ type faultsJSON struct {
 	ErrorStatus       int     `json:"errorStatus,omitempty"`
 	LatencyMs         int64   `json:"latencyMs,omitempty"`
 	RetryAfterSeconds int64   `json:"retryAfterSeconds,omitempty"`
+	FutureStampRate   float64 `json:"futureStampRate,omitempty"`
 }
 
 type nameJSON struct {
@@ -37,8 +38,13 @@ func (s *Sim) controlRoutes(r func(string, handlerFunc)) {
 			writeErr(w, errf(http.StatusBadRequest, ptdwire.CodeInvalidRequest, "errorRate %v must be within [0, 1]", in.ErrorRate))
 			return
 		}
+		if in.FutureStampRate < 0 || in.FutureStampRate > 1 {
+			writeErr(w, errf(http.StatusBadRequest, ptdwire.CodeInvalidRequest, "futureStampRate %v must be within [0, 1]", in.FutureStampRate))
+			return
+		}
 		s.SetFaults(Faults{ErrorRate: in.ErrorRate, ErrorStatus: in.ErrorStatus,
-			Latency: time.Duration(in.LatencyMs) * time.Millisecond, RetryAfter: time.Duration(in.RetryAfterSeconds) * time.Second})
+			Latency: time.Duration(in.LatencyMs) * time.Millisecond, RetryAfter: time.Duration(in.RetryAfterSeconds) * time.Second,
+			FutureStampRate: in.FutureStampRate})
 		w.WriteHeader(http.StatusNoContent)
 	})
 	r("PUT /_sim/listing-fault", func(w http.ResponseWriter, req *http.Request) {

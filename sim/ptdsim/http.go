@@ -93,6 +93,8 @@ func (s *Sim) route(mux *http.ServeMux, pattern string, h handlerFunc) {
 		s.totalRequests++
 		s.mu.Unlock()
 		s.log.Debug("request", "route", pattern)
+		// The server's clock in every answer, as a real server sends it: the simulator's.
+		w.Header().Set("Date", s.opts.Clock().UTC().Format(http.TimeFormat))
 		if !s.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ptd"`)
 			writeErr(w, errf(http.StatusUnauthorized, ptdwire.CodeUnauthorized, "missing or invalid bearer token"))
@@ -299,6 +301,7 @@ func (s *Sim) listClients(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	page := s.pageLocked(cur, limit)
+	s.futureStampLocked(&page)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, page)
 }

@@ -61,6 +61,9 @@ type Faults struct {
 	ErrorStatus int
 	Latency     time.Duration
 	RetryAfter  time.Duration
+	// FutureStampRate is the fraction of client listing answers whose first client shows
+	// updatedAt FutureStamp (see futureStampLocked).
+	FutureStampRate float64
 }
 
 // Stats are the simulator's counters. Requests is keyed by route pattern, e.g.
