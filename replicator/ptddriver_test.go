@@ -14,6 +14,7 @@ import (
 	"ptsync/apiclient/ptd"
 	"ptsync/apiclient/ptdwire"
 	"ptsync/config"
+	"ptsync/metrics/promtest"
 	"ptsync/sim/gen"
 	"ptsync/sim/ghlsim"
 	"ptsync/store"
@@ -130,7 +131,7 @@ admin { listen = "127.0.0.1:0" }
 	if mem.opened != settings {
 		t.Fatalf("the driver was opened with %+v, want the configuration's block %+v", mem.opened, settings)
 	}
-	if key := "{operation=memory-create-client,upstream=ptd}"; !seriesKeys(scrapeFamilies(t, s.MetricsAddr())["ptsync_api_throttled_total"])[key] {
+	if key := "{operation=memory-create-client,upstream=ptd}"; !promtest.SeriesKeys(promtest.ScrapeFamilies(t, s.MetricsAddr())["ptsync_api_throttled_total"])[key] {
 		t.Errorf("ptsync_api_throttled_total%s not declared at start", key)
 	}
 	if err := s.WaitReady(ctx); err != nil {

@@ -55,7 +55,7 @@ type Options struct {
 	Version  string
 	// IngestOnly leaves the two-way half out: no PT Distinction driver and no reconcile
 	// engine, so the ptd, reconcile, push, reminders and ptd_sweep jobs are not scheduled.
-	// Tests of HighLevel ingestion alone set it (and the demo's DemoOptions.IngestOnly).
+	// Tests of HighLevel ingestion alone set it (and the demo's demo.Options.IngestOnly).
 	IngestOnly bool
 	// PTDDrivers are the PT Distinction drivers the configuration may name (default
 	// ptd.Drivers()); tests add one with ptd.Registry.With.
@@ -197,7 +197,7 @@ func (s *Service) Open(ctx context.Context) error {
 	if err := s.repairFutureCursors(cfg); err != nil {
 		return err
 	}
-	s.m.SetMirrorCounter(s.mirrorCounts)
+	s.m.SetMirrorCounter(s.MirrorCounts)
 	if s.client, err = s.buildClient(ctx, cfg); err != nil {
 		return err
 	}
@@ -376,8 +376,10 @@ func (s *Service) mirrorCommitted(err error) {
 	s.notReady.set(metrics.NotReadyMirrorWrite, why)
 }
 
-// mirrorCounts feeds ptsync_mirror_records at scrape time.
-func (s *Service) mirrorCounts() map[string]int {
+// MirrorCounts returns how many records the open mirror holds, by collection, plus "links" and
+// "dirty"; it feeds ptsync_mirror_records at scrape time. A failed read yields what was counted
+// (an empty map at worst). Safe for concurrent use after Open.
+func (s *Service) MirrorCounts() map[string]int {
 	out := map[string]int{}
 	_ = s.db.View(func(tx *store.Tx) error {
 		st, err := tx.Stats()

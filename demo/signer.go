@@ -1,4 +1,4 @@
-package replicator
+package demo
 
 import (
 	"crypto"
@@ -73,7 +73,7 @@ func (s WebhookSigner) Sign(body []byte) string {
 }
 
 // Event builds a webhook body of type for contactID with the envelope fields set.
-func Event(typ, locationID, contactID, webhookID string, at time.Time) []byte {
+func WebhookEvent(typ, locationID, contactID, webhookID string, at time.Time) []byte {
 	ev := ghlwire.WebhookEvent{Type: typ, LocationID: locationID, Timestamp: at.UTC().Format(time.RFC3339Nano), WebhookID: webhookID}
 	if strings.HasPrefix(typ, "Contact") {
 		ev.ID = contactID

@@ -1,4 +1,4 @@
-package replicator
+package demo
 
 import (
 	"fmt"
@@ -35,7 +35,9 @@ func newProgressBar(w io.Writer, tty bool, now func() time.Time, calls func() in
 	return &progressBar{w: w, tty: tty, now: now, calls: calls}
 }
 
-var phaseLabels = map[string]string{ingest.PhaseContacts: "contacts", ingest.PhaseChildren: "children", phasePush: "pushing"}
+func phaseLabels() map[string]string {
+	return map[string]string{ingest.PhaseContacts: "contacts", ingest.PhaseChildren: "children", phasePush: "pushing"}
+}
 
 // update is the ingest.Progress callback (and the push watcher's).
 func (b *progressBar) update(p ingest.Progress) {
@@ -68,7 +70,7 @@ func (b *progressBar) update(p ingest.Progress) {
 		return
 	}
 	b.last = now
-	label := phaseLabels[p.Phase]
+	label := phaseLabels()[p.Phase]
 	if label == "" {
 		label = p.Phase
 	}

@@ -1,4 +1,4 @@
-package replicator
+package demo
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 // TestSummaryTryNextSpeaksTheReadersCommand: a reader who ran `go run . demo` gets `go run .`
 // lines, and under --once the metrics URL, dead once the demo exits, is not printed.
 func TestSummaryTryNextSpeaksTheReadersCommand(t *testing.T) {
-	s := DemoSummary{DBPath: "ptsync-demo.db", ConfigPath: "ptsync-demo.hcl", Example: "a@example.com",
+	s := Summary{DBPath: "ptsync-demo.db", ConfigPath: "ptsync-demo.hcl", Example: "a@example.com",
 		MetricsURL: "http://127.0.0.1:1/metrics", Once: true, Command: "go run ."}
 	var out bytes.Buffer
 	s.Print(&out)
