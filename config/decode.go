@@ -465,6 +465,17 @@ func (d *decoder) decodeFile(src []byte, filename string) *Config {
 	if b := d.single(top, "deletes"); b != nil {
 		deletePolicy = d.decodeDeletes(b, cfg)
 	}
+	d.decodeRunBlocks(top, cfg)
+	if cfg.GHL.OAuth != nil && cfg.GHL.OAuth.TokenFile == "" {
+		cfg.GHL.OAuth.TokenFile = filepath.Join(filepath.Dir(cfg.Store.Path), "ghl-token.json")
+	}
+	d.checkDriver(cfg, driverUses{block: driverRange, routes: routes, reminders: remindersRange, deletePolicy: deletePolicy})
+	return cfg
+}
+
+// decodeRunBlocks decodes the blocks about how the service runs rather than what it syncs:
+// pusher, webhooks, metrics, admin and log.
+func (d *decoder) decodeRunBlocks(top *hcl.BodyContent, cfg *Config) {
 	if b := d.single(top, "pusher"); b != nil {
 		c := d.content(b.Body, &hcl.BodySchema{Attributes: attrs("max_attempts", "backoff_base", "backoff_max")})
 		d.intAttr(c.Attributes, "max_attempts", 1, &cfg.Pusher.MaxAttempts)
@@ -500,12 +511,6 @@ func (d *decoder) decodeFile(src []byte, filename string) *Config {
 		d.enum(c.Attributes, "level", &cfg.Log.Level, "trace", "debug", "info", "warn", "error")
 		d.enum(c.Attributes, "format", &cfg.Log.Format, "json", "text")
 	}
-
-	if cfg.GHL.OAuth != nil && cfg.GHL.OAuth.TokenFile == "" {
-		cfg.GHL.OAuth.TokenFile = filepath.Join(filepath.Dir(cfg.Store.Path), "ghl-token.json")
-	}
-	d.checkDriver(cfg, driverUses{block: driverRange, routes: routes, reminders: remindersRange, deletePolicy: deletePolicy})
-	return cfg
 }
 
 func (d *decoder) decodeGHL(b *hcl.Block, cfg *Config) {
