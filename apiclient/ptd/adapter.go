@@ -1,8 +1,9 @@
 // Package ptd is the PT Distinction side of ptsync: one Adapter interface with declared
 // capabilities, and the drivers behind it, each described by a Driver (its name in
 // config.hcl, how to open it, what it declares without I/O, what it receives) and listed by
-// Drivers. Open and DeclaredCapabilities are all the service and `ptsync plan` call; events
-// PT Distinction pushes reach the replicator as driver-neutral Event values.
+// Drivers. Opening the configured driver (Open, or Registry.Open on a registry a test has
+// extended) and DeclaredCapabilities are all the service and `ptsync plan` call; events PT
+// Distinction pushes reach the replicator as driver-neutral Event values.
 //
 //   - REST speaks the contract this project defines in docs/ptd-rest.md for a PTD partner API
 //     or an in-house bridge: cursor listing, ETag/If-Match updates, tasks, notes, groups,
