@@ -34,7 +34,7 @@ func cmdAuth(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	authorizeURL := fs.String("authorize-url", ghl.DefaultAuthorizeURL, "HighLevel authorize (choose location) page")
 	clientID := fs.String("client-id", "", "OAuth client id of the marketplace app (required)")
 	secretFile := fs.String("client-secret-file", "", "file holding the OAuth client secret (or set PTSYNC_CLIENT_SECRET)")
-	scopes := fs.String("scopes", strings.Join(ghl.DefaultScopes, " "), "space-separated scopes to request")
+	scopes := fs.String("scopes", strings.Join(ghl.DefaultScopes(), " "), "space-separated scopes to request")
 	listen := fs.String("listen", "127.0.0.1:0", "address of the local listener that receives the redirect")
 	redirectURI := fs.String("redirect-uri", "", "redirect URI registered for the app (default http://<listen>/callback)")
 	tokenFile := fs.String("token-file", defaultTokenFile(), "where to store the tokens (mode 0600); the configuration's ghl.oauth.token_file with --config")

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"ptsync/apiclient/ptd"
 	"ptsync/config"
 )
 
@@ -88,8 +89,8 @@ func summarize(cfg *config.Config, now time.Time) configSummary {
 		switch {
 		case j.Job == config.JobReminders && !cfg.Reminders.Enabled:
 			js.Enabled, js.Why = false, "no reminders block"
-		case j.Job == config.JobPTDSweep && cfg.PTD.Driver == config.DriverZapier:
-			js.Enabled, js.Why = false, "the zapier driver cannot list clients"
+		case j.Job == config.JobPTDSweep && !ptd.DeclaredCapabilities(cfg.PTD).Has(ptd.CapClientRead):
+			js.Enabled, js.Why = false, "the "+cfg.PTD.Driver+" driver cannot list clients"
 		}
 		s.Jobs = append(s.Jobs, js)
 	}

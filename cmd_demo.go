@@ -13,7 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"ptsync/replicator"
+	"ptsync/demo"
 )
 
 // demoHCL is the demo configuration's source; the demo writes it, resolved, next to the
@@ -60,11 +60,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if *logPath == "" {
-		*logPath = replicator.DemoLogPath(*db)
+		*logPath = demo.LogPath(*db)
 	}
-	err := replicator.RunDemo(ctx, replicator.DemoOptions{
+	err := demo.Run(ctx, demo.Options{
 		Contacts: *contacts, Seed: *seed, DBPath: *db, Stderr: stderr, TTY: isTerminal(stderr),
-		LogPath: *logPath, LogLevel: lvl, ConfigTemplate: demoHCL, BuildTwoWay: replicator.BuildTwoWay,
+		LogPath: *logPath, LogLevel: lvl, ConfigTemplate: demoHCL,
 		Command: invokedAs(os.Args[0]),
 	}, *once, stdout)
 	if err != nil {

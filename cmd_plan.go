@@ -9,7 +9,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"ptsync/apiclient/ptd"
-	"ptsync/apiclient/ptdwire"
 	"ptsync/config"
 	"ptsync/replicator/reconcile"
 	"ptsync/store"
@@ -89,34 +88,10 @@ func dash(s string) string {
 	return s
 }
 
-// ptdwireAll declares everything the REST contract defines.
-var ptdwireAll = ptdwire.Capabilities{Clients: true, Groups: true, Packages: true, Access: true, Tags: true,
-	Tasks: true, Notes: true, Appointments: true, Reminders: true, UpdateEvents: true}
-
-// offlineCaps is what the configured PTD driver can do, without asking it: everything the
-// REST contract defines, or the actions whose Zapier hooks are configured.
-func offlineCaps(cfg *config.Config) ptd.Capabilities {
-	if cfg.PTD.Driver == config.DriverZapier && cfg.PTD.Zapier != nil {
-		z := cfg.PTD.Zapier
-		var cs []ptd.Capability
-		for _, h := range []struct {
-			s config.Secret
-			c ptd.Capability
-		}{{z.AddClient, ptd.CapClientCreate}, {z.AddToGroup, ptd.CapGroups}, {z.AssignPackage, ptd.CapPackages},
-			{z.PrintOnly, ptd.CapPrintOnly}, {z.Reminder, ptd.CapReminders}} {
-			if !h.s.IsZero() {
-				cs = append(cs, h.c)
-			}
-		}
-		return ptd.NewCapabilities(cs...)
-	}
-	return ptd.FromWire(ptdwireAll)
-}
-
 // offlineEngine builds an engine over db that never touches the network. It prints the
 // problem and returns nil with the exit code on failure.
 func offlineEngine(cfg *config.Config, db *store.DB, stderr io.Writer) (*reconcile.Engine, int) {
-	eng, err := reconcile.New(reconcile.Options{Store: db, Config: cfg, Offline: true, OfflineCaps: offlineCaps(cfg),
+	eng, err := reconcile.New(reconcile.Options{Store: db, Config: cfg, Offline: true, OfflineCaps: ptd.DeclaredCapabilities(cfg.PTD),
 		Logger: hclog.New(&hclog.LoggerOptions{Output: stderr, Level: hclog.Warn})})
 	if err != nil {
 		fmt.Fprintf(stderr, "ptsync: %v\n", err)

@@ -174,7 +174,7 @@ func reconcileService(t *testing.T) (svc *replicator.Service, cfgPath, dbPath st
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err = replicator.New(replicator.Options{Config: cfg, BuildTwoWay: replicator.BuildTwoWay, Registry: prometheus.NewRegistry()})
+	svc, err = replicator.New(replicator.Options{Config: cfg, Registry: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,12 @@ import (
 )
 
 func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runQuery(ctx, args, stdout, stderr, time.Now)
+}
+
+// runQuery is `ptsync query` on the clock now: what now(), overdue and the relative flags
+// mean, unless --now names the instant.
+func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer, now func() time.Time) int {
 	fs := newFlagSet("query", stderr)
 	var req query.Request
 	db := dbFlag(fs)
@@ -71,7 +77,7 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	defer m.Close()
 	res, err := withMirrorOrAdmin(m,
-		inView(func(tx *store.Tx) (query.Result, error) { return query.Run(tx, req, time.Now()) }),
+		inView(func(tx *store.Tx) (query.Result, error) { return query.Run(tx, req, now()) }),
 		func() (query.Result, error) { return m.remote.Query(ctx, req) })
 	if err != nil {
 		return fail(stderr, "query", err, exitFor(err))

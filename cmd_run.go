@@ -45,7 +45,7 @@ func runService(ctx context.Context, args []string, _, stderr io.Writer, hup, te
 	if len(cfg.Warnings) > 0 {
 		log.Warn("configuration warnings", "detail", config.FormatDiagnostics(cfg.Warnings))
 	}
-	svc, err := replicator.New(replicator.Options{Config: cfg, Logger: log, Version: buildVersion(), BuildTwoWay: replicator.BuildTwoWay})
+	svc, err := replicator.New(replicator.Options{Config: cfg, Logger: log, Version: buildVersion()})
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		return exitFailure

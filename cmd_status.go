@@ -16,6 +16,11 @@ import (
 // (readiness, jobs and the mirror's figures), else from the mirror alone, read offline.
 // Each cursor is shown beside the time now, so a cursor stuck or running ahead stands out.
 func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runStatus(ctx, args, stdout, stderr, time.Now)
+}
+
+// runStatus is `ptsync status` reading the mirror offline at the time now returns.
+func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer, now func() time.Time) int {
 	fs := newFlagSet("status", stderr, "usage: ptsync status [--db PATH] [--json]",
 		"prints readiness, jobs, cursors, outbox, conflicts and quarantine of a mirror")
 	db := dbFlag(fs)
@@ -36,7 +41,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		err = remoteErr(m, m.remote.Call(ctx, "GET", "/admin/status", nil, &st))
 	} else {
 		err = m.db.View(func(tx *store.Tx) error {
-			st.Mirror, err = tx.Status(time.Now())
+			st.Mirror, err = tx.Status(now())
 			return err
 		})
 	}

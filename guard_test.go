@@ -124,7 +124,7 @@ admin { listen = "127.0.0.1:0" }
 		t.Fatal(err)
 	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "ptsync", Level: hclog.Info, Output: e.log, Color: hclog.ColorOff})
-	e.svc, err = replicator.New(replicator.Options{Config: cfg, BuildTwoWay: replicator.BuildTwoWay, Registry: e.reg, Logger: log})
+	e.svc, err = replicator.New(replicator.Options{Config: cfg, Registry: e.reg, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

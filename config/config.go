@@ -102,43 +102,6 @@ type Rate struct {
 	DailyShare float64
 }
 
-// PTD driver names.
-const (
-	DriverREST   = "rest"
-	DriverZapier = "zapier"
-)
-
-// PTD configures the PT Distinction adapter. Exactly one of REST and Zapier is set, matching Driver.
-type PTD struct {
-	Driver string
-	REST   *PTDREST
-	Zapier *PTDZapier
-	// ChildrenPeriod: every PTD client's tasks and notes are re-read at least this often (PTD
-	// reports no child changes, so this is also how late a coach's task can reach HighLevel).
-	// Zero means GHL.ChildrenPeriod.
-	ChildrenPeriod time.Duration
-}
-
-// PTDREST configures the rest driver (docs/ptd-rest.md).
-type PTDREST struct {
-	BaseURL string
-	APIKey  Secret
-	Timeout time.Duration
-}
-
-// PTDZapier configures the zapier driver. The hook URLs are secrets: anyone holding one can run
-// the action. A zero hook means the matching capability is absent.
-type PTDZapier struct {
-	AddClient     Secret
-	AddToGroup    Secret
-	AssignPackage Secret
-	PrintOnly     Secret
-	Reminder      Secret
-	// TriggerSecret authenticates PTD triggers posted to the webhooks listener; zero disables them.
-	TriggerSecret Secret
-	Timeout       time.Duration
-}
-
 // Store configures the bbolt mirror.
 type Store struct {
 	Path string

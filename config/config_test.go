@@ -101,10 +101,10 @@ func describe(t *testing.T, cfg *Config, src []byte) string {
 	if cfg.GHL.OAuth != nil {
 		add("ghl.oauth.client_secret", cfg.GHL.OAuth.ClientSecret)
 	}
-	if r := cfg.PTD.REST; r != nil {
+	if r := cfg.PTD.REST(); r != nil {
 		add("ptd.rest.api_key", r.APIKey)
 	}
-	if z := cfg.PTD.Zapier; z != nil {
+	if z := cfg.PTD.Zapier(); z != nil {
 		add("ptd.zapier.add_client", z.AddClient)
 		add("ptd.zapier.trigger_secret", z.TriggerSecret)
 	}
@@ -228,7 +228,7 @@ func TestShippedConfig(t *testing.T) {
 		{"client secret", cfg.GHL.OAuth.ClientSecret.Reveal(), "client-secret-from-credential"},
 		{"read-only", cfg.GHL.ReadOnly(), false},
 		{"driver", cfg.PTD.Driver, DriverREST},
-		{"api key", cfg.PTD.REST.APIKey.Reveal(), "ptd-key-from-credential"},
+		{"api key", cfg.PTD.REST().APIKey.Reveal(), "ptd-key-from-credential"},
 		{"webhook key", fmt.Sprint(cfg.Webhooks.GHLPublicKeys), fmt.Sprint([]WebhookKey{{Key: pub}})},
 		{"routes", len(cfg.Routes), 2},
 		{"fields", len(cfg.Mapping.Fields), 6},
@@ -291,7 +291,7 @@ store { path = "state/ptsync.db" }
 		name, got, want string
 	}{
 		{"credential", cfg.GHL.PrivateToken.Reveal(), "pit-real"},
-		{"file relative to config", cfg.PTD.REST.APIKey.Reveal(), "ptd-real"},
+		{"file relative to config", cfg.PTD.REST().APIKey.Reveal(), "ptd-real"},
 		{"store path relative to config", cfg.Store.Path, filepath.Join(dir, "state", "ptsync.db")},
 		{"secret source", cfg.GHL.PrivateToken.Source(), `credential("ghl-pit")`},
 	}

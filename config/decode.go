@@ -443,9 +443,9 @@ func (d *decoder) decodeFile(src []byte, filename string) *Config {
 	} else {
 		d.errorAt(endOfFile, "Missing ghl block", "a ghl block with at least location_id and an oauth block or private_token is required")
 	}
-	var zapierRange hcl.Range
+	var driverRange hcl.Range
 	if b := d.single(top, "ptd"); b != nil {
-		zapierRange = d.decodePTD(b, cfg)
+		driverRange = d.decodePTD(b, cfg)
 	} else {
 		d.errorAt(endOfFile, "Missing ptd block", "a ptd block with a driver is required")
 	}
@@ -465,6 +465,17 @@ func (d *decoder) decodeFile(src []byte, filename string) *Config {
 	if b := d.single(top, "deletes"); b != nil {
 		deletePolicy = d.decodeDeletes(b, cfg)
 	}
+	d.decodeRunBlocks(top, cfg)
+	if cfg.GHL.OAuth != nil && cfg.GHL.OAuth.TokenFile == "" {
+		cfg.GHL.OAuth.TokenFile = filepath.Join(filepath.Dir(cfg.Store.Path), "ghl-token.json")
+	}
+	d.checkDriver(cfg, driverUses{block: driverRange, routes: routes, reminders: remindersRange, deletePolicy: deletePolicy})
+	return cfg
+}
+
+// decodeRunBlocks decodes the blocks about how the service runs rather than what it syncs:
+// pusher, webhooks, metrics, admin and log.
+func (d *decoder) decodeRunBlocks(top *hcl.BodyContent, cfg *Config) {
 	if b := d.single(top, "pusher"); b != nil {
 		c := d.content(b.Body, &hcl.BodySchema{Attributes: attrs("max_attempts", "backoff_base", "backoff_max")})
 		d.intAttr(c.Attributes, "max_attempts", 1, &cfg.Pusher.MaxAttempts)
@@ -500,12 +511,6 @@ func (d *decoder) decodeFile(src []byte, filename string) *Config {
 		d.enum(c.Attributes, "level", &cfg.Log.Level, "trace", "debug", "info", "warn", "error")
 		d.enum(c.Attributes, "format", &cfg.Log.Format, "json", "text")
 	}
-
-	if cfg.GHL.OAuth != nil && cfg.GHL.OAuth.TokenFile == "" {
-		cfg.GHL.OAuth.TokenFile = filepath.Join(filepath.Dir(cfg.Store.Path), "ghl-token.json")
-	}
-	d.checkCapabilities(cfg, routes, zapierRange, remindersRange, deletePolicy)
-	return cfg
 }
 
 func (d *decoder) decodeGHL(b *hcl.Block, cfg *Config) {
@@ -599,63 +604,6 @@ func (d *decoder) decodeOAuth(b *hcl.Block, baseURL string) *OAuth {
 	return o
 }
 
-// decodePTD returns the zapier block's range (zero when absent) for capability diagnostics.
-func (d *decoder) decodePTD(b *hcl.Block, cfg *Config) hcl.Range {
-	c := d.content(b.Body, &hcl.BodySchema{
-		Attributes: required(attrs("driver", "children_period"), "driver"),
-		Blocks:     []hcl.BlockHeaderSchema{{Type: "rest"}, {Type: "zapier"}},
-	})
-	d.enum(c.Attributes, "driver", &cfg.PTD.Driver, DriverREST, DriverZapier)
-	d.duration(c.Attributes, "children_period", time.Minute, &cfg.PTD.ChildrenPeriod)
-	restBlock, zapBlock := d.single(c, "rest"), d.single(c, "zapier")
-	if restBlock != nil {
-		rc := d.content(restBlock.Body, &hcl.BodySchema{Attributes: required(attrs("base_url", "api_key", "timeout"), "base_url", "api_key")})
-		r := &PTDREST{Timeout: 30 * time.Second}
-		d.httpURL(rc.Attributes, "base_url", &r.BaseURL)
-		d.secret(rc.Attributes, "api_key", &r.APIKey)
-		d.duration(rc.Attributes, "timeout", time.Second, &r.Timeout)
-		cfg.PTD.REST = r
-	}
-	var zapRange hcl.Range
-	if zapBlock != nil {
-		zapRange = zapBlock.DefRange
-		zc := d.content(zapBlock.Body, &hcl.BodySchema{Attributes: required(
-			attrs("add_client", "add_to_group", "assign_package", "print_only", "reminder", "trigger_secret", "timeout"), "add_client")})
-		z := &PTDZapier{Timeout: 30 * time.Second}
-		for name, dst := range map[string]*Secret{
-			"add_client": &z.AddClient, "add_to_group": &z.AddToGroup, "assign_package": &z.AssignPackage,
-			"print_only": &z.PrintOnly, "reminder": &z.Reminder,
-		} {
-			if a := d.secret(zc.Attributes, name, dst); a != nil && !dst.IsZero() {
-				if u, err := url.Parse(dst.Reveal()); err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
-					// The value is a secret: say what is wrong without echoing it.
-					d.errorAt(a.Expr.Range(), "Invalid hook URL", "%s must hold an absolute http(s) catch-hook URL (value not shown)", name)
-				}
-			}
-		}
-		d.secret(zc.Attributes, "trigger_secret", &z.TriggerSecret)
-		d.duration(zc.Attributes, "timeout", time.Second, &z.Timeout)
-		cfg.PTD.Zapier = z
-	}
-	switch cfg.PTD.Driver {
-	case DriverREST:
-		if restBlock == nil {
-			d.errorAt(b.DefRange, "Missing rest block", "driver \"rest\" needs a rest block with base_url and api_key")
-		}
-		if zapBlock != nil {
-			d.errorAt(zapBlock.DefRange, "Unused zapier block", "the zapier block is only used with driver = \"zapier\"")
-		}
-	case DriverZapier:
-		if zapBlock == nil {
-			d.errorAt(b.DefRange, "Missing zapier block", "driver \"zapier\" needs a zapier block with at least add_client")
-		}
-		if restBlock != nil {
-			d.errorAt(restBlock.DefRange, "Unused rest block", "the rest block is only used with driver = \"rest\"")
-		}
-	}
-	return zapRange
-}
-
 func (d *decoder) decodeSchedules(top *hcl.BodyContent, cfg *Config) {
 	parser := cronParser()
 	seen := map[string]hcl.Range{}
@@ -743,11 +691,11 @@ func (d *decoder) decodeMapping(b *hcl.Block, cfg *Config) {
 		d.enum(fc.Attributes, "conflict", &f.Conflict, ConflictNewest, ConflictGHL, ConflictPTD, ConflictManual)
 		d.boolean(fc.Attributes, "allow_empty", &f.AllowEmpty)
 		// Without explicit ghl/ptd names the label must be a valid name on both sides.
-		if ghlAttr == nil && !ghlFields[f.GHL].known {
+		if ghlAttr == nil && !ghlFields()[f.GHL].known {
 			d.errorAt(fb.LabelRanges[0], "Unknown HighLevel field", "field %q: set ghl = one of %s", name, quoteAll(ghlFieldNames()))
 			continue
 		}
-		if ptdAttr == nil && !ptdFields[f.PTD].known {
+		if ptdAttr == nil && !ptdFields()[f.PTD].known {
 			d.errorAt(fb.LabelRanges[0], "Unknown PTD field", "field %q: set ptd = one of %s", name, quoteAll(ptdFieldNames()))
 			continue
 		}
@@ -757,10 +705,10 @@ func (d *decoder) decodeMapping(b *hcl.Block, cfg *Config) {
 			}
 			return fb.DefRange
 		}
-		if ghlFields[f.GHL].list != ptdFields[f.PTD].list {
-			d.errorAt(at(ptdAttr), "Incompatible fields", "field %q maps HighLevel %q (%s) to PTD %q (%s)", name, f.GHL, kind(ghlFields[f.GHL].list), f.PTD, kind(ptdFields[f.PTD].list))
-		} else if ghlFields[f.GHL].list != (f.Normalizer == NormalizeTags) {
-			d.errorAt(at(normAttr), "Incompatible normalizer", "field %q: the tags normalizer is for list fields and list fields need it; %q is %s", name, f.GHL, kind(ghlFields[f.GHL].list))
+		if ghlFields()[f.GHL].list != ptdFields()[f.PTD].list {
+			d.errorAt(at(ptdAttr), "Incompatible fields", "field %q maps HighLevel %q (%s) to PTD %q (%s)", name, f.GHL, kind(ghlFields()[f.GHL].list), f.PTD, kind(ptdFields()[f.PTD].list))
+		} else if ghlFields()[f.GHL].list != (f.Normalizer == NormalizeTags) {
+			d.errorAt(at(normAttr), "Incompatible normalizer", "field %q: the tags normalizer is for list fields and list fields need it; %q is %s", name, f.GHL, kind(ghlFields()[f.GHL].list))
 		}
 		if first, dup := byGHL[f.GHL]; dup {
 			d.errorAt(at(ghlAttr), "Duplicate mapping", "HighLevel field %q is already mapped by the field at %s", f.GHL, pos(first))
@@ -840,40 +788,6 @@ func (d *decoder) decodeReminders(b *hcl.Block, cfg *Config) {
 		if err := checkTemplate(cfg.Reminders.Message); err != nil {
 			d.errorAt(a.Expr.Range(), "Invalid reminder message", "%v", err)
 		}
-	}
-}
-
-// checkCapabilities rejects features the chosen PTD driver cannot carry out, pointing at the
-// attribute that asks for them.
-func (d *decoder) checkCapabilities(cfg *Config, routes []routeAttrs, zapRange hcl.Range, remindersRange hcl.Range, deletePolicy *hcl.Attribute) {
-	z := cfg.PTD.Zapier
-	if cfg.PTD.Driver != DriverZapier || z == nil {
-		return
-	}
-	where := pos(zapRange)
-	need := func(a *hcl.Attribute, hook Secret, hookName, what string) {
-		if a != nil && hook.IsZero() {
-			d.errorAt(a.Expr.Range(), "Missing zapier hook", "driver \"zapier\" needs %s in the ptd.zapier block (at %s) to %s", hookName, where, what)
-		}
-	}
-	for i, ra := range routes {
-		need(ra.group, z.AddToGroup, "add_to_group", "assign groups")
-		need(ra.pkg, z.AssignPackage, "assign_package", "assign packages")
-		if cfg.Routes[i].Access == "print_only" {
-			need(ra.access, z.PrintOnly, "print_only", "make clients print only")
-		}
-	}
-	if cfg.Reminders.Enabled && z.Reminder.IsZero() {
-		d.errorAt(remindersRange, "Missing zapier hook", "driver \"zapier\" needs reminder in the ptd.zapier block (at %s) to send reminders", where)
-	}
-	switch cfg.Deletes.Policy {
-	case DeletePrintOnly:
-		need(deletePolicy, z.PrintOnly, "print_only", "apply the print_only delete policy")
-	case DeleteTag, DeleteDelete:
-		d.errorAt(deletePolicy.Expr.Range(), "Unsupported delete policy", "driver \"zapier\" cannot tag or delete PTD clients; use policy \"ignore\" or \"print_only\"")
-	}
-	if !z.TriggerSecret.IsZero() && !cfg.Webhooks.Enabled {
-		d.errorAt(zapRange, "Missing webhooks block", "PTD triggers (trigger_secret) are posted to the webhooks listener; add a webhooks block")
 	}
 }
 

@@ -16,7 +16,9 @@ const (
 )
 
 // defaultSpecs are the cron specs of jobs without a schedule block, in JobNames order.
-var defaultSpecs = [...]string{"@every 1m", "17 3 * * *", "@every 5m", "@every 1m", "@every 1m", "@every 30s", "@every 15m", "47 3 * * *"}
+func defaultSpecs() []string {
+	return []string{"@every 1m", "17 3 * * *", "@every 5m", "@every 1m", "@every 1m", "@every 30s", "@every 15m", "47 3 * * *"}
+}
 
 // defaults returns a Config holding every default; decoding overwrites what the file sets.
 func defaults() *Config {
@@ -42,12 +44,13 @@ func defaults() *Config {
 		Log:       Log{Level: "info", Format: "json"},
 	}
 	p := cronParser()
+	specs := defaultSpecs()
 	for i, job := range JobNames() {
-		sched, err := p.Parse(defaultSpecs[i])
+		sched, err := p.Parse(specs[i])
 		if err != nil {
-			panic(fmt.Sprintf("config: default cron spec %q: %v", defaultSpecs[i], err)) // a bug, caught by every test
+			panic(fmt.Sprintf("config: default cron spec %q: %v", specs[i], err)) // a bug, caught by every test
 		}
-		c.Schedules = append(c.Schedules, Schedule{Job: job, Spec: defaultSpecs[i], Cron: sched, Default: true})
+		c.Schedules = append(c.Schedules, Schedule{Job: job, Spec: specs[i], Cron: sched, Default: true})
 	}
 	return c
 }
@@ -59,20 +62,24 @@ type fieldInfo struct {
 }
 
 // ghlFields are the HighLevel contact fields a mapping may name (ghlwire.Contact JSON names).
-// This and the other package-level tables are read-only.
-var ghlFields = map[string]fieldInfo{
-	"firstName": {known: true}, "lastName": {known: true}, "name": {known: true}, "email": {known: true},
-	"phone": {known: true}, "companyName": {known: true}, "timezone": {known: true}, "gender": {known: true},
-	"address1": {known: true}, "city": {known: true}, "state": {known: true}, "country": {known: true},
-	"postalCode": {known: true}, "website": {known: true}, "dateOfBirth": {known: true}, "source": {known: true},
-	"tags": {known: true, list: true},
+// Like the other tables here, it is a function so that no caller can change it for the rest.
+func ghlFields() map[string]fieldInfo {
+	return map[string]fieldInfo{
+		"firstName": {known: true}, "lastName": {known: true}, "name": {known: true}, "email": {known: true},
+		"phone": {known: true}, "companyName": {known: true}, "timezone": {known: true}, "gender": {known: true},
+		"address1": {known: true}, "city": {known: true}, "state": {known: true}, "country": {known: true},
+		"postalCode": {known: true}, "website": {known: true}, "dateOfBirth": {known: true}, "source": {known: true},
+		"tags": {known: true, list: true},
+	}
 }
 
 // ptdFields are the PT Distinction client fields a mapping may name (ptdwire.Client JSON names).
-var ptdFields = map[string]fieldInfo{
-	"email": {known: true}, "firstName": {known: true}, "lastName": {known: true}, "phone": {known: true},
-	"gender": {known: true}, "timezone": {known: true}, "access": {known: true},
-	"tags": {known: true, list: true}, "groups": {known: true, list: true}, "packages": {known: true, list: true},
+func ptdFields() map[string]fieldInfo {
+	return map[string]fieldInfo{
+		"email": {known: true}, "firstName": {known: true}, "lastName": {known: true}, "phone": {known: true},
+		"gender": {known: true}, "timezone": {known: true}, "access": {known: true},
+		"tags": {known: true, list: true}, "groups": {known: true, list: true}, "packages": {known: true, list: true},
+	}
 }
 
 func sortedKeys(m map[string]fieldInfo) []string {
@@ -84,8 +91,8 @@ func sortedKeys(m map[string]fieldInfo) []string {
 	return out
 }
 
-func ghlFieldNames() []string { return sortedKeys(ghlFields) }
-func ptdFieldNames() []string { return sortedKeys(ptdFields) }
+func ghlFieldNames() []string { return sortedKeys(ghlFields()) }
+func ptdFieldNames() []string { return sortedKeys(ptdFields()) }
 
 // defaultNormalizer picks the normalizer a field gets when its block names none.
 func defaultNormalizer(ghlField string) string {
@@ -116,18 +123,20 @@ func DefaultFields(conflict string) []Field {
 }
 
 // reminderPlaceholders are the {{name}} substitutions RenderReminder performs.
-var reminderPlaceholders = []string{"title", "due", "first_name", "last_name", "email"}
+func reminderPlaceholders() []string {
+	return []string{"title", "due", "first_name", "last_name", "email"}
+}
 
 var placeholderRE = regexp.MustCompile(`\{\{\s*([^{}]*?)\s*\}\}`)
 
 func checkTemplate(msg string) error {
 	for _, m := range placeholderRE.FindAllStringSubmatch(msg, -1) {
 		ok := false
-		for _, p := range reminderPlaceholders {
+		for _, p := range reminderPlaceholders() {
 			ok = ok || m[1] == p
 		}
 		if !ok {
-			return fmt.Errorf("unknown placeholder {{%s}}; known: {{%s}}", m[1], strings.Join(reminderPlaceholders, "}}, {{"))
+			return fmt.Errorf("unknown placeholder {{%s}}; known: {{%s}}", m[1], strings.Join(reminderPlaceholders(), "}}, {{"))
 		}
 	}
 	if strings.Count(msg, "{{") != len(placeholderRE.FindAllString(msg, -1)) {

@@ -31,9 +31,9 @@ func TestDemo(t *testing.T) {
 			}
 			checks := []struct{ name, got, want string }{
 				{"ghl url", cfg.GHL.BaseURL, "http://127.0.0.1:18910"},
-				{"ptd url", cfg.PTD.REST.BaseURL, "http://127.0.0.1:18920"},
+				{"ptd url", cfg.PTD.REST().BaseURL, "http://127.0.0.1:18920"},
 				{"token", cfg.GHL.PrivateToken.Reveal(), "demo-pit"},
-				{"api key", cfg.PTD.REST.APIKey.Reveal(), "demo-ptd-key"},
+				{"api key", cfg.PTD.REST().APIKey.Reveal(), "demo-ptd-key"},
 				{"store", cfg.Store.Path, dir + "/ptsync.db"},
 				{"location", cfg.GHL.LocationID, "demo-location"},
 				{"admin", cfg.Admin.Listen, "127.0.0.1:0"},

@@ -7,8 +7,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	"ptsync/apiclient/ghlwire"
 )
 
 // fuzzFilename sits beside the good fixtures so their file("secrets/...") references resolve.
@@ -96,7 +94,7 @@ func checkParseResult(t *testing.T, cfg *Config, err error) {
 	if cfg.Mapping.Location == nil {
 		t.Fatal("mapping has no time zone location")
 	}
-	contact := ContactVars(ghlwire.Contact{ID: "c1", Email: "ann@example.com", Tags: []string{"vip", "lead"}})
+	contact := ContactVars(RouteContact{ID: "c1", Email: "ann@example.com", Tags: []string{"vip", "lead"}})
 	for _, r := range cfg.Routes {
 		if _, err := r.Match(contact); err != nil && !errors.Is(err, ErrEval) {
 			t.Fatalf("route %q: error does not match ErrEval: %v", r.Name, err)

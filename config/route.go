@@ -11,8 +11,6 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
-
-	"ptsync/apiclient/ghlwire"
 )
 
 // Route assigns a PTD group, package and access level to contacts for which When is true.
@@ -45,8 +43,9 @@ func (r Route) Match(vars map[string]cty.Value) (bool, error) {
 	if funcs == nil {
 		funcs = Functions()
 	}
-	full := make(map[string]cty.Value, len(vars)+len(contactFieldTypes))
-	for name, ty := range contactFieldTypes {
+	types := contactFieldTypes()
+	full := make(map[string]cty.Value, len(vars)+len(types))
+	for name, ty := range types {
 		full[name] = zeroOf(ty)
 	}
 	for k, v := range vars {
@@ -74,19 +73,23 @@ func (r Route) Match(vars map[string]cty.Value) (bool, error) {
 	return val.True(), nil
 }
 
-// contactFieldTypes lists every variable a route condition or query may reference. Read-only.
-var contactFieldTypes = map[string]cty.Type{
-	"id": cty.String, "email": cty.String, "firstName": cty.String, "lastName": cty.String,
-	"name": cty.String, "phone": cty.String, "companyName": cty.String, "timezone": cty.String,
-	"source": cty.String, "type": cty.String, "assignedTo": cty.String, "address1": cty.String,
-	"city": cty.String, "state": cty.String, "country": cty.String, "postalCode": cty.String,
-	"website": cty.String, "dateOfBirth": cty.String, "dateAdded": cty.String,
-	"dateUpdated": cty.String, "tags": cty.List(cty.String), "dnd": cty.Bool,
+// contactFieldTypes lists every variable a route condition or query may reference; each call
+// returns a fresh map.
+func contactFieldTypes() map[string]cty.Type {
+	return map[string]cty.Type{
+		"id": cty.String, "email": cty.String, "firstName": cty.String, "lastName": cty.String,
+		"name": cty.String, "phone": cty.String, "companyName": cty.String, "timezone": cty.String,
+		"source": cty.String, "type": cty.String, "assignedTo": cty.String, "address1": cty.String,
+		"city": cty.String, "state": cty.String, "country": cty.String, "postalCode": cty.String,
+		"website": cty.String, "dateOfBirth": cty.String, "dateAdded": cty.String,
+		"dateUpdated": cty.String, "tags": cty.List(cty.String), "dnd": cty.Bool,
+	}
 }
 
 func contactFieldList() string {
-	names := make([]string, 0, len(contactFieldTypes))
-	for n := range contactFieldTypes {
+	types := contactFieldTypes()
+	names := make([]string, 0, len(types))
+	for n := range types {
 		names = append(names, n)
 	}
 	sort.Strings(names)
@@ -104,9 +107,20 @@ func zeroOf(ty cty.Type) cty.Value {
 	}
 }
 
-// ContactVars turns a HighLevel contact into the variables Route.Match and the query language
+// RouteContact is a contact as route conditions and the query language see it: one field per
+// variable, named as HighLevel's contact JSON names them (contactFieldTypes). The caller fills
+// it from the contact it holds, so this package depends on no wire format.
+type RouteContact struct {
+	ID, Email, FirstName, LastName, Name, Phone, CompanyName, Timezone, Source, Type string
+	AssignedTo, Address1, City, State, Country, PostalCode, Website, DateOfBirth     string
+	DateAdded, DateUpdated                                                           string
+	Tags                                                                             []string
+	Dnd                                                                              bool
+}
+
+// ContactVars turns a contact into the variables Route.Match and the query language
 // evaluate. Tags are lower-cased and trimmed, as HighLevel stores them.
-func ContactVars(c ghlwire.Contact) map[string]cty.Value {
+func ContactVars(c RouteContact) map[string]cty.Value {
 	tags := make([]cty.Value, 0, len(c.Tags))
 	for _, t := range c.Tags {
 		tags = append(tags, cty.StringVal(strings.ToLower(strings.TrimSpace(t))))
@@ -206,7 +220,7 @@ func prefixFunc(test func(s, affix string) bool, param string) function.Function
 func checkCondition(expr hcl.Expression, route string, funcs map[string]function.Function) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, tr := range expr.Variables() {
-		if _, ok := contactFieldTypes[tr.RootName()]; !ok {
+		if _, ok := contactFieldTypes()[tr.RootName()]; !ok {
 			rng := tr.SourceRange()
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
@@ -220,8 +234,9 @@ func checkCondition(expr hcl.Expression, route string, funcs map[string]function
 	if diags.HasErrors() {
 		return diags
 	}
-	vars := make(map[string]cty.Value, len(contactFieldTypes))
-	for name, ty := range contactFieldTypes {
+	types := contactFieldTypes()
+	vars := make(map[string]cty.Value, len(types))
+	for name, ty := range types {
 		vars[name] = cty.UnknownVal(ty)
 	}
 	val, evalDiags := expr.Value(&hcl.EvalContext{Variables: vars, Functions: funcs})

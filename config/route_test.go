@@ -7,8 +7,6 @@ import (
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
-
-	"ptsync/apiclient/ghlwire"
 )
 
 // routeFile wraps one condition in a minimal valid configuration.
@@ -32,7 +30,7 @@ route "r" {
 }
 
 func TestRouteMatch(t *testing.T) {
-	vip := ContactVars(ghlwire.Contact{
+	vip := ContactVars(RouteContact{
 		ID: "c1", Email: "Ann@Gym.Example", FirstName: "Ann", Tags: []string{" VIP ", "newsletter"},
 		Country: "GB", Phone: "+447700900123", Dnd: true,
 	})
@@ -136,7 +134,7 @@ func TestRouteMatchConcurrent(t *testing.T) {
 				if (g+i)%2 == 1 {
 					email = "b@x"
 				}
-				got, err := r.Match(ContactVars(ghlwire.Contact{Email: email, Tags: []string{"VIP"}}))
+				got, err := r.Match(ContactVars(RouteContact{Email: email, Tags: []string{"VIP"}}))
 				if err != nil || got != (email == "a@x") {
 					errs <- fmt.Errorf("goroutine %d iteration %d: got (%v, %v)", g, i, got, err)
 					return
@@ -148,6 +146,22 @@ func TestRouteMatchConcurrent(t *testing.T) {
 	for g := 0; g < 8; g++ {
 		if err := <-errs; err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// TestContactVarsCoverEveryField: ContactVars yields exactly the variables a condition may
+// reference, so a field added to one and not the other fails here.
+func TestContactVarsCoverEveryField(t *testing.T) {
+	vars, types := ContactVars(RouteContact{}), contactFieldTypes()
+	for name := range types {
+		if _, ok := vars[name]; !ok {
+			t.Errorf("ContactVars has no %q", name)
+		}
+	}
+	for name := range vars {
+		if _, ok := types[name]; !ok {
+			t.Errorf("ContactVars yields %q, which conditions cannot reference", name)
 		}
 	}
 }

@@ -19,7 +19,7 @@ func TestSecretNeverPrintsInConfig(t *testing.T) {
 		v    any
 	}{
 		{"config with secret", &Config{GHL: GHL{PrivateToken: s}}},
-		{"zapier hook pointers", PTD{Zapier: &PTDZapier{AddClient: s}}},
+		{"zapier hook pointers", PTD{Settings: &PTDZapier{AddClient: s}}},
 		{"oauth", &GHL{OAuth: &OAuth{ClientSecret: s}}},
 	}
 	for _, h := range holders {

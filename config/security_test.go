@@ -64,7 +64,7 @@ func TestSecurityConfigSecretsNeverPrint(t *testing.T) {
 			}
 			for _, log := range []interface{ Info(string, ...any) }{sink.Logger(), sink.JSONLogger()} {
 				log.Info("configuration loaded", "config", cfg, "ghl", cfg.GHL, "ptd", cfg.PTD, "oauth", cfg.GHL.OAuth,
-					"zapier", cfg.PTD.Zapier, "rest", cfg.PTD.REST)
+					"zapier", cfg.PTD.Zapier(), "rest", cfg.PTD.REST())
 			}
 			sink.Check("fmt", fmt.Sprintf("%v %+v %#v %+v %#v %v", cfg, cfg, cfg, cfg.PTD, cfg.GHL, *cfg))
 			if b, err := json.Marshal(cfg); err == nil {
@@ -86,22 +86,22 @@ func oauthSecret(c *Config) Secret {
 	return c.GHL.OAuth.ClientSecret
 }
 func restKey(c *Config) Secret {
-	if c.PTD.REST == nil {
+	if c.PTD.REST() == nil {
 		return Secret{}
 	}
-	return c.PTD.REST.APIKey
+	return c.PTD.REST().APIKey
 }
 func zapHook(c *Config) Secret {
-	if c.PTD.Zapier == nil {
+	if c.PTD.Zapier() == nil {
 		return Secret{}
 	}
-	return c.PTD.Zapier.AddClient
+	return c.PTD.Zapier().AddClient
 }
 func zapTrigger(c *Config) Secret {
-	if c.PTD.Zapier == nil {
+	if c.PTD.Zapier() == nil {
 		return Secret{}
 	}
-	return c.PTD.Zapier.TriggerSecret
+	return c.PTD.Zapier().TriggerSecret
 }
 
 // TestSecurityConfigErrorsNeverEchoSecrets: diagnostics about secret attributes say what is

@@ -10,8 +10,8 @@ import (
 
 	"go.yaml.in/yaml/v2"
 
+	"ptsync/demo"
 	"ptsync/metrics/promtest"
-	"ptsync/replicator"
 )
 
 // emptyOnHealthy lists the queries (dashboard expressions after variable substitution, or
@@ -38,7 +38,7 @@ const pitHasNoExpiry = "the service authenticates with a Private Integration Tok
 func TestDashboardAndAlertsAgainstTheRunningService(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	d, err := replicator.StartDemo(ctx, replicator.DemoOptions{Contacts: 40, Seed: 31, Webhooks: true,
+	d, err := demo.Start(ctx, demo.Options{Contacts: 40, Seed: 31, Webhooks: true,
 		DBPath: filepath.Join(t.TempDir(), "dashboard.db"), BurstInterval: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

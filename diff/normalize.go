@@ -165,19 +165,22 @@ func Name(raw string) string {
 }
 
 // zonedLayouts carry their own offset; localLayouts are read in Locale.Location.
-var (
-	zonedLayouts = []string{
+func zonedLayouts() []string {
+	return []string{
 		time.RFC3339Nano, // also accepts RFC 3339 without fraction and with milliseconds
 		"2006-01-02T15:04:05.999999999Z0700",
 		"2006-01-02T15:04:05Z0700",
 	}
-	localLayouts = []string{
+}
+
+func localLayouts() []string {
+	return []string{
 		"2006-01-02 15:04:05", // HighLevel appointments
 		"2006-01-02T15:04:05",
 		"2006-01-02 15:04",
 		"2006-01-02",
 	}
-)
+}
 
 // Time returns raw as a UTC RFC 3339 timestamp with second precision ("2024-03-01T14:00:00Z").
 // Accepted: RFC 3339 with or without fractional seconds, offsets with or without a colon,
@@ -194,12 +197,12 @@ func Time(raw string, loc *time.Location) (string, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
-	for _, layout := range zonedLayouts {
+	for _, layout := range zonedLayouts() {
 		if t, err := time.Parse(layout, s); err == nil {
 			return formatTime(t), nil
 		}
 	}
-	for _, layout := range localLayouts {
+	for _, layout := range localLayouts() {
 		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
 			return formatTime(t), nil
 		}
@@ -235,21 +238,23 @@ const (
 	NormTags
 )
 
-var normalizerNames = []string{"none", "email", "phone", "name", "time", "tags"}
+func normalizerNames() []string {
+	return []string{"none", "email", "phone", "name", "time", "tags"}
+}
 
 // ParseNormalizer returns the Normalizer called name (case-insensitive, surrounding space ignored).
 // An unknown name gets an error wrapping ErrUnknownName that lists the accepted names.
 func ParseNormalizer(name string) (Normalizer, error) {
-	i, err := parseName("normalizer", name, normalizerNames)
+	i, err := parseName("normalizer", name, normalizerNames())
 	return Normalizer(i), err
 }
 
 // String returns the configuration name of n.
-func (n Normalizer) String() string { return nameOf(int(n), normalizerNames, "normalizer") }
+func (n Normalizer) String() string { return nameOf(int(n), normalizerNames(), "normalizer") }
 
 // MarshalText encodes n by name, so it reads well in JSON history and plans.
 func (n Normalizer) MarshalText() ([]byte, error) {
-	return marshalName(int(n), normalizerNames, "normalizer")
+	return marshalName(int(n), normalizerNames(), "normalizer")
 }
 
 // UnmarshalText decodes a name produced by MarshalText or written in configuration.

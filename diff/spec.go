@@ -20,20 +20,22 @@ const (
 	SideBase
 )
 
-var sideNames = []string{"none", "ghl", "ptd", "both", "base"}
+func sideNames() []string {
+	return []string{"none", "ghl", "ptd", "both", "base"}
+}
 
 // ParseSide returns the Side called name ("ghl" or "ptd" in configuration; every String form is
 // accepted). An unknown name gets an error wrapping ErrUnknownName.
 func ParseSide(name string) (Side, error) {
-	i, err := parseName("side", name, sideNames)
+	i, err := parseName("side", name, sideNames())
 	return Side(i), err
 }
 
 // String returns the lower-case name of s.
-func (s Side) String() string { return nameOf(int(s), sideNames, "side") }
+func (s Side) String() string { return nameOf(int(s), sideNames(), "side") }
 
 // MarshalText encodes s by name.
-func (s Side) MarshalText() ([]byte, error) { return marshalName(int(s), sideNames, "side") }
+func (s Side) MarshalText() ([]byte, error) { return marshalName(int(s), sideNames(), "side") }
 
 // UnmarshalText decodes a name produced by MarshalText.
 func (s *Side) UnmarshalText(b []byte) error {
@@ -55,21 +57,23 @@ const (
 	PTDToGHL
 )
 
-var directionNames = []string{"both", "ghl-to-ptd", "ptd-to-ghl"}
+func directionNames() []string {
+	return []string{"both", "ghl-to-ptd", "ptd-to-ghl"}
+}
 
 // ParseDirection returns the Direction called name: "both", "ghl-to-ptd" or "ptd-to-ghl"
 // (underscores are accepted for dashes). An unknown name gets an error wrapping ErrUnknownName.
 func ParseDirection(name string) (Direction, error) {
-	i, err := parseName("direction", strings.ReplaceAll(name, "_", "-"), directionNames)
+	i, err := parseName("direction", strings.ReplaceAll(name, "_", "-"), directionNames())
 	return Direction(i), err
 }
 
 // String returns the configuration name of d.
-func (d Direction) String() string { return nameOf(int(d), directionNames, "direction") }
+func (d Direction) String() string { return nameOf(int(d), directionNames(), "direction") }
 
 // MarshalText encodes d by name.
 func (d Direction) MarshalText() ([]byte, error) {
-	return marshalName(int(d), directionNames, "direction")
+	return marshalName(int(d), directionNames(), "direction")
 }
 
 // UnmarshalText decodes a name produced by MarshalText or written in configuration.
@@ -110,20 +114,22 @@ const (
 	Manual
 )
 
-var ruleNames = []string{"newest", "ghl", "ptd", "manual"}
+func ruleNames() []string {
+	return []string{"newest", "ghl", "ptd", "manual"}
+}
 
 // ParseRule returns the Rule called name: "newest", "ghl", "ptd" or "manual". An unknown name gets
 // an error wrapping ErrUnknownName.
 func ParseRule(name string) (Rule, error) {
-	i, err := parseName("conflict rule", name, ruleNames)
+	i, err := parseName("conflict rule", name, ruleNames())
 	return Rule(i), err
 }
 
 // String returns the configuration name of r.
-func (r Rule) String() string { return nameOf(int(r), ruleNames, "rule") }
+func (r Rule) String() string { return nameOf(int(r), ruleNames(), "rule") }
 
 // MarshalText encodes r by name.
-func (r Rule) MarshalText() ([]byte, error) { return marshalName(int(r), ruleNames, "rule") }
+func (r Rule) MarshalText() ([]byte, error) { return marshalName(int(r), ruleNames(), "rule") }
 
 // UnmarshalText decodes a name produced by MarshalText or written in configuration.
 func (r *Rule) UnmarshalText(b []byte) error {

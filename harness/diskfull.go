@@ -195,7 +195,7 @@ func readyz(ctx context.Context, addr string) (int, string, error) {
 	if err != nil {
 		return 0, "", err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := probeClient().Do(req)
 	if err != nil {
 		return 0, "", err
 	}

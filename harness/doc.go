@@ -19,7 +19,7 @@
 //
 // Both end the same way: churn stops, faults stop, the service is left to converge, stopped
 // with SIGTERM, and Verify compares the mirror with the simulators, both sides on every
-// two-way field (replicator/reconcile/convergence), every recorded edit against the final
+// two-way field (harness/convergence), every recorded edit against the final
 // state (Ledger), duplicates, the outbox and store.Check.
 //
 // Nothing here is safe for concurrent use unless stated; a scenario owns its processes and

@@ -15,8 +15,8 @@ import (
 
 	"ptsync/apiclient/ghl"
 	"ptsync/config"
+	"ptsync/harness/convergence"
 	"ptsync/internal/secret"
-	"ptsync/replicator/reconcile/convergence"
 	"ptsync/store"
 )
 

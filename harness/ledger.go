@@ -100,7 +100,9 @@ type Views struct {
 }
 
 // conflictRules are the history rules by which a later edit may lose to an earlier one.
-var conflictRules = map[string]bool{"newest": true, "ghl": true, "ptd": true}
+func conflictRules() map[string]bool {
+	return map[string]bool{"newest": true, "ghl": true, "ptd": true}
+}
 
 // Verify checks every recorded edit against the final state of both sides:
 //   - a field's last edit (by Seq) holds on both sides, unless history shows a conflict rule
@@ -120,7 +122,7 @@ func (l *Ledger) Verify(v Views) Verdict {
 	}
 	ruled := map[string]bool{} // link \x00 field \x00 value chosen by a conflict rule
 	for _, h := range v.History {
-		if conflictRules[h.Rule] {
+		if conflictRules()[h.Rule] {
 			ruled[h.LinkID+"\x00"+h.Field+"\x00"+strings.TrimSpace(h.New)] = true
 		}
 	}

@@ -276,7 +276,7 @@ func Scrape(ctx context.Context, addr string) (map[string]float64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot scrape metrics: %w", err)
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := probeClient().Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("cannot scrape metrics: %w", err)
 	}
@@ -337,7 +337,7 @@ func Ready(ctx context.Context, addr string) bool {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/readyz", nil)
-	res, err := http.DefaultClient.Do(req)
+	res, err := probeClient().Do(req)
 	if err != nil {
 		return false
 	}
@@ -367,3 +367,8 @@ func CountPanics(logPath string) (int, error) {
 	}
 	return n, sc.Err()
 }
+
+// probeClient is the client of the harness's probes (readiness, scrapes): a timeout of its
+// own, so a wedged service fails the probe even when the caller's context has no deadline.
+// It shares http.DefaultTransport's connection pool.
+func probeClient() *http.Client { return &http.Client{Timeout: 5 * time.Second} }

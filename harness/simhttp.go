@@ -14,7 +14,7 @@ import (
 
 	"ptsync/apiclient/ghlwire"
 	"ptsync/apiclient/ptdwire"
-	"ptsync/replicator/reconcile/convergence"
+	"ptsync/harness/convergence"
 	"ptsync/sim/ghlsim"
 )
 

@@ -15,7 +15,9 @@ package metrics
 // them under "Series that wait for their first value".
 
 // retryReasons are the values of the reason label of ptsync_api_retries_total.
-var retryReasons = [...]string{RetryRateLimited, RetryServerError, RetryTransport, RetryTimeout, RetryUnauthorized}
+func retryReasons() []string {
+	return []string{RetryRateLimited, RetryServerError, RetryTransport, RetryTimeout, RetryUnauthorized}
+}
 
 // Retry reasons for UpstreamObserver.ObserveRetry: the reason label of ptsync_api_retries_total.
 const (
@@ -27,16 +29,17 @@ const (
 )
 
 // webhookResults are the values of the result label of ptsync_webhooks_total.
-var webhookResults = [...]string{WebhookAccepted, WebhookDuplicate, WebhookBadSignature, WebhookStale,
-	WebhookMalformed, WebhookTooLarge, WebhookUnknownEvent, WebhookError}
+func webhookResults() []string {
+	return []string{WebhookAccepted, WebhookDuplicate, WebhookBadSignature, WebhookStale,
+		WebhookMalformed, WebhookTooLarge, WebhookUnknownEvent, WebhookError}
+}
 
-// syncResults and refreshResults are the result labels of the sync and token counters.
-var (
-	syncResults    = [...]string{ResultSuccess, ResultError, ResultCanceled}
-	refreshResults = [...]string{ResultSuccess, ResultError, ResultRefused}
-	pushResults    = [...]string{ResultSuccess, ResultError}
-	breakerStates  = [...]string{BreakerClosed, BreakerHalfOpen, BreakerOpen}
-)
+// syncResults, refreshResults and pushResults are the result labels of the sync, token and
+// push counters; breakerStates the states of ptsync_breaker_state.
+func syncResults() []string    { return []string{ResultSuccess, ResultError, ResultCanceled} }
+func refreshResults() []string { return []string{ResultSuccess, ResultError, ResultRefused} }
+func pushResults() []string    { return []string{ResultSuccess, ResultError} }
+func breakerStates() []string  { return []string{BreakerClosed, BreakerHalfOpen, BreakerOpen} }
 
 // DeclareJobs exports ptsync_sync_runs_total at 0 for every result and an empty
 // ptsync_sync_duration_seconds for each job.
@@ -46,7 +49,7 @@ func (m *Metrics) DeclareJobs(jobs ...string) {
 	}
 	for _, job := range jobs {
 		job = m.guard.value("job", job)
-		for _, r := range syncResults {
+		for _, r := range syncResults() {
 			m.syncRuns.WithLabelValues(job, r)
 		}
 		m.syncDuration.WithLabelValues(job)
@@ -60,7 +63,7 @@ func (m *Metrics) DeclareLocation(location string, refused bool) {
 		return
 	}
 	loc := m.guard.value("location", location)
-	for _, r := range refreshResults {
+	for _, r := range refreshResults() {
 		m.tokenRefresh.WithLabelValues(loc, r)
 	}
 	m.SetTokenRefused(location, refused)
@@ -75,7 +78,7 @@ func (m *Metrics) DeclarePushOps(target string, ops ...string) {
 	target = m.guard.value("target", target)
 	for _, op := range ops {
 		op = m.guard.value("op", op)
-		for _, r := range pushResults {
+		for _, r := range pushResults() {
 			m.pushes.WithLabelValues(target, op, r)
 		}
 	}
@@ -123,7 +126,7 @@ func (m *Metrics) DeclareWebhooks(source string, schemes ...string) {
 	source = m.guard.value("source", source)
 	for _, sc := range schemes {
 		sc = m.guard.value("scheme", sc)
-		for _, r := range webhookResults {
+		for _, r := range webhookResults() {
 			m.webhooks.WithLabelValues(source, sc, m.guard.value("webhook_result", r))
 		}
 	}
@@ -138,7 +141,7 @@ func (o *UpstreamObserver) DeclareOperations(operations ...string) {
 	}
 	for _, op := range operations {
 		op = o.m.guard.value("operation", op)
-		for _, r := range retryReasons {
+		for _, r := range retryReasons() {
 			o.m.apiRetries.WithLabelValues(o.upstream, op, o.m.guard.value("retry_reason", r))
 		}
 		o.m.apiThrottled.WithLabelValues(o.upstream, op)

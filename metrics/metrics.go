@@ -87,10 +87,10 @@ const overflowLabel = "other"
 
 // Histogram buckets. API calls are sub-second normally and bounded by the client timeout;
 // sync runs range from a second (incremental) to an hour (first backfill).
-var (
-	apiBuckets  = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
-	syncBuckets = []float64{0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}
-)
+func apiBuckets() []float64 { return []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30} }
+func syncBuckets() []float64 {
+	return []float64{0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}
+}
 
 // Metrics owns every ptsync collector. Build it once per process with New and hand it (or the
 // observers it returns) to the components that report.
@@ -160,7 +160,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	}, []string{"sync_job", "result"})
 	m.syncDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: Namespace, Subsystem: "sync", Name: "duration_seconds",
-		Help: "Wall time of one sync job run, whatever its result.", Buckets: syncBuckets,
+		Help: "Wall time of one sync job run, whatever its result.", Buckets: syncBuckets(),
 	}, []string{"sync_job"})
 	m.syncLastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: Namespace, Subsystem: "sync", Name: "last_success_timestamp_seconds",
@@ -177,7 +177,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	}, []string{"upstream", "operation", "code"})
 	m.apiDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: Namespace, Subsystem: "api", Name: "request_duration_seconds",
-		Help: "Duration of one upstream API request attempt, including failed ones.", Buckets: apiBuckets,
+		Help: "Duration of one upstream API request attempt, including failed ones.", Buckets: apiBuckets(),
 	}, []string{"upstream", "operation"})
 	m.apiRetries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Subsystem: "api", Name: "retries_total",

@@ -113,7 +113,7 @@ func (o *UpstreamObserver) setBreaker(upstream, state string, declare bool) {
 	m.breakerState.WithLabelValues(upstream).Set(v)
 	switch {
 	case declare:
-		for _, s := range breakerStates {
+		for _, s := range breakerStates() {
 			m.breakerTransitions.WithLabelValues(upstream, s)
 		}
 	case prev != state:

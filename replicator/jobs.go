@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -66,13 +67,9 @@ func (s *Service) buildJobs() map[string]*job {
 			}
 			return err
 		},
-		config.JobPTD:       s.twoWay.PollPTD,
-		config.JobReconcile: s.twoWay.Reconcile,
-		config.JobPush:      s.twoWay.Push,
-		config.JobReminders: s.twoWay.Reminders,
-		config.JobPTDSweep:  s.twoWay.SweepPTD,
 	}
-	if s.readOnly && s.twoWay.Push != nil {
+	maps.Copy(fns, s.twoWayJobs())
+	if s.readOnly && s.engine != nil {
 		// The pusher refuses HighLevel writes itself (ErrReadOnly); PTD writes still flow.
 		s.log.Info("read-only: pushes to HighLevel are disabled; PT Distinction still receives changes")
 	}

@@ -1,5 +1,6 @@
 // Package replicator is the ptsync service: it wires the store, the HighLevel client, the
-// ingestion pollers (package ingest), the two-way jobs (package reconcile, through TwoWay),
+// ingestion pollers (package ingest), the two-way jobs (a reconcile.Engine over the
+// configured PT Distinction driver),
 // the webhook, metrics and admin listeners, and runs every job on its cron schedule (UTC,
 // with panic recovery and skip-if-still-running), plus out-of-band nudges from webhooks.
 //
@@ -26,6 +27,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"ptsync/apiclient/ghl"
+	"ptsync/apiclient/ptd"
 	"ptsync/config"
 	"ptsync/metrics"
 	"ptsync/replicator/ingest"
@@ -33,17 +35,6 @@ import (
 	"ptsync/store"
 	"ptsync/store/query"
 )
-
-// TwoWay holds the entry points of the two-way half (PTD poll and sweep, reconcile, push, reminders),
-// implemented by package replicator/reconcile. A nil func leaves its job unscheduled; the
-// service logs once which ones are missing.
-type TwoWay struct {
-	PollPTD   func(ctx context.Context) error
-	Reconcile func(ctx context.Context) error
-	Push      func(ctx context.Context) error
-	Reminders func(ctx context.Context) error
-	SweepPTD  func(ctx context.Context) error
-}
 
 // Notifier sends a systemd notification ("READY=1", "STOPPING=1", "WATCHDOG=1", "STATUS=...").
 type Notifier func(state string) error
@@ -62,20 +53,19 @@ type Options struct {
 	Registry *prometheus.Registry
 	Now      func() time.Time
 	Version  string
-	// TwoWay is the reconcile side; see TwoWay. BuildTwoWay, when set, is called in Open
-	// after the store and client exist and replaces TwoWay.
-	TwoWay      TwoWay
-	BuildTwoWay func(s *Service) (TwoWay, error)
+	// IngestOnly leaves the two-way half out: no PT Distinction driver and no reconcile
+	// engine, so the ptd, reconcile, push, reminders and ptd_sweep jobs are not scheduled.
+	// Tests of HighLevel ingestion alone set it (and the demo's demo.Options.IngestOnly).
+	IngestOnly bool
+	// PTDDrivers are the PT Distinction drivers the configuration may name (default
+	// ptd.Drivers()); tests add one with ptd.Registry.With.
+	PTDDrivers ptd.Registry
 	// Progress receives backfill progress (the demo's progress bar).
 	Progress func(ingest.Progress)
 	// Notify defaults to SdNotify; WatchdogInterval defaults to what systemd announces
 	// ($WATCHDOG_USEC) and 0 disables the pings.
 	Notify           Notifier
 	WatchdogInterval *time.Duration
-	// AdminHandler builds the admin endpoint from the open store and the endpoint's token
-	// (tests); nil serves store/query's handler, which `ptsync query` uses while the service
-	// holds the mirror.
-	AdminHandler func(db *store.DB, token string) http.Handler
 	// HTTPTransport is used for HighLevel requests (tests); default a clone of the default.
 	HTTPTransport http.RoundTripper
 	// MirrorFailCommit injects failed mirror commits (tests: a full disk below the store;
@@ -99,7 +89,6 @@ type Service struct {
 	db       *store.DB
 	client   *ghl.Client
 	poller   *ingest.Poller
-	twoWay   TwoWay
 	jobs     map[string]*job
 	cron     *cron.Cron
 	metricsS *metrics.Server
@@ -115,9 +104,10 @@ type Service struct {
 	// notReady holds the reasons /readyz answers 503 (readiness.go); set up by Open.
 	notReady *readiness
 
-	engine     *reconcile.Engine // set by BuildTwoWay
-	ptdTrigger http.Handler      // PTD Zapier triggers, set by BuildTwoWay
-	ptdOps     []string          // the PTD driver's operation labels, set by BuildTwoWay
+	// The two-way half, built by openTwoWay (all nil with IngestOnly).
+	engine     *reconcile.Engine
+	ptdTrigger http.Handler // the driver's inbound events at /webhooks/ptd; nil when it takes none
+	ptdOps     []string     // the PTD driver's operation labels
 }
 
 // New checks opts; it opens nothing.
@@ -139,6 +129,9 @@ func New(opts Options) (*Service, error) {
 	}
 	if opts.Version == "" {
 		opts.Version = "dev"
+	}
+	if len(opts.PTDDrivers.Names()) == 0 {
+		opts.PTDDrivers = ptd.Drivers()
 	}
 	return &Service{opts: opts, log: opts.Logger, now: opts.Now, reg: opts.Registry, cfg: opts.Config,
 		ready: make(chan struct{})}, nil
@@ -183,7 +176,8 @@ func addrOf(a net.Addr) string {
 // ReadOnly reports whether the credentials grant contacts.readonly only.
 func (s *Service) ReadOnly() bool { return s.readOnly }
 
-// Open opens the mirror, builds the client and poller, registers the metrics and starts the
+// Open opens the mirror, builds the client and poller, the PT Distinction driver and the
+// reconcile engine (unless Options.IngestOnly), registers the metrics and starts the
 // metrics, webhook and admin listeners. Nothing is scheduled yet (Run does that). On error
 // everything opened so far stays for Close to release.
 func (s *Service) Open(ctx context.Context) error {
@@ -203,7 +197,7 @@ func (s *Service) Open(ctx context.Context) error {
 	if err := s.repairFutureCursors(cfg); err != nil {
 		return err
 	}
-	s.m.SetMirrorCounter(s.mirrorCounts)
+	s.m.SetMirrorCounter(s.MirrorCounts)
 	if s.client, err = s.buildClient(ctx, cfg); err != nil {
 		return err
 	}
@@ -212,9 +206,8 @@ func (s *Service) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.twoWay = s.opts.TwoWay
-	if s.opts.BuildTwoWay != nil {
-		if s.twoWay, err = s.opts.BuildTwoWay(s); err != nil {
+	if !s.opts.IngestOnly {
+		if err := s.openTwoWay(cfg); err != nil {
 			return fmt.Errorf("cannot build reconcile side: %w", err)
 		}
 	}
@@ -249,7 +242,7 @@ func (s *Service) buildClient(ctx context.Context, cfg *config.Config) (*ghl.Cli
 		o := cfg.GHL.OAuth
 		src, err := ghl.NewOAuthSource(ghl.OAuthSourceOptions{
 			Location: cfg.GHL.LocationID, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
-			TokenURL: o.TokenURL, Store: ghl.NewFileTokenStore(o.TokenFile), Logger: s.log, Clock: s.now, Observer: obs,
+			TokenURL: o.TokenURL, Store: &ghl.FileTokenStore{Path: o.TokenFile, Clock: s.now}, Logger: s.log, Clock: s.now, Observer: obs,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("cannot open service: %w", err)
@@ -315,14 +308,10 @@ func (s *Service) openListeners(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	var admin http.Handler
-	if s.opts.AdminHandler != nil {
-		admin = s.opts.AdminHandler(s.db, token)
-	} else {
-		// The reconcile commands (plan, conflicts, outbox, history) share its token check.
-		admin = query.Handler(s.db, append([]query.HandlerOption{query.WithToken(token), query.WithClock(s.now), s.statusRoute()},
-			reconcile.AdminRoutes(s.db, s.engine)...)...)
-	}
+	// The admin endpoint serves `ptsync query` while the service holds the mirror; the
+	// reconcile commands (plan, conflicts, outbox, history) share its token check.
+	admin := query.Handler(s.db, append([]query.HandlerOption{query.WithToken(token), query.WithClock(s.now), s.statusRoute()},
+		reconcile.AdminRoutes(s.db, s.engine)...)...)
 	if s.adminL, s.adminS, err = serve(ctx, cfg.Admin.Listen, admin, s.log.Named("admin")); err != nil {
 		return err
 	}
@@ -387,8 +376,10 @@ func (s *Service) mirrorCommitted(err error) {
 	s.notReady.set(metrics.NotReadyMirrorWrite, why)
 }
 
-// mirrorCounts feeds ptsync_mirror_records at scrape time.
-func (s *Service) mirrorCounts() map[string]int {
+// MirrorCounts returns how many records the open mirror holds, by collection, plus "links" and
+// "dirty"; it feeds ptsync_mirror_records at scrape time. A failed read yields what was counted
+// (an empty map at worst). Safe for concurrent use after Open.
+func (s *Service) MirrorCounts() map[string]int {
 	out := map[string]int{}
 	_ = s.db.View(func(tx *store.Tx) error {
 		st, err := tx.Stats()

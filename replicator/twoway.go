@@ -2,8 +2,6 @@ package replicator
 
 import (
 	"context"
-	"fmt"
-	"net/http"
 
 	"ptsync/apiclient/ptd"
 	"ptsync/config"
@@ -11,79 +9,65 @@ import (
 	"ptsync/replicator/reconcile"
 )
 
-// BuildTwoWay builds the reconcile side for a service (Options.BuildTwoWay): the PTD adapter
-// of the configured driver (opened, so its capabilities are known) and a reconcile.Engine over
-// the service's store and HighLevel client, whose PollPTD, Reconcile, Push and Reminders
-// become the ptd, reconcile, push and reminders jobs. With the zapier driver and a trigger
-// secret, PTD's triggers are accepted on the webhook listener at /webhooks/ptd.
-func BuildTwoWay(s *Service) (TwoWay, error) {
-	cfg := s.Config()
+// openTwoWay builds the two-way half: the PTD adapter of the configured driver (opened through
+// Options.PTDDrivers, so its capabilities are known) and a reconcile.Engine over the service's
+// store and HighLevel client, whose jobs twoWayJobs returns. A driver that receives PTD's own
+// events (zapier with a trigger secret) gets them from the webhook listener at /webhooks/ptd.
+// On error the service holds nothing of the two-way half.
+func (s *Service) openTwoWay(cfg *config.Config) error {
 	log := s.log.Named("ptd")
-	var adapter ptd.Adapter
-	switch cfg.PTD.Driver {
-	case config.DriverREST:
-		r := cfg.PTD.REST
-		drv, err := ptd.NewREST(ptd.RESTOptions{BaseURL: r.BaseURL, APIKey: r.APIKey,
-			HTTPClient: &http.Client{Timeout: r.Timeout}, Logger: log, Clock: s.now, Observer: s.m.PTDObserver()})
-		if err != nil {
-			return TwoWay{}, err
-		}
-		adapter, s.ptdOps = drv, drv.Operations()
-	case config.DriverZapier:
-		z := cfg.PTD.Zapier
-		drv, err := ptd.NewZapier(ptd.ZapierOptions{Hooks: ptd.ZapierHooks{
-			AddClient: z.AddClient, AddToGroup: z.AddToGroup,
-			AssignPackage: z.AssignPackage, PrintOnly: z.PrintOnly,
-			Reminder: z.Reminder}, HTTPClient: &http.Client{Timeout: z.Timeout}, Logger: log, Observer: s.m.PTDObserver()})
-		if err != nil {
-			return TwoWay{}, err
-		}
-		adapter, s.ptdOps = drv, drv.Operations()
-	default:
-		return TwoWay{}, fmt.Errorf("cannot build pt distinction adapter: unknown driver %q", cfg.PTD.Driver)
-	}
-	if o, ok := adapter.(interface{ Open(context.Context) error }); ok {
-		if err := o.Open(s.runCtx); err != nil {
-			// PTD being down at start must not stop HighLevel ingestion: the jobs retry later.
-			s.log.Warn("cannot reach pt distinction at start; its jobs will retry", "error", err)
-		}
+	drivers := s.opts.PTDDrivers
+	adapter, err := drivers.Open(s.runCtx, cfg.PTD, ptd.Deps{Logger: log, Clock: s.now, Observer: s.m.PTDObserver()})
+	if err != nil {
+		return err
 	}
 	eng, err := reconcile.New(reconcile.Options{Store: s.db, GHL: s.client, PTD: adapter, Config: cfg,
 		Metrics: s.m, Logger: s.log.Named("reconcile"), Now: s.now, ReadOnly: s.readOnly})
 	if err != nil {
-		return TwoWay{}, err
+		return err
 	}
-	s.engine = eng
-	if z := cfg.PTD.Zapier; z != nil && !z.TriggerSecret.IsZero() {
-		h, err := ptd.NewTriggerHandler(ptd.TriggerHandlerOptions{Secret: z.TriggerSecret,
-			Handle: eng.HandleTrigger, Logger: log,
-			Count: func(r string) { s.m.WebhookReceived(metrics.UpstreamPTD, metrics.SchemeSharedSecret, triggerResult(r)) }})
-		if err != nil {
-			return TwoWay{}, err
-		}
-		s.ptdTrigger = h
+	h, err := drivers.Receiver(cfg.PTD, ptd.Inbound{Handle: eng.HandleEvent, Logger: log,
+		Count: func(r string) { s.m.WebhookReceived(metrics.UpstreamPTD, metrics.SchemeSharedSecret, triggerResult(r)) }})
+	if err != nil {
+		return err
 	}
-	return TwoWay{
-		PollPTD: func(ctx context.Context) error {
+	if ol, ok := adapter.(ptd.OperationLister); ok {
+		s.ptdOps = ol.Operations()
+	}
+	s.engine, s.ptdTrigger = eng, h
+	return nil
+}
+
+// twoWayJobs are the engine's jobs by name; without an engine (IngestOnly) every one is nil,
+// so that schedule names them among the jobs not wired. Like the engine, the jobs keep the
+// configuration in force when they are built (Open): reminders stay as they started.
+func (s *Service) twoWayJobs() map[string]func(ctx context.Context) error {
+	eng, cfg := s.engine, s.Config()
+	if eng == nil {
+		return map[string]func(context.Context) error{config.JobPTD: nil, config.JobReconcile: nil, config.JobPush: nil,
+			config.JobReminders: nil, config.JobPTDSweep: nil}
+	}
+	return map[string]func(context.Context) error{
+		config.JobPTD: func(ctx context.Context) error {
 			_, err := eng.PollPTD(ctx)
 			return err
 		},
-		Reconcile: func(ctx context.Context) error {
+		config.JobReconcile: func(ctx context.Context) error {
 			_, err := eng.Reconcile(ctx)
 			return err
 		},
-		Push: func(ctx context.Context) error {
+		config.JobPush: func(ctx context.Context) error {
 			_, err := eng.Push(ctx)
 			return err
 		},
-		Reminders: func(ctx context.Context) error {
+		config.JobReminders: func(ctx context.Context) error {
 			if !cfg.Reminders.Enabled {
 				return nil
 			}
 			_, err := eng.Reminders(ctx)
 			return err
 		},
-		SweepPTD: func(ctx context.Context) error {
+		config.JobPTDSweep: func(ctx context.Context) error {
 			st, err := eng.SweepPTD(ctx)
 			if err == nil && !st.Skipped && !st.Held { // a held sweep has said so in its own ERROR line
 				s.log.Info("ptd sweep complete", "job", config.JobPTDSweep, "pages", st.Pages, "clients", st.Seen,
@@ -91,5 +75,5 @@ func BuildTwoWay(s *Service) (TwoWay, error) {
 			}
 			return err
 		},
-	}, nil
+	}
 }

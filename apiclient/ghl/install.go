@@ -19,8 +19,9 @@ import (
 // DefaultAuthorizeURL is HighLevel's location chooser (the v2 authorize page).
 const DefaultAuthorizeURL = "https://marketplace.gohighlevel.com/v2/oauth/chooselocation"
 
-// DefaultScopes are the scopes `ptsync auth` asks for unless told otherwise.
-var DefaultScopes = []string{"contacts.readonly", "contacts.write"}
+// DefaultScopes returns the scopes `ptsync auth` asks for unless told otherwise; each call
+// returns a fresh slice the caller may change.
+func DefaultScopes() []string { return []string{"contacts.readonly", "contacts.write"} }
 
 // Install is the OAuth authorization-code install of ptsync into a HighLevel location:
 // build the authorize URL, receive the redirect on a local listener (checking state),
@@ -31,7 +32,7 @@ type Install struct {
 	AuthorizeURL string // default DefaultAuthorizeURL
 	ClientID     string
 	ClientSecret Secret
-	Scopes       []string // default DefaultScopes
+	Scopes       []string // default DefaultScopes()
 	RedirectURL  string   // must match the app's registered redirect URI
 	HTTPClient   *http.Client
 }
@@ -47,7 +48,7 @@ func (in Install) config() *oauth2.Config {
 	}
 	scopes := in.Scopes
 	if len(scopes) == 0 {
-		scopes = DefaultScopes
+		scopes = DefaultScopes()
 	}
 	return &oauth2.Config{
 		ClientID: in.ClientID, ClientSecret: in.ClientSecret.Reveal(), RedirectURL: in.RedirectURL, Scopes: scopes,

@@ -88,13 +88,23 @@ type TokenStore interface {
 // processes saving at once may lose one of the writes.
 type FileTokenStore struct {
 	Path string
-	mu   sync.Mutex
+	// Clock stamps each saved token's saved_at (nil means time.Now); set it before first use.
+	Clock func() time.Time
+	mu    sync.Mutex
 }
 
 var _ TokenStore = (*FileTokenStore)(nil)
 
 // NewFileTokenStore returns a store over path; the file need not exist yet.
 func NewFileTokenStore(path string) *FileTokenStore { return &FileTokenStore{Path: path} }
+
+func (s *FileTokenStore) now() time.Time {
+	clock := s.Clock
+	if clock == nil {
+		clock = time.Now
+	}
+	return clock()
+}
 
 // fileFormat is the on-disk shape. Version lets a later release migrate the file.
 type fileFormat struct {
@@ -199,7 +209,7 @@ func (s *FileTokenStore) Save(_ context.Context, location string, tok Token) err
 	ff.Tokens[location] = fileToken{
 		AccessToken: tok.AccessToken.Reveal(), RefreshToken: tok.RefreshToken.Reveal(), TokenType: tok.TokenType,
 		Expiry: tok.Expiry, Scopes: tok.Scopes, LocationID: tok.LocationID, UserType: tok.UserType,
-		CompanyID: tok.CompanyID, UserID: tok.UserID, SavedAt: time.Now().UTC(),
+		CompanyID: tok.CompanyID, UserID: tok.UserID, SavedAt: s.now().UTC(),
 	}
 	data, err := json.MarshalIndent(ff, "", "  ")
 	if err != nil {

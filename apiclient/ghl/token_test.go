@@ -269,3 +269,24 @@ func TestOAuthSourceProactiveRefresh(t *testing.T) {
 		t.Fatalf("not refreshed at 4/5 of ttl: %v", tok)
 	}
 }
+
+// TestFileTokenStoreStampsWithItsClock: saved_at comes from the store's clock (the
+// service's), so a test or a replayed clock sees the time it set.
+func TestFileTokenStoreStampsWithItsClock(t *testing.T) {
+	at := time.Date(2031, 2, 3, 4, 5, 6, 0, time.UTC)
+	s := &FileTokenStore{Path: filepath.Join(t.TempDir(), "tokens.json"), Clock: func() time.Time { return at }}
+	if err := s.Save(context.Background(), "locA", Token{AccessToken: secret.New("at1"), LocationID: "locA"}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(s.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ff fileFormat
+	if err := json.Unmarshal(b, &ff); err != nil {
+		t.Fatal(err)
+	}
+	if got := ff.Tokens["locA"].SavedAt; !got.Equal(at) {
+		t.Fatalf("saved_at = %v, want the store clock's %v", got, at)
+	}
+}

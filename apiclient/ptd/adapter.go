@@ -1,5 +1,9 @@
 // Package ptd is the PT Distinction side of ptsync: one Adapter interface with declared
-// capabilities, and two drivers behind it.
+// capabilities, and the drivers behind it, each described by a Driver (its name in
+// config.hcl, how to open it, what it declares without I/O, what it receives) and listed by
+// Drivers. Opening the configured driver (Open, or Registry.Open on a registry a test has
+// extended) and DeclaredCapabilities are all the service and `ptsync plan` call; events PT
+// Distinction pushes reach the replicator as driver-neutral Event values.
 //
 //   - REST speaks the contract this project defines in docs/ptd-rest.md for a PTD partner API
 //     or an in-house bridge: cursor listing, ETag/If-Match updates, tasks, notes, groups,
@@ -50,9 +54,12 @@ const (
 	numCaps
 )
 
-var capNames = [numCaps]string{"clients.read", "clients.create", "clients.update", "tags", "groups",
-	"groups.remove", "packages", "catalog", "access", "access.print_only", "tasks", "notes",
-	"appointments", "reminders", "update_events"}
+// capNames are the capabilities' stable names, in declaration order.
+func capNames() [numCaps]string {
+	return [numCaps]string{"clients.read", "clients.create", "clients.update", "tags", "groups",
+		"groups.remove", "packages", "catalog", "access", "access.print_only", "tasks", "notes",
+		"appointments", "reminders", "update_events"}
+}
 
 // AllCapabilities lists every capability a driver can declare, in declaration order.
 func AllCapabilities() []Capability {
@@ -66,7 +73,7 @@ func AllCapabilities() []Capability {
 // String returns the capability's stable name, used in logs, metrics and errors.
 func (c Capability) String() string {
 	if c < numCaps {
-		return capNames[c]
+		return capNames()[c]
 	}
 	return fmt.Sprintf("capability(%d)", uint8(c))
 }

@@ -45,12 +45,14 @@ func orNopObserver(o Observer) Observer {
 // restOps are the REST driver's operations as its error messages name them ("cannot list
 // clients: ..."); operationLabel turns each into the operation label. Every call of the driver
 // must use one of these, so that Operations can declare them all at start (rest_test checks).
-var restOps = [...]string{
-	"read capabilities", "list clients", "get client", "find client by email", "create client",
-	"update client", "add tags", "remove tags", "list groups", "list packages",
-	"add client to group", "remove client from group", "assign package", "set access",
-	"list tasks", "create task", "update task", "delete task", "list notes", "create note",
-	"update note", "delete note", "upsert appointment", "list appointments", "send reminder",
+func restOps() []string {
+	return []string{
+		"read capabilities", "list clients", "get client", "find client by email", "create client",
+		"update client", "add tags", "remove tags", "list groups", "list packages",
+		"add client to group", "remove client from group", "assign package", "set access",
+		"list tasks", "create task", "update task", "delete task", "list notes", "create note",
+		"update note", "delete note", "upsert appointment", "list appointments", "send reminder",
+	}
 }
 
 // operationLabel is the operation label of a REST call: its name with dashes, in the style of

@@ -150,3 +150,42 @@ func TestZapierReportsPostsPerAction(t *testing.T) {
 		t.Errorf("Operations() = %q, want the two configured hooks", ops)
 	}
 }
+
+// durations records the durations the driver observed.
+type durations struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (r *durations) ObserveRequest(_ string, _ int, d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.d = append(r.d, d)
+}
+
+func (r *durations) ObserveRetry(string, string) {}
+
+// TestZapierTimesPostsWithItsClock: the driver measures its POSTs with the clock it was given
+// (the service's), not the wall clock.
+func TestZapierTimesPostsWithItsClock(t *testing.T) {
+	zrec := ptdsim.NewZapierRecorder(ptdsim.ZapierOptions{Apply: ptdsim.New(ptdsim.Options{})})
+	srv := httptest.NewServer(zrec.Handler())
+	t.Cleanup(srv.Close)
+	var mu sync.Mutex
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	tick := func() time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(time.Hour); return now }
+	rec := &durations{}
+	z, err := ptd.NewZapier(ptd.ZapierOptions{Observer: rec, Clock: tick,
+		Hooks: ptd.ZapierHooks{AddClient: secret.New(ptdsim.HookURL(srv.URL, ptdwire.ZapierAddClient))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := z.CreateClient(context.Background(), ptdwire.ClientInput{Email: sp("clock@example.com"), FirstName: sp("Clo")}); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if !slices.Equal(rec.d, []time.Duration{time.Hour}) {
+		t.Fatalf("observed %v, want the one hour the given clock advanced", rec.d)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"ptsync/apiclient/ptdwire"
+	"ptsync/config"
 )
 
 // RESTOptions configures the rest driver. BaseURL and APIKey are required.
@@ -72,12 +73,41 @@ type REST struct {
 	caps Capabilities
 }
 
-var _ Adapter = (*REST)(nil)
+var (
+	_ Adapter         = (*REST)(nil)
+	_ OperationLister = (*REST)(nil)
+)
 
-// AllREST is everything the REST contract can offer.
-var allREST = NewCapabilities(CapClientRead, CapClientCreate, CapClientUpdate, CapTags, CapGroups,
-	CapGroupRemove, CapPackages, CapCatalog, CapAccess, CapTasks, CapNotes, CapAppointments,
-	CapReminders, CapUpdateEvents)
+// allREST is everything the REST contract can offer.
+func allREST() Capabilities {
+	return NewCapabilities(CapClientRead, CapClientCreate, CapClientUpdate, CapTags, CapGroups,
+		CapGroupRemove, CapPackages, CapCatalog, CapAccess, CapTasks, CapNotes, CapAppointments,
+		CapReminders, CapUpdateEvents)
+}
+
+// restDriver is the rest driver as Drivers lists it: built from config's rest block
+// (config/ptd_rest.go), declaring everything the contract defines until Open has asked the
+// server.
+func restDriver() Driver {
+	return Driver{Name: config.DriverREST, Open: openREST, Declared: func(config.PTD) Capabilities { return allREST() }}
+}
+
+func openREST(ctx context.Context, cfg config.PTD, deps Deps) (Adapter, error) {
+	c := cfg.REST()
+	if c == nil {
+		return nil, fmt.Errorf("cannot create ptd rest driver: %w: no rest block", ErrInvalidInput)
+	}
+	r, err := NewREST(RESTOptions{BaseURL: c.BaseURL, APIKey: c.APIKey, HTTPClient: &http.Client{Timeout: c.Timeout},
+		Logger: deps.Logger, Clock: deps.Clock, Observer: deps.Observer})
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Open(ctx); err != nil {
+		// PTD being down at start must not stop HighLevel ingestion: the jobs retry later.
+		r.log.Warn("cannot reach pt distinction at start; its jobs will retry", "error", err)
+	}
+	return r, nil
+}
 
 // NewREST validates o and returns a driver. Until Open narrows them, its capabilities are
 // o.Capabilities or, when nil, everything the contract defines.
@@ -90,7 +120,7 @@ func NewREST(o RESTOptions) (*REST, error) {
 		return nil, fmt.Errorf("cannot create ptd rest driver: %w: api key is empty", ErrInvalidInput)
 	}
 	r := &REST{base: u, key: o.APIKey, hc: orDefaultHTTP(o.HTTPClient), log: orNullLogger(o.Logger), clock: o.Clock,
-		maxRA: o.MaxRetryAfter, maxBody: o.MaxBodyBytes, caps: allREST, obs: orNopObserver(o.Observer),
+		maxRA: o.MaxRetryAfter, maxBody: o.MaxBodyBytes, caps: allREST(), obs: orNopObserver(o.Observer),
 		retryPolicy: newRetryPolicy(o.Sleep, o.MaxRetries, o.BaseBackoff, o.MaxBackoff, 250*time.Millisecond)}
 	if r.clock == nil {
 		r.clock = time.Now
@@ -110,8 +140,8 @@ func NewREST(o RESTOptions) (*REST, error) {
 // Operations lists the operation labels the driver reports to its Observer, one per call of
 // the contract, so that the service can declare them at start.
 func (r *REST) Operations() []string {
-	out := make([]string, len(restOps))
-	for i, op := range restOps {
+	out := make([]string, len(restOps()))
+	for i, op := range restOps() {
 		out[i] = operationLabel(op)
 	}
 	return out

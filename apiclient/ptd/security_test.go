@@ -155,7 +155,7 @@ func TestSecurityTriggerHandler(t *testing.T) {
 	m := metrics.New(reg)
 	count := func(result string) { m.WebhookReceived(metrics.UpstreamPTD, metrics.SchemeSharedSecret, result) }
 	h, err := ptd.NewTriggerHandler(ptd.TriggerHandlerOptions{Secret: secret.New(shared), MaxBodyBytes: 1024, Logger: sink.Logger(), Count: count,
-		Handle: func(context.Context, ptdwire.ZapierTrigger) error { handled++; return nil }})
+		Handle: func(context.Context, ptd.Event) error { handled++; return nil }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,9 +25,10 @@ const TriggerSecretHeader = "X-PTSync-Secret"
 type TriggerHandlerOptions struct {
 	// Secret is shared with the Zap that posts PTD's triggers (at least 16 characters).
 	Secret Secret
-	// Handle receives each valid trigger with its email normalized. An error answers 503 so
-	// the sender may retry; Handle must therefore tolerate repeats (ZapierTrigger.ID helps).
-	Handle func(ctx context.Context, t ptdwire.ZapierTrigger) error
+	// Handle receives each valid trigger as a driver-neutral Event (email normalized, At
+	// parsed). An error answers 503 so the sender may retry; Handle must therefore tolerate
+	// repeats (Event.ID helps).
+	Handle func(ctx context.Context, ev Event) error
 	// MaxBodyBytes caps the request body (413 beyond it); 0 means 64 KiB.
 	MaxBodyBytes int64
 	Logger       hclog.Logger
@@ -43,7 +44,7 @@ type TriggerHandlerOptions struct {
 // Every outcome is counted. Safe for concurrent use.
 type TriggerHandler struct {
 	secretSum [32]byte
-	handle    func(context.Context, ptdwire.ZapierTrigger) error
+	handle    func(context.Context, Event) error
 	maxBody   int64
 	log       hclog.Logger
 	results   func(result string)
@@ -120,7 +121,7 @@ func (h *TriggerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, TriggerInvalid, http.StatusBadRequest, ptdwire.CodeInvalidRequest, err.Error())
 		return
 	}
-	if err := h.handle(r.Context(), t); err != nil {
+	if err := h.handle(r.Context(), triggerEvent(t)); err != nil {
 		h.count(TriggerFailed)
 		h.log.Error("zapier trigger not handled", "trigger", t.Trigger, "error", err)
 		w.Header().Set("Content-Type", "application/json")
@@ -171,4 +172,20 @@ func ParseTrigger(body []byte) (ptdwire.ZapierTrigger, error) {
 		}
 	}
 	return t, nil
+}
+
+// triggerEvent converts a trigger ParseTrigger accepted (so its "at", when present, parses).
+func triggerEvent(t ptdwire.ZapierTrigger) Event {
+	ev := Event{Kind: EventClientAdded, ID: t.ID, Email: t.Email, FirstName: t.FirstName, LastName: t.LastName,
+		Group: t.Group, Package: t.Package}
+	switch t.Trigger {
+	case ptdwire.TriggerClientAddedToGroup:
+		ev.Kind = EventClientAddedToGroup
+	case ptdwire.TriggerPackageSignUp:
+		ev.Kind = EventPackageSignUp
+	}
+	if at, err := time.Parse(time.RFC3339Nano, t.At); err == nil {
+		ev.At = at.UTC()
+	}
+	return ev
 }

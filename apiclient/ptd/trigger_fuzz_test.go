@@ -41,9 +41,9 @@ func FuzzTriggerHandler(f *testing.F) {
 		f.Add([]byte(s.body), s.secret)
 	}
 	const maxBody = 512
-	var handled []ptdwire.ZapierTrigger
+	var handled []ptd.Event
 	h, err := ptd.NewTriggerHandler(ptd.TriggerHandlerOptions{Secret: secret.New(shared), MaxBodyBytes: maxBody,
-		Handle: func(_ context.Context, tr ptdwire.ZapierTrigger) error { handled = append(handled, tr); return nil }})
+		Handle: func(_ context.Context, ev ptd.Event) error { handled = append(handled, ev); return nil }})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -68,13 +68,20 @@ func FuzzTriggerHandler(f *testing.F) {
 			if len(handled) != 1 {
 				t.Fatalf("202 with %d Handle calls", len(handled))
 			}
-			tr := handled[0]
-			again, err := ptd.ParseTrigger(mustJSON(t, tr))
-			if err != nil || again != tr {
+			ev := handled[0]
+			tr, err := ptd.ParseTrigger(body)
+			if err != nil {
+				t.Fatalf("202 for a body ParseTrigger refuses: %v", err)
+			}
+			if again, err := ptd.ParseTrigger(mustJSON(t, tr)); err != nil || again != tr {
 				t.Fatalf("handled trigger does not re-validate: %+v -> %+v, %v", tr, again, err)
 			}
-			if tr.Email != strings.ToLower(strings.TrimSpace(tr.Email)) || strings.Count(tr.Email, "@") < 1 {
-				t.Fatalf("email not normalized: %q", tr.Email)
+			if string(ev.Kind) != tr.Trigger || ev.ID != tr.ID || ev.Email != tr.Email || ev.FirstName != tr.FirstName ||
+				ev.LastName != tr.LastName || ev.Group != tr.Group || ev.Package != tr.Package || (tr.At == "") != ev.At.IsZero() {
+				t.Fatalf("event %+v does not carry trigger %+v", ev, tr)
+			}
+			if ev.Email != strings.ToLower(strings.TrimSpace(ev.Email)) || strings.Count(ev.Email, "@") < 1 {
+				t.Fatalf("email not normalized: %q", ev.Email)
 			}
 			return
 		}

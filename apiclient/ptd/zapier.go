@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"ptsync/apiclient/ptdwire"
+	"ptsync/config"
 )
 
 // ZapierHooks are the catch-hook URLs of the Zaps that run PTD's actions. A catch-hook URL is
@@ -35,6 +36,8 @@ type ZapierOptions struct {
 	Hooks      ZapierHooks
 	HTTPClient *http.Client // default: 30 s timeout
 	Logger     hclog.Logger
+	// Clock times each POST for the Observer (default time.Now).
+	Clock func() time.Time
 	// Observer receives every POST attempt and retry, under the operation "zapier-" and the
 	// action ("zapier-add-client"; see Operations); nil discards them.
 	Observer Observer
@@ -54,32 +57,98 @@ type ZapierOptions struct {
 // group, assign package and print only are idempotent in PTD ("does nothing new" for a known
 // email), so they are retried on 5xx and transport errors; reminders only on 429.
 type Zapier struct {
+	// Unsupported refuses the calls the zapier route has no operation for: reading clients,
+	// updating them, tags, catalogue, group removal, tasks, notes and appointments. PTD's
+	// Add Client is idempotent by email, which is what makes creates safe to repeat here
+	// without FindClientByEmail.
+	Unsupported
 	hooks map[string]Secret // by action; a Secret so that printing a *Zapier shows no URL
 	caps  Capabilities
 	hc    *http.Client
 	log   hclog.Logger
+	clock func() time.Time
 	retryPolicy
 	obs Observer
 }
 
-var _ Adapter = (*Zapier)(nil)
+var (
+	_ Adapter         = (*Zapier)(nil)
+	_ OperationLister = (*Zapier)(nil)
+)
+
+// zapierDriver is the zapier driver as Drivers lists it: built from config's zapier block
+// (config/ptd_zapier.go), declaring one capability per configured hook, and receiving PTD's
+// Zapier triggers when the block has a trigger_secret.
+func zapierDriver() Driver {
+	return Driver{Name: config.DriverZapier, Open: openZapier, Receive: receiveZapier,
+		Declared: func(cfg config.PTD) Capabilities {
+			if z := cfg.Zapier(); z != nil {
+				return zapierCaps(zapierHooks(z))
+			}
+			return Capabilities{}
+		}}
+}
+
+func openZapier(_ context.Context, cfg config.PTD, deps Deps) (Adapter, error) {
+	z := cfg.Zapier()
+	if z == nil {
+		return nil, fmt.Errorf("cannot create ptd zapier driver: %w: no zapier block", ErrInvalidInput)
+	}
+	return NewZapier(ZapierOptions{Hooks: zapierHooks(z), HTTPClient: &http.Client{Timeout: z.Timeout},
+		Logger: deps.Logger, Clock: deps.Clock, Observer: deps.Observer})
+}
+
+// receiveZapier is the trigger handler when a trigger_secret is configured, else nil.
+func receiveZapier(cfg config.PTD, in Inbound) (http.Handler, error) {
+	z := cfg.Zapier()
+	if z == nil || z.TriggerSecret.IsZero() {
+		return nil, nil
+	}
+	return NewTriggerHandler(TriggerHandlerOptions{Secret: z.TriggerSecret, Handle: in.Handle, Logger: in.Logger, Count: in.Count})
+}
+
+func zapierHooks(z *config.PTDZapier) ZapierHooks {
+	return ZapierHooks{AddClient: z.AddClient, AddToGroup: z.AddToGroup, AssignPackage: z.AssignPackage,
+		PrintOnly: z.PrintOnly, Reminder: z.Reminder}
+}
+
+// zapierAction is one catch hook and the capability it grants.
+type zapierAction struct {
+	action string
+	url    Secret
+	cap    Capability
+}
+
+// zapierActions lists every action of h, configured or not, in a stable order.
+func zapierActions(h ZapierHooks) []zapierAction {
+	return []zapierAction{
+		{ptdwire.ZapierAddClient, h.AddClient, CapClientCreate},
+		{ptdwire.ZapierAddToGroup, h.AddToGroup, CapGroups},
+		{ptdwire.ZapierAssignPackage, h.AssignPackage, CapPackages},
+		{ptdwire.ZapierPrintOnly, h.PrintOnly, CapPrintOnly},
+		{ptdwire.ZapierReminder, h.Reminder, CapReminders},
+	}
+}
+
+// zapierCaps is one capability per configured hook of h.
+func zapierCaps(h ZapierHooks) Capabilities {
+	var caps []Capability
+	for _, a := range zapierActions(h) {
+		if !a.url.IsZero() {
+			caps = append(caps, a.cap)
+		}
+	}
+	return NewCapabilities(caps...)
+}
 
 // NewZapier validates the hook URLs and returns a driver whose capabilities follow from them.
 func NewZapier(o ZapierOptions) (*Zapier, error) {
 	z := &Zapier{hooks: map[string]Secret{}, hc: orDefaultHTTP(o.HTTPClient), log: orNullLogger(o.Logger), obs: orNopObserver(o.Observer),
-		retryPolicy: newRetryPolicy(o.Sleep, o.MaxRetries, o.BaseBackoff, o.MaxBackoff, 500*time.Millisecond)}
-	var caps []Capability
-	for _, h := range []struct {
-		action string
-		url    Secret
-		cap    Capability
-	}{
-		{ptdwire.ZapierAddClient, o.Hooks.AddClient, CapClientCreate},
-		{ptdwire.ZapierAddToGroup, o.Hooks.AddToGroup, CapGroups},
-		{ptdwire.ZapierAssignPackage, o.Hooks.AssignPackage, CapPackages},
-		{ptdwire.ZapierPrintOnly, o.Hooks.PrintOnly, CapPrintOnly},
-		{ptdwire.ZapierReminder, o.Hooks.Reminder, CapReminders},
-	} {
+		clock: o.Clock, retryPolicy: newRetryPolicy(o.Sleep, o.MaxRetries, o.BaseBackoff, o.MaxBackoff, 500*time.Millisecond)}
+	if z.clock == nil {
+		z.clock = time.Now
+	}
+	for _, h := range zapierActions(o.Hooks) {
 		if h.url.IsZero() {
 			continue
 		}
@@ -88,9 +157,8 @@ func NewZapier(o ZapierOptions) (*Zapier, error) {
 			return nil, fmt.Errorf("cannot create ptd zapier driver: %w: the %s hook is not an absolute http(s) URL", ErrInvalidInput, h.action)
 		}
 		z.hooks[h.action] = h.url
-		caps = append(caps, h.cap)
 	}
-	z.caps = NewCapabilities(caps...)
+	z.caps = zapierCaps(o.Hooks)
 	return z, nil
 }
 
@@ -98,10 +166,9 @@ func NewZapier(o ZapierOptions) (*Zapier, error) {
 // configured hook, in a stable order.
 func (z *Zapier) Operations() []string {
 	var out []string
-	for _, action := range []string{ptdwire.ZapierAddClient, ptdwire.ZapierAddToGroup, ptdwire.ZapierAssignPackage,
-		ptdwire.ZapierPrintOnly, ptdwire.ZapierReminder} {
-		if _, ok := z.hooks[action]; ok {
-			out = append(out, zapierOperation(action))
+	for _, a := range zapierActions(ZapierHooks{}) {
+		if _, ok := z.hooks[a.action]; ok {
+			out = append(out, zapierOperation(a.action))
 		}
 	}
 	return out
@@ -140,10 +207,10 @@ func (z *Zapier) post(ctx context.Context, op string, a ptdwire.ZapierAction, id
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Idempotency-Key", a.IdempotencyKey)
 		req.Header.Set("User-Agent", "ptsync")
-		start := time.Now()
+		start := z.clock()
 		resp, err := z.hc.Do(req)
 		if err != nil {
-			z.obs.ObserveRequest(zapierOperation(a.Action), 0, time.Since(start))
+			z.obs.ObserveRequest(zapierOperation(a.Action), 0, z.clock().Sub(start))
 			if ctx.Err() != nil {
 				return "", fmt.Errorf("cannot %s: %w", op, ctx.Err())
 			}
@@ -162,7 +229,7 @@ func (z *Zapier) post(ctx context.Context, op string, a ptdwire.ZapierAction, id
 		}
 		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
-		z.obs.ObserveRequest(zapierOperation(a.Action), resp.StatusCode, time.Since(start))
+		z.obs.ObserveRequest(zapierOperation(a.Action), resp.StatusCode, z.clock().Sub(start))
 		if resp.StatusCode/100 == 2 {
 			var out ptdwire.ZapierHookResponse
 			if err := json.Unmarshal(raw, &out); err != nil || out.Status != "success" {
@@ -332,102 +399,4 @@ func (z *Zapier) SendReminder(ctx context.Context, r ptdwire.Reminder) (ptdwire.
 	}
 	r.ID, r.ClientID = id, email
 	return r, nil
-}
-
-// The rest of Adapter: the zapier route has no such operation.
-
-// ListClientsPage implements Adapter: unsupported.
-func (z *Zapier) ListClientsPage(context.Context, string, int) (ptdwire.ClientPage, error) {
-	return ptdwire.ClientPage{}, unsupported("list clients", CapClientRead)
-}
-
-// GetClient implements Adapter: unsupported.
-func (z *Zapier) GetClient(context.Context, string) (ptdwire.Client, error) {
-	return ptdwire.Client{}, unsupported("get client", CapClientRead)
-}
-
-// FindClientByEmail implements Adapter: unsupported (PTD's Add Client is idempotent by email,
-// which is what makes creates safe to repeat on this route).
-func (z *Zapier) FindClientByEmail(context.Context, string) (*ptdwire.Client, error) {
-	return nil, unsupported("find client by email", CapClientRead)
-}
-
-// UpdateClient implements Adapter: unsupported.
-func (z *Zapier) UpdateClient(context.Context, string, string, ptdwire.ClientInput) (ptdwire.Client, error) {
-	return ptdwire.Client{}, unsupported("update client", CapClientUpdate)
-}
-
-// AddTags implements Adapter: unsupported.
-func (z *Zapier) AddTags(context.Context, string, []string) (ptdwire.Client, error) {
-	return ptdwire.Client{}, unsupported("add tags", CapTags)
-}
-
-// RemoveTags implements Adapter: unsupported.
-func (z *Zapier) RemoveTags(context.Context, string, []string) (ptdwire.Client, error) {
-	return ptdwire.Client{}, unsupported("remove tags", CapTags)
-}
-
-// ListGroups implements Adapter: unsupported.
-func (z *Zapier) ListGroups(context.Context) ([]ptdwire.Group, error) {
-	return nil, unsupported("list groups", CapCatalog)
-}
-
-// ListPackages implements Adapter: unsupported.
-func (z *Zapier) ListPackages(context.Context) ([]ptdwire.Package, error) {
-	return nil, unsupported("list packages", CapCatalog)
-}
-
-// RemoveFromGroup implements Adapter: unsupported.
-func (z *Zapier) RemoveFromGroup(context.Context, string, string) error {
-	return unsupported("remove client from group", CapGroupRemove)
-}
-
-// ListTasks implements Adapter: unsupported.
-func (z *Zapier) ListTasks(context.Context, string) ([]ptdwire.Task, error) {
-	return nil, unsupported("list tasks", CapTasks)
-}
-
-// CreateTask implements Adapter: unsupported.
-func (z *Zapier) CreateTask(context.Context, string, ptdwire.TaskInput) (ptdwire.Task, error) {
-	return ptdwire.Task{}, unsupported("create task", CapTasks)
-}
-
-// UpdateTask implements Adapter: unsupported.
-func (z *Zapier) UpdateTask(context.Context, string, ptdwire.TaskInput) (ptdwire.Task, error) {
-	return ptdwire.Task{}, unsupported("update task", CapTasks)
-}
-
-// DeleteTask implements Adapter: unsupported.
-func (z *Zapier) DeleteTask(context.Context, string) error {
-	return unsupported("delete task", CapTasks)
-}
-
-// ListNotes implements Adapter: unsupported.
-func (z *Zapier) ListNotes(context.Context, string) ([]ptdwire.Note, error) {
-	return nil, unsupported("list notes", CapNotes)
-}
-
-// CreateNote implements Adapter: unsupported.
-func (z *Zapier) CreateNote(context.Context, string, ptdwire.NoteInput) (ptdwire.Note, error) {
-	return ptdwire.Note{}, unsupported("create note", CapNotes)
-}
-
-// UpdateNote implements Adapter: unsupported.
-func (z *Zapier) UpdateNote(context.Context, string, ptdwire.NoteInput) (ptdwire.Note, error) {
-	return ptdwire.Note{}, unsupported("update note", CapNotes)
-}
-
-// DeleteNote implements Adapter: unsupported.
-func (z *Zapier) DeleteNote(context.Context, string) error {
-	return unsupported("delete note", CapNotes)
-}
-
-// UpsertAppointment implements Adapter: unsupported.
-func (z *Zapier) UpsertAppointment(context.Context, string, ptdwire.Appointment) (ptdwire.Appointment, error) {
-	return ptdwire.Appointment{}, unsupported("upsert appointment", CapAppointments)
-}
-
-// ListAppointments implements Adapter: unsupported.
-func (z *Zapier) ListAppointments(context.Context, string) ([]ptdwire.Appointment, error) {
-	return nil, unsupported("list appointments", CapAppointments)
 }

@@ -219,9 +219,9 @@ func TestTriggerHandler(t *testing.T) {
 			var mu sync.Mutex
 			var results []string
 			count := func(r string) { mu.Lock(); results = append(results, r); mu.Unlock() }
-			var got []ptdwire.ZapierTrigger
+			var got []ptd.Event
 			h, err := ptd.NewTriggerHandler(ptd.TriggerHandlerOptions{Secret: secret.New(shared), MaxBodyBytes: 1024, Count: count,
-				Handle: func(_ context.Context, tr ptdwire.ZapierTrigger) error { got = append(got, tr); return tc.handleErr }})
+				Handle: func(_ context.Context, ev ptd.Event) error { got = append(got, ev); return tc.handleErr }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -250,21 +250,21 @@ func TestTriggerHandler(t *testing.T) {
 		})
 	}
 	t.Run("recorder sends a trigger with the secret", func(t *testing.T) {
-		var got ptdwire.ZapierTrigger
+		var got ptd.Event
 		h, err := ptd.NewTriggerHandler(ptd.TriggerHandlerOptions{Secret: secret.New(shared),
-			Handle: func(_ context.Context, tr ptdwire.ZapierTrigger) error { got = tr; return nil }})
+			Handle: func(_ context.Context, ev ptd.Event) error { got = ev; return nil }})
 		if err != nil {
 			t.Fatal(err)
 		}
 		srv := httptest.NewServer(h)
 		defer srv.Close()
 		st, err := ptdsim.SendTrigger(ctx, nil, srv.URL, shared, ptdwire.ZapierTrigger{Trigger: ptdwire.TriggerPackageSignUp, Email: "P@x.io", Package: "Starter"})
-		if err != nil || st != 202 || got.Email != "p@x.io" || got.Package != "Starter" {
+		if err != nil || st != 202 || got.Kind != ptd.EventPackageSignUp || got.Email != "p@x.io" || got.Package != "Starter" {
 			t.Fatalf("status %d, err %v, got %+v", st, err, got)
 		}
 	})
 	t.Run("short secret refused", func(t *testing.T) {
-		if _, err := ptd.NewTriggerHandler(ptd.TriggerHandlerOptions{Secret: secret.New("short"), Handle: func(context.Context, ptdwire.ZapierTrigger) error { return nil }}); !errors.Is(err, ptd.ErrInvalidInput) {
+		if _, err := ptd.NewTriggerHandler(ptd.TriggerHandlerOptions{Secret: secret.New("short"), Handle: func(context.Context, ptd.Event) error { return nil }}); !errors.Is(err, ptd.ErrInvalidInput) {
 			t.Fatalf("err = %v", err)
 		}
 	})

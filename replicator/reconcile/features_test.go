@@ -364,7 +364,7 @@ func TestZapierDriver(t *testing.T) {
 		t.Errorf("link ptd id %q", l.PTDID)
 	}
 
-	th, err := ptd.NewTriggerHandler(ptd.TriggerHandlerOptions{Secret: secret.New("the-right-secret-123"), Handle: h.eng.HandleTrigger})
+	th, err := ptd.NewTriggerHandler(ptd.TriggerHandlerOptions{Secret: secret.New("the-right-secret-123"), Handle: h.eng.HandleEvent})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,12 +387,12 @@ func TestZapierDriver(t *testing.T) {
 		})
 	}
 	// Zapier retries and delivers out of order: an older trigger must not put older names back.
-	late := ptdwire.ZapierTrigger{Trigger: ptdwire.TriggerClientAdded, Email: "new.client@example.com", FirstName: "Newer",
-		At: time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}
+	late := ptd.Event{Kind: ptd.EventClientAdded, Email: "new.client@example.com", FirstName: "Newer",
+		At: time.Now().Add(time.Hour).UTC().Truncate(time.Second)}
 	early := late
-	early.FirstName, early.At = "Older", time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
-	for _, tr := range []ptdwire.ZapierTrigger{late, early} {
-		if err := h.eng.HandleTrigger(h.ctx, tr); err != nil {
+	early.FirstName, early.At = "Older", time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	for _, ev := range []ptd.Event{late, early} {
+		if err := h.eng.HandleEvent(h.ctx, ev); err != nil {
 			t.Fatal(err)
 		}
 	}

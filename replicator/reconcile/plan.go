@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"ptsync/apiclient/ghlwire"
 	"ptsync/apiclient/ptd"
 	"ptsync/apiclient/ptdwire"
 	"ptsync/config"
@@ -774,14 +775,22 @@ func (p *planner) createInPTD(g store.GHLContact) {
 	p.children(a, g.ID, "")
 }
 
+// routeContact is c as route conditions see it.
+func routeContact(c ghlwire.Contact) config.RouteContact {
+	return config.RouteContact{ID: c.ID, Email: c.Email, FirstName: c.FirstName, LastName: c.LastName, Name: c.Name,
+		Phone: c.Phone, CompanyName: c.CompanyName, Timezone: c.Timezone, Source: c.Source, Type: c.Type,
+		AssignedTo: c.AssignedTo, Address1: c.Address1, City: c.City, State: c.State, Country: c.Country,
+		PostalCode: c.PostalCode, Website: c.Website, DateOfBirth: c.DateOfBirth, DateAdded: c.DateAdded,
+		DateUpdated: c.DateUpdated, Tags: c.Tags, Dnd: c.Dnd}
+}
+
 // route evaluates the configured routes in order against a new contact; the first match wins.
 func (p *planner) route(g store.GHLContact) *routePayload {
 	e := p.e
 	if len(e.cfg.Routes) == 0 {
 		return nil
 	}
-	c := ghlContact(g)
-	vars := config.ContactVars(c)
+	vars := config.ContactVars(routeContact(ghlContact(g)))
 	for _, r := range e.cfg.Routes {
 		ok, err := r.Match(vars)
 		if err != nil {

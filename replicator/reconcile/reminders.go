@@ -244,15 +244,16 @@ func (e *Engine) ResolveConflict(ctx context.Context, linkID, field string, r Re
 	return out, err
 }
 
-// HandleTrigger takes one PTD Zapier trigger (client added, added to group, package sign-up)
-// into the mirror as a PTD client keyed by its normalized email (the zapier route's client id),
-// so the next Reconcile links or creates it. Repeats are harmless, and a trigger older than
-// the copy the mirror holds (Zapier retries and delivers out of order) is ignored rather than
-// allowed to put older names back. It is the Handle callback for ptd.TriggerHandler.
-func (e *Engine) HandleTrigger(ctx context.Context, t ptdwire.ZapierTrigger) error {
+// HandleEvent takes one event PT Distinction pushed (client added, added to group, package
+// sign-up; from whichever driver) into the mirror as a PTD client keyed by its normalized
+// email (the client id of a driver that cannot read PTD), so the next Reconcile links or
+// creates it. Repeats are harmless, and an event older than the copy the mirror holds (senders
+// retry and deliver out of order) is ignored rather than allowed to put older names back. It
+// is the Handle callback of ptd.Inbound.
+func (e *Engine) HandleEvent(ctx context.Context, t ptd.Event) error {
 	email, err := diff.Email(t.Email)
 	if err != nil || email == "" {
-		return fmt.Errorf("cannot take zapier trigger: %w: bad email", ptd.ErrInvalidInput)
+		return fmt.Errorf("cannot take ptd event: %w: bad email", ptd.ErrInvalidInput)
 	}
 	now := e.now().UTC()
 	return e.db.Update(func(tx *store.Tx) error {
@@ -260,12 +261,12 @@ func (e *Engine) HandleTrigger(ctx context.Context, t ptdwire.ZapierTrigger) err
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		at := parseTime(t.At, nil)
+		at := t.At
 		if at.IsZero() {
 			at = now
 		}
 		if err == nil && c.UpdatedAt.After(at) {
-			e.log.Info("zapier trigger older than the mirrored client; ignored", "trigger", t.Trigger, "at", at)
+			e.log.Info("ptd event older than the mirrored client; ignored", "event", string(t.Kind), "at", at)
 			return nil
 		}
 		w := ptdwire.Client{ID: email, Email: email, FirstName: t.FirstName, LastName: t.LastName, Groups: c.Groups, Packages: c.Packages, Tags: c.Tags}

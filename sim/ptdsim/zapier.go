@@ -222,7 +222,7 @@ func SendTrigger(ctx context.Context, hc *http.Client, url, secret string, t ptd
 // SendRaw posts an arbitrary body to a webhook URL, for malformed-input tests.
 func SendRaw(ctx context.Context, hc *http.Client, url, secret string, body []byte) (int, error) {
 	if hc == nil {
-		hc = http.DefaultClient
+		hc = &http.Client{Timeout: 10 * time.Second} // a stalled receiver fails the send, never hangs it
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {

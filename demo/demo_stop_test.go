@@ -1,4 +1,4 @@
-package replicator
+package demo
 
 import (
 	"context"
@@ -23,9 +23,9 @@ var demoPhases = []struct{ name, shows string }{
 	{"live", "live "},
 }
 
-// runDemoUntil runs RunDemo (without --once: live mode follows convergence) with a mirror
+// runDemoUntil runs Run (without --once: live mode follows convergence) with a mirror
 // whose commits fail while full is set, and calls at once the output shows shows. It
-// returns RunDemo's result, the output, and how long RunDemo took to return after at. A
+// returns Run's result, the output, and how long Run took to return after at. A
 // demo that has not returned 30 s after at fails the test (the hang of #20).
 //
 // wait, when not nil, is set to a func that waits (up to 60 s) until the output shows a
@@ -39,7 +39,7 @@ func runDemoUntil(t *testing.T, shows string, full *atomic.Bool, at func(cancel 
 	db := filepath.Join(dir, "demo.db")
 	var out syncBuffer
 	res := make(chan error, 1)
-	o := DemoOptions{Contacts: 300, Seed: 9, DBPath: db, LogPath: filepath.Join(dir, "demo.log"),
+	o := Options{Contacts: 300, Seed: 9, DBPath: db, LogPath: filepath.Join(dir, "demo.log"),
 		BurstInterval: 200 * time.Millisecond, StatusEvery: 200 * time.Millisecond, Stderr: &out,
 		MirrorFailCommit: func() error {
 			if full.Load() {
@@ -47,7 +47,7 @@ func runDemoUntil(t *testing.T, shows string, full *atomic.Bool, at func(cancel 
 			}
 			return nil
 		}}
-	go func() { res <- RunDemo(ctx, o, false, &out) }()
+	go func() { res <- Run(ctx, o, false, &out) }()
 	deadline := time.After(90 * time.Second)
 	for !strings.Contains(out.String(), shows) {
 		select {
@@ -86,7 +86,7 @@ func runDemoUntil(t *testing.T, shows string, full *atomic.Bool, at func(cancel 
 }
 
 // TestDemoFullDiskEndsAtOnce: the disk fills in each phase of the demo's first sync;
-// RunDemo returns the write error with what to do (free space, or --db elsewhere) within
+// Run returns the write error with what to do (free space, or --db elsewhere) within
 // 5 s. In live mode, which runs like `ptsync run`, the status line says NOT READY with the
 // reason while writes fail, and the demo carries on once space is back.
 func TestDemoFullDiskEndsAtOnce(t *testing.T) {
@@ -126,7 +126,7 @@ func TestDemoFullDiskEndsAtOnce(t *testing.T) {
 }
 
 // TestDemoStopsInEveryPhase: Ctrl-C (the context SIGTERM cancels) in each phase ends the
-// demo cleanly within DemoGrace.
+// demo cleanly within Grace.
 func TestDemoStopsInEveryPhase(t *testing.T) {
 	for _, ph := range demoPhases {
 		t.Run(ph.name, func(t *testing.T) {
@@ -136,8 +136,8 @@ func TestDemoStopsInEveryPhase(t *testing.T) {
 			if err != nil {
 				t.Errorf("demo after Ctrl-C: %v\n%s", err, out)
 			}
-			if took > DemoGrace {
-				t.Errorf("demo took %s to stop, more than its grace period %s", took, DemoGrace)
+			if took > Grace {
+				t.Errorf("demo took %s to stop, more than its grace period %s", took, Grace)
 			}
 		})
 	}

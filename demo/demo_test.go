@@ -1,4 +1,4 @@
-package replicator
+package demo
 
 import (
 	"bytes"
@@ -30,7 +30,7 @@ func TestDemoOnceMirrorsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	var progress bytes.Buffer
-	d, err := StartDemo(ctx, DemoOptions{Contacts: 150, Seed: 7, DBPath: db, BurstInterval: 200 * time.Millisecond,
+	d, err := Start(ctx, Options{Contacts: 150, Seed: 7, DBPath: db, BurstInterval: 200 * time.Millisecond,
 		LogPath: filepath.Join(dir, "demo.log"), ConfigTemplate: tmpl, Stderr: &progress})
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +99,7 @@ func TestDemoLiveCrossesChurn(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	db := filepath.Join(t.TempDir(), "demo.db")
-	d, err := StartDemo(ctx, DemoOptions{Contacts: 60, Seed: 3, DBPath: db, BurstInterval: 200 * time.Millisecond,
+	d, err := Start(ctx, Options{Contacts: 60, Seed: 3, DBPath: db, BurstInterval: 200 * time.Millisecond,
 		GHLChurn: 10, PTDChurn: 10, StatusEvery: 300 * time.Millisecond, Logger: hclog.NewNullLogger()})
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +177,7 @@ func TestDemoLiveCrossesChurn(t *testing.T) {
 	}
 }
 
-// TestRunDemoLiveStopsCleanly runs RunDemo without --once and cancels it once the first
+// TestRunDemoLiveStopsCleanly runs Run without --once and cancels it once the first
 // live status line is out: it must return nil (exit 0) and leave the mirror behind.
 func TestRunDemoLiveStopsCleanly(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -187,13 +187,13 @@ func TestRunDemoLiveStopsCleanly(t *testing.T) {
 	var out syncBuffer
 	res := make(chan error, 1)
 	go func() {
-		res <- RunDemo(runCtx, DemoOptions{Contacts: 40, Seed: 5, DBPath: db, BurstInterval: 200 * time.Millisecond,
+		res <- Run(runCtx, Options{Contacts: 40, Seed: 5, DBPath: db, BurstInterval: 200 * time.Millisecond,
 			StatusEvery: 200 * time.Millisecond, Logger: hclog.NewNullLogger()}, false, &out)
 	}()
 	for !strings.Contains(out.String(), "live ") {
 		select {
 		case err := <-res:
-			t.Fatalf("RunDemo returned before live mode: %v\n%s", err, out.String())
+			t.Fatalf("Run returned before live mode: %v\n%s", err, out.String())
 		case <-ctx.Done():
 			t.Fatalf("no live status line:\n%s", out.String())
 		case <-time.After(100 * time.Millisecond):
@@ -201,7 +201,7 @@ func TestRunDemoLiveStopsCleanly(t *testing.T) {
 	}
 	stop()
 	if err := <-res; err != nil {
-		t.Fatalf("RunDemo after Ctrl-C: %v", err)
+		t.Fatalf("Run after Ctrl-C: %v", err)
 	}
 	if !strings.Contains(out.String(), "stopped cleanly") {
 		t.Errorf("no closing line:\n%s", out.String())

@@ -1,4 +1,4 @@
-package replicator
+package demo
 
 import (
 	"context"
@@ -15,18 +15,19 @@ import (
 
 	"ptsync/apiclient/ghlwire"
 	"ptsync/metrics/promtest"
+	"ptsync/replicator"
 	"ptsync/store"
 	"ptsync/store/query"
 )
 
-func startDemo(t *testing.T, o DemoOptions) *Demo {
+func startDemo(t *testing.T, o Options) *Demo {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if o.DBPath == "" {
 		o.DBPath = filepath.Join(t.TempDir(), "demo.db")
 	}
-	d, err := StartDemo(context.Background(), o)
+	d, err := Start(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func startDemo(t *testing.T, o DemoOptions) *Demo {
 // a second), a signed ContactUpdate gets the contact refreshed within 2 s even though search lags
 // far behind; a bad signature gets 401; a replayed webhookId is ignored and counted.
 func TestWebhookRefreshesContactAtDemoSpeed(t *testing.T) {
-	d := startDemo(t, DemoOptions{Contacts: 60, Seed: 11, Webhooks: true})
+	d := startDemo(t, Options{Contacts: 60, Seed: 11, Webhooks: true})
 	d.GHL.SetSearchLag(time.Hour) // only the webhook path can see the edit
 	id := d.GHL.Contacts()[5].ID
 	city := "Webhookville"
@@ -53,7 +54,7 @@ func TestWebhookRefreshesContactAtDemoSpeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := "http://" + d.Service.WebhookAddr() + "/webhooks/ghl"
-	body := Event("ContactUpdate", d.GHL.LocationID(), id, "wh-1", time.Now())
+	body := WebhookEvent("ContactUpdate", d.GHL.LocationID(), id, "wh-1", time.Now())
 	if code, err := d.WebhookKey.Post(url, body, "AAAA"+d.WebhookKey.Sign(body)[4:]); err != nil || code != http.StatusUnauthorized {
 		t.Fatalf("bad signature: status %d, err %v; want 401", code, err)
 	}
@@ -99,7 +100,7 @@ func TestWebhookRefreshesContactAtDemoSpeed(t *testing.T) {
 // signed with another RSA key or with its body altered gets 401; its replay is ignored; the
 // Ed25519 path works as before. Each outcome is counted under its scheme.
 func TestWebhookRSAThroughTheService(t *testing.T) {
-	d := startDemo(t, DemoOptions{Contacts: 30, Seed: 23, Webhooks: true, WebhookRSA: true})
+	d := startDemo(t, Options{Contacts: 30, Seed: 23, Webhooks: true, WebhookRSA: true})
 	d.GHL.SetSearchLag(time.Hour) // only the webhook path can see the edit
 	url := "http://" + d.Service.WebhookAddr() + "/webhooks/ghl"
 	stranger := NewWebhookSigner().WithRSA(2048)
@@ -108,7 +109,7 @@ func TestWebhookRSAThroughTheService(t *testing.T) {
 	if _, err := d.GHL.UpdateContact(id, ghlwire.ContactInput{City: &city}); err != nil {
 		t.Fatal(err)
 	}
-	body := Event("ContactUpdate", d.GHL.LocationID(), id, "rsa-1", time.Now())
+	body := WebhookEvent("ContactUpdate", d.GHL.LocationID(), id, "rsa-1", time.Now())
 	tampered := []byte(strings.Replace(string(body), id, d.GHL.Contacts()[4].ID, 1))
 	for _, tc := range []struct {
 		name string
@@ -127,7 +128,7 @@ func TestWebhookRSAThroughTheService(t *testing.T) {
 	if code, err := d.WebhookKey.PostRSA(url, body, ""); err != nil || code != http.StatusOK {
 		t.Fatalf("replay: status %d, err %v; want 200 (ignored)", code, err)
 	}
-	edBody := Event("ContactUpdate", d.GHL.LocationID(), id, "ed-1", time.Now())
+	edBody := WebhookEvent("ContactUpdate", d.GHL.LocationID(), id, "ed-1", time.Now())
 	if code, err := d.WebhookKey.Post(url, edBody, ""); err != nil || code != http.StatusOK {
 		t.Fatalf("ed25519 delivery: status %d, err %v; want 200", code, err)
 	}
@@ -180,7 +181,7 @@ func scrape(t *testing.T, url string) string {
 // TestMetricsAfterSync is acceptance 5 (lint half) plus the wiring: after a sync the registry
 // passes testutil's lint and carries the job, API, rate-limit, mirror and backfill series.
 func TestMetricsAfterSync(t *testing.T) {
-	d := startDemo(t, DemoOptions{Contacts: 40, Seed: 12, BurstInterval: 200 * time.Millisecond, IngestOnly: true})
+	d := startDemo(t, Options{Contacts: 40, Seed: 12, BurstInterval: 200 * time.Millisecond, IngestOnly: true})
 	if err := d.Service.RunJob(context.Background(), "contacts"); err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +222,7 @@ func TestMetricsAfterSync(t *testing.T) {
 // scrapes the running service and a ptsync series is read back through its HTTP API. Skipped
 // when the prometheus binary is absent.
 func TestPrometheusScrapesService(t *testing.T) {
-	d := startDemo(t, DemoOptions{Contacts: 20, Seed: 13, BurstInterval: 200 * time.Millisecond, IngestOnly: true})
+	d := startDemo(t, Options{Contacts: 20, Seed: 13, BurstInterval: 200 * time.Millisecond, IngestOnly: true})
 	p := promtest.Start(t, promtest.Options{Targets: []string{d.Service.MetricsAddr()}})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -237,7 +238,7 @@ func TestPrometheusScrapesService(t *testing.T) {
 // TestAdminEndpointServesQueries: while the service holds the mirror, the admin file next to
 // it leads `ptsync query`'s client to the service.
 func TestAdminEndpointServesQueries(t *testing.T) {
-	d := startDemo(t, DemoOptions{Contacts: 15, Seed: 14, BurstInterval: 200 * time.Millisecond})
+	d := startDemo(t, Options{Contacts: 15, Seed: 14, BurstInterval: 200 * time.Millisecond})
 	info, err := store.ReadAdminAddr(d.opts.DBPath)
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +259,7 @@ func TestAdminEndpointServesQueries(t *testing.T) {
 // the simulator's snapshot).
 func TestShutdownMidBackfillLosesNothing(t *testing.T) {
 	ctx := context.Background()
-	d, err := StartDemo(ctx, DemoOptions{Contacts: 200, Seed: 15, BurstInterval: time.Second, IngestOnly: true,
+	d, err := Start(ctx, Options{Contacts: 200, Seed: 15, BurstInterval: time.Second, IngestOnly: true,
 		DBPath: filepath.Join(t.TempDir(), "m.db")})
 	if err != nil {
 		t.Fatal(err)
@@ -299,7 +300,7 @@ func TestShutdownMidBackfillLosesNothing(t *testing.T) {
 	}
 	db.Close()
 
-	svc, err := New(Options{Config: d.Config, Registry: prometheus.NewRegistry(), Notify: func(string) error { return nil }})
+	svc, err := replicator.New(replicator.Options{Config: d.Config, IngestOnly: true, Registry: prometheus.NewRegistry(), Notify: func(string) error { return nil }})
 	if err != nil {
 		t.Fatal(err)
 	}

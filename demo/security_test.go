@@ -1,4 +1,4 @@
-package replicator
+package demo
 
 import (
 	"bytes"
@@ -28,7 +28,7 @@ func TestSecurityServiceRunLoopKeepsSecretsOut(t *testing.T) {
 	sink := secrettest.NewSink(t)
 	reg := prometheus.NewRegistry()
 	db := filepath.Join(t.TempDir(), "sec.db")
-	d, err := StartDemo(ctx, DemoOptions{Contacts: 60, Seed: 9, DBPath: db, BurstInterval: 100 * time.Millisecond,
+	d, err := Start(ctx, Options{Contacts: 60, Seed: 9, DBPath: db, BurstInterval: 100 * time.Millisecond,
 		Webhooks: true, Logger: sink.Logger(), Registry: reg, Stderr: io.Discard})
 	if err != nil {
 		t.Fatal(err)
@@ -41,8 +41,8 @@ func TestSecurityServiceRunLoopKeepsSecretsOut(t *testing.T) {
 	}()
 	cfg := d.Config
 	secrets := []string{cfg.GHL.PrivateToken.Reveal()}
-	if cfg.PTD.REST != nil {
-		secrets = append(secrets, cfg.PTD.REST.APIKey.Reveal())
+	if cfg.PTD.REST() != nil {
+		secrets = append(secrets, cfg.PTD.REST().APIKey.Reveal())
 	}
 	info, err := store.ReadAdminAddr(db)
 	if err != nil {
@@ -64,7 +64,7 @@ func TestSecurityServiceRunLoopKeepsSecretsOut(t *testing.T) {
 	}
 	url := "http://" + d.Service.WebhookAddr() + "/webhooks/ghl"
 	ids := d.GHL.Contacts()
-	body := Event("ContactUpdate", cfg.GHL.LocationID, ids[0].ID, "sec-w1", time.Now())
+	body := WebhookEvent("ContactUpdate", cfg.GHL.LocationID, ids[0].ID, "sec-w1", time.Now())
 	for _, sig := range []string{"", "bm90IGEgc2lnbmF0dXJl", d.WebhookKey.Sign(body)} {
 		if _, err := d.WebhookKey.Post(url, body, sig); err != nil {
 			t.Fatal(err)

@@ -1,4 +1,4 @@
-package replicator
+package demo
 
 import (
 	"context"
@@ -34,7 +34,7 @@ func readyz(t *testing.T, d *Demo) (int, string) {
 // without a restart.
 func TestReadinessFollowsMirrorWrites(t *testing.T) {
 	var full atomic.Bool
-	d := startDemo(t, DemoOptions{Contacts: 40, Seed: 21, BurstInterval: 200 * time.Millisecond, IngestOnly: true,
+	d := startDemo(t, Options{Contacts: 40, Seed: 21, BurstInterval: 200 * time.Millisecond, IngestOnly: true,
 		MirrorFailCommit: func() error {
 			if full.Load() {
 				return &os.PathError{Op: "write", Path: "demo.db", Err: syscall.ENOSPC}
@@ -99,7 +99,7 @@ func (r *rejectingTransport) RoundTrip(req *http.Request) (*http.Response, error
 // side makes it ready again. Both at once give both reasons.
 func TestReadinessFollowsCredentials(t *testing.T) {
 	tr := &rejectingTransport{}
-	d := startDemo(t, DemoOptions{Contacts: 40, Seed: 22, BurstInterval: 200 * time.Millisecond, HTTPTransport: tr})
+	d := startDemo(t, Options{Contacts: 40, Seed: 22, BurstInterval: 200 * time.Millisecond, HTTPTransport: tr})
 	ctx := context.Background()
 	tr.reject.Store(true)
 	d.PTD.SetFaults(ptdsim.Faults{ErrorRate: 1, ErrorStatus: http.StatusUnauthorized})

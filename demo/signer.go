@@ -1,4 +1,4 @@
-package replicator
+package demo
 
 import (
 	"crypto"
@@ -73,7 +73,7 @@ func (s WebhookSigner) Sign(body []byte) string {
 }
 
 // Event builds a webhook body of type for contactID with the envelope fields set.
-func Event(typ, locationID, contactID, webhookID string, at time.Time) []byte {
+func WebhookEvent(typ, locationID, contactID, webhookID string, at time.Time) []byte {
 	ev := ghlwire.WebhookEvent{Type: typ, LocationID: locationID, Timestamp: at.UTC().Format(time.RFC3339Nano), WebhookID: webhookID}
 	if strings.HasPrefix(typ, "Contact") {
 		ev.ID = contactID
@@ -100,7 +100,9 @@ func post(url string, body []byte, header, sig string) (int, error) {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(header, sig)
-	resp, err := http.DefaultClient.Do(req)
+	// A client of its own with a timeout: a receiver that stops answering fails the post
+	// instead of hanging the demo or the test that sent it.
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("cannot post webhook: %w", err)
 	}

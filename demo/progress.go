@@ -1,4 +1,4 @@
-package replicator
+package demo
 
 import (
 	"fmt"
@@ -19,6 +19,7 @@ const phasePush = "push"
 type progressBar struct {
 	w     io.Writer
 	tty   bool
+	now   func() time.Time
 	calls func() int64 // HighLevel requests so far, for the request rate
 
 	mu         sync.Mutex
@@ -30,17 +31,19 @@ type progressBar struct {
 	shownFinal bool // the phase's 100% line is out
 }
 
-func newProgressBar(w io.Writer, tty bool, calls func() int64) *progressBar {
-	return &progressBar{w: w, tty: tty, calls: calls}
+func newProgressBar(w io.Writer, tty bool, now func() time.Time, calls func() int64) *progressBar {
+	return &progressBar{w: w, tty: tty, now: now, calls: calls}
 }
 
-var phaseLabels = map[string]string{ingest.PhaseContacts: "contacts", ingest.PhaseChildren: "children", phasePush: "pushing"}
+func phaseLabels() map[string]string {
+	return map[string]string{ingest.PhaseContacts: "contacts", ingest.PhaseChildren: "children", phasePush: "pushing"}
+}
 
 // update is the ingest.Progress callback (and the push watcher's).
 func (b *progressBar) update(p ingest.Progress) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	now := time.Now()
+	now := b.now()
 	if p.Phase == ingest.PhaseDone {
 		b.endLine()
 		fmt.Fprintf(b.w, "backfill complete: %s contacts with their tasks, notes and appointments\n", thousands(int64(p.Done)))
@@ -67,7 +70,7 @@ func (b *progressBar) update(p ingest.Progress) {
 		return
 	}
 	b.last = now
-	label := phaseLabels[p.Phase]
+	label := phaseLabels()[p.Phase]
 	if label == "" {
 		label = p.Phase
 	}

@@ -1,4 +1,4 @@
-package replicator
+package demo
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"ptsync/apiclient/ghlwire"
 	"ptsync/config"
+	"ptsync/replicator"
 	"ptsync/replicator/ingest"
 	"ptsync/store"
 )
@@ -29,7 +30,7 @@ import (
 // than any overlap.
 func TestOpenRepairsCursorInTheFuture(t *testing.T) {
 	ctx := context.Background()
-	d := startDemo(t, DemoOptions{Contacts: 30, Seed: 21, BurstInterval: 200 * time.Millisecond, IngestOnly: true})
+	d := startDemo(t, Options{Contacts: 30, Seed: 21, BurstInterval: 200 * time.Millisecond, IngestOnly: true})
 	d.cancel()
 	<-d.runDone
 	if err := d.Service.Close(ctx); err != nil {
@@ -49,7 +50,7 @@ func TestOpenRepairsCursorInTheFuture(t *testing.T) {
 	cfg := *d.Config
 	cfg.GHL.SearchOverlap = 20 * time.Millisecond
 	var logs syncBuffer
-	svc, err := New(Options{Config: &cfg, Registry: prometheus.NewRegistry(), Notify: func(string) error { return nil },
+	svc, err := replicator.New(replicator.Options{Config: &cfg, IngestOnly: true, Registry: prometheus.NewRegistry(), Notify: func(string) error { return nil },
 		Logger: hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Warn})})
 	if err != nil {
 		t.Fatal(err)

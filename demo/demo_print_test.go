@@ -1,4 +1,4 @@
-package replicator
+package demo
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 // TestSummaryTryNextSpeaksTheReadersCommand: a reader who ran `go run . demo` gets `go run .`
 // lines, and under --once the metrics URL, dead once the demo exits, is not printed.
 func TestSummaryTryNextSpeaksTheReadersCommand(t *testing.T) {
-	s := DemoSummary{DBPath: "ptsync-demo.db", ConfigPath: "ptsync-demo.hcl", Example: "a@example.com",
+	s := Summary{DBPath: "ptsync-demo.db", ConfigPath: "ptsync-demo.hcl", Example: "a@example.com",
 		MetricsURL: "http://127.0.0.1:1/metrics", Once: true, Command: "go run ."}
 	var out bytes.Buffer
 	s.Print(&out)
@@ -38,7 +38,7 @@ func TestSummaryTryNextSpeaksTheReadersCommand(t *testing.T) {
 // (the float was converted to a Duration before it was multiplied by a second).
 func TestProgressETAKeepsFractions(t *testing.T) {
 	var out bytes.Buffer
-	b := newProgressBar(&out, false, nil)
+	b := newProgressBar(&out, false, time.Now, nil)
 	b.update(ingest.Progress{Phase: ingest.PhaseChildren, Done: 0, Total: 20})
 	b.phaseStart = time.Now().Add(-time.Second) // 11 done in the first second
 	b.last = time.Time{}
