@@ -121,6 +121,9 @@ type PlanConflict struct {
 	PTD    string `json:"ptd"`
 }
 
+// ReasonBothChanged is the Reason of a conflict of the manual rule.
+const ReasonBothChanged = "both sides changed it since they last agreed (rule manual)"
+
 // PlanSkip is a record the plan left alone, with the reason.
 type PlanSkip struct {
 	Kind   string `json:"kind"`
@@ -517,7 +520,8 @@ func (p *planner) mergeContact(a *action, g store.GHLContact, c store.PTDClient)
 	open := map[string]bool{}
 	for _, c := range res.Conflicts {
 		open[c.Field] = true
-		sc := store.Conflict{Field: c.Field, Base: encodeValue(c.Base), GHL: encodeValue(c.GHL), PTD: encodeValue(c.PTD)}
+		sc := store.Conflict{Field: c.Field, Base: encodeValue(c.Base), GHL: encodeValue(c.GHL), PTD: encodeValue(c.PTD),
+			Reason: ReasonBothChanged}
 		if prev, ok := p.s.conflicts[a.link.ID+"\x00"+c.Field]; ok && prev.GHL == sc.GHL && prev.PTD == sc.PTD && prev.Base == sc.Base {
 			continue
 		}

@@ -674,8 +674,16 @@ func (e *Engine) heldByDuplicate(j *job, err error) commitFn {
 	}
 	e.log.Warn("highlevel refuses a value another contact holds; field held for the operator", "link", j.link.ID, "field", field, "other_contact", ae.Duplicate.ContactID)
 	return func(tx *store.Tx) error {
-		return tx.PutConflict(store.Conflict{LinkID: j.link.ID, Field: field, GHL: cur, PTD: encodeValue(w.Value),
-			Base: "highlevel refused: held by contact " + ae.Duplicate.ContactID})
+		c := store.Conflict{LinkID: j.link.ID, Field: field, GHL: cur, PTD: encodeValue(w.Value), NoBase: true,
+			Reason: "highlevel refused the value: contact " + ae.Duplicate.ContactID + " already holds it"}
+		b, err := tx.GetBase(j.link.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if v, ok := b.Fields[field]; ok && err == nil {
+			c.Base, c.NoBase = v, false
+		}
+		return tx.PutConflict(c)
 	}
 }
 
