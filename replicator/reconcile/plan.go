@@ -121,6 +121,18 @@ type PlanConflict struct {
 	PTD    string `json:"ptd"`
 }
 
+// Link.MatchedBy values: how a contact link was made. A link planned as a create that found
+// the record already there when it was pushed (looked up by email) becomes MatchedByEmail.
+const (
+	MatchedByEmail  = "email"
+	MatchedByPhone  = "phone"
+	MatchedByCreate = "created"
+)
+
+// SkipAwaitingPTDListing is the skip reason of a HighLevel contact that matched no PTD client
+// before the first complete PTD listing is in the mirror: it is neither linked nor created yet.
+const SkipAwaitingPTDListing = "waiting for the first complete PT Distinction client listing before creating a client"
+
 // ReasonBothChanged is the Reason of a conflict of the manual rule.
 const ReasonBothChanged = "both sides changed it since they last agreed (rule manual)"
 
@@ -612,7 +624,7 @@ func (p *planner) match() {
 		}
 		for _, pid := range ptdByEmail[g.Email] {
 			if free(store.SidePTD, pid) {
-				p.link(gid, pid, "email")
+				p.link(gid, pid, MatchedByEmail)
 				break
 			}
 		}
@@ -640,7 +652,7 @@ func (p *planner) match() {
 			continue
 		}
 		if len(gs) == 1 && len(ps) == 1 {
-			p.link(gs[0], ps[0], "phone")
+			p.link(gs[0], ps[0], MatchedByPhone)
 			continue
 		}
 		name := func(first, last string) string { return strings.ToLower(diff.Name(first + " " + last)) }
@@ -653,7 +665,7 @@ func (p *planner) match() {
 				}
 			}
 			if len(hits) == 1 {
-				p.link(gid, hits[0], "phone")
+				p.link(gid, hits[0], MatchedByPhone)
 				continue
 			}
 			// Ambiguous: hold this contact back from a create that could duplicate a person.
@@ -709,6 +721,12 @@ func (p *planner) creates() {
 		case strings.TrimSpace(g.FirstName) == "":
 			p.skip(store.KindContact, store.SideGHL, gid, "no first name: PT Distinction needs one to create a client")
 			continue
+		case !s.ptdListed && e.ptd.Capabilities().Has(ptd.CapClientRead):
+			// Until a whole listing is mirrored, PTD may hold this person on a page not read
+			// yet: a create now would be adopted at best (recorded as created, without the
+			// merge an email match gets) and a duplicate at worst (matched by phone only).
+			p.skip(store.KindContact, store.SideGHL, gid, SkipAwaitingPTDListing)
+			continue
 		case !e.can(ptd.CapClientCreate, "create ptd clients"):
 			continue
 		}
@@ -756,7 +774,7 @@ func (p *planner) createValues(snap diff.Snapshot, to diff.Side) map[string]diff
 
 func (p *planner) createInPTD(g store.GHLContact) {
 	e := p.e
-	a := &action{link: &store.Link{Kind: store.KindContact, GHLID: g.ID, MatchedBy: "created"}, newLink: true}
+	a := &action{link: &store.Link{Kind: store.KindContact, GHLID: g.ID, MatchedBy: MatchedByCreate}, newLink: true}
 	fields := map[string]fieldWrite{}
 	for name, v := range p.createValues(e.ghlValues(g), diff.SidePTD) {
 		f := e.fmap[name]
@@ -822,7 +840,7 @@ func (p *planner) route(g store.GHLContact) *routePayload {
 
 func (p *planner) createInGHL(c store.PTDClient) {
 	e := p.e
-	a := &action{link: &store.Link{Kind: store.KindContact, PTDID: c.ID, MatchedBy: "created"}, newLink: true}
+	a := &action{link: &store.Link{Kind: store.KindContact, PTDID: c.ID, MatchedBy: MatchedByCreate}, newLink: true}
 	fields := map[string]fieldWrite{}
 	for name, v := range p.createValues(e.ptdValues(c), diff.SideGHL) {
 		f := e.fmap[name]

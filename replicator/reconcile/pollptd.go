@@ -31,6 +31,10 @@ const (
 	CursorPTDChildrenPending = "ptd.children.pending"
 	// CursorCycle counts reconcile cycles (Value is the number), for history.
 	CursorCycle = "reconcile.cycle"
+	// CursorPTDListed exists once a PTD client listing has reached its last page: from then
+	// on the mirror holds every client PTD had, and a HighLevel contact that matches none of
+	// them may be created in PTD. Through is when the first complete listing was stored.
+	CursorPTDListed = "ptd.clients.listed"
 )
 
 // PollStats reports one PollPTD.
@@ -127,9 +131,27 @@ func (e *Engine) pollPTD(ctx context.Context) (PollStats, error) {
 		pos = page.NextCursor
 	}
 	st.Changed = len(changed)
+	if err := e.markPTDListed(); err != nil {
+		return st, err
+	}
 	n, err := e.refreshPTDChildren(ctx)
 	st.Children = n
 	return st, err
+}
+
+// markPTDListed records, once, that a client listing has been stored to its last page
+// (CursorPTDListed). A crash before it is written only delays PTD creates to the next poll.
+func (e *Engine) markPTDListed() error {
+	err := e.db.Update(func(tx *store.Tx) error {
+		if _, err := tx.Cursor(CursorPTDListed); !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return tx.SetCursor(CursorPTDListed, store.Cursor{Value: "complete", Covers: store.PTDClients, Through: e.now().UTC()})
+	})
+	if err != nil {
+		return fmt.Errorf("cannot record the first complete ptd listing: %w", err)
+	}
+	return nil
 }
 
 // refreshPTDChildren re-reads the tasks and notes of PTD clients, like the HighLevel side's

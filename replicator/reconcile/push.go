@@ -448,6 +448,9 @@ func (e *Engine) createClient(ctx context.Context, j *job) (commitFn, error) {
 	return func(tx *store.Tx) error {
 		l := j.link
 		l.PTDID = c.ID
+		if adopted {
+			l.MatchedBy = MatchedByEmail
+		}
 		if err := tx.PutLink(&l); err != nil {
 			return err
 		}
@@ -455,7 +458,9 @@ func (e *Engine) createClient(ctx context.Context, j *job) (commitFn, error) {
 			return err
 		}
 		if adopted {
-			e.log.Info("ptd client already existed; linked instead of created", "link", l.ID)
+			// No base: nothing was agreed, so the next reconcile merges the two records as
+			// it merges any pair matched by email.
+			e.log.Info("ptd client already existed; linked by email instead of created", "link", l.ID)
 			return nil
 		}
 		return baseCommit(tx, l.ID, j.pl.Fields, now)
@@ -514,6 +519,10 @@ func (e *Engine) createContact(ctx context.Context, j *job) (commitFn, error) {
 	return func(tx *store.Tx) error {
 		l := j.link
 		l.GHLID = c.ID
+		if adopted {
+			l.MatchedBy = MatchedByEmail
+			e.log.Info("highlevel contact already existed; linked by email instead of created", "link", l.ID)
+		}
 		if err := tx.PutLink(&l); err != nil {
 			return err
 		}
@@ -991,6 +1000,11 @@ func (e *Engine) routeClient(ctx context.Context, j *job) (commitFn, error) {
 	}
 	r := j.pl.Route
 	if r == nil {
+		return nil, nil
+	}
+	if j.link.MatchedBy != MatchedByCreate {
+		// The create found the client already in PTD: it is not new, and keeps the groups,
+		// package and access its coach gave it.
 		return nil, nil
 	}
 	if r.Group != "" {

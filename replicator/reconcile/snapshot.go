@@ -29,6 +29,8 @@ type snapshot struct {
 	pending   map[string]bool                  // outbox record key kind/id
 	conflicts map[string]store.Conflict        // linkID\x00field, open ones
 	cycle     uint64
+	// ptdListed: a PTD client listing has been stored to its last page (CursorPTDListed).
+	ptdListed bool
 }
 
 func qk(kind, side, id string) string { return kind + "/" + side + "/" + id }
@@ -128,6 +130,12 @@ func (e *Engine) loadSnapshot() (*snapshot, error) {
 		}
 		if c, err := tx.Cursor(CursorCycle); err == nil {
 			s.cycle, _ = strconv.ParseUint(c.Value, 10, 64)
+		}
+		switch _, err := tx.Cursor(CursorPTDListed); {
+		case err == nil:
+			s.ptdListed = true
+		case !errors.Is(err, store.ErrNotFound):
+			return err
 		}
 		return nil
 	})
