@@ -33,6 +33,10 @@ type SeedOptions struct {
 	// Groups and Packages are created first; nil means a small default catalogue.
 	Groups   []string
 	Packages []string
+	// At stamps what Seed writes (createdAt, updatedAt, one millisecond apart in write order)
+	// instead of the clock, so one set of options gives the same snapshot byte for byte. Later
+	// writes are stamped after the last seeded one whatever the clock says. Zero: the clock.
+	At time.Time
 }
 
 // SeedMatch records that People[Index] also exists in PTD as ClientID, matched by Kind.
@@ -55,6 +59,16 @@ type SeedReport struct {
 // client PTD would refuse, keeping what was added before.
 func (s *Sim) Seed(o SeedOptions) (SeedReport, error) {
 	r := rand.New(rand.NewPCG(o.Seed, o.Seed^0xc0ffee))
+	if !o.At.IsZero() {
+		s.mu.Lock()
+		s.stampFrom = o.At.UTC().Truncate(time.Millisecond)
+		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			s.stampFrom = time.Time{}
+			s.mu.Unlock()
+		}()
+	}
 	groups, packages := o.Groups, o.Packages
 	if groups == nil {
 		groups = []string{"Online Coaching", "In-Person", "Nutrition Only", "12-Week Program"}
