@@ -33,7 +33,8 @@ const (
 	CursorCycle = "reconcile.cycle"
 	// CursorPTDListed exists once a PTD client listing has reached its last page: from then
 	// on the mirror holds every client PTD had, and a HighLevel contact that matches none of
-	// them may be created in PTD. Through is when the first complete listing was stored.
+	// them may be created in PTD. UpdatedAt is when the first complete listing was stored
+	// (Through stays zero: the marker follows no timestamp, so status shows no lag for it).
 	CursorPTDListed = "ptd.clients.listed"
 )
 
@@ -146,7 +147,7 @@ func (e *Engine) markPTDListed() error {
 		if _, err := tx.Cursor(CursorPTDListed); !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		return tx.SetCursor(CursorPTDListed, store.Cursor{Value: "complete", Covers: store.PTDClients, Through: e.now().UTC()})
+		return tx.SetCursor(CursorPTDListed, store.Cursor{Value: "complete", Covers: store.PTDClients})
 	})
 	if err != nil {
 		return fmt.Errorf("cannot record the first complete ptd listing: %w", err)
