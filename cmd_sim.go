@@ -45,18 +45,7 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ptdOverlap := fs.Float64("ptd-overlap", 0.6, "share (0..1) of the HighLevel contacts that are also PTD clients")
 	ptdOwn := fs.Int("ptd-own", -1, "PTD-only clients to add (default: a tenth of --contacts)")
 	zapierAddr := fs.String("zapier-addr", "", "also serve a Zapier catch-hook recorder applying its actions to the PTD simulator (e.g. 127.0.0.1:8921)")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: ptsync sim [flags]")
-		fmt.Fprintln(fs.Output())
-		fmt.Fprintln(fs.Output(), "Serves a faithful HighLevel Contacts API v2 simulator for staging and demos and, on")
-		fmt.Fprintln(fs.Output(), "--ptd-addr, the PT Distinction REST simulator seeded with clients overlapping it.")
-		fmt.Fprintln(fs.Output(), "It prints the base URL, OAuth client credentials, a Private Integration Token and")
-		fmt.Fprintln(fs.Output(), "an OAuth installation (access and refresh token) to stdout ONLY, as setup material")
-		fmt.Fprintln(fs.Output(), "for a staging ptsync, with the PTD URL and API key; they are simulator secrets and are")
-		fmt.Fprintln(fs.Output(), "never logged.")
-		fmt.Fprintln(fs.Output())
-		fs.PrintDefaults()
-	}
+	fs.Usage = func() { simUsage(fs) }
 	terseOnError(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -83,14 +72,10 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ptsync sim: --contacts, --search-lag and --churn must not be negative; limits, intervals and --token-ttl must be positive")
 		return exitUsage
 	}
-	seededAt := time.Now().UTC()
-	if *epoch != "now" {
-		t, err := time.Parse(time.RFC3339, *epoch)
-		if err != nil {
-			fmt.Fprintf(stderr, "ptsync sim: --epoch %q: want an RFC 3339 time like 2026-06-01T12:00:00Z, or now\n", *epoch)
-			return exitUsage
-		}
-		seededAt = t.UTC()
+	seededAt, err := simEpoch(*epoch)
+	if err != nil {
+		fmt.Fprintf(stderr, "ptsync sim: %v\n", err)
+		return exitUsage
 	}
 	level := hclog.LevelFromString(*logLevel)
 	if level == hclog.NoLevel {
@@ -129,9 +114,6 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "authorize_url  %s/v2/oauth/chooselocation?response_type=code&client_id=%s&redirect_uri=<your-callback>&scope=contacts.readonly%%20contacts.write\n", base, id)
 	fmt.Fprintf(stdout, "control        %s/_sim/snapshot, /_sim/counters and /_sim/journal (GET), /_sim/seed?n=, /_sim/churn?n=, /_sim/faults (POST)\n", base)
 	log.Info("simulator serving", "base_url", base, "contacts", sim.ContactCount(), "search_lag", *searchLag, "seeded_around", seededAt.Format(time.RFC3339))
-	if seededAt.After(time.Now()) {
-		log.Warn("seeded data is dated after the clock; pass --epoch now for data around today", "epoch", seededAt.Format(time.RFC3339))
-	}
 
 	if *ptdAddr != "" {
 		stop, code := serveSimPTD(sim, simPTDOptions{addr: *ptdAddr, zapierAddr: *zapierAddr, seed: *seed, seededAt: seededAt,
@@ -147,6 +129,32 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	<-ctx.Done()
 	log.Info("simulator stopping")
 	return exitOK
+}
+
+// simUsage prints the help of ptsync sim.
+func simUsage(fs *flag.FlagSet) {
+	fmt.Fprintln(fs.Output(), "usage: ptsync sim [flags]")
+	fmt.Fprintln(fs.Output())
+	fmt.Fprintln(fs.Output(), "Serves a faithful HighLevel Contacts API v2 simulator for staging and demos and, on")
+	fmt.Fprintln(fs.Output(), "--ptd-addr, the PT Distinction REST simulator seeded with clients overlapping it.")
+	fmt.Fprintln(fs.Output(), "It prints the base URL, OAuth client credentials, a Private Integration Token and")
+	fmt.Fprintln(fs.Output(), "an OAuth installation (access and refresh token) to stdout ONLY, as setup material")
+	fmt.Fprintln(fs.Output(), "for a staging ptsync, with the PTD URL and API key; they are simulator secrets and are")
+	fmt.Fprintln(fs.Output(), "never logged.")
+	fmt.Fprintln(fs.Output())
+	fs.PrintDefaults()
+}
+
+// simEpoch reads --epoch: an RFC 3339 time, or "now" for the clock.
+func simEpoch(v string) (time.Time, error) {
+	if v == "now" {
+		return time.Now().UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--epoch %q: want an RFC 3339 time like 2026-06-01T12:00:00Z, or now", v)
+	}
+	return t.UTC(), nil
 }
 
 type simPTDOptions struct {

@@ -121,21 +121,6 @@ type PlanConflict struct {
 	PTD    string `json:"ptd"`
 }
 
-// Link.MatchedBy values: how a contact link was made. A link planned as a create that found
-// the record already there when it was pushed (looked up by email) becomes MatchedByEmail.
-const (
-	MatchedByEmail  = "email"
-	MatchedByPhone  = "phone"
-	MatchedByCreate = "created"
-)
-
-// SkipAwaitingPTDListing is the skip reason of a HighLevel contact that matched no PTD client
-// before the first complete PTD listing is in the mirror: it is neither linked nor created yet.
-const SkipAwaitingPTDListing = "waiting for the first complete PT Distinction client listing before creating a client"
-
-// ReasonBothChanged is the Reason of a conflict of the manual rule.
-const ReasonBothChanged = "both sides changed it since they last agreed (rule manual)"
-
 // PlanSkip is a record the plan left alone, with the reason.
 type PlanSkip struct {
 	Kind   string `json:"kind"`
@@ -532,8 +517,7 @@ func (p *planner) mergeContact(a *action, g store.GHLContact, c store.PTDClient)
 	open := map[string]bool{}
 	for _, c := range res.Conflicts {
 		open[c.Field] = true
-		sc := store.Conflict{Field: c.Field, Base: encodeValue(c.Base), GHL: encodeValue(c.GHL), PTD: encodeValue(c.PTD),
-			Reason: ReasonBothChanged}
+		sc := store.Conflict{Field: c.Field, Base: encodeValue(c.Base), GHL: encodeValue(c.GHL), PTD: encodeValue(c.PTD), Reason: ReasonBothChanged}
 		if prev, ok := p.s.conflicts[a.link.ID+"\x00"+c.Field]; ok && prev.GHL == sc.GHL && prev.PTD == sc.PTD && prev.Base == sc.Base {
 			continue
 		}

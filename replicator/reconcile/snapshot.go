@@ -131,15 +131,19 @@ func (e *Engine) loadSnapshot() (*snapshot, error) {
 		if c, err := tx.Cursor(CursorCycle); err == nil {
 			s.cycle, _ = strconv.ParseUint(c.Value, 10, 64)
 		}
-		switch _, err := tx.Cursor(CursorPTDListed); {
-		case err == nil:
-			s.ptdListed = true
-		case !errors.Is(err, store.ErrNotFound):
-			return err
-		}
-		return nil
+		_, err = tx.Cursor(CursorPTDListed)
+		s.ptdListed = err == nil
+		return ignoreNotFound(err)
 	})
 	sort.Strings(s.ghlIDs)
 	sort.Strings(s.ptdIDs)
 	return s, err
+}
+
+// ignoreNotFound is err unless it says the record does not exist.
+func ignoreNotFound(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
 }

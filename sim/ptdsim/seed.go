@@ -59,16 +59,7 @@ type SeedReport struct {
 // client PTD would refuse, keeping what was added before.
 func (s *Sim) Seed(o SeedOptions) (SeedReport, error) {
 	r := rand.New(rand.NewPCG(o.Seed, o.Seed^0xc0ffee))
-	if !o.At.IsZero() {
-		s.mu.Lock()
-		s.stampFrom = o.At.UTC().Truncate(time.Millisecond)
-		s.mu.Unlock()
-		defer func() {
-			s.mu.Lock()
-			s.stampFrom = time.Time{}
-			s.mu.Unlock()
-		}()
-	}
+	defer s.stampFromUntil(o.At)()
 	groups, packages := o.Groups, o.Packages
 	if groups == nil {
 		groups = []string{"Online Coaching", "In-Person", "Nutrition Only", "12-Week Program"}
@@ -142,6 +133,22 @@ func (s *Sim) Seed(o SeedOptions) (SeedReport, error) {
 		rep.Own++
 	}
 	return rep, nil
+}
+
+// stampFromUntil stamps writes from at (see SeedOptions.At) until the returned func runs;
+// a zero at changes nothing.
+func (s *Sim) stampFromUntil(at time.Time) func() {
+	if at.IsZero() {
+		return func() {}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stampFrom = at.UTC().Truncate(time.Millisecond)
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.stampFrom = time.Time{}
+	}
 }
 
 func (s *Sim) seedChildren(id string, p gen.Person) error {
