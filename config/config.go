@@ -115,9 +115,15 @@ type PTD struct {
 	Zapier *PTDZapier
 	// ChildrenPeriod: every PTD client's tasks and notes are re-read at least this often (PTD
 	// reports no child changes, so this is also how late a coach's task can reach HighLevel).
-	// Zero means GHL.ChildrenPeriod.
+	// Parse sets it when the file does not: DefaultPTDChildrenPeriod, or GHL.ChildrenPeriod
+	// when that is shorter. Zero (a Config built by hand) means GHL.ChildrenPeriod.
 	ChildrenPeriod time.Duration
 }
+
+// DefaultPTDChildrenPeriod is ptd.children_period when the file leaves it out: a coach's new
+// task reaches HighLevel within about an hour, for two PTD requests per client per hour
+// (docs/config.md works out the cost).
+const DefaultPTDChildrenPeriod = time.Hour
 
 // PTDREST configures the rest driver (docs/ptd-rest.md).
 type PTDREST struct {

@@ -501,6 +501,9 @@ func (d *decoder) decodeFile(src []byte, filename string) *Config {
 		d.enum(c.Attributes, "format", &cfg.Log.Format, "json", "text")
 	}
 
+	if cfg.PTD.ChildrenPeriod == 0 {
+		cfg.PTD.ChildrenPeriod = min(DefaultPTDChildrenPeriod, cfg.GHL.ChildrenPeriod)
+	}
 	if cfg.GHL.OAuth != nil && cfg.GHL.OAuth.TokenFile == "" {
 		cfg.GHL.OAuth.TokenFile = filepath.Join(filepath.Dir(cfg.Store.Path), "ghl-token.json")
 	}
