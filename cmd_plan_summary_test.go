@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
+	"ptsync/config"
 	"ptsync/store"
 )
 
@@ -113,5 +116,41 @@ func TestConflictsShowTheBaseAndTheReasonApart(t *testing.T) {
 		if !strings.HasSuffix(strings.Join(f, " "), tc.why) {
 			t.Errorf("%s: row %q does not end with the reason %q", tc.link, f, tc.why)
 		}
+	}
+}
+
+// TestStatusShowsHowLateACoachsTaskCanBe: PT Distinction reports no task changes, so
+// `ptsync status` (through the running service, which knows ptd.children_period) says how
+// late a coach's new task can reach the mirror, once the ptd job has run.
+func TestStatusShowsHowLateACoachsTaskCanBe(t *testing.T) {
+	svc, _, db := reconcileService(t)
+	ctx := context.Background()
+	if err := svc.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Close(context.Background()) })
+	const line = "ptd tasks a coach's new task or note reaches the mirror within "
+	if code, out, errOut := runReconcileCLI(t, "status", "--db", db); code != exitOK || strings.Contains(out, line) {
+		t.Fatalf("before any ptd poll: exit %d, the line is there or status failed:\n%s%s", code, out, errOut)
+	}
+	if err := svc.RunJob(ctx, config.JobPTD); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runReconcileCLI(t, "status", "--db", db)
+	if code != exitOK || !strings.Contains(out, line+"1h0m") || !strings.Contains(out, "(ptd.children_period 1h0m0s + the rotation 0s behind)") {
+		t.Fatalf("exit %d, stdout lacks the ptd tasks line for the default period of an hour:\n%s%s", code, out, errOut)
+	}
+	t.Logf("ptsync status:\n%s", out)
+	code, out, _ = runReconcileCLI(t, "status", "--db", db, "--json")
+	var st struct {
+		Service struct {
+			PTDChildren *struct {
+				PeriodSeconds, MaxAgeSeconds float64
+			} `json:"ptdChildren"`
+		} `json:"service"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); code != exitOK || err != nil || st.Service.PTDChildren == nil ||
+		st.Service.PTDChildren.PeriodSeconds != 3600 || st.Service.PTDChildren.MaxAgeSeconds < 3600 {
+		t.Fatalf("status --json: exit %d, %v, ptdChildren %+v:\n%s", code, err, st.Service.PTDChildren, out)
 	}
 }

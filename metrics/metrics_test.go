@@ -69,6 +69,7 @@ func observeAll(m *Metrics) {
 	m.ChildrenRefreshed("tasks", "dirty")
 	m.MirrorWriteFailed("no_space")
 	m.SetNotReady(NotReadyMirrorWrite, true)
+	m.SetPTDChildrenLag(time.Hour + 42*time.Second)
 }
 
 func TestLint(t *testing.T) {
