@@ -53,13 +53,13 @@ func cmdConflicts(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "LINK\tFIELD\tBASE\tGHL\tPTD\tDETECTED\tRESOLVED")
+	fmt.Fprintln(tw, "LINK\tFIELD\tBASE\tGHL\tPTD\tDETECTED\tRESOLVED\tWHY")
 	for _, c := range cs {
 		res := "-"
 		if c.Resolved {
 			res = c.Resolution
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%q\t%q\t%q\t%s\t%s\n", c.LinkID, c.Field, c.Base, c.GHL, c.PTD, ts(c.DetectedAt), res)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%q\t%q\t%s\t%s\t%s\n", c.LinkID, c.Field, conflictBase(c), c.GHL, c.PTD, ts(c.DetectedAt), res, conflictReason(c))
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(stdout, "resolve with: ptsync conflicts resolve <link> <field> --take ghl|ptd|value [--value V]")
@@ -109,4 +109,22 @@ func conflictsResolve(ctx context.Context, args []string, stdout, stderr io.Writ
 	m.via(stderr, "resolved")
 	fmt.Fprintf(stdout, "resolved %s %s = %q; the next push writes it\n", c.LinkID, c.Field, c.Resolution)
 	return exitOK
+}
+
+// conflictBase renders the value both sides last agreed on, quoted, or "-" when they never
+// agreed on one (a value is always quoted, so "-" cannot be mistaken for a value).
+func conflictBase(c store.Conflict) string {
+	if c.NoBase {
+		return "-"
+	}
+	return fmt.Sprintf("%q", c.Base)
+}
+
+// conflictReason says why the field is held; conflicts recorded before reasons were stored
+// are all of the manual rule.
+func conflictReason(c store.Conflict) string {
+	if c.Reason == "" {
+		return reconcile.ReasonBothChanged
+	}
+	return c.Reason
 }

@@ -36,36 +36,7 @@ func reconcileFixture(t *testing.T) (cfgPath, dbPath string) {
 // reconcileFixtureAt is reconcileFixture with the systems' addresses and extra configuration.
 func reconcileFixtureAt(t *testing.T, ghlURL, location, ptdURL, extra string) (cfgPath, dbPath string) {
 	t.Helper()
-	dir := t.TempDir()
-	dbPath = filepath.Join(dir, "ptsync.db")
-	cfgPath = filepath.Join(dir, "config.hcl")
-	if os.Getenv("T_GHL_TOKEN") == "" {
-		t.Setenv("T_GHL_TOKEN", "pit-test")
-	}
-	t.Setenv("T_PTD_KEY", "ptd-test")
-	src := `ghl {
-  base_url      = "` + ghlURL + `"
-  location_id   = "` + location + `"
-  private_token = env("T_GHL_TOKEN")
-}
-ptd {
-  driver = "rest"
-  rest {
-    base_url = "` + ptdURL + `"
-    api_key  = env("T_PTD_KEY")
-  }
-}
-` + extra + `
-store { path = "` + dbPath + `" }
-mapping {
-  field "email" {}
-  field "firstName" {}
-  field "phone" { conflict = "manual" }
-}
-`
-	if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath, dbPath = reconcileConfigAt(t, ghlURL, location, ptdURL, extra)
 	db, err := store.Open(dbPath, store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -102,6 +73,43 @@ mapping {
 		return tx.Enqueue(&store.OutboxEntry{Target: store.SidePTD, Op: "client.update", RecordKind: "contact", RecordID: "Lx", LinkID: "Lx", Payload: json.RawMessage(`{}`)})
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+	return cfgPath, dbPath
+}
+
+// reconcileConfigAt writes the fixtures' configuration for the systems' addresses, with an
+// empty mirror path beside it.
+func reconcileConfigAt(t *testing.T, ghlURL, location, ptdURL, extra string) (cfgPath, dbPath string) {
+	t.Helper()
+	dir := t.TempDir()
+	dbPath = filepath.Join(dir, "ptsync.db")
+	cfgPath = filepath.Join(dir, "config.hcl")
+	if os.Getenv("T_GHL_TOKEN") == "" {
+		t.Setenv("T_GHL_TOKEN", "pit-test")
+	}
+	t.Setenv("T_PTD_KEY", "ptd-test")
+	src := `ghl {
+  base_url      = "` + ghlURL + `"
+  location_id   = "` + location + `"
+  private_token = env("T_GHL_TOKEN")
+}
+ptd {
+  driver = "rest"
+  rest {
+    base_url = "` + ptdURL + `"
+    api_key  = env("T_PTD_KEY")
+  }
+}
+` + extra + `
+store { path = "` + dbPath + `" }
+mapping {
+  field "email" {}
+  field "firstName" {}
+  field "phone" { conflict = "manual" }
+}
+`
+	if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return cfgPath, dbPath

@@ -90,7 +90,7 @@ func printContactView(w io.Writer, v query.ContactView) {
 	}
 	fmt.Fprintf(w, "open conflicts (%d):\n", len(v.Conflicts))
 	for _, c := range v.Conflicts {
-		fmt.Fprintf(w, "  %s: base %q, ghl %q, ptd %q (since %s)\n", c.Field, c.Base, c.GHL, c.PTD, ts(c.DetectedAt))
+		fmt.Fprintf(w, "  %s: base %s, ghl %q, ptd %q (since %s): %s\n", c.Field, conflictBase(c), c.GHL, c.PTD, ts(c.DetectedAt), conflictReason(c))
 	}
 	fmt.Fprintf(w, "history (%d):\n", len(v.History))
 	for _, h := range v.History {

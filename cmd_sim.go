@@ -29,6 +29,7 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8910", "listen address (the /_sim/ control surface is unauthenticated: keep it on loopback)")
 	seed := fs.Int64("seed", 1, "seed for ids, generated people, churn and faults")
+	epoch := fs.String("epoch", gen.DefaultReference().Format(time.RFC3339), `the "now" seeded data is dated around (RFC 3339); "now" dates it around the clock (the same ids and people, other dates)`)
 	contacts := fs.Int("contacts", 500, "seed this many contacts with tasks, notes and appointments")
 	location := fs.String("location", "", "location (sub-account) id (default simLocation000000001)")
 	searchLag := fs.Duration("search-lag", 2*time.Second, "how far POST /contacts/search trails writes")
@@ -44,18 +45,7 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ptdOverlap := fs.Float64("ptd-overlap", 0.6, "share (0..1) of the HighLevel contacts that are also PTD clients")
 	ptdOwn := fs.Int("ptd-own", -1, "PTD-only clients to add (default: a tenth of --contacts)")
 	zapierAddr := fs.String("zapier-addr", "", "also serve a Zapier catch-hook recorder applying its actions to the PTD simulator (e.g. 127.0.0.1:8921)")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: ptsync sim [flags]")
-		fmt.Fprintln(fs.Output())
-		fmt.Fprintln(fs.Output(), "Serves a faithful HighLevel Contacts API v2 simulator for staging and demos and, on")
-		fmt.Fprintln(fs.Output(), "--ptd-addr, the PT Distinction REST simulator seeded with clients overlapping it.")
-		fmt.Fprintln(fs.Output(), "It prints the base URL, OAuth client credentials, a Private Integration Token and")
-		fmt.Fprintln(fs.Output(), "an OAuth installation (access and refresh token) to stdout ONLY, as setup material")
-		fmt.Fprintln(fs.Output(), "for a staging ptsync, with the PTD URL and API key; they are simulator secrets and are")
-		fmt.Fprintln(fs.Output(), "never logged.")
-		fmt.Fprintln(fs.Output())
-		fs.PrintDefaults()
-	}
+	fs.Usage = func() { simUsage(fs) }
 	terseOnError(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -82,6 +72,11 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ptsync sim: --contacts, --search-lag and --churn must not be negative; limits, intervals and --token-ttl must be positive")
 		return exitUsage
 	}
+	seededAt, err := simEpoch(*epoch)
+	if err != nil {
+		fmt.Fprintf(stderr, "ptsync sim: %v\n", err)
+		return exitUsage
+	}
 	level := hclog.LevelFromString(*logLevel)
 	if level == hclog.NoLevel {
 		fmt.Fprintf(stderr, "ptsync sim: --log-level %q is not one of trace, debug, info, warn, error\n", *logLevel)
@@ -94,6 +89,7 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		AllowDuplicates: *allowDup,
 		SearchLag:       *searchLag,
 		Seed:            *seed,
+		Epoch:           seededAt,
 		Logger:          log,
 		AccessTokenTTL:  *tokenTTL,
 		Limits:          ghlsim.Limits{BurstMax: *burstMax, BurstInterval: *burstInterval, DailyMax: *dailyMax, DailyInterval: *dailyInterval},
@@ -116,11 +112,11 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "access_token   %s\n", tok.AccessToken)
 	fmt.Fprintf(stdout, "refresh_token  %s\n", tok.RefreshToken)
 	fmt.Fprintf(stdout, "authorize_url  %s/v2/oauth/chooselocation?response_type=code&client_id=%s&redirect_uri=<your-callback>&scope=contacts.readonly%%20contacts.write\n", base, id)
-	fmt.Fprintf(stdout, "control        %s/_sim/counters and /_sim/journal (GET), /_sim/seed?n=, /_sim/churn?n=, /_sim/faults (POST)\n", base)
-	log.Info("simulator serving", "base_url", base, "contacts", sim.ContactCount(), "search_lag", *searchLag)
+	fmt.Fprintf(stdout, "control        %s/_sim/snapshot, /_sim/counters and /_sim/journal (GET), /_sim/seed?n=, /_sim/churn?n=, /_sim/faults (POST)\n", base)
+	log.Info("simulator serving", "base_url", base, "contacts", sim.ContactCount(), "search_lag", *searchLag, "seeded_around", seededAt.Format(time.RFC3339))
 
 	if *ptdAddr != "" {
-		stop, code := serveSimPTD(sim, simPTDOptions{addr: *ptdAddr, zapierAddr: *zapierAddr, seed: *seed,
+		stop, code := serveSimPTD(sim, simPTDOptions{addr: *ptdAddr, zapierAddr: *zapierAddr, seed: *seed, seededAt: seededAt,
 			overlap: *ptdOverlap, own: *ptdOwn, logLevel: level}, stdout, stderr)
 		if code != exitOK {
 			return code
@@ -135,9 +131,36 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// simUsage prints the help of ptsync sim.
+func simUsage(fs *flag.FlagSet) {
+	fmt.Fprintln(fs.Output(), "usage: ptsync sim [flags]")
+	fmt.Fprintln(fs.Output())
+	fmt.Fprintln(fs.Output(), "Serves a faithful HighLevel Contacts API v2 simulator for staging and demos and, on")
+	fmt.Fprintln(fs.Output(), "--ptd-addr, the PT Distinction REST simulator seeded with clients overlapping it.")
+	fmt.Fprintln(fs.Output(), "It prints the base URL, OAuth client credentials, a Private Integration Token and")
+	fmt.Fprintln(fs.Output(), "an OAuth installation (access and refresh token) to stdout ONLY, as setup material")
+	fmt.Fprintln(fs.Output(), "for a staging ptsync, with the PTD URL and API key; they are simulator secrets and are")
+	fmt.Fprintln(fs.Output(), "never logged.")
+	fmt.Fprintln(fs.Output())
+	fs.PrintDefaults()
+}
+
+// simEpoch reads --epoch: an RFC 3339 time, or "now" for the clock.
+func simEpoch(v string) (time.Time, error) {
+	if v == "now" {
+		return time.Now().UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--epoch %q: want an RFC 3339 time like 2026-06-01T12:00:00Z, or now", v)
+	}
+	return t.UTC(), nil
+}
+
 type simPTDOptions struct {
 	addr, zapierAddr string
 	seed             int64
+	seededAt         time.Time
 	overlap          float64
 	own              int
 	logLevel         hclog.Level
@@ -154,7 +177,7 @@ func serveSimPTD(g *ghlsim.Server, o simPTDOptions, stdout, stderr io.Writer) (f
 	log := hclog.New(&hclog.LoggerOptions{Name: "ptdsim", Level: o.logLevel, Output: stderr})
 	p := ptdsim.New(ptdsim.Options{APIKey: "ptd-" + hex.EncodeToString(key[:]), Seed: uint64(o.seed), Logger: log})
 	rep, err := p.Seed(ptdsim.SeedOptions{People: simPeople(g.Contacts()), Overlap: o.overlap, PhoneOnly: 0.1,
-		Own: o.own, OwnSeed: o.seed + 1, Seed: uint64(o.seed)})
+		Own: o.own, OwnSeed: o.seed + 1, Seed: uint64(o.seed), At: o.seededAt})
 	if err != nil {
 		fmt.Fprintf(stderr, "ptsync sim: cannot seed the PTD simulator: %v\n", err)
 		return nil, exitFailure
@@ -174,7 +197,7 @@ func serveSimPTD(g *ghlsim.Server, o simPTDOptions, stdout, stderr io.Writer) (f
 	}
 	fmt.Fprintf(stdout, "ptd_url        %s\n", srv.URL)
 	fmt.Fprintf(stdout, "ptd_api_key    %s\n", p.APIKey())
-	fmt.Fprintf(stdout, "ptd_control    %s/_sim/stats (GET), /_sim/clients, /_sim/faults (PUT); bearer ptd_api_key\n", srv.URL)
+	fmt.Fprintf(stdout, "ptd_control    %s/_sim/snapshot, /_sim/stats (GET), /_sim/clients, /_sim/faults (PUT); bearer ptd_api_key\n", srv.URL)
 	if o.zapierAddr != "" {
 		z := ptdsim.NewZapierRecorder(ptdsim.ZapierOptions{Apply: p, Logger: log})
 		zs, err := z.Start(o.zapierAddr)

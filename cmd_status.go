@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"ptsync/replicator"
+	"ptsync/replicator/reconcile"
 	"ptsync/store"
 )
 
@@ -128,6 +129,9 @@ func printStatus(w io.Writer, path string, st replicator.Status, online bool) {
 	}
 	fmt.Fprintln(w)
 	printHeldSweeps(w, ms.HeldSweeps)
+	if online && st.Service.PTDChildren != nil {
+		printPTDChildrenLag(w, *st.Service.PTDChildren)
+	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CURSOR\tTHROUGH\tBEHIND NOW\tUPDATED")
@@ -167,4 +171,11 @@ func printHeldSweeps(w io.Writer, held []store.HeldSweepStatus) {
 		fmt.Fprintf(w, "held      sweep %s since %s (%d in a row): %s; %d of %d mirrored missing, %d listed; release: ptsync quarantine approve %s\n",
 			h.ID, ts(h.At), h.Sweeps, h.Reason, h.Missing, h.Mirrored, h.Listed, h.ID)
 	}
+}
+
+// printPTDChildrenLag writes how late a coach's new task in PT Distinction can reach the
+// mirror: PTD reports no task changes, so the children rotation is what finds it.
+func printPTDChildrenLag(w io.Writer, l reconcile.PTDChildrenLag) {
+	fmt.Fprintf(w, "ptd tasks a coach's new task or note reaches the mirror within %s (ptd.children_period %s + the rotation %s behind)\n",
+		l.MaxAge().Round(time.Second), l.Period(), l.Behind().Round(time.Second))
 }

@@ -48,16 +48,20 @@ ghl {
   search_page_limit = 500    # POST /contacts/search page size, 1..500
   sweep_page_limit  = 100    # GET /contacts/ page size for the full sweep, 1..100
   search_overlap    = "2m"   # incremental search re-reads this window before the cursor (which stays this far behind the request time)
-  children_period   = "24h"  # every contact's tasks/notes/appointments are refreshed at least this often
+  children_period   = "24h"  # every contact's tasks/notes/appointments are refreshed at least this often (PT Distinction has its own, below)
   timeout           = "30s"  # per-request timeout
 }
 
 # PT Distinction (PTD): which adapter driver talks to it, and its settings.
 ptd {
   driver = "rest" # "rest" (the documented REST contract, docs/ptd-rest.md) or "zapier"
-  # PTD reports no task or note changes: every client's are re-read at least this often
-  # (default: ghl.children_period).
-  # children_period = "6h"
+  # PTD reports no task or note changes: a coach's new task on a client that did not otherwise
+  # change reaches ptsync (and then HighLevel) only when this rotation re-reads that client,
+  # at the latest one period later. `ptsync status` ("ptd tasks") and the metric
+  # ptsync_ptd_children_lag_seconds show how late it runs. Each re-read costs two requests
+  # (tasks, notes): with 2,000 clients, "1h" is 4,000 requests an hour, about 67 a minute
+  # (docs/config.md works it out). Default "1h", or ghl.children_period when shorter.
+  children_period = "1h"
 
   # driver = "rest": a PTD partner API or in-house bridge speaking docs/ptd-rest.md.
   rest {

@@ -234,6 +234,7 @@ func TestShippedConfig(t *testing.T) {
 		{"fields", len(cfg.Mapping.Fields), 6},
 		{"reminders", cfg.Reminders.Enabled, true},
 		{"schedules", len(cfg.Schedules), len(JobNames())},
+		{"ptd children period", cfg.PTD.ChildrenPeriod, time.Hour},
 	}
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
@@ -333,5 +334,44 @@ func TestFormatDiagnosticsOrder(t *testing.T) {
 	want := "Nowhere: no position\nc.hcl:1:2: First\nc.hcl:3:1: Second: multi line\nc.hcl:3:7: warning: Third"
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestPTDChildrenPeriodDefault: PT Distinction reports no task changes, so its children
+// period is how late a coach's new task can reach HighLevel. Left out, it is an hour (not
+// HighLevel's 24 h), or HighLevel's period when that is shorter.
+func TestPTDChildrenPeriodDefault(t *testing.T) {
+	for _, tc := range []struct {
+		name, ghl, ptd string
+		want           time.Duration
+	}{
+		{"left out: an hour", "", "", time.Hour},
+		{"a shorter highlevel period is kept", `children_period = "10m"`, "", 10 * time.Minute},
+		{"a longer highlevel period is not", `children_period = "48h"`, "", time.Hour},
+		{"set", `children_period = "10m"`, `children_period = "6h"`, 6 * time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := `ghl {
+  location_id   = "loc1"
+  private_token = env("PTSYNC_GHL_PIT")
+  ` + tc.ghl + `
+}
+ptd {
+  driver = "rest"
+  ` + tc.ptd + `
+  rest {
+    base_url = "http://127.0.0.1:8920"
+    api_key  = env("PTSYNC_PTD_API_KEY")
+  }
+}
+`
+			cfg, err := Parse([]byte(src), "period.hcl", testEnv(t, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.PTD.ChildrenPeriod != tc.want {
+				t.Errorf("ptd children period %v, want %v", cfg.PTD.ChildrenPeriod, tc.want)
+			}
+		})
 	}
 }

@@ -466,6 +466,9 @@ func (d *decoder) decodeFile(src []byte, filename string) *Config {
 		deletePolicy = d.decodeDeletes(b, cfg)
 	}
 	d.decodeRunBlocks(top, cfg)
+	if cfg.PTD.ChildrenPeriod == 0 {
+		cfg.PTD.ChildrenPeriod = min(DefaultPTDChildrenPeriod, cfg.GHL.ChildrenPeriod)
+	}
 	if cfg.GHL.OAuth != nil && cfg.GHL.OAuth.TokenFile == "" {
 		cfg.GHL.OAuth.TokenFile = filepath.Join(filepath.Dir(cfg.Store.Path), "ghl-token.json")
 	}

@@ -24,9 +24,15 @@ type PTD struct {
 	Settings PTDSettings
 	// ChildrenPeriod: every PTD client's tasks and notes are re-read at least this often (PTD
 	// reports no child changes, so this is also how late a coach's task can reach HighLevel).
-	// Zero means GHL.ChildrenPeriod.
+	// Parse sets it when the file does not: DefaultPTDChildrenPeriod, or GHL.ChildrenPeriod
+	// when that is shorter. Zero (a Config built by hand) means GHL.ChildrenPeriod.
 	ChildrenPeriod time.Duration
 }
+
+// DefaultPTDChildrenPeriod is ptd.children_period when the file leaves it out: a coach's new
+// task reaches HighLevel within about an hour, for two PTD requests per client per hour
+// (docs/config.md works out the cost).
+const DefaultPTDChildrenPeriod = time.Hour
 
 // PTDSettings is one driver's decoded block. DriverName returns the driver it configures,
 // which is also the block's name.

@@ -141,7 +141,8 @@ type Metrics struct {
 	buildInfo      *prometheus.GaugeVec
 	futureStamps   *prometheus.CounterVec
 
-	op operatorMetrics // operator.go
+	op    operatorMetrics  // operator.go
+	fresh freshnessMetrics // freshness.go
 }
 
 // New builds every ptsync collector and registers it on reg. It panics if reg already holds a
@@ -293,6 +294,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	}, []string{"version", "goversion"})
 
 	m.op = newOperatorMetrics()
+	m.fresh = newFreshnessMetrics()
 	reg.MustRegister(m.collectors()...)
 	m.SetBuildInfo("dev")
 	return m
@@ -309,6 +311,7 @@ func (m *Metrics) collectors() []prometheus.Collector {
 		m.pushes, m.reconcile, m.webhooks, m.backfillDone, m.backfillTotal,
 		m.capabilityMiss, m.remindersSent, m.childRefreshes, m.buildInfo,
 		m.op.mirrorWriteErrors, m.op.notReady, m.futureStamps,
+		m.fresh.ptdChildrenLag,
 	}
 }
 

@@ -70,6 +70,7 @@ func observeAll(m *Metrics) {
 	m.MirrorWriteFailed("no_space")
 	m.SetNotReady(NotReadyMirrorWrite, true)
 	m.FutureTimestamp(UpstreamGHL)
+	m.SetPTDChildrenLag(time.Hour + 42*time.Second)
 }
 
 func TestLint(t *testing.T) {

@@ -538,6 +538,10 @@ func (s *Service) refreshGauges() {
 		}
 		return nil
 	})
+	if s.engine != nil {
+		// Here too, not only after a reconcile: the bound must grow while the jobs stall.
+		s.engine.PublishPTDChildrenLag()
+	}
 }
 
 // Close stops the schedules, cancels running jobs (a store transaction in flight completes:

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"ptsync/replicator/reconcile"
 	"ptsync/store"
 	"ptsync/store/query"
 )
@@ -28,6 +29,9 @@ type ServiceStatus struct {
 	NotReady string      `json:"notReady,omitempty"`
 	ReadOnly bool        `json:"readOnly"`
 	Jobs     []JobStatus `json:"jobs"`
+	// PTDChildren is how late a coach's new task in PT Distinction can reach the mirror;
+	// absent when the driver reads no tasks or notes, or PTD was never polled.
+	PTDChildren *reconcile.PTDChildrenLag `json:"ptdChildren,omitempty"`
 }
 
 // JobStatus is the last outcome of one job. LastError is the error of the newest run when it
@@ -61,6 +65,15 @@ func (s *Service) Status(ctx context.Context) (Status, error) {
 		st.Service.Jobs = append(st.Service.Jobs, j.status())
 	}
 	sort.Slice(st.Service.Jobs, func(i, k int) bool { return st.Service.Jobs[i].Name < st.Service.Jobs[k].Name })
+	if s.engine != nil {
+		lag, ok, err := s.engine.PTDChildrenLag()
+		if err != nil {
+			return st, err
+		}
+		if ok {
+			st.Service.PTDChildren = &lag
+		}
+	}
 	return st, nil
 }
 

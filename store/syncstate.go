@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -246,14 +247,21 @@ func (tx *Tx) ForEachHistory(fn func(*HistoryEntry) error) error {
 	return tx.scanPrefix(collHistory, "", collect(tx, collHistory, fn))
 }
 
-// Conflict is a field both sides changed differently under the manual rule, waiting for the
-// operator. Keyed by (LinkID, Field): a newer conflict on the same field replaces the old one.
+// Conflict is a field held for the operator: both sides changed it differently under the
+// manual rule, or one side refused the other's value (HighLevel's duplicate check). Keyed by
+// (LinkID, Field): a newer conflict on the same field replaces the old one.
+//
+// Base is the value both sides last agreed on; NoBase says there was none (Base is then "",
+// which is not an agreed empty value). Reason says why the field is held, in the operator's
+// words; it is never a value.
 type Conflict struct {
 	LinkID     string    `json:"linkId"`
 	Field      string    `json:"field"`
 	Base       string    `json:"base"`
+	NoBase     bool      `json:"noBase,omitempty"`
 	GHL        string    `json:"ghl"`
 	PTD        string    `json:"ptd"`
+	Reason     string    `json:"reason,omitempty"`
 	DetectedAt time.Time `json:"detectedAt"`
 	Resolved   bool      `json:"resolved"`
 	Resolution string    `json:"resolution,omitempty"`
@@ -281,6 +289,7 @@ func (tx *Tx) ResolveConflict(linkID, field, value string) (Conflict, error) {
 	if err := tx.getJSON(bucketConflicts, linkID+"\x00"+field, &c); err != nil {
 		return c, err
 	}
+	c.upgrade()
 	c.Resolved, c.Resolution, c.ResolvedAt = true, value, tx.now().UTC()
 	return c, tx.putJSON(bucketConflicts, linkID+"\x00"+field, c)
 }
@@ -297,12 +306,25 @@ func (tx *Tx) Conflicts(linkID string, includeResolved bool) ([]Conflict, error)
 		if err := json.Unmarshal(v, &c); err != nil {
 			return fmt.Errorf("cannot decode conflict: %w: %v", ErrCorrupt, err)
 		}
+		c.upgrade()
 		if includeResolved || !c.Resolved {
 			out = append(out, c)
 		}
 		return nil
 	})
 	return out, err
+}
+
+// legacyRefusalPrefix starts the Base of a refusal conflict written before Conflict had
+// Reason: the reason was stored in Base, and the base value was not kept.
+const legacyRefusalPrefix = "highlevel refused: "
+
+// upgrade reads a conflict written before Reason existed: a refusal's reason moves from Base
+// to Reason, and the base is unknown. Nothing stored is rewritten until the conflict is.
+func (c *Conflict) upgrade() {
+	if c.Reason == "" && strings.HasPrefix(c.Base, legacyRefusalPrefix) {
+		c.Reason, c.Base, c.NoBase = c.Base, "", true
+	}
 }
 
 // SeenWebhook records webhook id as received at and reports whether it had been seen before

@@ -82,8 +82,8 @@ type Options struct {
 	// over the bound wait for the next poll); negative means every client on every poll.
 	PTDChildrenPerPoll int
 	// PTDChildrenPeriod: every PTD client's tasks and notes are re-read at least this often
-	// by the rotation (default: the configuration's ptd.children_period, else its
-	// ghl.children_period, 24 h by default).
+	// by the rotation (default: the configuration's ptd.children_period, which Parse sets to
+	// an hour unless the file says otherwise; else its ghl.children_period, else 24 h).
 	// PTD reports no child changes, so this is also how late a coach's task or note edit on
 	// a client that did not otherwise change can reach HighLevel.
 	PTDChildrenPeriod time.Duration
@@ -352,7 +352,7 @@ func (e *Engine) Cycle(ctx context.Context) (CycleStats, error) {
 	return st, nil
 }
 
-// publish refreshes the outbox, conflict and quarantine gauges from the store.
+// publish refreshes the outbox, conflict, quarantine and PTD children lag gauges from the store.
 func (e *Engine) publish() {
 	if e.m == nil {
 		return
@@ -397,4 +397,5 @@ func (e *Engine) publish() {
 	}
 	e.m.SetConflictsPending(conflicts)
 	e.m.SetQuarantine(quarantined)
+	e.PublishPTDChildrenLag()
 }

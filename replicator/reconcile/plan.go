@@ -511,7 +511,7 @@ func (p *planner) mergeContact(a *action, g store.GHLContact, c store.PTDClient)
 	open := map[string]bool{}
 	for _, c := range res.Conflicts {
 		open[c.Field] = true
-		sc := store.Conflict{Field: c.Field, Base: encodeValue(c.Base), GHL: encodeValue(c.GHL), PTD: encodeValue(c.PTD)}
+		sc := store.Conflict{Field: c.Field, Base: encodeValue(c.Base), GHL: encodeValue(c.GHL), PTD: encodeValue(c.PTD), Reason: ReasonBothChanged}
 		if prev, ok := p.s.conflicts[a.link.ID+"\x00"+c.Field]; ok && prev.GHL == sc.GHL && prev.PTD == sc.PTD && prev.Base == sc.Base {
 			continue
 		}
@@ -602,7 +602,7 @@ func (p *planner) match() {
 		}
 		for _, pid := range ptdByEmail[g.Email] {
 			if free(store.SidePTD, pid) {
-				p.link(gid, pid, "email")
+				p.link(gid, pid, MatchedByEmail)
 				break
 			}
 		}
@@ -630,7 +630,7 @@ func (p *planner) match() {
 			continue
 		}
 		if len(gs) == 1 && len(ps) == 1 {
-			p.link(gs[0], ps[0], "phone")
+			p.link(gs[0], ps[0], MatchedByPhone)
 			continue
 		}
 		name := func(first, last string) string { return strings.ToLower(diff.Name(first + " " + last)) }
@@ -643,7 +643,7 @@ func (p *planner) match() {
 				}
 			}
 			if len(hits) == 1 {
-				p.link(gid, hits[0], "phone")
+				p.link(gid, hits[0], MatchedByPhone)
 				continue
 			}
 			// Ambiguous: hold this contact back from a create that could duplicate a person.
@@ -699,6 +699,12 @@ func (p *planner) creates() {
 		case strings.TrimSpace(g.FirstName) == "":
 			p.skip(store.KindContact, store.SideGHL, gid, "no first name: PT Distinction needs one to create a client")
 			continue
+		case !s.ptdListed && e.ptd.Capabilities().Has(ptd.CapClientRead):
+			// Until a whole listing is mirrored, PTD may hold this person on a page not read
+			// yet: a create now would be adopted at best (recorded as created, without the
+			// merge an email match gets) and a duplicate at worst (matched by phone only).
+			p.skip(store.KindContact, store.SideGHL, gid, SkipAwaitingPTDListing)
+			continue
 		case !e.can(ptd.CapClientCreate, "create ptd clients"):
 			continue
 		}
@@ -746,7 +752,7 @@ func (p *planner) createValues(snap diff.Snapshot, to diff.Side) map[string]diff
 
 func (p *planner) createInPTD(g store.GHLContact) {
 	e := p.e
-	a := &action{link: &store.Link{Kind: store.KindContact, GHLID: g.ID, MatchedBy: "created"}, newLink: true}
+	a := &action{link: &store.Link{Kind: store.KindContact, GHLID: g.ID, MatchedBy: MatchedByCreate}, newLink: true}
 	fields := map[string]fieldWrite{}
 	for name, v := range p.createValues(e.ghlValues(g), diff.SidePTD) {
 		f := e.fmap[name]
@@ -820,7 +826,7 @@ func (p *planner) route(g store.GHLContact) *routePayload {
 
 func (p *planner) createInGHL(c store.PTDClient) {
 	e := p.e
-	a := &action{link: &store.Link{Kind: store.KindContact, PTDID: c.ID, MatchedBy: "created"}, newLink: true}
+	a := &action{link: &store.Link{Kind: store.KindContact, PTDID: c.ID, MatchedBy: MatchedByCreate}, newLink: true}
 	fields := map[string]fieldWrite{}
 	for name, v := range p.createValues(e.ptdValues(c), diff.SideGHL) {
 		f := e.fmap[name]

@@ -33,6 +33,11 @@ const (
 	CursorPTDChildrenPending = "ptd.children.pending"
 	// CursorCycle counts reconcile cycles (Value is the number), for history.
 	CursorCycle = "reconcile.cycle"
+	// CursorPTDListed exists once a PTD client listing has reached its last page: from then
+	// on the mirror holds every client PTD had, and a HighLevel contact that matches none of
+	// them may be created in PTD. UpdatedAt is when the first complete listing was stored
+	// (Through stays zero: the marker follows no timestamp, so status shows no lag for it).
+	CursorPTDListed = "ptd.clients.listed"
 )
 
 // PollStats reports one PollPTD.
@@ -107,6 +112,9 @@ func (e *Engine) pollPTD(ctx context.Context) (PollStats, error) {
 		pos = page.NextCursor
 	}
 	st.Changed = len(changed)
+	if err := e.markPTDListed(); err != nil {
+		return st, err
+	}
 	n, err := e.refreshPTDChildren(ctx)
 	st.Children = n
 	return st, err
@@ -161,6 +169,21 @@ func (e *Engine) storePTDClients(clients []ptdwire.Client, sp store.Signpost, cu
 			"id", rec.ID, "updated_at", rec.UpdatedAt.Format(time.RFC3339Nano), "answered_at", sp.At.Format(time.RFC3339))
 	}
 	return next, nil
+}
+
+// markPTDListed records, once, that a client listing has been stored to its last page
+// (CursorPTDListed). A crash before it is written only delays PTD creates to the next poll.
+func (e *Engine) markPTDListed() error {
+	err := e.db.Update(func(tx *store.Tx) error {
+		if _, err := tx.Cursor(CursorPTDListed); !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return tx.SetCursor(CursorPTDListed, store.Cursor{Value: "complete", Covers: store.PTDClients})
+	})
+	if err != nil {
+		return fmt.Errorf("cannot record the first complete ptd listing: %w", err)
+	}
+	return nil
 }
 
 // refreshPTDChildren re-reads the children of PTD clients (the kinds of polledKinds), like the HighLevel side's

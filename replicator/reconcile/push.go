@@ -447,6 +447,9 @@ func (e *Engine) createClient(ctx context.Context, j *job) (commitFn, error) {
 	return func(tx *store.Tx) error {
 		l := j.link
 		l.PTDID = c.ID
+		if adopted {
+			l.MatchedBy = MatchedByEmail
+		}
 		if err := tx.PutLink(&l); err != nil {
 			return err
 		}
@@ -454,7 +457,9 @@ func (e *Engine) createClient(ctx context.Context, j *job) (commitFn, error) {
 			return err
 		}
 		if adopted {
-			e.log.Info("ptd client already existed; linked instead of created", "link", l.ID)
+			// No base: nothing was agreed, so the next reconcile merges the two records as
+			// it merges any pair matched by email.
+			e.log.Info("ptd client already existed; linked by email instead of created", "link", l.ID)
 			return nil
 		}
 		return baseCommit(tx, l.ID, j.pl.Fields, now)
@@ -513,6 +518,10 @@ func (e *Engine) createContact(ctx context.Context, j *job) (commitFn, error) {
 	return func(tx *store.Tx) error {
 		l := j.link
 		l.GHLID = c.ID
+		if adopted {
+			l.MatchedBy = MatchedByEmail
+			e.log.Info("highlevel contact already existed; linked by email instead of created", "link", l.ID)
+		}
 		if err := tx.PutLink(&l); err != nil {
 			return err
 		}
@@ -673,8 +682,16 @@ func (e *Engine) heldByDuplicate(j *job, err error) commitFn {
 	}
 	e.log.Warn("highlevel refuses a value another contact holds; field held for the operator", "link", j.link.ID, "field", field, "other_contact", ae.Duplicate.ContactID)
 	return func(tx *store.Tx) error {
-		return tx.PutConflict(store.Conflict{LinkID: j.link.ID, Field: field, GHL: cur, PTD: encodeValue(w.Value),
-			Base: "highlevel refused: held by contact " + ae.Duplicate.ContactID})
+		c := store.Conflict{LinkID: j.link.ID, Field: field, GHL: cur, PTD: encodeValue(w.Value), NoBase: true,
+			Reason: "highlevel refused the value: contact " + ae.Duplicate.ContactID + " already holds it"}
+		b, err := tx.GetBase(j.link.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if v, ok := b.Fields[field]; ok && err == nil {
+			c.Base, c.NoBase = v, false
+		}
+		return tx.PutConflict(c)
 	}
 }
 
@@ -982,6 +999,11 @@ func (e *Engine) routeClient(ctx context.Context, j *job) (commitFn, error) {
 	}
 	r := j.pl.Route
 	if r == nil {
+		return nil, nil
+	}
+	if j.link.MatchedBy != MatchedByCreate {
+		// The create found the client already in PTD: it is not new, and keeps the groups,
+		// package and access its coach gave it.
 		return nil, nil
 	}
 	if r.Group != "" {

@@ -27,6 +27,8 @@ type snapshot struct {
 	pending   map[string]bool                  // outbox record key kind/id
 	conflicts map[string]store.Conflict        // linkID\x00field, open ones
 	cycle     uint64
+	// ptdListed: a PTD client listing has been stored to its last page (CursorPTDListed).
+	ptdListed bool
 }
 
 func qk(kind, side, id string) string { return kind + "/" + side + "/" + id }
@@ -139,9 +141,19 @@ func (e *Engine) loadSnapshot() (*snapshot, error) {
 		if c, err := tx.Cursor(CursorCycle); err == nil {
 			s.cycle, _ = strconv.ParseUint(c.Value, 10, 64)
 		}
-		return nil
+		_, err = tx.Cursor(CursorPTDListed)
+		s.ptdListed = err == nil
+		return ignoreNotFound(err)
 	})
 	sort.Strings(s.ghlIDs)
 	sort.Strings(s.ptdIDs)
 	return s, err
+}
+
+// ignoreNotFound is err unless it says the record does not exist.
+func ignoreNotFound(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
 }

@@ -95,11 +95,17 @@ type Generator struct {
 func New(seed int64) *Generator { return NewAt(seed, DefaultReference()) }
 
 // NewAt returns a Generator for seed whose dates are placed relative to ref (creation dates
-// in the two years before ref, due dates around it).
+// in the two years before ref, due dates around it), truncated to the millisecond.
+//
+// The random stream never depends on ref: every draw is made whatever the dates turn out to
+// be, so two generators of one seed give the same people (names, emails, phones, tags,
+// children, flags) for any two references, and only the dates move with ref. Keep it so: a
+// draw inside a condition on a date, or a bound computed from one, makes the people differ
+// from run to run when ref is the wall clock.
 func NewAt(seed int64, ref time.Time) *Generator {
 	return &Generator{
 		rng:        rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x9e3779b97f4a7c15)),
-		ref:        ref.UTC(),
+		ref:        ref.UTC().Truncate(time.Millisecond),
 		usedEmails: make(map[string]bool),
 	}
 }
@@ -182,15 +188,13 @@ func (g *Generator) Person() Person {
 
 	for range r.IntN(4) {
 		due := g.ref.Add(time.Duration(r.Int64N(int64(60*24*time.Hour))) - 30*24*time.Hour).Truncate(time.Minute)
-		p.Tasks = append(p.Tasks, Task{
-			Title:     pick(r, taskTitles),
-			Body:      pick(r, taskBodies),
-			Due:       due,
-			Completed: due.Before(g.ref) && r.IntN(2) == 0,
-		})
+		title, body, done := pick(r, taskTitles), pick(r, taskBodies), r.IntN(2) == 0
+		p.Tasks = append(p.Tasks, Task{Title: title, Body: body, Due: due, Completed: due.Before(g.ref) && done})
 	}
 	for range r.IntN(4) {
-		at := p.CreatedAt.Add(time.Duration(r.Int64N(int64(g.ref.Sub(p.CreatedAt)) + 1))).Truncate(time.Millisecond)
+		// A share of the time since creation, not a draw bounded by it: the bound would
+		// move with ref's sub-millisecond part.
+		at := p.CreatedAt.Add(time.Duration(r.Float64() * float64(g.ref.Sub(p.CreatedAt)))).Truncate(time.Millisecond)
 		p.Notes = append(p.Notes, Note{
 			Title:     pick(r, noteTitles),
 			Body:      pick(r, noteBodies),
@@ -200,10 +204,11 @@ func (g *Generator) Person() Person {
 	}
 	for range r.IntN(3) {
 		start := g.ref.Add(time.Duration(r.IntN(60)-30) * 24 * time.Hour).Truncate(24 * time.Hour).Add(time.Duration(6+r.IntN(13)) * time.Hour)
+		past, confirmed := pick(r, []string{"showed", "showed", "noshow", "cancelled"}), r.IntN(2) == 0
 		st := "booked"
 		if start.Before(g.ref) {
-			st = pick(r, []string{"showed", "showed", "noshow", "cancelled"})
-		} else if r.IntN(2) == 0 {
+			st = past
+		} else if confirmed {
 			st = "confirmed"
 		}
 		p.Appointments = append(p.Appointments, Appointment{

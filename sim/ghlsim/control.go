@@ -1,6 +1,7 @@
 package ghlsim
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"hash/fnv"
@@ -220,7 +221,7 @@ func BusinessID(company string) string {
 func (s *Server) Seed(n int) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now().UTC().Truncate(time.Millisecond)
+	now := s.seedNow()
 	ids := make([]string, 0, n)
 	for _, p := range s.gen.People(n) {
 		ids = append(ids, s.seedPerson(p, now))
@@ -233,12 +234,17 @@ func (s *Server) Seed(n int) []string {
 func (s *Server) SeedPeople(people []gen.Person) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now().UTC().Truncate(time.Millisecond)
+	now := s.seedNow()
 	ids := make([]string, 0, len(people))
 	for _, p := range people {
 		ids = append(ids, s.seedPerson(p, now))
 	}
 	return ids
+}
+
+// seedNow is the "now" seeded records are dated before: Options.Epoch, else the clock.
+func (s *Server) seedNow() time.Time {
+	return cmp.Or(s.opts.Epoch, s.now()).UTC().Truncate(time.Millisecond)
 }
 
 // seedPerson inserts p; s.mu must be held.
@@ -273,10 +279,9 @@ func (s *Server) seedPerson(p gen.Person, now time.Time) string {
 	if added.After(now) {
 		added = now
 	}
-	updated := added
-	if span := now.Sub(added); span > 0 {
-		updated = added.Add(time.Duration(s.st.rng.Int64N(int64(span)))).Truncate(time.Millisecond)
-	}
+	// One draw whatever the span: a draw bounded by it would make the ids that follow
+	// depend on the clock.
+	updated := added.Add(time.Duration(s.st.rng.Float64() * float64(max(now.Sub(added), 0)))).Truncate(time.Millisecond)
 	c.ID = s.st.newID()
 	c.DateAdded, c.DateUpdated = isoMillis(added), isoMillis(updated)
 	s.st.put(c.ID, &snap{c: c, added: added, updated: updated}, time.Time{}, s.lag)

@@ -68,6 +68,7 @@ func (s *Server) controlMux() *http.ServeMux {
 		ok(w, 200, s.Counters(), nil)
 	})
 	m.HandleFunc("GET /_sim/contacts", func(w http.ResponseWriter, r *http.Request) { ok(w, 200, s.Contacts(), nil) })
+	m.HandleFunc("GET /_sim/snapshot", func(w http.ResponseWriter, r *http.Request) { ok(w, 200, s.Snapshot(), nil) })
 	m.HandleFunc("GET /_sim/contacts/{id}", func(w http.ResponseWriter, r *http.Request) {
 		c, found := s.Contact(r.PathValue("id"))
 		if !found {

@@ -10,7 +10,8 @@
 //
 // Beyond the API it offers a control surface (Go methods and HTTP under /_sim/) to change
 // data as a HighLevel user would, inject faults, churn contacts and read counters, so tests
-// can prove what a client did and did not do.
+// can prove what a client did and did not do. GET /_sim/snapshot (Snapshot) is the whole
+// data set in a canonical order: one Seed and Epoch give the same bytes on every run.
 //
 // Decisions where the sources are silent (each is a place a client must not over-fit):
 //   - email is stored as typed but trimmed (emailLowerCase holds the matching form); phones
@@ -30,6 +31,7 @@
 package ghlsim
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -69,6 +71,11 @@ type Options struct {
 	Now func() time.Time
 	// Seed makes ids, seeded data, churn and fault choices reproducible.
 	Seed int64
+	// Epoch is the "now" of the people Seed generates and of every seeded record's dates
+	// (dateAdded, dateUpdated, due dates, appointments), so one Seed and Epoch give the same
+	// snapshot (Snapshot, GET /_sim/snapshot) byte for byte. Zero means Now() at New and at
+	// each Seed: the same ids and people, dated around the wall clock.
+	Epoch time.Time
 	// Logger receives request traces at Trace level (default: discard).
 	Logger hclog.Logger
 	// ClientID and ClientSecret are the OAuth app's credentials (defaults "sim-client-id"
@@ -152,7 +159,7 @@ func New(o Options) *Server {
 		lag:       o.SearchLag,
 		allowDup:  o.AllowDuplicates,
 		childBump: o.ChildWritesBumpContact,
-		gen:       gen.NewAt(o.Seed, o.Now()),
+		gen:       gen.NewAt(o.Seed, cmp.Or(o.Epoch, o.Now())),
 		churnRng:  rand.New(rand.NewPCG(uint64(o.Seed), 0xc4a2)),
 		auth:      newAuthState(),
 		limits:    newLimiter(o.Limits),

@@ -29,6 +29,7 @@ func (s *Sim) controlRoutes(r func(string, handlerFunc)) {
 		writeJSON(w, http.StatusOK, ptdwire.ClientPage{Clients: s.Clients()})
 	})
 	r("GET /_sim/reminders", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, s.Reminders()) })
+	r("GET /_sim/snapshot", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, s.Snapshot()) })
 	r("PUT /_sim/faults", func(w http.ResponseWriter, req *http.Request) {
 		var in faultsJSON
 		if !s.decode(w, req, &in) {

@@ -33,6 +33,10 @@ type SeedOptions struct {
 	// Groups and Packages are created first; nil means a small default catalogue.
 	Groups   []string
 	Packages []string
+	// At stamps what Seed writes (createdAt, updatedAt, one millisecond apart in write order)
+	// instead of the clock, so one set of options gives the same snapshot byte for byte. Later
+	// writes are stamped after the last seeded one whatever the clock says. Zero: the clock.
+	At time.Time
 }
 
 // SeedMatch records that People[Index] also exists in PTD as ClientID, matched by Kind.
@@ -55,6 +59,7 @@ type SeedReport struct {
 // client PTD would refuse, keeping what was added before.
 func (s *Sim) Seed(o SeedOptions) (SeedReport, error) {
 	r := rand.New(rand.NewPCG(o.Seed, o.Seed^0xc0ffee))
+	defer s.stampFromUntil(o.At)()
 	groups, packages := o.Groups, o.Packages
 	if groups == nil {
 		groups = []string{"Online Coaching", "In-Person", "Nutrition Only", "12-Week Program"}
@@ -128,6 +133,22 @@ func (s *Sim) Seed(o SeedOptions) (SeedReport, error) {
 		rep.Own++
 	}
 	return rep, nil
+}
+
+// stampFromUntil stamps writes from at (see SeedOptions.At) until the returned func runs;
+// a zero at changes nothing.
+func (s *Sim) stampFromUntil(at time.Time) func() {
+	if at.IsZero() {
+		return func() {}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stampFrom = at.UTC().Truncate(time.Millisecond)
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.stampFrom = time.Time{}
+	}
 }
 
 func (s *Sim) seedChildren(id string, p gen.Person) error {

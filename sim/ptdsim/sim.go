@@ -139,6 +139,7 @@ type Sim struct {
 	faults    Faults
 	queued    []queuedFault
 	lastStamp time.Time
+	stampFrom time.Time // while Seed runs with SeedOptions.At: the clock writes are stamped by
 	version   uint64
 	seq       uint64
 
@@ -214,6 +215,9 @@ func NormalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(
 // stampLocked returns the next write time: never before the previous one, never equal.
 func (s *Sim) stampLocked() time.Time {
 	now := s.opts.Clock().UTC().Truncate(time.Millisecond)
+	if !s.stampFrom.IsZero() {
+		now = s.stampFrom
+	}
 	if !now.After(s.lastStamp) {
 		now = s.lastStamp.Add(time.Millisecond)
 	}
