@@ -1,7 +1,7 @@
 // Package ptd is the PT Distinction side of ptsync: one Adapter interface with declared
 // capabilities, and the drivers behind it, each described by a Driver (its name in
-// config.hcl, how to open it, what it declares without I/O, what it receives) and listed by
-// Drivers. Opening the configured driver (Open, or Registry.Open on a registry a test has
+// config.hcl, how to open it, what it declares without I/O, what it receives) that its own
+// file registers (driverFiles), so Drivers lists every driver without a list to edit. Opening the configured driver (Open, or Registry.Open on a registry a test has
 // extended) and DeclaredCapabilities are all the service and `ptsync plan` call; events PT
 // Distinction pushes reach the replicator as driver-neutral Event values.
 //

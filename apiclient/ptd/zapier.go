@@ -76,10 +76,10 @@ var (
 	_ OperationLister = (*Zapier)(nil)
 )
 
-// zapierDriver is the zapier driver as Drivers lists it: built from config's zapier block
+// Zapier registers the zapier driver (see driverFiles): built from config's zapier block
 // (config/ptd_zapier.go), declaring one capability per configured hook, and receiving PTD's
 // Zapier triggers when the block has a trigger_secret.
-func zapierDriver() Driver {
+func (driverFiles) Zapier() Driver {
 	return Driver{Name: config.DriverZapier, Open: openZapier, Receive: receiveZapier,
 		Declared: func(cfg config.PTD) Capabilities {
 			if z := cfg.Zapier(); z != nil {
