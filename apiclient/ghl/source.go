@@ -70,7 +70,8 @@ func (s *StaticSource) Scopes(context.Context) ([]string, error) { return s.tok.
 // Token implements oauth2.TokenSource.
 func (s *StaticSource) Token() (*oauth2.Token, error) { return toOAuth2(s.tok), nil }
 
-// OAuthSourceOptions configures an OAuthSource.
+// OAuthSourceOptions configures an OAuthSource. Location, ClientID, ClientSecret and Store are
+// required (NewOAuthSource refuses the options without them); the rest default as noted.
 type OAuthSourceOptions struct {
 	Location     string // the sub-account (location) id
 	ClientID     string
@@ -177,7 +178,11 @@ func (s *OAuthSource) lock(ctx context.Context) error {
 
 func (s *OAuthSource) unlock() { <-s.sem }
 
-// Current implements CredentialSource.
+// Current implements CredentialSource. It waits for any refresh in progress (ctx bounds the
+// wait, never a refresh already sent), loads the token from the Store on first use, and
+// refreshes first when the token is within RefreshBefore of expiring. A revoked refresh
+// token or rejected client credentials fail at once with the held *TokenRevokedError or
+// *ClientRejectedError, without contacting HighLevel.
 func (s *OAuthSource) Current(ctx context.Context) (Token, error) {
 	if err := s.lock(ctx); err != nil {
 		return Token{}, err
@@ -194,7 +199,8 @@ func (s *OAuthSource) Current(ctx context.Context) (Token, error) {
 	return s.cur, nil
 }
 
-// Invalidate implements CredentialSource.
+// Invalidate implements CredentialSource: of any number of callers refused the same token,
+// the first that may refresh does, and the others get its result. Errors are Current's.
 func (s *OAuthSource) Invalidate(ctx context.Context, refused Secret, mayRefresh bool) (Token, bool, error) {
 	if err := s.lock(ctx); err != nil {
 		return Token{}, false, err

@@ -94,7 +94,8 @@ func (r Registry) With(d Driver) Registry {
 	return out
 }
 
-// Names lists the registered drivers' names, in registration order.
+// Names lists the registered drivers' names in the registry's order: Drivers' by name, then
+// each driver With added, in the order it was added.
 func (r Registry) Names() []string {
 	out := make([]string, len(r.drivers))
 	for i, d := range r.drivers {

@@ -31,7 +31,9 @@ type ZapierHooks struct {
 	Reminder      Secret
 }
 
-// ZapierOptions configures the zapier driver.
+// ZapierOptions configures the zapier driver. Only Hooks matters for what it can do: each
+// non-empty hook adds its capability, and NewZapier refuses one that is not an absolute
+// http(s) URL. The rest default.
 type ZapierOptions struct {
 	Hooks      ZapierHooks
 	HTTPClient *http.Client // default: 30 s timeout
