@@ -337,7 +337,9 @@ func (tx *Tx) rebuildIndex(c Collection, index string) error {
 	})
 }
 
-// SchemaOf reports the schema version recorded in an open mirror.
+// SchemaOf reads the schema version recorded in an open mirror, in its own read transaction.
+// After a successful read-write Open it is SchemaVersion; a missing or malformed version is
+// ErrCorrupt.
 func (db *DB) SchemaOf() (int, error) {
 	var v int
 	err := db.bolt.View(func(btx *bolt.Tx) error {
