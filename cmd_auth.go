@@ -27,104 +27,18 @@ import (
 // one, the token file defaults to where a configuration without token_file and store.path
 // looks: /var/lib/ptsync/ghl-token.json.
 func cmdAuth(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("auth", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgFile := fs.String("config", "", "take the ghl.oauth settings (client, scopes, token_file, ...) from this configuration (default $PTSYNC_CONFIG)")
-	baseURL := fs.String("base-url", ghl.DefaultBaseURL, "HighLevel API base URL (the token endpoint is <base>/oauth/token)")
-	authorizeURL := fs.String("authorize-url", ghl.DefaultAuthorizeURL, "HighLevel authorize (choose location) page")
-	clientID := fs.String("client-id", "", "OAuth client id of the marketplace app (required)")
-	secretFile := fs.String("client-secret-file", "", "file holding the OAuth client secret (or set PTSYNC_CLIENT_SECRET)")
-	scopes := fs.String("scopes", strings.Join(ghl.DefaultScopes(), " "), "space-separated scopes to request")
-	listen := fs.String("listen", "127.0.0.1:0", "address of the local listener that receives the redirect")
-	redirectURI := fs.String("redirect-uri", "", "redirect URI registered for the app (default http://<listen>/callback)")
-	tokenFile := fs.String("token-file", defaultTokenFile(), "where to store the tokens (mode 0600); the configuration's ghl.oauth.token_file with --config")
-	code := fs.String("code", "", "an authorization code pasted from the redirect, instead of listening")
-	timeout := fs.Duration("timeout", 10*time.Minute, "how long to wait for the redirect")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: ptsync auth [--config PATH] [--client-id ID] [--client-secret-file FILE] [--token-file FILE] [flags]")
-		fs.PrintDefaults()
+	f, code, ok := parseAuthFlags(args, stderr)
+	if !ok {
+		return code
 	}
-	terseOnError(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	in, code, ok := f.install(stderr)
+	if !ok {
+		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "ptsync auth: unexpected arguments %q\n", fs.Args())
-		return exitUsage
-	}
-	var fromConfig ghl.Secret
-	if *cfgFile != "" || os.Getenv("PTSYNC_CONFIG") != "" {
-		cfg, _, ok := loadConfig(*cfgFile, os.Getenv, stderr)
-		if !ok {
-			return exitUsage
-		}
-		o := cfg.GHL.OAuth
-		if o == nil {
-			fmt.Fprintln(stderr, "ptsync auth: the configuration has no ghl.oauth block (a private token needs no authorization)")
-			return exitUsage
-		}
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		for name, v := range map[string]struct {
-			dst *string
-			val string
-		}{"client-id": {clientID, o.ClientID}, "token-file": {tokenFile, o.TokenFile}, "base-url": {baseURL, cfg.GHL.BaseURL},
-			"authorize-url": {authorizeURL, o.AuthorizeURL}, "redirect-uri": {redirectURI, o.RedirectURL}, "scopes": {scopes, strings.Join(o.Scopes, " ")}} {
-			if !set[name] && v.val != "" {
-				*v.dst = v.val
-			}
-		}
-		if !set["client-secret-file"] {
-			fromConfig = o.ClientSecret
-		}
-		if u, err := url.Parse(*redirectURI); err == nil && u.Host != "" && !set["listen"] && !set["redirect-uri"] {
-			*listen = u.Host // receive the redirect where the configuration says it goes
-		}
-	}
-	if *clientID == "" {
-		fmt.Fprintln(stderr, "ptsync auth: --client-id is required (or --config with a ghl.oauth block)")
-		return exitUsage
-	}
-	secret := fromConfig
-	if secret.IsZero() {
-		var err error
-		if secret, err = readClientSecret(*secretFile); err != nil {
-			fmt.Fprintf(stderr, "ptsync auth: %v\n", err)
-			return exitUsage
-		}
-	}
-	if *code != "" && *redirectURI == "" {
-		fmt.Fprintln(stderr, "ptsync auth: --code needs --redirect-uri (the exchange must name the URI the code was issued for)")
-		return exitUsage
-	}
-	in := ghl.Install{BaseURL: *baseURL, AuthorizeURL: *authorizeURL, ClientID: *clientID, ClientSecret: secret,
-		Scopes: strings.Fields(*scopes), RedirectURL: *redirectURI}
-
-	got := *code
+	got := f.code
 	if got == "" {
-		ln, err := net.Listen("tcp", *listen)
-		if err != nil {
-			fmt.Fprintf(stderr, "ptsync auth: cannot listen on %s: %v\n", *listen, err)
-			return exitFailure
-		}
-		if in.RedirectURL == "" {
-			in.RedirectURL = "http://" + ln.Addr().String() + "/callback"
-		}
-		state, err := ghl.NewState()
-		if err != nil {
-			ln.Close()
-			fmt.Fprintf(stderr, "ptsync auth: %v\n", err)
-			return exitFailure
-		}
-		fmt.Fprintf(stdout, "Open this URL in a browser and choose the sub-account to install ptsync in:\n\n%s\n\n", in.AuthCodeURL(state))
-		fmt.Fprintf(stdout, "Waiting for the redirect on %s ...\n", in.RedirectURL)
-		wctx, cancel := context.WithTimeout(ctx, *timeout)
-		got, err = ghl.ReceiveCode(wctx, ln, state)
-		cancel()
-		if err != nil {
+		var err error
+		if got, err = f.receiveCode(ctx, &in, stdout); err != nil {
 			fmt.Fprintf(stderr, "ptsync auth: %v\n", err)
 			return exitFailure
 		}
@@ -134,11 +48,150 @@ func cmdAuth(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ptsync auth: %v\n", err)
 		return exitFailure
 	}
-	store := ghl.NewFileTokenStore(*tokenFile)
+	store := ghl.NewFileTokenStore(f.tokenFile)
 	if err := store.Save(ctx, tok.LocationID, tok); err != nil {
 		fmt.Fprintf(stderr, "ptsync auth: %v\n", err)
 		return exitFailure
 	}
+	printGrant(stdout, tok, f.tokenFile)
+	return exitOK
+}
+
+// authFlags are ptsync auth's settings once the flags and, with --config, the ghl.oauth
+// block are read. fromConfig is the block's client secret, zero when a flag or no block
+// supplies it.
+type authFlags struct {
+	baseURL, authorizeURL, clientID, secretFile, scopes string
+	listen, redirectURI, tokenFile, code                string
+	timeout                                             time.Duration
+	fromConfig                                          ghl.Secret
+}
+
+// parseAuthFlags reads args and, when --config or $PTSYNC_CONFIG names a file, fills every
+// setting no flag gave from its ghl.oauth block. On failure it has said why on stderr and
+// returns the exit code (exitOK for --help).
+func parseAuthFlags(args []string, stderr io.Writer) (authFlags, int, bool) {
+	var f authFlags
+	fs := flag.NewFlagSet("auth", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgFile := fs.String("config", "", "take the ghl.oauth settings (client, scopes, token_file, ...) from this configuration (default $PTSYNC_CONFIG)")
+	fs.StringVar(&f.baseURL, "base-url", ghl.DefaultBaseURL, "HighLevel API base URL (the token endpoint is <base>/oauth/token)")
+	fs.StringVar(&f.authorizeURL, "authorize-url", ghl.DefaultAuthorizeURL, "HighLevel authorize (choose location) page")
+	fs.StringVar(&f.clientID, "client-id", "", "OAuth client id of the marketplace app (required)")
+	fs.StringVar(&f.secretFile, "client-secret-file", "", "file holding the OAuth client secret (or set PTSYNC_CLIENT_SECRET)")
+	fs.StringVar(&f.scopes, "scopes", strings.Join(ghl.DefaultScopes(), " "), "space-separated scopes to request")
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:0", "address of the local listener that receives the redirect")
+	fs.StringVar(&f.redirectURI, "redirect-uri", "", "redirect URI registered for the app (default http://<listen>/callback)")
+	fs.StringVar(&f.tokenFile, "token-file", defaultTokenFile(), "where to store the tokens (mode 0600); the configuration's ghl.oauth.token_file with --config")
+	fs.StringVar(&f.code, "code", "", "an authorization code pasted from the redirect, instead of listening")
+	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "how long to wait for the redirect")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: ptsync auth [--config PATH] [--client-id ID] [--client-secret-file FILE] [--token-file FILE] [flags]")
+		fs.PrintDefaults()
+	}
+	terseOnError(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return f, exitOK, false
+		}
+		return f, exitUsage, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "ptsync auth: unexpected arguments %q\n", fs.Args())
+		return f, exitUsage, false
+	}
+	if *cfgFile != "" || os.Getenv("PTSYNC_CONFIG") != "" {
+		set := map[string]bool{}
+		fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+		if !f.fillFromConfig(*cfgFile, set, stderr) {
+			return f, exitUsage, false
+		}
+	}
+	return f, exitOK, true
+}
+
+// fillFromConfig takes from the configuration's ghl.oauth block every setting whose flag is
+// not in set, and the listen address from its redirect URL when neither --listen nor
+// --redirect-uri was given. It reports false, having said why, when the file does not load
+// or has no ghl.oauth block.
+func (f *authFlags) fillFromConfig(cfgFile string, set map[string]bool, stderr io.Writer) bool {
+	cfg, _, ok := loadConfig(cfgFile, os.Getenv, stderr)
+	if !ok {
+		return false
+	}
+	o := cfg.GHL.OAuth
+	if o == nil {
+		fmt.Fprintln(stderr, "ptsync auth: the configuration has no ghl.oauth block (a private token needs no authorization)")
+		return false
+	}
+	for name, v := range map[string]struct {
+		dst *string
+		val string
+	}{"client-id": {&f.clientID, o.ClientID}, "token-file": {&f.tokenFile, o.TokenFile}, "base-url": {&f.baseURL, cfg.GHL.BaseURL},
+		"authorize-url": {&f.authorizeURL, o.AuthorizeURL}, "redirect-uri": {&f.redirectURI, o.RedirectURL}, "scopes": {&f.scopes, strings.Join(o.Scopes, " ")}} {
+		if !set[name] && v.val != "" {
+			*v.dst = v.val
+		}
+	}
+	if !set["client-secret-file"] {
+		f.fromConfig = o.ClientSecret
+	}
+	if u, err := url.Parse(f.redirectURI); err == nil && u.Host != "" && !set["listen"] && !set["redirect-uri"] {
+		f.listen = u.Host // receive the redirect where the configuration says it goes
+	}
+	return true
+}
+
+// install checks that the settings make an installation (a client id, a secret, a redirect
+// URI for a pasted code) and returns it; on failure it has said why and returns exitUsage.
+func (f *authFlags) install(stderr io.Writer) (ghl.Install, int, bool) {
+	if f.clientID == "" {
+		fmt.Fprintln(stderr, "ptsync auth: --client-id is required (or --config with a ghl.oauth block)")
+		return ghl.Install{}, exitUsage, false
+	}
+	secret := f.fromConfig
+	if secret.IsZero() {
+		var err error
+		if secret, err = readClientSecret(f.secretFile); err != nil {
+			fmt.Fprintf(stderr, "ptsync auth: %v\n", err)
+			return ghl.Install{}, exitUsage, false
+		}
+	}
+	if f.code != "" && f.redirectURI == "" {
+		fmt.Fprintln(stderr, "ptsync auth: --code needs --redirect-uri (the exchange must name the URI the code was issued for)")
+		return ghl.Install{}, exitUsage, false
+	}
+	return ghl.Install{BaseURL: f.baseURL, AuthorizeURL: f.authorizeURL, ClientID: f.clientID, ClientSecret: secret,
+		Scopes: strings.Fields(f.scopes), RedirectURL: f.redirectURI}, exitOK, true
+}
+
+// receiveCode listens on f.listen, prints the authorize URL, and waits up to f.timeout for
+// HighLevel's redirect carrying the code and the state it printed; any other state is
+// refused. It sets in.RedirectURL to the listener when none was configured. The listener is
+// closed when it returns.
+func (f *authFlags) receiveCode(ctx context.Context, in *ghl.Install, stdout io.Writer) (string, error) {
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return "", fmt.Errorf("cannot listen on %s: %w", f.listen, err)
+	}
+	if in.RedirectURL == "" {
+		in.RedirectURL = "http://" + ln.Addr().String() + "/callback"
+	}
+	state, err := ghl.NewState()
+	if err != nil {
+		ln.Close()
+		return "", err
+	}
+	fmt.Fprintf(stdout, "Open this URL in a browser and choose the sub-account to install ptsync in:\n\n%s\n\n", in.AuthCodeURL(state))
+	fmt.Fprintf(stdout, "Waiting for the redirect on %s ...\n", in.RedirectURL)
+	wctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	return ghl.ReceiveCode(wctx, ln, state)
+}
+
+// printGrant tells the operator what HighLevel granted and where the tokens are, never a
+// token itself.
+func printGrant(stdout io.Writer, tok ghl.Token, tokenFile string) {
 	fmt.Fprintf(stdout, "Authorized location %s (user type %s).\n", tok.LocationID, tok.UserType)
 	fmt.Fprintf(stdout, "Granted scopes: %s\n", strings.Join(tok.Scopes, " "))
 	if tok.ReadOnly() {
@@ -147,8 +200,7 @@ func cmdAuth(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !tok.Expiry.IsZero() {
 		fmt.Fprintf(stdout, "Access token expires %s (refreshed automatically).\n", tok.Expiry.UTC().Format(time.RFC3339))
 	}
-	fmt.Fprintf(stdout, "Tokens stored in %s (mode 0600).\n", *tokenFile)
-	return exitOK
+	fmt.Fprintf(stdout, "Tokens stored in %s (mode 0600).\n", tokenFile)
 }
 
 // defaultTokenFile is where a configuration that sets neither ghl.oauth.token_file nor

@@ -25,83 +25,133 @@ import (
 // Private Integration Token, an OAuth installation (access + refresh token) and the PTD API key
 // to stdout, and nothing secret anywhere else.
 func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:8910", "listen address (the /_sim/ control surface is unauthenticated: keep it on loopback)")
-	seed := fs.Int64("seed", 1, "seed for ids, generated people, churn and faults")
-	epoch := fs.String("epoch", gen.DefaultReference().Format(time.RFC3339), `the "now" seeded data is dated around (RFC 3339); "now" dates it around the clock (the same ids and people, other dates)`)
-	contacts := fs.Int("contacts", 500, "seed this many contacts with tasks, notes and appointments")
-	location := fs.String("location", "", "location (sub-account) id (default simLocation000000001)")
-	searchLag := fs.Duration("search-lag", 2*time.Second, "how far POST /contacts/search trails writes")
-	tokenTTL := fs.Duration("token-ttl", 24*time.Hour, "OAuth access token lifetime")
-	burstMax := fs.Int("burst-max", 100, "requests allowed per burst interval and location")
-	burstInterval := fs.Duration("burst-interval", 10*time.Second, "burst interval (sliding window)")
-	dailyMax := fs.Int("daily-max", 200000, "requests allowed per daily interval and location")
-	dailyInterval := fs.Duration("daily-interval", 24*time.Hour, "daily window length")
-	allowDup := fs.Bool("allow-duplicates", false, "allow contacts with an existing email or phone")
-	churn := fs.Float64("churn", 0, "change this many random contacts per second, as users would")
-	logLevel := fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
-	ptdAddr := fs.String("ptd-addr", "127.0.0.1:8920", "PT Distinction simulator listen address; empty serves HighLevel only")
-	ptdOverlap := fs.Float64("ptd-overlap", 0.6, "share (0..1) of the HighLevel contacts that are also PTD clients")
-	ptdOwn := fs.Int("ptd-own", -1, "PTD-only clients to add (default: a tenth of --contacts)")
-	zapierAddr := fs.String("zapier-addr", "", "also serve a Zapier catch-hook recorder applying its actions to the PTD simulator (e.g. 127.0.0.1:8921)")
-	fs.Usage = func() { simUsage(fs) }
-	terseOnError(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	f, code, ok := parseSimFlags(args, stderr)
+	if !ok {
+		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "ptsync sim: unexpected argument %q\n", fs.Arg(0))
-		return exitUsage
-	}
-	if *ptdOverlap < 0 || *ptdOverlap > 1 {
-		fmt.Fprintf(stderr, "ptsync sim: --ptd-overlap %v must be within [0, 1]\n", *ptdOverlap)
-		return exitUsage
-	}
-	if *ptdOwn < 0 {
-		*ptdOwn = *contacts / 10
-	}
-	if *zapierAddr != "" && *ptdAddr == "" {
-		fmt.Fprintln(stderr, "ptsync sim: --zapier-addr needs the PTD simulator (--ptd-addr)")
-		return exitUsage
-	}
-	if *contacts < 0 || *burstMax <= 0 || *dailyMax <= 0 || *burstInterval <= 0 || *dailyInterval <= 0 || *tokenTTL <= 0 || *searchLag < 0 || *churn < 0 {
-		fmt.Fprintln(stderr, "ptsync sim: --contacts, --search-lag and --churn must not be negative; limits, intervals and --token-ttl must be positive")
-		return exitUsage
-	}
-	seededAt, err := simEpoch(*epoch)
-	if err != nil {
-		fmt.Fprintf(stderr, "ptsync sim: %v\n", err)
-		return exitUsage
-	}
-	level := hclog.LevelFromString(*logLevel)
-	if level == hclog.NoLevel {
-		fmt.Fprintf(stderr, "ptsync sim: --log-level %q is not one of trace, debug, info, warn, error\n", *logLevel)
-		return exitUsage
-	}
-	log := hclog.New(&hclog.LoggerOptions{Name: "ghlsim", Level: level, Output: stderr})
-
+	log := hclog.New(&hclog.LoggerOptions{Name: "ghlsim", Level: f.level, Output: stderr})
 	sim := ghlsim.New(ghlsim.Options{
-		LocationID:      *location,
-		AllowDuplicates: *allowDup,
-		SearchLag:       *searchLag,
-		Seed:            *seed,
-		Epoch:           seededAt,
+		LocationID:      f.location,
+		AllowDuplicates: f.allowDup,
+		SearchLag:       f.searchLag,
+		Seed:            f.seed,
+		Epoch:           f.seededAt,
 		Logger:          log,
-		AccessTokenTTL:  *tokenTTL,
-		Limits:          ghlsim.Limits{BurstMax: *burstMax, BurstInterval: *burstInterval, DailyMax: *dailyMax, DailyInterval: *dailyInterval},
+		AccessTokenTTL:  f.tokenTTL,
+		Limits:          ghlsim.Limits{BurstMax: f.burstMax, BurstInterval: f.burstInterval, DailyMax: f.dailyMax, DailyInterval: f.dailyInterval},
 	})
-	sim.Seed(*contacts)
-	base, err := sim.Start(*addr)
+	sim.Seed(f.contacts)
+	base, err := sim.Start(f.addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "ptsync sim: cannot start simulator: %v\n", err)
 		return exitFailure
 	}
 	defer sim.Close()
+	printSimSetup(stdout, sim, base)
+	log.Info("simulator serving", "base_url", base, "contacts", sim.ContactCount(), "search_lag", f.searchLag, "seeded_around", f.seededAt.Format(time.RFC3339))
 
+	if f.ptdAddr != "" {
+		stop, code := serveSimPTD(sim, simPTDOptions{addr: f.ptdAddr, zapierAddr: f.zapierAddr, seed: f.seed, seededAt: f.seededAt,
+			overlap: f.ptdOverlap, own: f.ptdOwn, logLevel: f.level}, stdout, stderr)
+		if code != exitOK {
+			return code
+		}
+		defer stop()
+	}
+	if f.churn > 0 {
+		go sim.Churn(ctx, f.churn)
+	}
+	<-ctx.Done()
+	log.Info("simulator stopping")
+	return exitOK
+}
+
+// simFlags are ptsync sim's settings, checked: seededAt and level are --epoch and --log-level
+// read, and ptdOwn is resolved from --contacts when the flag left it negative.
+type simFlags struct {
+	addr, location, ptdAddr, zapierAddr string
+	seed                                int64
+	seededAt                            time.Time
+	contacts, burstMax, dailyMax        int
+	searchLag, tokenTTL                 time.Duration
+	burstInterval, dailyInterval        time.Duration
+	allowDup                            bool
+	churn, ptdOverlap                   float64
+	ptdOwn                              int
+	level                               hclog.Level
+}
+
+// parseSimFlags reads and checks args. On failure it has said why on stderr and returns the
+// exit code (exitOK for --help).
+func parseSimFlags(args []string, stderr io.Writer) (simFlags, int, bool) {
+	var f simFlags
+	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:8910", "listen address (the /_sim/ control surface is unauthenticated: keep it on loopback)")
+	fs.Int64Var(&f.seed, "seed", 1, "seed for ids, generated people, churn and faults")
+	epoch := fs.String("epoch", gen.DefaultReference().Format(time.RFC3339), `the "now" seeded data is dated around (RFC 3339); "now" dates it around the clock (the same ids and people, other dates)`)
+	fs.IntVar(&f.contacts, "contacts", 500, "seed this many contacts with tasks, notes and appointments")
+	fs.StringVar(&f.location, "location", "", "location (sub-account) id (default simLocation000000001)")
+	fs.DurationVar(&f.searchLag, "search-lag", 2*time.Second, "how far POST /contacts/search trails writes")
+	fs.DurationVar(&f.tokenTTL, "token-ttl", 24*time.Hour, "OAuth access token lifetime")
+	fs.IntVar(&f.burstMax, "burst-max", 100, "requests allowed per burst interval and location")
+	fs.DurationVar(&f.burstInterval, "burst-interval", 10*time.Second, "burst interval (sliding window)")
+	fs.IntVar(&f.dailyMax, "daily-max", 200000, "requests allowed per daily interval and location")
+	fs.DurationVar(&f.dailyInterval, "daily-interval", 24*time.Hour, "daily window length")
+	fs.BoolVar(&f.allowDup, "allow-duplicates", false, "allow contacts with an existing email or phone")
+	fs.Float64Var(&f.churn, "churn", 0, "change this many random contacts per second, as users would")
+	logLevel := fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
+	fs.StringVar(&f.ptdAddr, "ptd-addr", "127.0.0.1:8920", "PT Distinction simulator listen address; empty serves HighLevel only")
+	fs.Float64Var(&f.ptdOverlap, "ptd-overlap", 0.6, "share (0..1) of the HighLevel contacts that are also PTD clients")
+	fs.IntVar(&f.ptdOwn, "ptd-own", -1, "PTD-only clients to add (default: a tenth of --contacts)")
+	fs.StringVar(&f.zapierAddr, "zapier-addr", "", "also serve a Zapier catch-hook recorder applying its actions to the PTD simulator (e.g. 127.0.0.1:8921)")
+	fs.Usage = func() { simUsage(fs) }
+	terseOnError(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return f, exitOK, false
+		}
+		return f, exitUsage, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "ptsync sim: unexpected argument %q\n", fs.Arg(0))
+		return f, exitUsage, false
+	}
+	if err := f.check(*epoch, *logLevel); err != nil {
+		fmt.Fprintf(stderr, "ptsync sim: %v\n", err)
+		return f, exitUsage, false
+	}
+	return f, exitOK, true
+}
+
+// check refuses settings the simulators cannot serve, reads epoch and logLevel into
+// f.seededAt and f.level, and resolves f.ptdOwn's default.
+func (f *simFlags) check(epoch, logLevel string) error {
+	if f.ptdOverlap < 0 || f.ptdOverlap > 1 {
+		return fmt.Errorf("--ptd-overlap %v must be within [0, 1]", f.ptdOverlap)
+	}
+	if f.ptdOwn < 0 {
+		f.ptdOwn = f.contacts / 10
+	}
+	if f.zapierAddr != "" && f.ptdAddr == "" {
+		return errors.New("--zapier-addr needs the PTD simulator (--ptd-addr)")
+	}
+	if f.contacts < 0 || f.burstMax <= 0 || f.dailyMax <= 0 || f.burstInterval <= 0 || f.dailyInterval <= 0 || f.tokenTTL <= 0 || f.searchLag < 0 || f.churn < 0 {
+		return errors.New("--contacts, --search-lag and --churn must not be negative; limits, intervals and --token-ttl must be positive")
+	}
+	var err error
+	if f.seededAt, err = simEpoch(epoch); err != nil {
+		return err
+	}
+	if f.level = hclog.LevelFromString(logLevel); f.level == hclog.NoLevel {
+		return fmt.Errorf("--log-level %q is not one of trace, debug, info, warn, error", logLevel)
+	}
+	return nil
+}
+
+// printSimSetup prints the HighLevel simulator's setup material to stdout only: it holds
+// simulator secrets (client secret, tokens), which are never logged.
+func printSimSetup(stdout io.Writer, sim *ghlsim.Server, base string) {
 	id, secret := sim.ClientCredentials()
 	tok := sim.IssueToken()
 	fmt.Fprintf(stdout, "base_url       %s\n", base)
@@ -113,22 +163,6 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "refresh_token  %s\n", tok.RefreshToken)
 	fmt.Fprintf(stdout, "authorize_url  %s/v2/oauth/chooselocation?response_type=code&client_id=%s&redirect_uri=<your-callback>&scope=contacts.readonly%%20contacts.write\n", base, id)
 	fmt.Fprintf(stdout, "control        %s/_sim/snapshot, /_sim/counters and /_sim/journal (GET), /_sim/seed?n=, /_sim/churn?n=, /_sim/faults (POST)\n", base)
-	log.Info("simulator serving", "base_url", base, "contacts", sim.ContactCount(), "search_lag", *searchLag, "seeded_around", seededAt.Format(time.RFC3339))
-
-	if *ptdAddr != "" {
-		stop, code := serveSimPTD(sim, simPTDOptions{addr: *ptdAddr, zapierAddr: *zapierAddr, seed: *seed, seededAt: seededAt,
-			overlap: *ptdOverlap, own: *ptdOwn, logLevel: level}, stdout, stderr)
-		if code != exitOK {
-			return code
-		}
-		defer stop()
-	}
-	if *churn > 0 {
-		go sim.Churn(ctx, *churn)
-	}
-	<-ctx.Done()
-	log.Info("simulator stopping")
-	return exitOK
 }
 
 // simUsage prints the help of ptsync sim.

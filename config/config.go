@@ -23,7 +23,9 @@ import (
 	"github.com/robfig/cron/v3"
 )
 
-// Config is a validated configuration with every default applied.
+// Config is a validated configuration with every default applied. Parse returns one only
+// when the file has no error (Warnings may remain); a Config built by hand, as tests do, is
+// used as given, without validation or defaults.
 type Config struct {
 	// Filename is the name the configuration was parsed under; diagnostics use it.
 	Filename string

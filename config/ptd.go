@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"ptsync/internal/registry"
 )
 
 // PTD configures the PT Distinction adapter: which driver, and that driver's own block.
@@ -14,7 +16,7 @@ import (
 //	}
 //
 // The block is named like the driver. Package config decodes every driver's block
-// (ptd_<driver>.go, listed in ptdDriverBlocks); package apiclient/ptd builds the driver from it.
+// (ptd_<driver>.go, registered on ptdBlockFiles); package apiclient/ptd builds the driver from it.
 type PTD struct {
 	// Driver is the driver's name; Settings holds its block.
 	Driver string
@@ -40,8 +42,9 @@ type PTDSettings interface {
 	DriverName() string
 }
 
-// ptdDriverBlock is how package config decodes one driver's block. Adding a driver adds one
-// line to ptdDriverBlocks and a ptd_<driver>.go file with its block type and this descriptor.
+// ptdDriverBlock is how package config decodes one driver's block. Adding a driver adds a
+// ptd_<driver>.go file with its block type and a method of ptdBlockFiles returning this
+// descriptor; no list is edited.
 type ptdDriverBlock struct {
 	name string
 	// needs finishes the sentence `driver "x" needs a x block ...` when the block is missing.
@@ -54,10 +57,16 @@ type ptdDriverBlock struct {
 	check func(d *decoder, cfg *Config, s PTDSettings, uses driverUses)
 }
 
-// ptdDriverBlocks lists every driver block package config knows, in the order the driver
-// enum's diagnostic names them.
+// ptdBlockFiles collects the driver blocks: each ptd_<driver>.go adds one exported method
+// returning its ptdDriverBlock (func (ptdBlockFiles) REST() ptdDriverBlock), and
+// ptdDriverBlocks calls them all (internal/registry). A method that is not exported, or is
+// declared on *ptdBlockFiles, is not collected: its driver name is then refused by Parse.
+type ptdBlockFiles struct{}
+
+// ptdDriverBlocks lists every driver block package config knows, ordered by name: the order
+// the driver enum's diagnostic names them in.
 func ptdDriverBlocks() []ptdDriverBlock {
-	return []ptdDriverBlock{restBlock(), zapierBlock()}
+	return registry.Collect(ptdBlockFiles{}, func(b ptdDriverBlock) string { return b.name })
 }
 
 // driverUses is where the file asks for something a driver might lack: the driver's own

@@ -25,7 +25,8 @@ func (p PTD) REST() *PTDREST {
 	return r
 }
 
-func restBlock() ptdDriverBlock {
+// REST registers the rest driver's block (see ptdBlockFiles).
+func (ptdBlockFiles) REST() ptdDriverBlock {
 	return ptdDriverBlock{name: DriverREST, needs: "with base_url and api_key", decode: decodeRESTBlock}
 }
 

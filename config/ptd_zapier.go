@@ -32,7 +32,8 @@ func (p PTD) Zapier() *PTDZapier {
 	return z
 }
 
-func zapierBlock() ptdDriverBlock {
+// Zapier registers the zapier driver's block (see ptdBlockFiles).
+func (ptdBlockFiles) Zapier() ptdDriverBlock {
 	return ptdDriverBlock{name: DriverZapier, needs: "with at least add_client", decode: decodeZapierBlock, check: checkZapier}
 }
 

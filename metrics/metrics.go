@@ -148,6 +148,9 @@ type Metrics struct {
 // New builds every ptsync collector and registers it on reg. It panics if reg already holds a
 // collector with one of these names: that is a wiring bug (two Metrics on one registry), not a
 // runtime condition. Give every test its own prometheus.NewRegistry().
+//
+// The collectors are built by area (the build*Collectors functions); a new metric goes into
+// its area's function, into collectors (or it is never registered), and into docs/metrics.md.
 func New(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		Clock:       time.Now,
@@ -155,6 +158,20 @@ func New(reg prometheus.Registerer) *Metrics {
 		breakerLast: map[string]string{},
 		mirror:      newMirrorCollector(),
 	}
+	m.buildSyncCollectors()
+	m.buildUpstreamCollectors()
+	m.buildGHLAccountCollectors()
+	m.buildBacklogCollectors()
+	m.buildFlowCollectors()
+	m.op = newOperatorMetrics()
+	m.fresh = newFreshnessMetrics()
+	reg.MustRegister(m.collectors()...)
+	m.SetBuildInfo("dev")
+	return m
+}
+
+// buildSyncCollectors: the sync jobs' runs, durations, last success and schedule.
+func (m *Metrics) buildSyncCollectors() {
 	m.syncRuns = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Subsystem: "sync", Name: "runs_total",
 		Help: "Sync job runs, by job and result (success, error, canceled).",
@@ -171,7 +188,11 @@ func New(reg prometheus.Registerer) *Metrics {
 		Namespace: Namespace, Subsystem: "sync", Name: "schedule_interval_seconds",
 		Help: "Expected seconds between two runs of the job, from its cron schedule; alerts compare staleness to it.",
 	}, []string{"sync_job"})
+}
 
+// buildUpstreamCollectors: every upstream API call (requests, durations, retries, 429s) and
+// each upstream's circuit breaker.
+func (m *Metrics) buildUpstreamCollectors() {
 	m.apiRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Subsystem: "api", Name: "requests_total",
 		Help: "Requests to an upstream API, by operation and HTTP status code (\"error\" when no response arrived).",
@@ -189,6 +210,18 @@ func New(reg prometheus.Registerer) *Metrics {
 		Help: "Upstream API responses with status 429 Too Many Requests.",
 	}, []string{"upstream", "operation"})
 
+	m.breakerState = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: Namespace, Subsystem: "breaker", Name: "state",
+		Help: "Circuit breaker state per upstream: 0 closed, 1 half-open, 2 open.",
+	}, []string{"upstream"})
+	m.breakerTransitions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Subsystem: "breaker", Name: "transitions_total",
+		Help: "Circuit breaker state changes per upstream, by the state entered.",
+	}, []string{"upstream", "state"})
+}
+
+// buildGHLAccountCollectors: the HighLevel location's rate budget and OAuth token.
+func (m *Metrics) buildGHLAccountCollectors() {
 	m.rateRemaining = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: Namespace, Subsystem: "ghl", Name: "ratelimit_remaining",
 		Help: "Requests left in HighLevel's rate-limit window (burst or daily), from the last X-RateLimit-* headers.",
@@ -205,16 +238,11 @@ func New(reg prometheus.Registerer) *Metrics {
 		Namespace: Namespace, Subsystem: "ghl", Name: "token_refused",
 		Help: "1 when HighLevel refused the refresh token for good (invalid_grant) and writes are stopped until 'ptsync auth'.",
 	}, []string{"location"})
+}
 
-	m.breakerState = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Namespace: Namespace, Subsystem: "breaker", Name: "state",
-		Help: "Circuit breaker state per upstream: 0 closed, 1 half-open, 2 open.",
-	}, []string{"upstream"})
-	m.breakerTransitions = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: Namespace, Subsystem: "breaker", Name: "transitions_total",
-		Help: "Circuit breaker state changes per upstream, by the state entered.",
-	}, []string{"upstream", "state"})
-
+// buildBacklogCollectors: what waits in the mirror (outbox, dead letters, conflicts,
+// quarantine, held sweeps). The held-sweep counter is declared at 0 for every guarded listing.
+func (m *Metrics) buildBacklogCollectors() {
 	m.outboxEntries = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: Namespace, Subsystem: "outbox", Name: "entries",
 		Help: "Pending writes in the outbox per target.",
@@ -249,6 +277,11 @@ func New(reg prometheus.Registerer) *Metrics {
 		Namespace: Namespace, Subsystem: "sweep", Name: "held",
 		Help: "Held sweeps waiting for 'ptsync quarantine approve' or for a believed sweep of the same listing.",
 	})
+}
+
+// buildFlowCollectors: what moves between the systems (pushes, decisions, webhooks, backfill,
+// children refreshes, reminders, skipped work, future timestamps) and the build info.
+func (m *Metrics) buildFlowCollectors() {
 	m.pushes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "pushes_total",
 		Help: "Writes pushed to a target system, by operation and result.",
@@ -292,12 +325,6 @@ func New(reg prometheus.Registerer) *Metrics {
 		Namespace: Namespace, Name: "build_info",
 		Help: "Always 1; the labels carry the ptsync version and the Go version it was built with.",
 	}, []string{"version", "goversion"})
-
-	m.op = newOperatorMetrics()
-	m.fresh = newFreshnessMetrics()
-	reg.MustRegister(m.collectors()...)
-	m.SetBuildInfo("dev")
-	return m
 }
 
 // collectors lists every collector New registers.

@@ -22,6 +22,8 @@ type CheckError struct {
 	More     int // problems found beyond those listed
 }
 
+// Error lists every problem on its own line, up to maxProblems, and says how many more
+// there were.
 func (e *CheckError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "mirror %s failed its check (%d problems)", e.Path, len(e.Problems)+e.More)

@@ -43,6 +43,8 @@ type PTDAppointment struct {
 	FetchedAt  time.Time       `json:"fetchedAt"`
 }
 
+// ChildID, ParentID and FetchedTime implement ChildRecord: the store keys the record by
+// (ParentID, ChildID), and a refresh older than FetchedTime does not overwrite it.
 func (r *GHLAppointment) ChildID() string        { return r.ID }
 func (r *GHLAppointment) ParentID() string       { return r.ContactID }
 func (r *GHLAppointment) FetchedTime() time.Time { return r.FetchedAt }
@@ -113,26 +115,35 @@ var (
 	_ binRecord = (*PTDAppointment)(nil)
 )
 
+// Typed access to appointments, the typed forms of the generic child methods (PutChild,
+// ChildrenOf, ChildByID, DeleteChild) with the contract of api_records.go: a Put replaces the
+// whole record and its index entries and is idempotent; Get, *ByID and Delete return
+// ErrNotFound when the record is absent; *Of returns one parent's records in id order, and
+// ForEach visits every record in (parent id, id) order, a fresh value each time unless the
+// Tx came from ReuseValues.
+
 // PutGHLAppointment stores a under its contact.
 func (tx *Tx) PutGHLAppointment(a *GHLAppointment) error { return tx.putRecord(a) }
 
-// GetGHLAppointment returns appointment id of contactID.
+// GetGHLAppointment returns appointment id of contactID; ErrNotFound when absent.
 func (tx *Tx) GetGHLAppointment(contactID, id string) (GHLAppointment, error) {
 	var a GHLAppointment
 	return a, tx.get(GHLAppointments, childKey(contactID, id), &a)
 }
 
-// GHLAppointmentByID finds an appointment by its id alone.
+// GHLAppointmentByID finds a HighLevel appointment by its id alone, whatever its contact (through the id
+// index); ErrNotFound when none has it.
 func (tx *Tx) GHLAppointmentByID(id string) (GHLAppointment, error) {
 	return byID[GHLAppointment](tx, GHLAppointments, id)
 }
 
-// DeleteGHLAppointment removes one appointment.
+// DeleteGHLAppointment removes one appointment and its index entries; missing is ErrNotFound.
 func (tx *Tx) DeleteGHLAppointment(contactID, id string) error {
 	return tx.deleteRecord(GHLAppointments, childKey(contactID, id))
 }
 
-// GHLAppointmentsOf returns the appointments of a contact.
+// GHLAppointmentsOf returns the appointments of a contact in id order (a prefix scan); none is an empty
+// result, not an error.
 func (tx *Tx) GHLAppointmentsOf(contactID string) ([]GHLAppointment, error) {
 	return all[GHLAppointment](tx, GHLAppointments, func(f func([]byte) error) error {
 		return tx.scanPrefix(GHLAppointments, contactID+"\x00", f)
@@ -147,7 +158,8 @@ func (tx *Tx) ForEachGHLAppointment(fn func(*GHLAppointment) error) error {
 // PutPTDAppointment stores a under its client.
 func (tx *Tx) PutPTDAppointment(a *PTDAppointment) error { return tx.putRecord(a) }
 
-// PTDAppointmentByID finds a PTD appointment by its id alone.
+// PTDAppointmentByID finds a PTD appointment by its id alone, whatever its client (through the id index);
+// ErrNotFound when none has it.
 func (tx *Tx) PTDAppointmentByID(id string) (PTDAppointment, error) {
 	return byID[PTDAppointment](tx, PTDAppointments, id)
 }
@@ -157,12 +169,13 @@ func (tx *Tx) PTDAppointmentByExternalID(ghlID string) (PTDAppointment, error) {
 	return first[PTDAppointment](tx, PTDAppointments, "external", ghlID)
 }
 
-// DeletePTDAppointment removes one appointment.
+// DeletePTDAppointment removes one appointment and its index entries; missing is ErrNotFound.
 func (tx *Tx) DeletePTDAppointment(clientID, id string) error {
 	return tx.deleteRecord(PTDAppointments, childKey(clientID, id))
 }
 
-// PTDAppointmentsOf returns the appointments of a client.
+// PTDAppointmentsOf returns the appointments of a client in id order (a prefix scan); none is an empty
+// result, not an error.
 func (tx *Tx) PTDAppointmentsOf(clientID string) ([]PTDAppointment, error) {
 	return all[PTDAppointment](tx, PTDAppointments, func(f func([]byte) error) error {
 		return tx.scanPrefix(PTDAppointments, clientID+"\x00", f)

@@ -35,6 +35,8 @@ type PTDNote struct {
 	FetchedAt time.Time       `json:"fetchedAt"`
 }
 
+// ChildID, ParentID and FetchedTime implement ChildRecord: the store keys the record by
+// (ParentID, ChildID), and a refresh older than FetchedTime does not overwrite it.
 func (r *GHLNote) ChildID() string        { return r.ID }
 func (r *GHLNote) ParentID() string       { return r.ContactID }
 func (r *GHLNote) FetchedTime() time.Time { return r.FetchedAt }
@@ -85,24 +87,33 @@ var (
 	_ binRecord = (*PTDNote)(nil)
 )
 
+// Typed access to notes, the typed forms of the generic child methods (PutChild,
+// ChildrenOf, ChildByID, DeleteChild) with the contract of api_records.go: a Put replaces the
+// whole record and its index entries and is idempotent; Get, *ByID and Delete return
+// ErrNotFound when the record is absent; *Of returns one parent's records in id order, and
+// ForEach visits every record in (parent id, id) order, a fresh value each time unless the
+// Tx came from ReuseValues.
+
 // PutGHLNote stores n under its contact.
 func (tx *Tx) PutGHLNote(n *GHLNote) error { return tx.putRecord(n) }
 
-// GetGHLNote returns note id of contactID.
+// GetGHLNote returns note id of contactID; ErrNotFound when absent.
 func (tx *Tx) GetGHLNote(contactID, id string) (GHLNote, error) {
 	var n GHLNote
 	return n, tx.get(GHLNotes, childKey(contactID, id), &n)
 }
 
-// GHLNoteByID finds a note by its id alone.
+// GHLNoteByID finds a HighLevel note by its id alone, whatever its contact (through the id
+// index); ErrNotFound when none has it.
 func (tx *Tx) GHLNoteByID(id string) (GHLNote, error) { return byID[GHLNote](tx, GHLNotes, id) }
 
-// DeleteGHLNote removes one note.
+// DeleteGHLNote removes one note and its index entries; missing is ErrNotFound.
 func (tx *Tx) DeleteGHLNote(contactID, id string) error {
 	return tx.deleteRecord(GHLNotes, childKey(contactID, id))
 }
 
-// GHLNotesOf returns the notes of a contact.
+// GHLNotesOf returns the notes of a contact in id order (a prefix scan); none is an empty
+// result, not an error.
 func (tx *Tx) GHLNotesOf(contactID string) ([]GHLNote, error) {
 	return all[GHLNote](tx, GHLNotes, func(f func([]byte) error) error { return tx.scanPrefix(GHLNotes, contactID+"\x00", f) })
 }
@@ -115,15 +126,17 @@ func (tx *Tx) ForEachGHLNote(fn func(*GHLNote) error) error {
 // PutPTDNote stores n under its client.
 func (tx *Tx) PutPTDNote(n *PTDNote) error { return tx.putRecord(n) }
 
-// PTDNoteByID finds a note by its id alone.
+// PTDNoteByID finds a PTD note by its id alone, whatever its client (through the id index);
+// ErrNotFound when none has it.
 func (tx *Tx) PTDNoteByID(id string) (PTDNote, error) { return byID[PTDNote](tx, PTDNotes, id) }
 
-// DeletePTDNote removes one note.
+// DeletePTDNote removes one note and its index entries; missing is ErrNotFound.
 func (tx *Tx) DeletePTDNote(clientID, id string) error {
 	return tx.deleteRecord(PTDNotes, childKey(clientID, id))
 }
 
-// PTDNotesOf returns the notes of a client.
+// PTDNotesOf returns the notes of a client in id order (a prefix scan); none is an empty
+// result, not an error.
 func (tx *Tx) PTDNotesOf(clientID string) ([]PTDNote, error) {
 	return all[PTDNote](tx, PTDNotes, func(f func([]byte) error) error { return tx.scanPrefix(PTDNotes, clientID+"\x00", f) })
 }

@@ -43,6 +43,8 @@ type PTDTask struct {
 	FetchedAt time.Time       `json:"fetchedAt"`
 }
 
+// ChildID, ParentID and FetchedTime implement ChildRecord: the store keys the record by
+// (ParentID, ChildID), and a refresh older than FetchedTime does not overwrite it.
 func (r *GHLTask) ChildID() string        { return r.ID }
 func (r *GHLTask) ParentID() string       { return r.ContactID }
 func (r *GHLTask) FetchedTime() time.Time { return r.FetchedAt }
@@ -108,21 +110,29 @@ var (
 	_ binRecord = (*PTDTask)(nil)
 )
 
+// Typed access to tasks, the typed forms of the generic child methods (PutChild,
+// ChildrenOf, ChildByID, DeleteChild) with the contract of api_records.go: a Put replaces the
+// whole record and its index entries and is idempotent; Get, *ByID and Delete return
+// ErrNotFound when the record is absent; *Of returns one parent's records in id order, and
+// ForEach visits every record in (parent id, id) order, a fresh value each time unless the
+// Tx came from ReuseValues.
+
 // PutGHLTask stores t under its contact.
 func (tx *Tx) PutGHLTask(t *GHLTask) error { return tx.putRecord(t) }
 
-// GetGHLTask returns the task id of contactID.
+// GetGHLTask returns task id of contactID; ErrNotFound when absent.
 func (tx *Tx) GetGHLTask(contactID, id string) (GHLTask, error) {
 	var t GHLTask
 	return t, tx.get(GHLTasks, childKey(contactID, id), &t)
 }
 
-// GHLTaskByID finds a task by its id alone (through the id index).
+// GHLTaskByID finds a HighLevel task by its id alone, whatever its contact (through the id
+// index); ErrNotFound when none has it.
 func (tx *Tx) GHLTaskByID(id string) (GHLTask, error) {
 	return byID[GHLTask](tx, GHLTasks, id)
 }
 
-// DeleteGHLTask removes one task.
+// DeleteGHLTask removes one task and its index entries; missing is ErrNotFound.
 func (tx *Tx) DeleteGHLTask(contactID, id string) error {
 	return tx.deleteRecord(GHLTasks, childKey(contactID, id))
 }
@@ -146,21 +156,23 @@ func (tx *Tx) GHLTasksDueBefore(t time.Time, fn func(*GHLTask) error) error {
 // PutPTDTask stores t under its client.
 func (tx *Tx) PutPTDTask(t *PTDTask) error { return tx.putRecord(t) }
 
-// GetPTDTask returns task id of clientID.
+// GetPTDTask returns task id of clientID; ErrNotFound when absent.
 func (tx *Tx) GetPTDTask(clientID, id string) (PTDTask, error) {
 	var t PTDTask
 	return t, tx.get(PTDTasks, childKey(clientID, id), &t)
 }
 
-// PTDTaskByID finds a task by its id alone.
+// PTDTaskByID finds a PTD task by its id alone, whatever its client (through the id index);
+// ErrNotFound when none has it.
 func (tx *Tx) PTDTaskByID(id string) (PTDTask, error) { return byID[PTDTask](tx, PTDTasks, id) }
 
-// DeletePTDTask removes one task.
+// DeletePTDTask removes one task and its index entries; missing is ErrNotFound.
 func (tx *Tx) DeletePTDTask(clientID, id string) error {
 	return tx.deleteRecord(PTDTasks, childKey(clientID, id))
 }
 
-// PTDTasksOf returns the tasks of a client.
+// PTDTasksOf returns the tasks of a client in id order (a prefix scan); none is an empty
+// result, not an error.
 func (tx *Tx) PTDTasksOf(clientID string) ([]PTDTask, error) {
 	return all[PTDTask](tx, PTDTasks, func(f func([]byte) error) error { return tx.scanPrefix(PTDTasks, clientID+"\x00", f) })
 }

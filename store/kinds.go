@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"ptsync/internal/kindreg"
+	"ptsync/internal/registry"
 )
 
 // ChildKind describes one kind of a contact's children (tasks, notes, appointments) to the
@@ -68,7 +68,7 @@ type kindFiles struct{}
 // DefaultChildKinds returns the child kinds this build mirrors, in Order. It builds a new
 // slice on every call.
 func DefaultChildKinds() []ChildKind {
-	return kindreg.Collect(kindFiles{}, func(k ChildKind) int { return k.Order })
+	return registry.Collect(kindFiles{}, func(k ChildKind) int { return k.Order })
 }
 
 // childRegistry is a validated kind list with its look-ups; immutable once built.

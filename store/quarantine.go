@@ -133,7 +133,8 @@ func (tx *Tx) ClearQuarantine(kind, side, id string) error {
 	return b.Delete([]byte(qkey(kind, side, id)))
 }
 
-// Quarantined returns every quarantine entry.
+// Quarantined returns every quarantine entry, ordered by kind, side and id (the key order).
+// A malformed entry is ErrCorrupt; none is an empty result.
 func (tx *Tx) Quarantined() ([]QuarantineEntry, error) {
 	var out []QuarantineEntry
 	err := tx.forEachJSON(bucketQuarantine, "", func(v []byte) error {

@@ -198,12 +198,49 @@ func schemaBytes(v int) []byte {
 	return b[:]
 }
 
-// initSchema creates a new mirror's buckets, or checks and migrates an existing one.
+// initSchema creates a new mirror's buckets, or checks and migrates an existing one. A
+// read-only DB never writes: an empty file or one that needs a migration is refused instead.
 func (db *DB) initSchema(appVersion string) error {
-	var found int
-	var writer string
-	empty := false
-	err := db.bolt.View(func(btx *bolt.Tx) error {
+	found, writer, empty, err := db.readSchema()
+	if err != nil {
+		return err
+	}
+	if empty {
+		if db.readOnly {
+			return fmt.Errorf("cannot open mirror %s: %w: empty bbolt file", db.path, ErrNotMirror)
+		}
+		return db.createSchema(appVersion)
+	}
+	switch {
+	case found > SchemaVersion:
+		return &SchemaError{Path: db.path, Found: found, Supported: SchemaVersion, WrittenBy: writer, kind: ErrSchemaTooNew}
+	case found < 1:
+		return fmt.Errorf("cannot open mirror %s: %w: schema version %d", db.path, ErrCorrupt, found)
+	case found < SchemaVersion && db.readOnly:
+		return &SchemaError{Path: db.path, Found: found, Supported: SchemaVersion, WrittenBy: writer, kind: ErrNeedsMigration}
+	}
+	if err := db.migrate(found, appVersion); err != nil {
+		return err
+	}
+	if db.readOnly {
+		return nil
+	}
+	// Any bucket still missing in a current-version file is damage, not a migration.
+	return db.bolt.View(func(btx *bolt.Tx) error {
+		for _, name := range db.kinds.allBuckets() {
+			if btx.Bucket(name) == nil {
+				return fmt.Errorf("cannot open mirror %s: %w: bucket %q missing", db.path, ErrCorrupt, name)
+			}
+		}
+		return nil
+	})
+}
+
+// readSchema reads the file's schema version and the ptsync version that last wrote it.
+// empty reports a bbolt file with no bucket at all (a new mirror); a file with buckets but no
+// meta bucket is not a mirror (ErrNotMirror), and a malformed version is ErrCorrupt.
+func (db *DB) readSchema() (found int, writer string, empty bool, err error) {
+	err = db.bolt.View(func(btx *bolt.Tx) error {
 		mb := btx.Bucket(bucketMeta)
 		if mb == nil {
 			n := 0
@@ -222,34 +259,30 @@ func (db *DB) initSchema(appVersion string) error {
 		writer = string(mb.Get(keyWriter))
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	if empty {
-		if db.readOnly {
-			return fmt.Errorf("cannot open mirror %s: %w: empty bbolt file", db.path, ErrNotMirror)
+	return found, writer, empty, err
+}
+
+// createSchema makes an empty file a current-version mirror in one transaction: every
+// registered bucket, the schema version and the writer.
+func (db *DB) createSchema(appVersion string) error {
+	return db.bolt.Update(func(btx *bolt.Tx) error {
+		for _, name := range db.kinds.allBuckets() {
+			if _, err := btx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("cannot create bucket %q: %w", name, err)
+			}
 		}
-		return db.bolt.Update(func(btx *bolt.Tx) error {
-			for _, name := range db.kinds.allBuckets() {
-				if _, err := btx.CreateBucketIfNotExists(name); err != nil {
-					return fmt.Errorf("cannot create bucket %q: %w", name, err)
-				}
-			}
-			mb := btx.Bucket(bucketMeta)
-			if err := mb.Put(keySchema, schemaBytes(SchemaVersion)); err != nil {
-				return err
-			}
-			return mb.Put(keyWriter, []byte(appVersion))
-		})
-	}
-	switch {
-	case found > SchemaVersion:
-		return &SchemaError{Path: db.path, Found: found, Supported: SchemaVersion, WrittenBy: writer, kind: ErrSchemaTooNew}
-	case found < 1:
-		return fmt.Errorf("cannot open mirror %s: %w: schema version %d", db.path, ErrCorrupt, found)
-	case found < SchemaVersion && db.readOnly:
-		return &SchemaError{Path: db.path, Found: found, Supported: SchemaVersion, WrittenBy: writer, kind: ErrNeedsMigration}
-	}
+		mb := btx.Bucket(bucketMeta)
+		if err := mb.Put(keySchema, schemaBytes(SchemaVersion)); err != nil {
+			return err
+		}
+		return mb.Put(keyWriter, []byte(appVersion))
+	})
+}
+
+// migrate runs every migration from schema found on, each in its own transaction that also
+// records the version it reaches: a crash between two leaves a file at a version the next
+// Open continues from, never one half-migrated.
+func (db *DB) migrate(found int, appVersion string) error {
 	for _, m := range db.kinds.migrations() {
 		if m.from < found {
 			continue
@@ -270,18 +303,7 @@ func (db *DB) initSchema(appVersion string) error {
 		db.log.Info("migrated mirror", "path", db.path, "from", m.from, "to", m.from+1, "change", m.what)
 		found = m.from + 1
 	}
-	if db.readOnly {
-		return nil
-	}
-	// Any bucket still missing in a current-version file is damage, not a migration.
-	return db.bolt.View(func(btx *bolt.Tx) error {
-		for _, name := range db.kinds.allBuckets() {
-			if btx.Bucket(name) == nil {
-				return fmt.Errorf("cannot open mirror %s: %w: bucket %q missing", db.path, ErrCorrupt, name)
-			}
-		}
-		return nil
-	})
+	return nil
 }
 
 // rebuildIndex empties one index bucket and refills it from the collection's records.
@@ -315,7 +337,9 @@ func (tx *Tx) rebuildIndex(c Collection, index string) error {
 	})
 }
 
-// SchemaOf reports the schema version recorded in an open mirror.
+// SchemaOf reads the schema version recorded in an open mirror, in its own read transaction.
+// After a successful read-write Open it is SchemaVersion; a missing or malformed version is
+// ErrCorrupt.
 func (db *DB) SchemaOf() (int, error) {
 	var v int
 	err := db.bolt.View(func(btx *bolt.Tx) error {

@@ -71,6 +71,8 @@ type SchemaError struct {
 	kind      error
 }
 
+// Error tells the operator what to run: the migrating open for an older file, a newer ptsync
+// (named when the file records its writer) for a newer one.
 func (e *SchemaError) Error() string {
 	if e.kind == ErrNeedsMigration {
 		return fmt.Sprintf("mirror %s has schema version %d, this ptsync uses %d: open it read-write once "+

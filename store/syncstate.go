@@ -85,7 +85,8 @@ func (tx *Tx) PutLink(l *Link) error {
 	return tx.putRecord(l)
 }
 
-// GetLink returns the link with id.
+// GetLink returns the link with id; ErrNotFound when there is none (it was never made, or
+// DeleteLink removed it).
 func (tx *Tx) GetLink(id string) (Link, error) {
 	var l Link
 	return l, tx.get(collLinks, id, &l)
@@ -176,7 +177,8 @@ func (tx *Tx) Cursor(name string) (Cursor, error) {
 	return c, tx.getJSON(bucketCursors, name, &c)
 }
 
-// Cursors returns every cursor by name.
+// Cursors returns every cursor by name, a fresh map the caller may keep and change. A
+// malformed cursor is ErrCorrupt.
 func (tx *Tx) Cursors() (map[string]Cursor, error) {
 	out := map[string]Cursor{}
 	b, err := tx.bucket(bucketCursors)

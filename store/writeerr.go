@@ -21,6 +21,7 @@ type WriteError struct {
 	Err  error
 }
 
+// Error names the mirror and the cause; Hint has the advice for the operator.
 func (e *WriteError) Error() string {
 	return fmt.Sprintf("cannot write mirror %s: %v", e.Path, e.Err)
 }

@@ -100,7 +100,9 @@ func (c *Client) ListTasks(ctx context.Context, contactID string) ([]ghlwire.Tas
 	return listDecoded(ctx, c, taskList(), "tasks", contactID, setTaskRaw)
 }
 
-// GetTask returns one task.
+// GetTask returns one task of a contact (GET /contacts/{id}/tasks/{taskId}). A task or
+// contact HighLevel does not know is an *APIError matching ErrNotFound. Idempotent: retried
+// after transport errors and 5xx like every read.
 func (c *Client) GetTask(ctx context.Context, contactID, taskID string) (ghlwire.Task, error) {
 	return c.taskCall(ctx, call{op: OpGetTask, method: http.MethodGet, idempotent: true}, contactID, taskID, true)
 }
@@ -166,7 +168,8 @@ func (c *Client) ListNotes(ctx context.Context, contactID string) ([]ghlwire.Not
 	return listDecoded(ctx, c, noteList(), "notes", contactID, setNoteRaw)
 }
 
-// GetNote returns one note.
+// GetNote returns one note of a contact (GET /contacts/{id}/notes/{noteId}). A note or
+// contact HighLevel does not know is an *APIError matching ErrNotFound. Idempotent.
 func (c *Client) GetNote(ctx context.Context, contactID, noteID string) (ghlwire.Note, error) {
 	return c.noteCall(ctx, call{op: OpGetNote, method: http.MethodGet, idempotent: true}, contactID, noteID)
 }

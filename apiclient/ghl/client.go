@@ -195,8 +195,45 @@ type attemptResult struct {
 }
 
 // do runs cl through the read-only guard, the limiter, the breaker and the retry policy and
-// returns the 2xx body. Errors name cl.op.
+// returns the 2xx body. Errors name cl.op. Each attempt's outcome is judged by afterFailure
+// (no answer) or afterAnswer (a status), which either end the call or ask for another attempt.
 func (c *Client) do(ctx context.Context, cl call) (*response, error) {
+	payload, err := c.prepare(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	var st retryState
+	for {
+		tok, err := c.creds.Current(ctx)
+		if err != nil {
+			return nil, c.credErr(cl.op, err)
+		}
+		res := c.attempt(ctx, cl, payload, tok)
+		if res.err != nil {
+			if err := c.afterFailure(ctx, cl, res, &st); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		r, again, err := c.afterAnswer(ctx, cl, res.resp, tok, &st)
+		if !again {
+			return r, err
+		}
+	}
+}
+
+// retryState is what one call's attempts have spent so far; it lives as long as the call.
+type retryState struct {
+	refreshed   bool // this call spent its one refresh
+	authRetries int
+	rateRetries int
+	failures    int  // transport failures and 5xx, counted against RetryPolicy.MaxAttempts
+	uncertain   bool // an earlier attempt may have been applied
+}
+
+// prepare refuses a write the credentials cannot make (before any I/O on HighLevel) and
+// encodes the body once, so every attempt sends the same bytes.
+func (c *Client) prepare(ctx context.Context, cl call) ([]byte, error) {
 	if cl.write {
 		ro, err := c.ReadOnly(ctx)
 		if err != nil {
@@ -206,131 +243,138 @@ func (c *Client) do(ctx context.Context, cl call) (*response, error) {
 			return nil, &OpError{Op: cl.op, Kind: ErrReadOnly}
 		}
 	}
-	var payload []byte
-	if cl.body != nil {
-		var err error
-		if payload, err = json.Marshal(cl.body); err != nil {
-			return nil, &OpError{Op: cl.op, Kind: ErrInvalidArgument, Detail: "cannot encode request body", Cause: err}
-		}
+	if cl.body == nil {
+		return nil, nil
 	}
-	var (
-		refreshed   bool // this call spent its one refresh
-		authRetries int
-		rateRetries int
-		failures    int
-		uncertain   bool // an earlier attempt may have been applied
-	)
-	for {
-		tok, err := c.creds.Current(ctx)
-		if err != nil {
-			return nil, c.credErr(cl.op, err)
-		}
-		res := c.attempt(ctx, cl, payload, tok)
-		if res.err != nil {
-			if ctx.Err() != nil {
-				return nil, &OpError{Op: cl.op, Kind: ctxKind(cl, res), Cause: ctx.Err()}
-			}
-			if errors.Is(res.err, ErrBreakerOpen) || errors.Is(res.err, ErrBodyTooLarge) {
-				return nil, res.err
-			}
-			if errors.Is(res.err, ErrDailyLimit) {
-				return nil, res.err
-			}
-			if res.kind == nil && errors.Is(res.err, errLimiterWait) {
-				return nil, res.err
-			}
-			retryable := cl.idempotent || !res.wrote
-			failures++
-			if !retryable {
-				detail := "the request was sent but no answer arrived"
-				if res.kind != nil {
-					detail = "the answer could not be read"
-				}
-				return nil, &OpError{Op: cl.op, Kind: ErrOutcomeUnknown, Detail: detail, Cause: res.err}
-			}
-			uncertain = uncertain || res.wrote
-			if failures >= c.retry.MaxAttempts || cl.once {
-				kind := ErrTransport
-				if res.kind != nil {
-					kind = res.kind
-				}
-				detail := fmt.Sprintf("giving up after %d attempts", failures)
-				if cl.once {
-					detail = "a single attempt was asked for"
-				}
-				return nil, &OpError{Op: cl.op, Kind: kind, Detail: detail, Cause: res.err}
-			}
-			reason := "transport"
-			if errors.Is(res.err, context.DeadlineExceeded) || isTimeout(res.err) {
-				reason = "timeout"
-			}
-			if err := c.backoff(ctx, cl.op, reason, failures); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		r := res.resp
-		switch {
-		case r.status >= 200 && r.status < 300:
-			c.uncured.cured()
-			return r, nil
-		case r.status == http.StatusUnauthorized:
-			// One refresh per call; a token another caller replaced meanwhile is retried
-			// without a refresh, at most maxAuthRetries times. A token refused right after
-			// its refresh holds further refreshes (uncuredHold).
-			apiErr := c.apiError(cl.op, r)
-			if apiErr.isScope() || authRetries >= maxAuthRetries {
-				return nil, apiErr
-			}
-			authRetries++
-			mayRefresh := !refreshed && c.uncured.mayRefresh(tok.AccessToken, c.now())
-			next, didRefresh, err := c.creds.Invalidate(ctx, tok.AccessToken, mayRefresh)
-			if err != nil {
-				return nil, c.credErr(cl.op, err)
-			}
-			if next.AccessToken.Equal(tok.AccessToken) {
-				if refreshed {
-					d := c.uncured.hold(tok.AccessToken, c.now())
-					c.log.Warn("refreshed token refused too; holding refreshes", "operation", cl.op, "next_refresh_after", d)
-				}
-				return nil, apiErr
-			}
-			refreshed = refreshed || didRefresh
-			c.obs.ObserveRetry(cl.op, "unauthorized")
-			continue
-		case r.status == http.StatusTooManyRequests:
-			apiErr := c.apiError(cl.op, r)
-			if apiErr.RateLimit.Scope == ScopeDaily {
-				return nil, apiErr
-			}
-			rateRetries++
-			if rateRetries > c.max429 || cl.once {
-				return nil, apiErr
-			}
-			c.obs.ObserveRetry(cl.op, "rate_limited")
-			continue // the limiter now holds every caller for an interval
-		case r.status >= 500:
-			failures++
-			if !cl.idempotent {
-				e := c.apiError(cl.op, r)
-				e.OutcomeUnknown = true
-				return nil, e
-			}
-			uncertain = true
-			if failures >= c.retry.MaxAttempts || cl.once {
-				return nil, c.apiError(cl.op, r)
-			}
-			if err := c.backoff(ctx, cl.op, "server_error", failures); err != nil {
-				return nil, err
-			}
-			continue
-		case r.status == http.StatusNotFound && uncertain && cl.method == http.MethodDelete:
-			// An earlier attempt of this DELETE may have succeeded: gone is what we wanted.
-			return &response{status: http.StatusOK, header: r.header, body: []byte(`{"succeded":true}`)}, nil
-		default:
-			return nil, c.apiError(cl.op, r)
-		}
+	payload, err := json.Marshal(cl.body)
+	if err != nil {
+		return nil, &OpError{Op: cl.op, Kind: ErrInvalidArgument, Detail: "cannot encode request body", Cause: err}
 	}
+	return payload, nil
+}
+
+// afterFailure decides what follows an attempt that brought no usable answer: nil to try
+// again (after a backoff), or the error that ends the call. A request that may have reached
+// the server is repeated only when cl is idempotent; otherwise its outcome is unknown and the
+// caller must find out (ErrOutcomeUnknown).
+func (c *Client) afterFailure(ctx context.Context, cl call, res attemptResult, st *retryState) error {
+	if ctx.Err() != nil {
+		return &OpError{Op: cl.op, Kind: ctxKind(cl, res), Cause: ctx.Err()}
+	}
+	if errors.Is(res.err, ErrBreakerOpen) || errors.Is(res.err, ErrBodyTooLarge) || errors.Is(res.err, ErrDailyLimit) {
+		return res.err
+	}
+	if res.kind == nil && errors.Is(res.err, errLimiterWait) {
+		return res.err
+	}
+	st.failures++
+	if !cl.idempotent && res.wrote {
+		detail := "the request was sent but no answer arrived"
+		if res.kind != nil {
+			detail = "the answer could not be read"
+		}
+		return &OpError{Op: cl.op, Kind: ErrOutcomeUnknown, Detail: detail, Cause: res.err}
+	}
+	st.uncertain = st.uncertain || res.wrote
+	if st.failures >= c.retry.MaxAttempts || cl.once {
+		kind := ErrTransport
+		if res.kind != nil {
+			kind = res.kind
+		}
+		detail := fmt.Sprintf("giving up after %d attempts", st.failures)
+		if cl.once {
+			detail = "a single attempt was asked for"
+		}
+		return &OpError{Op: cl.op, Kind: kind, Detail: detail, Cause: res.err}
+	}
+	reason := "transport"
+	if errors.Is(res.err, context.DeadlineExceeded) || isTimeout(res.err) {
+		reason = "timeout"
+	}
+	return c.backoff(ctx, cl.op, reason, st.failures)
+}
+
+// afterAnswer decides what follows an answer: the response that ends the call (2xx, or a
+// 404 to a DELETE an earlier attempt may have applied), again = true to try once more, or the
+// error that ends the call.
+func (c *Client) afterAnswer(ctx context.Context, cl call, r *response, tok Token, st *retryState) (_ *response, again bool, _ error) {
+	var err error
+	switch {
+	case r.status >= 200 && r.status < 300:
+		c.uncured.cured()
+		return r, false, nil
+	case r.status == http.StatusUnauthorized:
+		err = c.afterUnauthorized(ctx, cl, r, tok, st)
+	case r.status == http.StatusTooManyRequests:
+		err = c.afterRateLimited(cl, r, st)
+	case r.status >= 500:
+		err = c.afterServerError(ctx, cl, r, st)
+	case r.status == http.StatusNotFound && st.uncertain && cl.method == http.MethodDelete:
+		// An earlier attempt of this DELETE may have succeeded: gone is what we wanted.
+		return &response{status: http.StatusOK, header: r.header, body: []byte(`{"succeded":true}`)}, false, nil
+	default:
+		return nil, false, c.apiError(cl.op, r)
+	}
+	return nil, err == nil, err
+}
+
+// afterUnauthorized spends the call's one refresh, or retries without one a token another
+// caller replaced meanwhile, at most maxAuthRetries times; nil means try again. A token
+// refused right after its refresh holds further refreshes (uncuredHold), and a scope refusal
+// is final: a new token would not widen it.
+func (c *Client) afterUnauthorized(ctx context.Context, cl call, r *response, tok Token, st *retryState) error {
+	apiErr := c.apiError(cl.op, r)
+	if apiErr.isScope() || st.authRetries >= maxAuthRetries {
+		return apiErr
+	}
+	st.authRetries++
+	mayRefresh := !st.refreshed && c.uncured.mayRefresh(tok.AccessToken, c.now())
+	next, didRefresh, err := c.creds.Invalidate(ctx, tok.AccessToken, mayRefresh)
+	if err != nil {
+		return c.credErr(cl.op, err)
+	}
+	if next.AccessToken.Equal(tok.AccessToken) {
+		if st.refreshed {
+			d := c.uncured.hold(tok.AccessToken, c.now())
+			c.log.Warn("refreshed token refused too; holding refreshes", "operation", cl.op, "next_refresh_after", d)
+		}
+		return apiErr
+	}
+	st.refreshed = st.refreshed || didRefresh
+	c.obs.ObserveRetry(cl.op, "unauthorized")
+	return nil
+}
+
+// afterRateLimited retries a burst 429 at once (nil): the limiter has already learnt the
+// window from its headers and holds every caller for it. A daily 429 is final until the
+// window turns, and at most max429 burst retries are spent per call.
+func (c *Client) afterRateLimited(cl call, r *response, st *retryState) error {
+	apiErr := c.apiError(cl.op, r)
+	if apiErr.RateLimit.Scope == ScopeDaily {
+		return apiErr
+	}
+	st.rateRetries++
+	if st.rateRetries > c.max429 || cl.once {
+		return apiErr
+	}
+	c.obs.ObserveRetry(cl.op, "rate_limited")
+	return nil
+}
+
+// afterServerError retries an idempotent call after a backoff (nil); a non-idempotent one
+// ends with the error marked OutcomeUnknown, since the server may have applied it.
+func (c *Client) afterServerError(ctx context.Context, cl call, r *response, st *retryState) error {
+	st.failures++
+	if !cl.idempotent {
+		e := c.apiError(cl.op, r)
+		e.OutcomeUnknown = true
+		return e
+	}
+	st.uncertain = true
+	if st.failures >= c.retry.MaxAttempts || cl.once {
+		return c.apiError(cl.op, r)
+	}
+	return c.backoff(ctx, cl.op, "server_error", st.failures)
 }
 
 // maxAuthRetries bounds the retries after 401s within one call.

@@ -101,7 +101,10 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
-// Is maps the status to the package's sentinels.
+// Is maps the status to the package's sentinels: 404 ErrNotFound; 400 naming an existing
+// contact ErrDuplicate, other 400 and 422 ErrValidation; 401 for a missing scope ErrScope,
+// other 401 and 403 ErrUnauthorized; 429 ErrRateLimited (and ErrDailyLimit for the daily
+// window); 5xx ErrServer; and ErrOutcomeUnknown when the server may have applied the call.
 func (e *APIError) Is(target error) bool {
 	switch target {
 	case ErrNotFound:

@@ -56,7 +56,9 @@ func (in Install) config() *oauth2.Config {
 	}
 }
 
-// NewState returns an unguessable state value for one authorization.
+// NewState returns an unguessable state value (24 bytes from crypto/rand, hex) for one
+// authorization: ReceiveCode refuses a redirect carrying any other. It fails only when the
+// system's random source does.
 func NewState() (string, error) {
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {

@@ -88,7 +88,10 @@ type foreignObs struct {
 // it has seen them spend the same budget; the rest is slack that lets them grow.
 const ForeignShare = 0.9
 
-// NewLimiter returns a limiter with opts' defaults filled in.
+// NewLimiter returns a limiter with nothing spent, opts' zero fields filled with HighLevel's
+// documented limits (see LimiterOptions). It does no I/O. Build one per location and app and
+// share it between every Client of that location: two limiters over one budget each believe
+// they own all of it.
 func NewLimiter(opts LimiterOptions) *Limiter {
 	if opts.Max <= 0 {
 		opts.Max = 100
@@ -367,7 +370,9 @@ type LimiterSnapshot struct {
 	DailyResetAt        time.Time
 }
 
-// Snapshot returns the current state.
+// Snapshot returns the limiter's view at its clock's now, window entries older than Interval
+// pruned first: a copy, safe to keep. It takes the limiter's lock, so it is safe beside
+// running requests and never waits for one.
 func (l *Limiter) Snapshot() LimiterSnapshot {
 	l.mu.Lock()
 	defer l.mu.Unlock()

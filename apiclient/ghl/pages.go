@@ -21,6 +21,8 @@ type ListCursor struct {
 // IsZero reports whether the cursor starts at the beginning.
 func (c ListCursor) IsZero() bool { return c.StartAfter == 0 && c.StartAfterID == "" }
 
+// String renders the cursor as startAfter/startAfterId, for logs and status output. It holds
+// no secret.
 func (c ListCursor) String() string {
 	return strconv.FormatInt(c.StartAfter, 10) + "/" + c.StartAfterID
 }

@@ -70,7 +70,8 @@ func (s *StaticSource) Scopes(context.Context) ([]string, error) { return s.tok.
 // Token implements oauth2.TokenSource.
 func (s *StaticSource) Token() (*oauth2.Token, error) { return toOAuth2(s.tok), nil }
 
-// OAuthSourceOptions configures an OAuthSource.
+// OAuthSourceOptions configures an OAuthSource. Location, ClientID, ClientSecret and Store are
+// required (NewOAuthSource refuses the options without them); the rest default as noted.
 type OAuthSourceOptions struct {
 	Location     string // the sub-account (location) id
 	ClientID     string
@@ -177,7 +178,11 @@ func (s *OAuthSource) lock(ctx context.Context) error {
 
 func (s *OAuthSource) unlock() { <-s.sem }
 
-// Current implements CredentialSource.
+// Current implements CredentialSource. It waits for any refresh in progress (ctx bounds the
+// wait, never a refresh already sent), loads the token from the Store on first use, and
+// refreshes first when the token is within RefreshBefore of expiring. A revoked refresh
+// token or rejected client credentials fail at once with the held *TokenRevokedError or
+// *ClientRejectedError, without contacting HighLevel.
 func (s *OAuthSource) Current(ctx context.Context) (Token, error) {
 	if err := s.lock(ctx); err != nil {
 		return Token{}, err
@@ -194,7 +199,8 @@ func (s *OAuthSource) Current(ctx context.Context) (Token, error) {
 	return s.cur, nil
 }
 
-// Invalidate implements CredentialSource.
+// Invalidate implements CredentialSource: of any number of callers refused the same token,
+// the first that may refresh does, and the others get its result. Errors are Current's.
 func (s *OAuthSource) Invalidate(ctx context.Context, refused Secret, mayRefresh bool) (Token, bool, error) {
 	if err := s.lock(ctx); err != nil {
 		return Token{}, false, err
@@ -310,6 +316,8 @@ type tokenErrorBody struct {
 
 // refreshLocked spends the current refresh token. The request runs detached from ctx's
 // cancellation: once sent, its answer must be read and saved whatever the caller does.
+// Danger: after the request is sent the old refresh token may be spent, so every failure
+// from then on says so, and a new pair that cannot be saved is held in memory (pending).
 func (s *OAuthSource) refreshLocked(ctx context.Context) error {
 	loc := s.opts.Location
 	if s.revoked != nil {
@@ -324,52 +332,12 @@ func (s *OAuthSource) refreshLocked(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("cannot refresh token for location %s: %w", loc, err)
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.RequestTimeout)
-	defer cancel()
-	form := url.Values{
-		"client_id":     {s.opts.ClientID},
-		"client_secret": {s.opts.ClientSecret.Reveal()},
-		"grant_type":    {"refresh_token"},
-		"refresh_token": {s.cur.RefreshToken.Reveal()},
-		"user_type":     {s.opts.UserType},
-	}
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, s.opts.TokenURL, strings.NewReader(form.Encode()))
+	resp, body, err := s.postRefresh(ctx)
 	if err != nil {
-		return fmt.Errorf("cannot build token request for location %s: %w", loc, err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	start := s.opts.Clock()
-	resp, err := s.opts.HTTPClient.Do(req)
-	if err != nil {
-		s.opts.Observer.ObserveRequest(OpGetAccessToken, 0, s.opts.Clock().Sub(start))
-		return fmt.Errorf("cannot refresh token for location %s: %w", loc, redactURLError(err))
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	s.opts.Observer.ObserveRequest(OpGetAccessToken, resp.StatusCode, s.opts.Clock().Sub(start))
-	if err != nil {
-		return fmt.Errorf("cannot read token response for location %s (the refresh token may be spent): %w", loc, err)
+		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		var eb tokenErrorBody
-		_ = json.Unmarshal(body, &eb)
-		msgs := ghlwire.ErrorBody{Message: eb.Message}.Messages()
-		detail := strings.TrimSpace(strings.Join(append([]string{eb.Error, eb.ErrorDescription}, msgs...), " "))
-		if isInvalidGrant(resp.StatusCode, eb.Error, detail) {
-			s.revoked = &TokenRevokedError{Location: loc, Detail: detail}
-			s.opts.Logger.Error("refresh token refused; run `ptsync auth`", "location", loc, "status", resp.StatusCode)
-			return s.revoked
-		}
-		if eb.Error == ghlwire.OAuthErrInvalidClient || eb.Error == "unauthorized_client" {
-			s.rejections++
-			now := s.opts.Clock()
-			s.rejected = &ClientRejectedError{Location: loc, Status: resp.StatusCode, Detail: detail, RetryAt: now.Add(rejectedDelay(s.rejections))}
-			s.opts.Logger.Error("client credentials rejected by the token endpoint; holding refreshes", "location", loc,
-				"status", resp.StatusCode, "error", eb.Error, "rejections", s.rejections, "next_attempt_after", s.rejected.RetryAt.Sub(now).Round(time.Second))
-			return s.rejected
-		}
-		return fmt.Errorf("cannot refresh token for location %s: token endpoint answered %d: %s", loc, resp.StatusCode, detail)
+		return s.refusedLocked(resp.StatusCode, body)
 	}
 	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct != "application/json" {
 		return fmt.Errorf("cannot refresh token for location %s: token endpoint answered content type %q (the refresh token may be spent)", loc, ct)
@@ -381,6 +349,75 @@ func (s *OAuthSource) refreshLocked(ctx context.Context) error {
 	if tr.AccessToken == "" {
 		return fmt.Errorf("cannot refresh token for location %s: token response has no access_token", loc)
 	}
+	return s.installLocked(ctx, tr)
+}
+
+// postRefresh sends the refresh grant, bounded by RequestTimeout but not by ctx's
+// cancellation, and reads at most 1 MiB of the answer. The response's body is closed.
+func (s *OAuthSource) postRefresh(ctx context.Context) (*http.Response, []byte, error) {
+	loc := s.opts.Location
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.RequestTimeout)
+	defer cancel()
+	form := url.Values{
+		"client_id":     {s.opts.ClientID},
+		"client_secret": {s.opts.ClientSecret.Reveal()},
+		"grant_type":    {"refresh_token"},
+		"refresh_token": {s.cur.RefreshToken.Reveal()},
+		"user_type":     {s.opts.UserType},
+	}
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, s.opts.TokenURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot build token request for location %s: %w", loc, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	start := s.opts.Clock()
+	resp, err := s.opts.HTTPClient.Do(req)
+	if err != nil {
+		s.opts.Observer.ObserveRequest(OpGetAccessToken, 0, s.opts.Clock().Sub(start))
+		return nil, nil, fmt.Errorf("cannot refresh token for location %s: %w", loc, redactURLError(err))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	s.opts.Observer.ObserveRequest(OpGetAccessToken, resp.StatusCode, s.opts.Clock().Sub(start))
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot read token response for location %s (the refresh token may be spent): %w", loc, err)
+	}
+	return resp, body, nil
+}
+
+// refusedLocked turns a non-200 answer of the token endpoint into the source's state and
+// error: a refused refresh token revokes the source until `ptsync auth` (TokenRevokedError),
+// refused client credentials hold refreshes for a growing delay (ClientRejectedError), and
+// anything else is a plain error the next call retries.
+func (s *OAuthSource) refusedLocked(status int, body []byte) error {
+	loc := s.opts.Location
+	var eb tokenErrorBody
+	_ = json.Unmarshal(body, &eb)
+	msgs := ghlwire.ErrorBody{Message: eb.Message}.Messages()
+	detail := strings.TrimSpace(strings.Join(append([]string{eb.Error, eb.ErrorDescription}, msgs...), " "))
+	if isInvalidGrant(status, eb.Error, detail) {
+		s.revoked = &TokenRevokedError{Location: loc, Detail: detail}
+		s.opts.Logger.Error("refresh token refused; run `ptsync auth`", "location", loc, "status", status)
+		return s.revoked
+	}
+	if eb.Error == ghlwire.OAuthErrInvalidClient || eb.Error == "unauthorized_client" {
+		s.rejections++
+		now := s.opts.Clock()
+		s.rejected = &ClientRejectedError{Location: loc, Status: status, Detail: detail, RetryAt: now.Add(rejectedDelay(s.rejections))}
+		s.opts.Logger.Error("client credentials rejected by the token endpoint; holding refreshes", "location", loc,
+			"status", status, "error", eb.Error, "rejections", s.rejections, "next_attempt_after", s.rejected.RetryAt.Sub(now).Round(time.Second))
+		return s.rejected
+	}
+	return fmt.Errorf("cannot refresh token for location %s: token endpoint answered %d: %s", loc, status, detail)
+}
+
+// installLocked saves the token tr announces (keeping the refresh token, scopes and location
+// it leaves out) and only then makes it current. If the save fails the new pair is held in
+// memory and retried on the next call: the old refresh token is spent, so a restart now would
+// lose the installation.
+func (s *OAuthSource) installLocked(ctx context.Context, tr ghlwire.TokenResponse) error {
+	loc := s.opts.Location
 	next := tokenFromResponse(tr, s.opts.Clock())
 	if next.RefreshToken.IsZero() {
 		next.RefreshToken = s.cur.RefreshToken // not rotated: keep the one we have

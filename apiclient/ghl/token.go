@@ -125,7 +125,10 @@ type fileToken struct {
 	SavedAt      time.Time `json:"saved_at"`
 }
 
-// Load returns the token stored for location.
+// Load reads the file afresh and returns the token stored for location. A missing file, or
+// one without the location, is an error matching ErrNoToken that tells the operator to run
+// `ptsync auth`; a file group or others may read is refused (the tokens may have leaked).
+// Safe for concurrent use with Save.
 func (s *FileTokenStore) Load(_ context.Context, location string) (Token, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -144,7 +147,8 @@ func (s *FileTokenStore) Load(_ context.Context, location string) (Token, error)
 	}, nil
 }
 
-// Locations lists the locations the file holds tokens for.
+// Locations reads the file afresh and lists the locations it holds tokens for, in no
+// particular order; a missing or readable-by-others file fails as it does for Load.
 func (s *FileTokenStore) Locations() ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

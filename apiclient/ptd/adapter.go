@@ -1,7 +1,7 @@
 // Package ptd is the PT Distinction side of ptsync: one Adapter interface with declared
 // capabilities, and the drivers behind it, each described by a Driver (its name in
-// config.hcl, how to open it, what it declares without I/O, what it receives) and listed by
-// Drivers. Opening the configured driver (Open, or Registry.Open on a registry a test has
+// config.hcl, how to open it, what it declares without I/O, what it receives) that its own
+// file registers (driverFiles), so Drivers lists every driver without a list to edit. Opening the configured driver (Open, or Registry.Open on a registry a test has
 // extended) and DeclaredCapabilities are all the service and `ptsync plan` call; events PT
 // Distinction pushes reach the replicator as driver-neutral Event values.
 //
@@ -236,6 +236,7 @@ var (
 // UnsupportedError names the missing capability. It unwraps to ErrUnsupported.
 type UnsupportedError struct{ Cap Capability }
 
+// Error names the capability the driver lacks; it carries no secret.
 func (e *UnsupportedError) Error() string {
 	return "ptd driver cannot " + e.Cap.String() + ": " + ErrUnsupported.Error()
 }
@@ -261,6 +262,8 @@ type APIError struct {
 	RetryAfter time.Duration
 }
 
+// Error reads "cannot <op>: ptd answered <status> [code]: <message> (after n attempts)"; the
+// message is PTD's and carries no credential of ptsync's.
 func (e *APIError) Error() string {
 	msg := fmt.Sprintf("cannot %s: ptd answered %d", e.Op, e.Status)
 	if e.Code != "" {
@@ -275,7 +278,9 @@ func (e *APIError) Error() string {
 	return msg
 }
 
-// Unwrap maps the status to a sentinel.
+// Unwrap maps the status to a sentinel: 401 and 403 ErrUnauthorized, 404 ErrNotFound, 409
+// ErrExists, 412 ErrPreconditionFailed, 428 ErrPreconditionRequired, 429 ErrRateLimited, 5xx
+// ErrServer, any other 4xx ErrBadRequest.
 func (e *APIError) Unwrap() error {
 	switch {
 	case e.Status == 401 || e.Status == 403:

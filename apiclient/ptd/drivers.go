@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"ptsync/config"
+	"ptsync/internal/registry"
 )
 
 // Deps are what the service lends a driver it opens; the driver does not own them. Every
@@ -37,9 +38,9 @@ type Inbound struct {
 	Logger hclog.Logger
 }
 
-// Driver describes and builds one PT Distinction driver. Each driver's file has a function
-// returning its Driver, and Drivers lists those functions: adding a driver touches its own
-// file, its block in package config (config/ptd_<name>.go), and one line in each list.
+// Driver describes and builds one PT Distinction driver. Each driver's file registers it with
+// a method of driverFiles returning its Driver: adding a driver touches its own file and its
+// block in package config (config/ptd_<name>.go), and no list (docs/extending.md).
 type Driver struct {
 	// Name is the value of driver in config.hcl's ptd block, and the name of the driver's
 	// own block there (config.PTD.Settings holds it decoded).
@@ -74,12 +75,16 @@ var ErrUnknownDriver = errors.New("unknown ptd driver")
 // without touching the production list, and nothing here is package-level state.
 type Registry struct{ drivers []Driver }
 
-// Drivers returns the production registry: every driver ptsync ships, one line each.
+// driverFiles collects the production drivers: each driver's file adds one exported method
+// returning its Driver (func (driverFiles) REST() Driver in rest.go), and Drivers calls them
+// all (internal/registry). A method that is not exported, or is declared on *driverFiles, is
+// not collected; TestDriversMatchConfigBlocks then fails, since config decodes its block.
+type driverFiles struct{}
+
+// Drivers returns the production registry: every driver ptsync ships, ordered by name. It is
+// built on every call, so a caller may extend its copy (With) without affecting another.
 func Drivers() Registry {
-	return Registry{drivers: []Driver{
-		restDriver(),
-		zapierDriver(),
-	}}
+	return Registry{drivers: registry.Collect(driverFiles{}, func(d Driver) string { return d.Name })}
 }
 
 // With returns r plus d; a driver of the same name in r is replaced.
@@ -89,7 +94,8 @@ func (r Registry) With(d Driver) Registry {
 	return out
 }
 
-// Names lists the registered drivers' names, in registration order.
+// Names lists the registered drivers' names in the registry's order: Drivers' by name, then
+// each driver With added, in the order it was added.
 func (r Registry) Names() []string {
 	out := make([]string, len(r.drivers))
 	for i, d := range r.drivers {

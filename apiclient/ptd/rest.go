@@ -85,10 +85,10 @@ func allREST() Capabilities {
 		CapReminders, CapUpdateEvents)
 }
 
-// restDriver is the rest driver as Drivers lists it: built from config's rest block
+// REST registers the rest driver (see driverFiles): built from config's rest block
 // (config/ptd_rest.go), declaring everything the contract defines until Open has asked the
 // server.
-func restDriver() Driver {
+func (driverFiles) REST() Driver {
 	return Driver{Name: config.DriverREST, Open: openREST, Declared: func(config.PTD) Capabilities { return allREST() }}
 }
 

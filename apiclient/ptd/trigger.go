@@ -59,7 +59,8 @@ const (
 	TriggerFailed       = "failed"
 )
 
-// NewTriggerHandler validates o and returns the handler.
+// NewTriggerHandler returns the handler for o, refusing (ErrInvalidInput) a shared secret
+// shorter than 16 characters, which a sender could guess, and a nil Handle. It does no I/O.
 func NewTriggerHandler(o TriggerHandlerOptions) (*TriggerHandler, error) {
 	if len(o.Secret.Reveal()) < 16 {
 		return nil, fmt.Errorf("cannot create zapier trigger handler: %w: the shared secret must have at least 16 characters", ErrInvalidInput)

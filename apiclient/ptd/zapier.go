@@ -31,7 +31,9 @@ type ZapierHooks struct {
 	Reminder      Secret
 }
 
-// ZapierOptions configures the zapier driver.
+// ZapierOptions configures the zapier driver. Only Hooks matters for what it can do: each
+// non-empty hook adds its capability, and NewZapier refuses one that is not an absolute
+// http(s) URL. The rest default.
 type ZapierOptions struct {
 	Hooks      ZapierHooks
 	HTTPClient *http.Client // default: 30 s timeout
@@ -76,10 +78,10 @@ var (
 	_ OperationLister = (*Zapier)(nil)
 )
 
-// zapierDriver is the zapier driver as Drivers lists it: built from config's zapier block
+// Zapier registers the zapier driver (see driverFiles): built from config's zapier block
 // (config/ptd_zapier.go), declaring one capability per configured hook, and receiving PTD's
 // Zapier triggers when the block has a trigger_secret.
-func zapierDriver() Driver {
+func (driverFiles) Zapier() Driver {
 	return Driver{Name: config.DriverZapier, Open: openZapier, Receive: receiveZapier,
 		Declared: func(cfg config.PTD) Capabilities {
 			if z := cfg.Zapier(); z != nil {

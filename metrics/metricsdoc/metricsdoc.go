@@ -49,7 +49,8 @@ var (
 	tickRE  = regexp.MustCompile("`([a-z_][a-z0-9_]*)`")
 )
 
-// ReadFile parses the file at path.
+// ReadFile opens path (docs/metrics.md) and Parses it; a file that cannot be opened, or any
+// problem Parse reports, is an error.
 func ReadFile(path string) (Doc, error) {
 	f, err := os.Open(path)
 	if err != nil {

@@ -6,7 +6,7 @@ import (
 
 	"ptsync/apiclient/ghl"
 	"ptsync/apiclient/ghlwire"
-	"ptsync/internal/kindreg"
+	"ptsync/internal/registry"
 	"ptsync/store"
 )
 
@@ -53,7 +53,7 @@ type kindFiles struct{}
 // DefaultChildKinds returns the child kinds this build refreshes, in Order; a new slice on
 // every call.
 func DefaultChildKinds() []ChildKind {
-	return kindreg.Collect(kindFiles{}, func(k ChildKind) int { return k.Order })
+	return registry.Collect(kindFiles{}, func(k ChildKind) int { return k.Order })
 }
 
 // ChildLabels returns the metric labels of kinds, in their order (the kind label of

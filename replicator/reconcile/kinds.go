@@ -8,7 +8,7 @@ import (
 	"ptsync/apiclient/ptd"
 	"ptsync/apiclient/ptdwire"
 	"ptsync/diff"
-	"ptsync/internal/kindreg"
+	"ptsync/internal/registry"
 	"ptsync/store"
 )
 
@@ -137,7 +137,7 @@ type kindFiles struct{}
 // DefaultChildKinds returns the child kinds this build syncs, in Order; a new slice on every
 // call.
 func DefaultChildKinds() []ChildKind {
-	return kindreg.Collect(kindFiles{}, func(k ChildKind) int { return k.Order })
+	return registry.Collect(kindFiles{}, func(k ChildKind) int { return k.Order })
 }
 
 // childKinds returns the engine's kinds (DefaultChildKinds for an Engine built by hand).

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
-	"ptsync/internal/kindreg"
+	"ptsync/internal/registry"
 	"ptsync/store"
 )
 
@@ -77,7 +77,7 @@ type kindFiles struct{}
 // DefaultChildKinds returns the child kinds this build queries and shows, in Order; a new
 // slice on every call.
 func DefaultChildKinds() []ChildKind {
-	return kindreg.Collect(kindFiles{}, func(k ChildKind) int { return k.Order })
+	return registry.Collect(kindFiles{}, func(k ChildKind) int { return k.Order })
 }
 
 // def turns one side of a child kind into a query kind.

@@ -281,6 +281,9 @@ func (c *compiled) conditional(x *hclsyntax.ConditionalExpr) (cnode, bool) {
 	}}, true
 }
 
+// call compiles a call to one of the functions compileFast knows, when its arguments are of
+// the kinds the fast version handles; any other call (or argument kind) reports false and
+// the query falls back to HCL for the whole expression.
 func (c *compiled) call(x *hclsyntax.FunctionCallExpr) (cnode, bool) {
 	args := make([]cnode, len(x.Args))
 	for i, a := range x.Args {
@@ -290,72 +293,110 @@ func (c *compiled) call(x *hclsyntax.FunctionCallExpr) (cnode, bool) {
 		}
 		args[i] = n
 	}
-	kinds := func(ks ...ckind) bool {
-		if len(args) != len(ks) {
-			return false
-		}
-		for i, k := range ks {
-			if args[i].k != k {
-				return false
-			}
-		}
-		return true
-	}
 	switch x.Name {
 	case "contains":
-		if kinds(kList, kStr) {
-			l, v := args[0], args[1]
-			return cnode{k: kBool, f: func(fr *frame) (cval, error) {
-				a, b, err := two(l, v, fr)
-				if err != nil {
-					return cval{}, err
-				}
-				for _, el := range a.l {
-					if cty.NormalizeString(el) == b.s {
-						return cval{b: true}, nil
-					}
-				}
-				return cval{}, nil
-			}}, true
-		}
+		return callContains(args)
 	case "startswith", "endswith":
-		if kinds(kStr, kStr) {
-			pred := strings.HasPrefix
-			if x.Name == "endswith" {
-				pred = strings.HasSuffix
-			}
-			s, p := args[0], args[1]
-			return cnode{k: kBool, f: func(fr *frame) (cval, error) {
-				a, b, err := two(s, p, fr)
-				return cval{b: pred(a.s, b.s)}, err
-			}}, true
-		}
+		return callAffix(x.Name, args)
 	case "lower", "upper":
-		if kinds(kStr) {
-			conv := strings.ToLower
-			if x.Name == "upper" {
-				conv = strings.ToUpper
-			}
-			s := args[0]
-			return cnode{k: kStr, f: func(fr *frame) (cval, error) {
-				a, err := s.f(fr)
-				return cval{s: cty.NormalizeString(conv(a.s))}, err
-			}}, true
-		}
+		return callCase(x.Name, args)
 	case "length":
-		if kinds(kList) { // length of a string counts grapheme clusters: left to HCL
-			l := args[0]
-			return cnode{k: kInt, f: func(fr *frame) (cval, error) {
-				a, err := l.f(fr)
-				return cval{n: int64(len(a.l))}, err
-			}}, true
+		return callLength(args)
+	case "now", "date", "duration", "timeadd":
+		return c.callTime(x.Name, args)
+	}
+	return cnode{}, false
+}
+
+// argsOf reports whether args are exactly of kinds ks, in order.
+func argsOf(args []cnode, ks ...ckind) bool {
+	if len(args) != len(ks) {
+		return false
+	}
+	for i, k := range ks {
+		if args[i].k != k {
+			return false
 		}
+	}
+	return true
+}
+
+// callContains: contains(list, string), compared after NFC normalization as HCL does.
+func callContains(args []cnode) (cnode, bool) {
+	if !argsOf(args, kList, kStr) {
+		return cnode{}, false
+	}
+	l, v := args[0], args[1]
+	return cnode{k: kBool, f: func(fr *frame) (cval, error) {
+		a, b, err := two(l, v, fr)
+		if err != nil {
+			return cval{}, err
+		}
+		for _, el := range a.l {
+			if cty.NormalizeString(el) == b.s {
+				return cval{b: true}, nil
+			}
+		}
+		return cval{}, nil
+	}}, true
+}
+
+// callAffix: startswith(string, prefix) and endswith(string, suffix).
+func callAffix(name string, args []cnode) (cnode, bool) {
+	if !argsOf(args, kStr, kStr) {
+		return cnode{}, false
+	}
+	pred := strings.HasPrefix
+	if name == "endswith" {
+		pred = strings.HasSuffix
+	}
+	s, p := args[0], args[1]
+	return cnode{k: kBool, f: func(fr *frame) (cval, error) {
+		a, b, err := two(s, p, fr)
+		return cval{b: pred(a.s, b.s)}, err
+	}}, true
+}
+
+// callCase: lower(string) and upper(string), normalized again after the conversion.
+func callCase(name string, args []cnode) (cnode, bool) {
+	if !argsOf(args, kStr) {
+		return cnode{}, false
+	}
+	conv := strings.ToLower
+	if name == "upper" {
+		conv = strings.ToUpper
+	}
+	s := args[0]
+	return cnode{k: kStr, f: func(fr *frame) (cval, error) {
+		a, err := s.f(fr)
+		return cval{s: cty.NormalizeString(conv(a.s))}, err
+	}}, true
+}
+
+// callLength: length(list) only. The length of a string counts grapheme clusters, which is
+// left to HCL.
+func callLength(args []cnode) (cnode, bool) {
+	if !argsOf(args, kList) {
+		return cnode{}, false
+	}
+	l := args[0]
+	return cnode{k: kInt, f: func(fr *frame) (cval, error) {
+		a, err := l.f(fr)
+		return cval{n: int64(len(a.l))}, err
+	}}, true
+}
+
+// callTime: now(), date(constant) and duration(constant), folded to constants (now is the
+// query's clock, one instant per query), and timeadd(time, constant duration). A date or
+// duration that does not parse is not compiled, so HCL reports the error as it always did.
+func (c *compiled) callTime(name string, args []cnode) (cnode, bool) {
+	switch name {
 	case "now":
-		if kinds() {
+		if argsOf(args) {
 			return constant(kInt, cval{n: c.now.Unix()}), true
 		}
 	case "date":
-		if kinds(kStr) && args[0].c != nil {
+		if argsOf(args, kStr) && args[0].c != nil {
 			s := args[0].c.s
 			if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 				return constant(kInt, cval{n: t.Unix()}), true
@@ -365,13 +406,13 @@ func (c *compiled) call(x *hclsyntax.FunctionCallExpr) (cnode, bool) {
 			}
 		}
 	case "duration":
-		if kinds(kStr) && args[0].c != nil {
+		if argsOf(args, kStr) && args[0].c != nil {
 			if d, err := parseDuration(args[0].c.s); err == nil {
 				return constant(kInt, cval{n: int64(d / time.Second)}), true
 			}
 		}
 	case "timeadd":
-		if kinds(kInt, kStr) && args[1].c != nil {
+		if argsOf(args, kInt, kStr) && args[1].c != nil {
 			d, err := parseDuration(args[1].c.s)
 			if err != nil {
 				return cnode{}, false

@@ -184,13 +184,18 @@ func (h *handler) backup(w http.ResponseWriter, _ *http.Request) {
 // ErrUnreachable: the admin endpoint named in the admin file did not answer.
 var ErrUnreachable = errors.New("admin endpoint did not answer")
 
-// Client calls a running service's admin endpoint. Safe for concurrent use.
+// Client calls a running service's admin endpoint, authenticated with the admin file's token.
+// Safe for concurrent use. Every call fails with ErrUnreachable when the endpoint does not
+// answer (the service is not running, or another one owns the address), with a *RequestError
+// (ErrBadRequest) when the service refused the request, and with store.ErrNotFound when what
+// it names does not exist.
 type Client struct {
 	info store.AdminInfo
 	http *http.Client
 }
 
-// NewClient returns a client for the endpoint in info; every call is bounded by timeout.
+// NewClient returns a client for the endpoint in info; every call, its whole answer included,
+// is bounded by timeout. It does no I/O.
 func NewClient(info store.AdminInfo, timeout time.Duration) *Client {
 	return &Client{info: info, http: &http.Client{Timeout: timeout}}
 }
@@ -240,25 +245,28 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	return nil
 }
 
-// Query runs req on the service.
+// Query runs req on the service's mirror, the same request `ptsync query` runs offline.
 func (c *Client) Query(ctx context.Context, req Request) (Result, error) {
 	var res Result
 	return res, c.do(ctx, http.MethodPost, "/admin/query", req, &res)
 }
 
-// Show fetches the view of a contact by id or email.
+// Show fetches the view of a contact by id or email (store.ErrNotFound when neither matches).
 func (c *Client) Show(ctx context.Context, ref string) (ContactView, error) {
 	var v ContactView
 	return v, c.do(ctx, http.MethodPost, "/admin/show", ShowRequest{Contact: ref}, &v)
 }
 
-// Check runs the mirror check in the service.
+// Check runs the mirror check in the service, which holds the file; problems found are in the
+// response, not an error.
 func (c *Client) Check(ctx context.Context) (CheckResponse, error) {
 	var r CheckResponse
 	return r, c.do(ctx, http.MethodPost, "/admin/check", struct{}{}, &r)
 }
 
-// Backup streams a consistent copy of the mirror into w.
+// Backup streams a consistent copy of the mirror (as of one moment) into w. Danger:
+// NewClient's timeout bounds the whole transfer, so a large mirror needs a timeout long
+// enough to copy it; a cut transfer leaves w truncated and returns an error.
 func (c *Client) Backup(ctx context.Context, w io.Writer) error {
 	return c.do(ctx, http.MethodGet, "/admin/backup", nil, w)
 }

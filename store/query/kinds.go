@@ -302,57 +302,7 @@ func linkOf(e *env, side, kind, id string) (store.Link, bool, error) {
 // kindDefs lists the queryable kinds: contacts, the HighLevel child kinds, PTD clients, the
 // PTD child kinds, then links, outbox, conflicts, history and quarantine.
 func kindDefs(children []ChildKind) []*kindDef {
-	ks := []*kindDef{
-		{
-			name: "contacts",
-			fields: []field{
-				pstr("id", func(r *store.GHLContact) string { return r.ID }),
-				pstr("email", func(r *store.GHLContact) string { return r.Email }),
-				pstr("phone", func(r *store.GHLContact) string { return r.Phone }),
-				pstr("firstName", func(r *store.GHLContact) string { return r.FirstName }),
-				pstr("lastName", func(r *store.GHLContact) string { return r.LastName }),
-				plist("tags", func(r *store.GHLContact) []string { return r.Tags }),
-				ptime("dateAdded", func(r *store.GHLContact) time.Time { return r.DateAdded }),
-				ptime("dateUpdated", func(r *store.GHLContact) time.Time { return r.DateUpdated }),
-				ptime("fetchedAt", func(r *store.GHLContact) time.Time { return r.FetchedAt }),
-				ptime("childrenFetchedAt", func(r *store.GHLContact) time.Time { return r.ChildrenFetchedAt }),
-				dnum("openTasks", func(e *env, r *store.GHLContact) (int64, error) {
-					o, _, err := openTasks(e, r.ID)
-					return o, err
-				}),
-				dnum("overdueTasks", func(e *env, r *store.GHLContact) (int64, error) {
-					_, o, err := openTasks(e, r.ID)
-					return o, err
-				}),
-				dbool("linked", func(e *env, r *store.GHLContact) (bool, error) {
-					_, ok, err := linkOf(e, store.SideGHL, store.KindContact, r.ID)
-					return ok, err
-				}),
-				dstr("ptdId", func(e *env, r *store.GHLContact) (string, error) {
-					l, _, err := linkOf(e, store.SideGHL, store.KindContact, r.ID)
-					return l.PTDID, err
-				}),
-				dbool("dirty", func(e *env, r *store.GHLContact) (bool, error) { return e.tx.IsDirty(r.ID) }),
-			},
-			defaults:  []string{"id", "email", "firstName", "lastName", "tags", "dateUpdated"},
-			flagField: map[string]string{FlagEmail: "email", FlagPhone: "phone", FlagTag: "tags", FlagUpdatedSince: "dateUpdated"},
-			src: func(e *env, idx string, a indexArg, fn func(any) error) error {
-				switch idx {
-				case FlagEmail:
-					rs, err := e.tx.GHLContactsByEmail(a.s)
-					return eachOf(rs, err, fn)
-				case FlagPhone:
-					rs, err := e.tx.GHLContactsByPhone(a.s)
-					return eachOf(rs, err, fn)
-				case FlagTag:
-					return e.tx.GHLContactsByTag(a.s, each[store.GHLContact](fn))
-				case FlagUpdatedSince:
-					return e.tx.GHLContactsUpdatedSince(a.t, each[store.GHLContact](fn))
-				}
-				return e.tx.ForEachGHLContact(each[store.GHLContact](fn))
-			},
-		},
-	}
+	ks := []*kindDef{contactsDef()}
 	for _, k := range children {
 		if k.GHL.Kind != "" {
 			ks = append(ks, k.GHL.def(k.Name, store.SideGHL))
@@ -364,101 +314,175 @@ func kindDefs(children []ChildKind) []*kindDef {
 			ks = append(ks, k.PTD.def(k.Name, store.SidePTD))
 		}
 	}
-	return append(ks, []*kindDef{
-		{
-			name: "links",
-			fields: []field{
-				pstr("id", func(r *store.Link) string { return r.ID }),
-				pstr("kind", func(r *store.Link) string { return r.Kind }),
-				pstr("ghlId", func(r *store.Link) string { return r.GHLID }),
-				pstr("ptdId", func(r *store.Link) string { return r.PTDID }),
-				pstr("parentLinkId", func(r *store.Link) string { return r.ParentLinkID }),
-				pstr("matchedBy", func(r *store.Link) string { return r.MatchedBy }),
-				ptime("createdAt", func(r *store.Link) time.Time { return r.CreatedAt }),
-			},
-			defaults: []string{"id", "kind", "ghlId", "ptdId", "matchedBy", "createdAt"},
-			src: func(e *env, _ string, _ indexArg, fn func(any) error) error {
-				return e.tx.ForEachLink(each[store.Link](fn))
-			},
+	return append(ks, linksDef(), outboxDef(), conflictsDef(), historyDef(), quarantineDef())
+}
+
+// contactsDef: the HighLevel contacts, with the derived fields (open and overdue tasks, link,
+// dirty) read in the query's transaction, and the indexes --email, --phone, --tag and
+// --updated-since answer from.
+func contactsDef() *kindDef {
+	return &kindDef{
+		name: "contacts",
+		fields: []field{
+			pstr("id", func(r *store.GHLContact) string { return r.ID }),
+			pstr("email", func(r *store.GHLContact) string { return r.Email }),
+			pstr("phone", func(r *store.GHLContact) string { return r.Phone }),
+			pstr("firstName", func(r *store.GHLContact) string { return r.FirstName }),
+			pstr("lastName", func(r *store.GHLContact) string { return r.LastName }),
+			plist("tags", func(r *store.GHLContact) []string { return r.Tags }),
+			ptime("dateAdded", func(r *store.GHLContact) time.Time { return r.DateAdded }),
+			ptime("dateUpdated", func(r *store.GHLContact) time.Time { return r.DateUpdated }),
+			ptime("fetchedAt", func(r *store.GHLContact) time.Time { return r.FetchedAt }),
+			ptime("childrenFetchedAt", func(r *store.GHLContact) time.Time { return r.ChildrenFetchedAt }),
+			dnum("openTasks", func(e *env, r *store.GHLContact) (int64, error) {
+				o, _, err := openTasks(e, r.ID)
+				return o, err
+			}),
+			dnum("overdueTasks", func(e *env, r *store.GHLContact) (int64, error) {
+				_, o, err := openTasks(e, r.ID)
+				return o, err
+			}),
+			dbool("linked", func(e *env, r *store.GHLContact) (bool, error) {
+				_, ok, err := linkOf(e, store.SideGHL, store.KindContact, r.ID)
+				return ok, err
+			}),
+			dstr("ptdId", func(e *env, r *store.GHLContact) (string, error) {
+				l, _, err := linkOf(e, store.SideGHL, store.KindContact, r.ID)
+				return l.PTDID, err
+			}),
+			dbool("dirty", func(e *env, r *store.GHLContact) (bool, error) { return e.tx.IsDirty(r.ID) }),
 		},
-		{
-			name: "outbox",
-			fields: []field{
-				plain("seq", fNum, func(r *store.OutboxEntry) cty.Value { return cty.NumberUIntVal(r.Seq) }),
-				pstr("target", func(r *store.OutboxEntry) string { return r.Target }),
-				pstr("op", func(r *store.OutboxEntry) string { return r.Op }),
-				pstr("linkId", func(r *store.OutboxEntry) string { return r.LinkID }),
-				pstr("recordKind", func(r *store.OutboxEntry) string { return r.RecordKind }),
-				pstr("recordId", func(r *store.OutboxEntry) string { return r.RecordID }),
-				pstr("payload", func(r *store.OutboxEntry) string { return compactJSON(r.Payload) }),
-				pstr("idempotencyKey", func(r *store.OutboxEntry) string { return r.IdempotencyKey }),
-				pnum("attempts", func(r *store.OutboxEntry) int64 { return int64(r.Attempts) }),
-				ptime("nextAttemptAt", func(r *store.OutboxEntry) time.Time { return r.NextAttemptAt }),
-				pstr("lastError", func(r *store.OutboxEntry) string { return r.LastError }),
-				ptime("createdAt", func(r *store.OutboxEntry) time.Time { return r.CreatedAt }),
-				pbool("dead", func(r *store.OutboxEntry) bool { return r.Dead }),
-			},
-			defaults: []string{"seq", "target", "op", "recordKind", "recordId", "attempts", "dead", "lastError"},
-			src: func(e *env, _ string, _ indexArg, fn func(any) error) error {
-				return e.tx.ForEachOutbox(each[store.OutboxEntry](fn))
-			},
+		defaults:  []string{"id", "email", "firstName", "lastName", "tags", "dateUpdated"},
+		flagField: map[string]string{FlagEmail: "email", FlagPhone: "phone", FlagTag: "tags", FlagUpdatedSince: "dateUpdated"},
+		src: func(e *env, idx string, a indexArg, fn func(any) error) error {
+			switch idx {
+			case FlagEmail:
+				rs, err := e.tx.GHLContactsByEmail(a.s)
+				return eachOf(rs, err, fn)
+			case FlagPhone:
+				rs, err := e.tx.GHLContactsByPhone(a.s)
+				return eachOf(rs, err, fn)
+			case FlagTag:
+				return e.tx.GHLContactsByTag(a.s, each[store.GHLContact](fn))
+			case FlagUpdatedSince:
+				return e.tx.GHLContactsUpdatedSince(a.t, each[store.GHLContact](fn))
+			}
+			return e.tx.ForEachGHLContact(each[store.GHLContact](fn))
 		},
-		{
-			name: "conflicts",
-			fields: []field{
-				pstr("linkId", func(r *store.Conflict) string { return r.LinkID }),
-				pstr("field", func(r *store.Conflict) string { return r.Field }),
-				pstr("base", func(r *store.Conflict) string { return r.Base }),
-				pstr("ghl", func(r *store.Conflict) string { return r.GHL }),
-				pstr("ptd", func(r *store.Conflict) string { return r.PTD }),
-				ptime("detectedAt", func(r *store.Conflict) time.Time { return r.DetectedAt }),
-				pbool("resolved", func(r *store.Conflict) bool { return r.Resolved }),
-				pstr("resolution", func(r *store.Conflict) string { return r.Resolution }),
-				ptime("resolvedAt", func(r *store.Conflict) time.Time { return r.ResolvedAt }),
-			},
-			defaults: []string{"linkId", "field", "base", "ghl", "ptd", "detectedAt", "resolved"},
-			src: func(e *env, _ string, _ indexArg, fn func(any) error) error {
-				cs, err := e.tx.Conflicts("", true)
-				return eachOf(cs, err, fn)
-			},
+	}
+}
+
+// linksDef: the links between HighLevel and PTD records, every kind, from the links bucket.
+func linksDef() *kindDef {
+	return &kindDef{
+		name: "links",
+		fields: []field{
+			pstr("id", func(r *store.Link) string { return r.ID }),
+			pstr("kind", func(r *store.Link) string { return r.Kind }),
+			pstr("ghlId", func(r *store.Link) string { return r.GHLID }),
+			pstr("ptdId", func(r *store.Link) string { return r.PTDID }),
+			pstr("parentLinkId", func(r *store.Link) string { return r.ParentLinkID }),
+			pstr("matchedBy", func(r *store.Link) string { return r.MatchedBy }),
+			ptime("createdAt", func(r *store.Link) time.Time { return r.CreatedAt }),
 		},
-		{
-			name: "history",
-			fields: []field{
-				plain("seq", fNum, func(r *store.HistoryEntry) cty.Value { return cty.NumberUIntVal(r.Seq) }),
-				ptime("at", func(r *store.HistoryEntry) time.Time { return r.At }),
-				pstr("linkId", func(r *store.HistoryEntry) string { return r.LinkID }),
-				pstr("recordKind", func(r *store.HistoryEntry) string { return r.RecordKind }),
-				pstr("recordId", func(r *store.HistoryEntry) string { return r.RecordID }),
-				pstr("field", func(r *store.HistoryEntry) string { return r.Field }),
-				pstr("old", func(r *store.HistoryEntry) string { return r.Old }),
-				pstr("new", func(r *store.HistoryEntry) string { return r.New }),
-				pstr("direction", func(r *store.HistoryEntry) string { return r.Direction }),
-				pstr("rule", func(r *store.HistoryEntry) string { return r.Rule }),
-				plain("cycle", fNum, func(r *store.HistoryEntry) cty.Value { return cty.NumberUIntVal(r.Cycle) }),
-			},
-			defaults: []string{"seq", "at", "linkId", "field", "old", "new", "direction", "rule"},
-			src: func(e *env, _ string, _ indexArg, fn func(any) error) error {
-				return e.tx.ForEachHistory(each[store.HistoryEntry](fn))
-			},
+		defaults: []string{"id", "kind", "ghlId", "ptdId", "matchedBy", "createdAt"},
+		src: func(e *env, _ string, _ indexArg, fn func(any) error) error {
+			return e.tx.ForEachLink(each[store.Link](fn))
 		},
-		{
-			name: "quarantine",
-			fields: []field{
-				pstr("kind", func(r *store.QuarantineEntry) string { return r.Kind }),
-				pstr("side", func(r *store.QuarantineEntry) string { return r.Side }),
-				pstr("id", func(r *store.QuarantineEntry) string { return r.ID }),
-				ptime("detectedAt", func(r *store.QuarantineEntry) time.Time { return r.DetectedAt }),
-				ptime("lastSeenAt", func(r *store.QuarantineEntry) time.Time { return r.LastSeenAt }),
-				pnum("confirmations", func(r *store.QuarantineEntry) int64 { return int64(r.Confirmations) }),
-			},
-			defaults: []string{"kind", "side", "id", "detectedAt", "confirmations"},
-			src: func(e *env, _ string, _ indexArg, fn func(any) error) error {
-				qs, err := e.tx.Quarantined()
-				return eachOf(qs, err, fn)
-			},
+	}
+}
+
+// outboxDef: the pending and dead outbox entries, in sequence order.
+func outboxDef() *kindDef {
+	return &kindDef{
+		name: "outbox",
+		fields: []field{
+			plain("seq", fNum, func(r *store.OutboxEntry) cty.Value { return cty.NumberUIntVal(r.Seq) }),
+			pstr("target", func(r *store.OutboxEntry) string { return r.Target }),
+			pstr("op", func(r *store.OutboxEntry) string { return r.Op }),
+			pstr("linkId", func(r *store.OutboxEntry) string { return r.LinkID }),
+			pstr("recordKind", func(r *store.OutboxEntry) string { return r.RecordKind }),
+			pstr("recordId", func(r *store.OutboxEntry) string { return r.RecordID }),
+			pstr("payload", func(r *store.OutboxEntry) string { return compactJSON(r.Payload) }),
+			pstr("idempotencyKey", func(r *store.OutboxEntry) string { return r.IdempotencyKey }),
+			pnum("attempts", func(r *store.OutboxEntry) int64 { return int64(r.Attempts) }),
+			ptime("nextAttemptAt", func(r *store.OutboxEntry) time.Time { return r.NextAttemptAt }),
+			pstr("lastError", func(r *store.OutboxEntry) string { return r.LastError }),
+			ptime("createdAt", func(r *store.OutboxEntry) time.Time { return r.CreatedAt }),
+			pbool("dead", func(r *store.OutboxEntry) bool { return r.Dead }),
 		},
-	}...)
+		defaults: []string{"seq", "target", "op", "recordKind", "recordId", "attempts", "dead", "lastError"},
+		src: func(e *env, _ string, _ indexArg, fn func(any) error) error {
+			return e.tx.ForEachOutbox(each[store.OutboxEntry](fn))
+		},
+	}
+}
+
+// conflictsDef: every field conflict, resolved ones included.
+func conflictsDef() *kindDef {
+	return &kindDef{
+		name: "conflicts",
+		fields: []field{
+			pstr("linkId", func(r *store.Conflict) string { return r.LinkID }),
+			pstr("field", func(r *store.Conflict) string { return r.Field }),
+			pstr("base", func(r *store.Conflict) string { return r.Base }),
+			pstr("ghl", func(r *store.Conflict) string { return r.GHL }),
+			pstr("ptd", func(r *store.Conflict) string { return r.PTD }),
+			ptime("detectedAt", func(r *store.Conflict) time.Time { return r.DetectedAt }),
+			pbool("resolved", func(r *store.Conflict) bool { return r.Resolved }),
+			pstr("resolution", func(r *store.Conflict) string { return r.Resolution }),
+			ptime("resolvedAt", func(r *store.Conflict) time.Time { return r.ResolvedAt }),
+		},
+		defaults: []string{"linkId", "field", "base", "ghl", "ptd", "detectedAt", "resolved"},
+		src: func(e *env, _ string, _ indexArg, fn func(any) error) error {
+			cs, err := e.tx.Conflicts("", true)
+			return eachOf(cs, err, fn)
+		},
+	}
+}
+
+// historyDef: the field-change history, in sequence order.
+func historyDef() *kindDef {
+	return &kindDef{
+		name: "history",
+		fields: []field{
+			plain("seq", fNum, func(r *store.HistoryEntry) cty.Value { return cty.NumberUIntVal(r.Seq) }),
+			ptime("at", func(r *store.HistoryEntry) time.Time { return r.At }),
+			pstr("linkId", func(r *store.HistoryEntry) string { return r.LinkID }),
+			pstr("recordKind", func(r *store.HistoryEntry) string { return r.RecordKind }),
+			pstr("recordId", func(r *store.HistoryEntry) string { return r.RecordID }),
+			pstr("field", func(r *store.HistoryEntry) string { return r.Field }),
+			pstr("old", func(r *store.HistoryEntry) string { return r.Old }),
+			pstr("new", func(r *store.HistoryEntry) string { return r.New }),
+			pstr("direction", func(r *store.HistoryEntry) string { return r.Direction }),
+			pstr("rule", func(r *store.HistoryEntry) string { return r.Rule }),
+			plain("cycle", fNum, func(r *store.HistoryEntry) cty.Value { return cty.NumberUIntVal(r.Cycle) }),
+		},
+		defaults: []string{"seq", "at", "linkId", "field", "old", "new", "direction", "rule"},
+		src: func(e *env, _ string, _ indexArg, fn func(any) error) error {
+			return e.tx.ForEachHistory(each[store.HistoryEntry](fn))
+		},
+	}
+}
+
+// quarantineDef: the deletions held in quarantine.
+func quarantineDef() *kindDef {
+	return &kindDef{
+		name: "quarantine",
+		fields: []field{
+			pstr("kind", func(r *store.QuarantineEntry) string { return r.Kind }),
+			pstr("side", func(r *store.QuarantineEntry) string { return r.Side }),
+			pstr("id", func(r *store.QuarantineEntry) string { return r.ID }),
+			ptime("detectedAt", func(r *store.QuarantineEntry) time.Time { return r.DetectedAt }),
+			ptime("lastSeenAt", func(r *store.QuarantineEntry) time.Time { return r.LastSeenAt }),
+			pnum("confirmations", func(r *store.QuarantineEntry) int64 { return int64(r.Confirmations) }),
+		},
+		defaults: []string{"kind", "side", "id", "detectedAt", "confirmations"},
+		src: func(e *env, _ string, _ indexArg, fn func(any) error) error {
+			qs, err := e.tx.Quarantined()
+			return eachOf(qs, err, fn)
+		},
+	}
 }
 
 func compactJSON(b json.RawMessage) string {

@@ -69,6 +69,7 @@ type RequestError struct {
 	Known []string `json:"known,omitempty"`
 }
 
+// Error is the problem, followed by the valid names when Known has them.
 func (e *RequestError) Error() string {
 	if len(e.Known) > 0 {
 		return e.Msg + " (known: " + strings.Join(e.Known, ", ") + ")"

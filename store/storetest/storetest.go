@@ -50,11 +50,31 @@ func Open(t testing.TB) (*store.DB, string, Fixture) {
 
 // Seed writes a small but realistic mirror: 24 HighLevel contacts (vip and lead tags, tasks
 // overdue, due soon and completed, notes, an appointment), 3 PTD clients with tasks, links,
-// a base, two outbox entries (one dead), a conflict, history and the search cursor.
+// a base, two outbox entries (one dead), a conflict, history and the search cursor. Every
+// record is dated from Now and the writes happen in a fixed order, so what the store assigns
+// (link ids, outbox sequences) is the same in every run.
 func Seed(tx *store.Tx) (Fixture, error) {
 	f := Fixture{AnnID: "c-ann", BobID: "c-bob", CarolID: "c-carol", DaveID: "c-dave",
 		AnnClientID: "p-ann", CarolClientID: "p-carol", OverdueTaskID: "t-ann-1"}
-	day := 24 * time.Hour
+	newest, err := seedContacts(tx, &f)
+	if err != nil {
+		return f, err
+	}
+	for _, seed := range []func(*store.Tx, *Fixture) error{seedGHLChildren, seedPTD, seedLinks, seedWork} {
+		if err := seed(tx, &f); err != nil {
+			return f, err
+		}
+	}
+	return f, tx.SetCursor("ghl.search", store.Cursor{Value: fmt.Sprintf("[%d,%q]", newest.UnixMilli(), f.CarolID),
+		Covers: store.GHLContacts, Through: newest})
+}
+
+// day is the unit of the fixture's relative dates.
+const day = 24 * time.Hour
+
+// seedContacts writes Ann, Bob, Carol, Dave and 20 members, sets f.Contacts, and returns the
+// newest dateUpdated (where the search cursor stands).
+func seedContacts(tx *store.Tx, f *Fixture) (time.Time, error) {
 	now := Now()
 	contacts := []store.GHLContact{
 		{ID: f.AnnID, Email: "ann@example.com", Phone: "+15550100001", FirstName: "Ann", LastName: "Archer",
@@ -83,13 +103,20 @@ func Seed(tx *store.Tx) (Fixture, error) {
 			"dateUpdated": c.DateUpdated.Format(time.RFC3339)})
 		c.FetchedAt = now.Add(-time.Hour)
 		if err := tx.PutGHLContact(c); err != nil {
-			return f, err
+			return newest, err
 		}
 		if c.DateUpdated.After(newest) {
 			newest = c.DateUpdated
 		}
 	}
 	f.Contacts = len(contacts)
+	return newest, nil
+}
+
+// seedGHLChildren writes the HighLevel tasks (Ann's overdue one, her completed one, one
+// without a due date), two notes and Ann's booked appointment.
+func seedGHLChildren(tx *store.Tx, f *Fixture) error {
+	now := Now()
 	tasks := []store.GHLTask{
 		{ID: f.OverdueTaskID, ContactID: f.AnnID, Title: "Send meal plan", DueDate: now.Add(-day)},
 		{ID: "t-ann-2", ContactID: f.AnnID, Title: "Check-in call", DueDate: now.Add(2 * day)},
@@ -101,7 +128,7 @@ func Seed(tx *store.Tx) (Fixture, error) {
 	for i := range tasks {
 		tasks[i].Raw = raw(map[string]any{"id": tasks[i].ID, "title": tasks[i].Title})
 		if err := tx.PutGHLTask(&tasks[i]); err != nil {
-			return f, err
+			return err
 		}
 	}
 	notes := []store.GHLNote{
@@ -110,13 +137,17 @@ func Seed(tx *store.Tx) (Fixture, error) {
 	}
 	for i := range notes {
 		if err := tx.PutGHLNote(&notes[i]); err != nil {
-			return f, err
+			return err
 		}
 	}
-	if err := tx.PutGHLAppointment(&store.GHLAppointment{ID: "a-ann-1", ContactID: f.AnnID, Title: "Assessment",
-		Status: "booked", StartTime: now.Add(3 * day), EndTime: now.Add(3*day + time.Hour), DateUpdated: now.Add(-day)}); err != nil {
-		return f, err
-	}
+	return tx.PutGHLAppointment(&store.GHLAppointment{ID: "a-ann-1", ContactID: f.AnnID, Title: "Assessment",
+		Status: "booked", StartTime: now.Add(3 * day), EndTime: now.Add(3*day + time.Hour), DateUpdated: now.Add(-day)})
+}
+
+// seedPTD writes the PTD clients (Ann, Carol, and Erin who has no HighLevel contact) and
+// Ann's PTD task and note.
+func seedPTD(tx *store.Tx, f *Fixture) error {
+	now := Now()
 	clients := []store.PTDClient{
 		{ID: f.AnnClientID, Email: "ann@example.com", Phone: "+15550100001", FirstName: "Ann", LastName: "Archer-Smith",
 			Tags: []string{"vip"}, Groups: []string{"g-online"}, Access: "online", UpdatedAt: now.Add(-3 * day)},
@@ -126,66 +157,71 @@ func Seed(tx *store.Tx) (Fixture, error) {
 	}
 	for i := range clients {
 		if err := tx.PutPTDClient(&clients[i]); err != nil {
-			return f, err
+			return err
 		}
 	}
 	if err := tx.PutPTDTask(&store.PTDTask{ID: "pt-ann-1", ClientID: f.AnnClientID, Title: "Send meal plan",
 		DueAt: now.Add(-day), UpdatedAt: now.Add(-2 * day)}); err != nil {
-		return f, err
+		return err
 	}
-	if err := tx.PutPTDNote(&store.PTDNote{ID: "pn-ann-1", ClientID: f.AnnClientID, Body: "Prefers morning sessions",
-		CreatedAt: now.Add(-40 * day)}); err != nil {
-		return f, err
-	}
+	return tx.PutPTDNote(&store.PTDNote{ID: "pn-ann-1", ClientID: f.AnnClientID, Body: "Prefers morning sessions",
+		CreatedAt: now.Add(-40 * day)})
+}
+
+// seedLinks links Ann (by email, with her overdue task and a base) and Carol (by phone), and
+// sets f.AnnLinkID.
+func seedLinks(tx *store.Tx, f *Fixture) error {
+	now := Now()
 	annLink := store.Link{Kind: store.KindContact, GHLID: f.AnnID, PTDID: f.AnnClientID, MatchedBy: "email"}
 	if err := tx.PutLink(&annLink); err != nil {
-		return f, err
+		return err
 	}
 	f.AnnLinkID = annLink.ID
 	if err := tx.PutLink(&store.Link{Kind: store.KindTask, GHLID: f.OverdueTaskID, PTDID: "pt-ann-1",
 		ParentLinkID: annLink.ID, MatchedBy: "created"}); err != nil {
-		return f, err
+		return err
 	}
 	if err := tx.PutLink(&store.Link{Kind: store.KindContact, GHLID: f.CarolID, PTDID: f.CarolClientID, MatchedBy: "phone"}); err != nil {
-		return f, err
+		return err
 	}
-	if err := tx.PutBase(store.Base{LinkID: annLink.ID, AgreedAt: now.Add(-5 * day),
-		Fields: map[string]string{"firstName": "Ann", "lastName": "Archer", "email": "ann@example.com", "tags": `["vip"]`}}); err != nil {
-		return f, err
-	}
-	live := store.OutboxEntry{Target: store.SidePTD, Op: "contact.update", LinkID: annLink.ID, RecordKind: store.KindContact,
+	return tx.PutBase(store.Base{LinkID: annLink.ID, AgreedAt: now.Add(-5 * day),
+		Fields: map[string]string{"firstName": "Ann", "lastName": "Archer", "email": "ann@example.com", "tags": `["vip"]`}})
+}
+
+// seedWork writes what waits for the service or the operator, all on Ann's link: a live and
+// a dead outbox entry (setting f.LiveSeq and f.DeadSeq), a conflict, two history entries; and
+// a quarantined PTD client and Carol marked dirty.
+func seedWork(tx *store.Tx, f *Fixture) error {
+	now := Now()
+	live := store.OutboxEntry{Target: store.SidePTD, Op: "contact.update", LinkID: f.AnnLinkID, RecordKind: store.KindContact,
 		RecordID: f.AnnClientID, Payload: raw(map[string]string{"lastName": "Archer"}), IdempotencyKey: "k1", CreatedAt: now.Add(-10 * time.Minute)}
-	dead := store.OutboxEntry{Target: store.SideGHL, Op: "tags.add", LinkID: annLink.ID, RecordKind: store.KindContact,
+	dead := store.OutboxEntry{Target: store.SideGHL, Op: "tags.add", LinkID: f.AnnLinkID, RecordKind: store.KindContact,
 		RecordID: f.AnnID, Payload: raw(map[string][]string{"tags": {"online"}}), IdempotencyKey: "k2", CreatedAt: now.Add(-2 * time.Hour)}
 	for _, e := range []*store.OutboxEntry{&live, &dead} {
 		if err := tx.Enqueue(e); err != nil {
-			return f, err
+			return err
 		}
 	}
 	f.LiveSeq, f.DeadSeq = live.Seq, dead.Seq
 	if _, err := tx.DeadLetter(dead.Seq, "422: tag name too long"); err != nil {
-		return f, err
+		return err
 	}
-	if err := tx.PutConflict(store.Conflict{LinkID: annLink.ID, Field: "lastName", Base: "Archer", GHL: "Archer",
+	if err := tx.PutConflict(store.Conflict{LinkID: f.AnnLinkID, Field: "lastName", Base: "Archer", GHL: "Archer",
 		PTD: "Archer-Smith", DetectedAt: now.Add(-time.Hour)}); err != nil {
-		return f, err
+		return err
 	}
 	for _, h := range []store.HistoryEntry{
-		{At: now.Add(-5 * day), LinkID: annLink.ID, Field: "email", Old: "", New: "ann@example.com", Direction: "ghl->ptd", Rule: "initial", Cycle: 1},
-		{At: now.Add(-2 * day), LinkID: annLink.ID, Field: "tags", Old: `["vip"]`, New: `["online","vip"]`, Direction: "ghl->ptd", Rule: "set", Cycle: 7},
+		{At: now.Add(-5 * day), LinkID: f.AnnLinkID, Field: "email", Old: "", New: "ann@example.com", Direction: "ghl->ptd", Rule: "initial", Cycle: 1},
+		{At: now.Add(-2 * day), LinkID: f.AnnLinkID, Field: "tags", Old: `["vip"]`, New: `["online","vip"]`, Direction: "ghl->ptd", Rule: "set", Cycle: 7},
 	} {
 		if err := tx.AppendHistory(&h); err != nil {
-			return f, err
+			return err
 		}
 	}
 	if _, err := tx.QuarantineDelete(store.KindContact, store.SidePTD, "p-gone"); err != nil {
-		return f, err
+		return err
 	}
-	if err := tx.MarkDirty(f.CarolID, "webhook ContactUpdate"); err != nil {
-		return f, err
-	}
-	return f, tx.SetCursor("ghl.search", store.Cursor{Value: fmt.Sprintf("[%d,%q]", newest.UnixMilli(), f.CarolID),
-		Covers: store.GHLContacts, Through: newest})
+	return tx.MarkDirty(f.CarolID, "webhook ContactUpdate")
 }
 
 // Big writes n synthetic contacts (1 in 10 tagged vip, 1 in 3 with an open task, half of

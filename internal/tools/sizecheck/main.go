@@ -6,7 +6,18 @@
 // "path  reason"; an exemption that no longer matches anything is itself reported, so the list
 // cannot rot.
 //
-//	go run ./internal/tools/sizecheck [-exempt .ci/size-exempt] [root]
+//	go run ./internal/tools/sizecheck [-exempt .ci/size-exempt] [-report-only DIR,...] [root]
+//
+// Every directory gates (a problem in it exits 1) except those -report-only names: their
+// problems, stale exemptions included, are printed under a "report only" heading and do not
+// fail the run. A directory names itself and everything below it; "." is the module root's own
+// files only (package main's cli.go and cmd_*.go). .ci/run passes -report-only
+// replicator,sim,harness,bench: those are still being shortened (#12 part C1, the
+// multi-location simulators and the harness rework), and everything else is clean and gated:
+// apiclient, config, demo, deploy, diff, internal, metrics, store and the root package. The
+// list shrinks, and the gate widens, as each of them is finished: a directory that is clean
+// leaves the list in the change that cleans it. A directory that does not exist yet is gated
+// from its first file.
 package main
 
 import (
@@ -19,6 +30,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -31,33 +43,90 @@ const (
 
 func main() {
 	exempt := flag.String("exempt", ".ci/size-exempt", "file of exempt paths and functions, one per line with a reason")
+	reportOnly := flag.String("report-only", "", "comma-separated directories (relative to root) whose problems are printed but do not fail")
 	flag.Parse()
 	root := "."
 	if flag.NArg() > 0 {
 		root = flag.Arg(0)
 	}
-	problems, err := check(root, *exempt)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "sizecheck:", err)
-		os.Exit(2)
-	}
-	for _, p := range problems {
-		fmt.Println(p)
-	}
-	if len(problems) > 0 {
-		os.Exit(1)
-	}
+	os.Exit(run(root, *exempt, splitDirs(*reportOnly), os.Stdout, os.Stderr))
 }
 
-// check measures every Go file under root and returns one line per file or function over
-// its limit, and per exemption that matched nothing, sorted.
-func check(root, exemptFile string) ([]string, error) {
+// run checks root and prints the gating problems, then the report-only ones under their own
+// heading. It returns the exit code: 0 when no gating problem exists, 1 when one does, 2 when
+// the tree or the exemption file cannot be read.
+func run(root, exemptFile string, reportOnly []string, stdout, stderr io.Writer) int {
+	problems, err := check(root, exemptFile)
+	if err != nil {
+		fmt.Fprintln(stderr, "sizecheck:", err)
+		return 2
+	}
+	gating, reported := partition(problems, reportOnly)
+	for _, p := range gating {
+		fmt.Fprintln(stdout, p.text)
+	}
+	if len(reported) > 0 {
+		fmt.Fprintf(stdout, "report only (not failing: %s):\n", strings.Join(reportOnly, ", "))
+		for _, p := range reported {
+			fmt.Fprintln(stdout, "  "+p.text)
+		}
+	}
+	if len(gating) > 0 {
+		return 1
+	}
+	return 0
+}
+
+// splitDirs reads -report-only: comma-separated directories, cleaned to slash form without a
+// trailing slash; empty entries are dropped.
+func splitDirs(list string) []string {
+	var out []string
+	for _, d := range strings.Split(list, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			out = append(out, path.Clean(filepath.ToSlash(d)))
+		}
+	}
+	return out
+}
+
+// problem is one line of the report, with the file (slash path relative to root) it is about.
+type problem struct {
+	file string
+	text string
+}
+
+// partition splits problems into those that gate and those in a report-only directory,
+// keeping their order. A directory covers itself and everything below it, except "." which
+// covers the root's own files only.
+func partition(problems []problem, reportOnly []string) (gating, reported []problem) {
+	for _, p := range problems {
+		if inAny(p.file, reportOnly) {
+			reported = append(reported, p)
+		} else {
+			gating = append(gating, p)
+		}
+	}
+	return gating, reported
+}
+
+func inAny(file string, dirs []string) bool {
+	for _, d := range dirs {
+		if d == "." && !strings.Contains(file, "/") || strings.HasPrefix(file, d+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// check measures every Go file under root and returns one problem per file or function over
+// its limit, and per exemption that matched nothing, sorted by text.
+func check(root, exemptFile string) ([]problem, error) {
 	exempt, err := readExempt(exemptFile)
 	if err != nil {
 		return nil, err
 	}
 	used := map[string]bool{}
-	var out []string
+	var out []problem
 	fset := token.NewFileSet()
 	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -84,7 +153,7 @@ func check(root, exemptFile string) ([]string, error) {
 		if exempt[rel] {
 			used[rel] = true
 		} else if n := fset.File(f.Pos()).LineCount(); n > maxFileLines {
-			out = append(out, fmt.Sprintf("%s: %d lines (limit %d): split it by what its parts do", rel, n, maxFileLines))
+			out = append(out, problem{rel, fmt.Sprintf("%s: %d lines (limit %d): split it by what its parts do", rel, n, maxFileLines)})
 		}
 		for _, decl := range f.Decls {
 			fd, ok := decl.(*ast.FuncDecl)
@@ -98,7 +167,7 @@ func check(root, exemptFile string) ([]string, error) {
 				continue
 			}
 			if n > maxFuncLines {
-				out = append(out, fmt.Sprintf("%s:%d: %s is %d lines (limit %d)", rel, fset.Position(fd.Pos()).Line, name, n, maxFuncLines))
+				out = append(out, problem{rel, fmt.Sprintf("%s:%d: %s is %d lines (limit %d)", rel, fset.Position(fd.Pos()).Line, name, n, maxFuncLines)})
 			}
 		}
 		return nil
@@ -108,10 +177,11 @@ func check(root, exemptFile string) ([]string, error) {
 	}
 	for k := range exempt {
 		if !used[k] {
-			out = append(out, fmt.Sprintf("%s: %s names nothing that exists any more; remove the line", exemptFile, k))
+			file, _, _ := strings.Cut(k, ":")
+			out = append(out, problem{file, fmt.Sprintf("%s: %s names nothing that exists any more; remove the line", exemptFile, k)})
 		}
 	}
-	sort.Strings(out)
+	sort.Slice(out, func(i, j int) bool { return out[i].text < out[j].text })
 	return out, nil
 }
 

@@ -1,4 +1,4 @@
-package kindreg
+package registry
 
 import (
 	"reflect"
@@ -23,6 +23,21 @@ func (badEntries) Task(int) kind { return kind{} }
 func TestCollectOrdersByOrderThenName(t *testing.T) {
 	got := Collect(entries{}, func(k kind) int { return k.order })
 	want := []kind{{"beta", 10}, {"zeta", 10}, {"alpha", 30}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
+// namedEntries' method names sort the other way round from the names they return.
+type namedEntries struct{}
+
+func (namedEntries) A() kind { return kind{"zeta", 0} }
+func (namedEntries) B() kind { return kind{"alpha", 0} }
+
+// TestCollectOrdersByAStringKey: drivers are ordered by their name, not by the method's.
+func TestCollectOrdersByAStringKey(t *testing.T) {
+	got := Collect(namedEntries{}, func(k kind) string { return k.name })
+	want := []kind{{"alpha", 0}, {"zeta", 0}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
