@@ -97,8 +97,9 @@ next:
 	return nil, nil
 }
 
-// serveAPI runs the pipeline every API request goes through: count, fault, authenticate,
-// rate-limit, check Version, check scope, then the operation.
+// serveAPI runs the pipeline every API request goes through: count, fault, authenticate (a
+// Location token), rate-limit, check Version, check scope, check the location the request
+// names, then the operation.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	rt, vals := s.match(r)
 	key := "UNMATCHED " + r.Method
@@ -137,6 +138,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, authErr)
 		return
 	}
+	if tok.userType == userCompany {
+		s.ctr.with(func(c *Counters) { c.AuthClassRefused++; c.RefusedWrites += b2i(rt.write) })
+		s.limits.peek(s.opts.LocationID, now, w.Header())
+		s.writeErr(w, errAuthClass)
+		return
+	}
 	if kind := s.limits.take(tok.location, now, w.Header()); kind != "" {
 		s.ctr.rateLimited(kind, rt.write)
 		s.writeErr(w, &Error{Status: 429, Messages: []string{ghlwire.MsgTooManyRequests}})
@@ -153,6 +160,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if !tok.scopes[rt.scope] {
 		s.ctr.scopeRefused(rt.write)
 		s.writeErr(w, &Error{Status: 401, Messages: []string{ghlwire.MsgScopeNotAuthorized}})
+		return
+	}
+	if s.refuseWrongLocation(w, r, rt, vals) {
 		return
 	}
 	for k, v := range vals {
@@ -212,37 +222,6 @@ type bufferedWriter struct {
 func (b *bufferedWriter) Header() http.Header         { return b.header }
 func (b *bufferedWriter) Write(p []byte) (int, error) { return b.body.Write(p) }
 func (b *bufferedWriter) WriteHeader(code int)        { b.status = code }
-
-func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		s.log.Error("cannot encode response", "error", err)
-		status, body = 500, []byte(`{"statusCode":500,"message":"Internal server error"}`)
-	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	w.Write(body)
-}
-
-var errorNames = map[int]string{
-	400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-	422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error",
-	502: "Bad Gateway", 503: "Service Unavailable",
-}
-
-// writeErr sends e in the common error DTO: message is an array on 422, a string otherwise.
-func (s *Server) writeErr(w http.ResponseWriter, e *Error) {
-	var msg any = strings.Join(e.Messages, ", ")
-	if e.Status == 422 {
-		msg = e.Messages
-	}
-	raw, _ := json.Marshal(msg)
-	body := ghlwire.ErrorBody{StatusCode: e.Status, Message: raw, Meta: e.Meta, TraceID: s.traceID()}
-	if e.Meta == nil {
-		body.Error = errorNames[e.Status]
-	}
-	s.writeJSON(w, e.Status, body)
-}
 
 // decodeBody reads a JSON body strictly, as HighLevel's validation does: unknown
 // properties are a 422, malformed JSON a 400.
