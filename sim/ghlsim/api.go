@@ -131,35 +131,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, &Error{Status: 404, Messages: []string{"Cannot " + r.Method + " " + r.URL.Path}})
 		return
 	}
-	tok, authErr := s.auth.authenticate(r, now)
-	if authErr != nil {
-		s.ctr.unauthorized(rt.write)
-		s.limits.peek(s.opts.LocationID, now, w.Header())
-		s.writeErr(w, authErr)
-		return
-	}
-	if tok.userType == userCompany {
-		s.ctr.with(func(c *Counters) { c.AuthClassRefused++; c.RefusedWrites += b2i(rt.write) })
-		s.limits.peek(s.opts.LocationID, now, w.Header())
-		s.writeErr(w, errAuthClass)
-		return
-	}
-	if kind := s.limits.take(tok.location, now, w.Header()); kind != "" {
-		s.ctr.rateLimited(kind, rt.write)
-		s.writeErr(w, &Error{Status: 429, Messages: []string{ghlwire.MsgTooManyRequests}})
-		return
-	}
-	if v := r.Header.Get(ghlwire.HeaderVersion); v != ghlwire.APIVersion {
-		msg := "version header is missing"
-		if v != "" {
-			msg = "version header is invalid: expected " + ghlwire.APIVersion
-		}
-		s.writeErr(w, errBadRequest(msg))
-		return
-	}
-	if !tok.scopes[rt.scope] {
-		s.ctr.scopeRefused(rt.write)
-		s.writeErr(w, &Error{Status: 401, Messages: []string{ghlwire.MsgScopeNotAuthorized}})
+	if !s.admit(w, r, rt, now) {
 		return
 	}
 	if s.refuseWrongLocation(w, r, rt, vals) {
@@ -187,6 +159,44 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if rt.write && sw.status < 300 {
 		s.ctr.write()
 	}
+}
+
+// admit checks what HighLevel checks before an operation runs: a valid Location token, the
+// location's rate budget, the Version header and the route's scope. false means it answered
+// the refusal (counted; a refused write changed nothing).
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, rt *route, now time.Time) bool {
+	tok, authErr := s.auth.authenticate(r, now)
+	if authErr != nil {
+		s.ctr.unauthorized(rt.write)
+		s.limits.peek(s.opts.LocationID, now, w.Header())
+		s.writeErr(w, authErr)
+		return false
+	}
+	if tok.userType == userCompany {
+		s.ctr.with(func(c *Counters) { c.AuthClassRefused++; c.RefusedWrites += b2i(rt.write) })
+		s.limits.peek(s.opts.LocationID, now, w.Header())
+		s.writeErr(w, errAuthClass)
+		return false
+	}
+	if kind := s.limits.take(tok.location, now, w.Header()); kind != "" {
+		s.ctr.rateLimited(kind, rt.write)
+		s.writeErr(w, &Error{Status: 429, Messages: []string{ghlwire.MsgTooManyRequests}})
+		return false
+	}
+	if v := r.Header.Get(ghlwire.HeaderVersion); v != ghlwire.APIVersion {
+		msg := "version header is missing"
+		if v != "" {
+			msg = "version header is invalid: expected " + ghlwire.APIVersion
+		}
+		s.writeErr(w, errBadRequest(msg))
+		return false
+	}
+	if !tok.scopes[rt.scope] {
+		s.ctr.scopeRefused(rt.write)
+		s.writeErr(w, &Error{Status: 401, Messages: []string{ghlwire.MsgScopeNotAuthorized}})
+		return false
+	}
+	return true
 }
 
 func sleepCtx(r *http.Request, d time.Duration) bool {
