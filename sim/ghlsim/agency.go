@@ -161,15 +161,11 @@ func (co *Company) hInstalledLocations(w http.ResponseWriter, r *http.Request) {
 // locationId, the location in the company and the app installed on it. The token has the
 // Company token's scopes, expires like every access token and comes without a refresh token.
 func (co *Company) hLocationToken(w http.ResponseWriter, r *http.Request, company *accessToken, now time.Time) {
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-		co.writeErr(w, errUnprocessable("body must be application/x-www-form-urlencoded"))
+	f, e := formBody(r)
+	if e != nil {
+		co.writeErr(w, e)
 		return
 	}
-	if err := r.ParseForm(); err != nil {
-		co.writeErr(w, errBadRequest("cannot parse form body"))
-		return
-	}
-	f := r.PostForm
 	var msgs []string
 	for _, k := range []string{"companyId", "locationId"} {
 		if f.Get(k) == "" {

@@ -50,37 +50,20 @@ type CompanyOptions struct {
 }
 
 func (o CompanyOptions) withDefaults() CompanyOptions {
-	if o.CompanyID == "" {
-		o.CompanyID = "simCompany0000000001"
-	}
+	// The fields a location has too default as a location's do.
+	l := Options{CompanyID: o.CompanyID, UserID: o.UserID, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
+		AccessTokenTTL: o.AccessTokenTTL, Now: o.Now, Logger: o.Logger, Limits: o.Limits}.withDefaults()
+	o.CompanyID, o.UserID, o.ClientID, o.ClientSecret = l.CompanyID, l.UserID, l.ClientID, l.ClientSecret
+	o.AccessTokenTTL, o.Now, o.Logger, o.Limits = l.AccessTokenTTL, l.Now, l.Logger, l.Limits
 	if o.CompanyName == "" {
 		o.CompanyName = "Sim Agency"
-	}
-	if o.UserID == "" {
-		o.UserID = "simUser0000000000001"
-	}
-	if o.ClientID == "" {
-		o.ClientID = "sim-client-id"
-	}
-	if o.ClientSecret == "" {
-		o.ClientSecret = "sim-client-secret"
 	}
 	if o.AppID == "" {
 		o.AppID = ghlwire.AppIDOf(o.ClientID)
 	}
-	if o.AccessTokenTTL <= 0 {
-		o.AccessTokenTTL = 24 * time.Hour
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Logger == nil {
-		o.Logger = hclog.NewNullLogger()
-	}
 	if o.WebhookKey == nil {
 		o.WebhookKey = derivedWebhookKey(o.Seed)
 	}
-	o.Limits = o.Limits.withDefaults()
 	return o
 }
 

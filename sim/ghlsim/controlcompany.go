@@ -64,13 +64,7 @@ type newLocationJSON struct {
 // unauthenticated.
 func (co *Company) companyMux() *http.ServeMux {
 	m := http.NewServeMux()
-	ok := func(w http.ResponseWriter, status int, v any, e *Error) {
-		if e != nil {
-			co.writeErr(w, e)
-			return
-		}
-		co.writeJSON(w, status, v)
-	}
+	ok := co.reply
 	m.HandleFunc("GET /_sim/company", func(w http.ResponseWriter, r *http.Request) { ok(w, 200, co.describe(), nil) })
 	m.HandleFunc("GET /_sim/company/webhooks", func(w http.ResponseWriter, r *http.Request) { ok(w, 200, co.AppWebhooks(), nil) })
 	m.HandleFunc("GET /_sim/company/counters", func(w http.ResponseWriter, r *http.Request) {

@@ -54,13 +54,7 @@ func parseDur(field, v string) (time.Duration, *Error) {
 // loopback (the ptsync sim default) when it runs as a server.
 func (s *Server) controlMux() *http.ServeMux {
 	m := http.NewServeMux()
-	ok := func(w http.ResponseWriter, status int, v any, e *Error) {
-		if e != nil {
-			s.writeErr(w, e)
-			return
-		}
-		s.writeJSON(w, status, v)
-	}
+	ok := s.reply
 	m.HandleFunc("GET /_sim/journal", func(w http.ResponseWriter, r *http.Request) { ok(w, 200, s.Journal(), nil) })
 	m.HandleFunc("GET /_sim/counters", func(w http.ResponseWriter, r *http.Request) { ok(w, 200, s.Counters(), nil) })
 	m.HandleFunc("POST /_sim/counters/reset", func(w http.ResponseWriter, r *http.Request) {

@@ -73,15 +73,11 @@ func (co *Company) oauthFault(w http.ResponseWriter, r *http.Request) bool {
 // tokenForm parses and checks the token request's form: its content type, the required
 // fields, user_type's values and the client credentials. false means it answered.
 func (co *Company) tokenForm(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-		co.writeErr(w, errUnprocessable("body must be application/x-www-form-urlencoded"))
+	f, e := formBody(r)
+	if e != nil {
+		co.writeErr(w, e)
 		return nil, false
 	}
-	if err := r.ParseForm(); err != nil {
-		co.writeErr(w, errBadRequest("cannot parse form body"))
-		return nil, false
-	}
-	f := r.PostForm
 	var msgs []string
 	for _, k := range []string{"client_id", "client_secret", "grant_type"} {
 		if f.Get(k) == "" {

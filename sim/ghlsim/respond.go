@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,6 +61,29 @@ func (a *answerer) writeErr(w http.ResponseWriter, e *Error) {
 		body.Error = errorNames[e.Status]
 	}
 	a.writeJSON(w, e.Status, body)
+}
+
+// reply answers v with status, or e in HighLevel's error shape when e is set. The caller builds
+// v either way, so v must not draw a trace id (upsert answers by hand for that reason: every
+// trace id drawn advances the sequence the next answer gets its id from).
+func (a *answerer) reply(w http.ResponseWriter, status int, v any, e *Error) {
+	if e != nil {
+		a.writeErr(w, e)
+		return
+	}
+	a.writeJSON(w, status, v)
+}
+
+// formBody parses a form-encoded request body, as the OAuth routes take it: another content
+// type is a 422, an unparsable body a 400.
+func formBody(r *http.Request) (url.Values, *Error) {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+		return nil, errUnprocessable("body must be application/x-www-form-urlencoded")
+	}
+	if err := r.ParseForm(); err != nil {
+		return nil, errBadRequest("cannot parse form body")
+	}
+	return r.PostForm, nil
 }
 
 // oauthErr sends an RFC 6749 error body (error, error_description) inside the common DTO, as
