@@ -40,6 +40,7 @@ func cmdAuth(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	tokenFile := fs.String("token-file", defaultTokenFile(), "where to store the tokens (mode 0600); the configuration's ghl.oauth.token_file with --config")
 	code := fs.String("code", "", "an authorization code pasted from the redirect, instead of listening")
 	timeout := fs.Duration("timeout", 10*time.Minute, "how long to wait for the redirect")
+	agency := fs.Bool("agency", false, "install at agency level (user_type=Company): store the Company token pair that lists the installed locations and mints their tokens")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: ptsync auth [--config PATH] [--client-id ID] [--client-secret-file FILE] [--token-file FILE] [flags]")
 		fs.PrintDefaults()
@@ -102,6 +103,9 @@ func cmdAuth(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	in := ghl.Install{BaseURL: *baseURL, AuthorizeURL: *authorizeURL, ClientID: *clientID, ClientSecret: secret,
 		Scopes: strings.Fields(*scopes), RedirectURL: *redirectURI}
+	if *agency {
+		in.Scopes = withAgencyScopes(in.Scopes)
+	}
 
 	got := *code
 	if got == "" {
@@ -128,6 +132,9 @@ func cmdAuth(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "ptsync auth: %v\n", err)
 			return exitFailure
 		}
+	}
+	if *agency {
+		return finishAgencyAuth(ctx, in, got, *tokenFile, stdout, stderr)
 	}
 	tok, err := in.Exchange(ctx, got)
 	if err != nil {
