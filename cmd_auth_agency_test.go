@@ -61,6 +61,14 @@ func TestAuthAgencyStoresCompanyPair(t *testing.T) {
 	if got := withAgencyScopes([]string{"contacts.readonly", "oauth.write"}); strings.Join(got, " ") != "contacts.readonly oauth.write oauth.readonly" {
 		t.Errorf("withAgencyScopes = %q", got)
 	}
+	// Waiting for the redirect, the command prints the authorize URL it asks the operator to
+	// open: with --agency it asks for the agency scopes (nobody opens it; the wait times out).
+	stdout.Reset()
+	cmdAuth(context.Background(), []string{"--agency", "--base-url", srv.URL, "--client-id", id, "--client-secret-file", secretFile,
+		"--token-file", tokenFile, "--timeout", "50ms"}, &stdout, &stderr)
+	if want := "scope=" + url.QueryEscape(scopes); !strings.Contains(stdout.String(), want) {
+		t.Errorf("authorize URL lacks %q:\n%s", want, stdout.String())
+	}
 }
 
 // Without --agency the same company code gives a location pair, as before: --agency is what
