@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -279,5 +280,37 @@ func TestAgencyGuardsBadAnswers(t *testing.T) {
 	}
 	if _, err := ag.MintLocationToken(context.Background(), "MINE"); err == nil || !strings.Contains(err.Error(), "SOMEONE_ELSE") {
 		t.Fatalf("a token for another location: %v; want refused", err)
+	}
+}
+
+// Mints are serialized per location: 20 callers of each of 3 fresh sources at once cause one
+// mint per location, and every caller gets its own location's token.
+func TestLocationSourceMintsOncePerLocation(t *testing.T) {
+	env := newAgencyEnv(t, 3, 0, nil)
+	var wg sync.WaitGroup
+	errs := make(chan error, 60)
+	for _, loc := range env.co.Locations() {
+		src := env.agency.LocationSource(loc.LocationID(), nil)
+		for range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				tok, err := src.Current(context.Background())
+				if err == nil && tok.LocationID != loc.LocationID() {
+					err = errors.New("a token of " + tok.LocationID + " for " + loc.LocationID())
+				}
+				if err != nil {
+					errs <- err
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := env.co.Counters().LocationTokens; n != 3 {
+		t.Fatalf("60 concurrent callers minted %d tokens; want 3", n)
 	}
 }
