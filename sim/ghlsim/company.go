@@ -164,10 +164,10 @@ func (co *Company) ClientCredentials() (id, secret string) {
 // ErrLocationExists: AddLocation was given the id of a location the company already has.
 var ErrLocationExists = errors.New("location exists")
 
-// AddLocation adds a location to the company and returns its simulator. Unset options come
-// from the company (ids, credentials, token lifetime, clock, limits, logger); the id defaults
-// to the next "simLocation<9 digits>" and the seed to one derived from the company's and the
-// id. The app is installed on it only with InstallToFutureLocations, which also emits the
+// AddLocation adds a location to the company and returns its simulator. The company's ids,
+// credentials, token lifetime and clock always apply; unset limits, epoch and logger come from
+// the company too, the id defaults to the next "simLocation<9 digits>" and the seed to one
+// derived from the company's and the id. The app is installed on it only with InstallToFutureLocations, which also emits the
 // AppInstall webhook (without userId, as HighLevel's note on future-location installs says).
 func (co *Company) AddLocation(o Options) (*Server, error) {
 	co.mu.Lock()
