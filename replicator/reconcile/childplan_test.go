@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"ptsync/apiclient/ptd"
+	"ptsync/replicator/reconcile/mapping"
 	"ptsync/store"
 )
 
@@ -117,7 +118,7 @@ func TestChildPlanKeepsItsRules(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := &Engine{ptd: offlinePTD{caps: tc.caps}, ghl: offlineGHL{}, log: hclog.NewNullLogger(), noted: map[string]bool{}}
+			e := &Engine{ptd: offlinePTD{caps: tc.caps}, ghl: offlineGHL{}, log: hclog.NewNullLogger(), noted: map[string]bool{}, mp: &mapping.Mapping{}}
 			if tc.noGHL {
 				e.ghl = nil
 			}

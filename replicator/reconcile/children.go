@@ -1,36 +1,10 @@
 package reconcile
 
 import (
-	"encoding/json"
-
-	"ptsync/apiclient/ghlwire"
 	"ptsync/diff"
+	"ptsync/replicator/reconcile/mapping"
 	"ptsync/store"
 )
-
-// ghlContact decodes a mirrored contact's raw object (typed fields fill gaps).
-func ghlContact(g store.GHLContact) ghlwire.Contact {
-	var c ghlwire.Contact
-	if len(g.Raw) > 0 {
-		_ = json.Unmarshal(g.Raw, &c)
-	}
-	if c.ID == "" {
-		c.ID = g.ID
-	}
-	if c.Email == "" {
-		c.Email = g.Email
-	}
-	if c.FirstName == "" {
-		c.FirstName = g.FirstName
-	}
-	if c.LastName == "" {
-		c.LastName = g.LastName
-	}
-	if c.Tags == nil {
-		c.Tags = g.Tags
-	}
-	return c
-}
 
 // children plans the children of every kind of one contact link, in kind order: BothWays
 // kinds by childPlan, ToPTD kinds by surfacePlan. gid or pid is empty when that side is
@@ -256,7 +230,7 @@ func (p *planner) surfacePlan(parent *action, gid string, links []*store.Link, k
 // mergeChild merges one linked task or note pair.
 func (p *planner) mergeChild(a *action, kind string, specs []diff.FieldSpec, g, t diff.Snapshot, op string) {
 	old := p.s.bases[a.link.ID]
-	res := diff.Merge(specs, childBase(old), g, t, p.e.dopts)
+	res := diff.Merge(specs, mapping.ChildBase(old), g, t, p.e.mp.Options)
 	toGHL, toPTD := map[string]fieldWrite{}, map[string]fieldWrite{}
 	if !p.ro {
 		for f, w := range res.ToGHL {
@@ -330,7 +304,7 @@ func (p *planner) createChild(a *action, target, op, kind string, specs []diff.F
 	}
 	for _, spec := range specs {
 		v := from.Values[spec.Name]
-		n, err := spec.Normalizer.Apply(v.S, p.e.dopts.Locale)
+		n, err := spec.Normalizer.Apply(v.S, p.e.mp.Options.Locale)
 		if err != nil {
 			continue
 		}

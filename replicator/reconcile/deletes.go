@@ -250,7 +250,7 @@ func (e *Engine) undoDeletePolicy(ctx context.Context, j *job) (commitFn, error)
 	case j.o.Target == store.SidePTD && j.pl.Policy == config.DeleteTag:
 		var c ptdwire.Client
 		if c, err = e.ptd.RemoveTags(ctx, l.PTDID, []string{j.pl.Tag}); err == nil {
-			rec := e.ptdRecord(c, e.now().UTC())
+			rec := e.mp.PTDRecord(c, e.now().UTC())
 			fix = func(tx *store.Tx) error { return tx.PutPTDClient(&rec) }
 		}
 	case j.o.Target == store.SideGHL && j.pl.Policy == config.DeleteTag:

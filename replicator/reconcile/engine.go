@@ -25,8 +25,8 @@ import (
 	"ptsync/apiclient/ghlwire"
 	"ptsync/apiclient/ptd"
 	"ptsync/config"
-	"ptsync/diff"
 	"ptsync/metrics"
+	"ptsync/replicator/reconcile/mapping"
 	"ptsync/replicator/sweepguard"
 	"ptsync/store"
 )
@@ -136,9 +136,7 @@ type Engine struct {
 	log   hclog.Logger
 	now   func() time.Time
 	opts  Options
-	specs []diff.FieldSpec
-	fmap  map[string]config.Field // spec name -> mapping field
-	dopts diff.Options
+	mp    *mapping.Mapping
 	kinds []ChildKind // immutable after New
 
 	mu    sync.Mutex // serializes jobs
@@ -163,7 +161,7 @@ func New(opts Options) (*Engine, error) {
 	if opts.Store == nil || opts.Config == nil {
 		return nil, fmt.Errorf("cannot create reconcile engine: %w: store and config are required", ErrConfig)
 	}
-	specs, fmap, err := Specs(opts.Config.Mapping)
+	mp, err := mapping.New(opts.Config.Mapping)
 	if err != nil {
 		return nil, fmt.Errorf("cannot create reconcile engine: %w: %w", ErrConfig, err)
 	}
@@ -201,14 +199,9 @@ func New(opts Options) (*Engine, error) {
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
-	winner := diff.SidePTD
-	if opts.Config.Mapping.InitialWinner == config.SideGHL {
-		winner = diff.SideGHL
-	}
 	e := &Engine{
 		db: opts.Store, ghl: opts.GHL, ptd: opts.PTD, cfg: opts.Config, m: opts.Metrics,
-		log: opts.Logger, now: opts.Now, opts: opts, specs: specs, fmap: fmap,
-		dopts: diff.Options{InitialWinner: winner, Locale: diff.Locale{Region: opts.Config.Mapping.PhoneRegion, Location: opts.Config.Mapping.Location}},
+		log: opts.Logger, now: opts.Now, opts: opts, mp: mp,
 		rng:   rand.New(rand.NewPCG(seed, seed^0x7e57)),
 		noted: map[string]bool{},
 		kinds: opts.ChildKinds,
@@ -225,44 +218,6 @@ func New(opts Options) (*Engine, error) {
 	}
 	return e, nil
 }
-
-// Specs turns the configuration's mapping into diff field specs, keyed by mapping field
-// name, and the mapping fields by the same name. The error lists every unusable field.
-func Specs(m config.Mapping) ([]diff.FieldSpec, map[string]config.Field, error) {
-	var specs []diff.FieldSpec
-	fmap := map[string]config.Field{}
-	var errs []error
-	fields := m.Fields
-	if len(fields) == 0 {
-		fields = config.DefaultFields(m.DefaultConflict)
-	}
-	for _, f := range fields {
-		dir, err := diff.ParseDirection(f.Direction)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("field %q: %w", f.Name, err))
-		}
-		rule, err := diff.ParseRule(f.Conflict)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("field %q: %w", f.Name, err))
-		}
-		norm, err := diff.ParseNormalizer(f.Normalizer)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("field %q: %w", f.Name, err))
-		}
-		set := isSetField(f.GHL) || isSetField(f.PTD)
-		if set && norm != diff.NormTags {
-			norm = diff.NormTags
-		}
-		specs = append(specs, diff.FieldSpec{Name: f.Name, Direction: dir, Rule: rule, Normalizer: norm, AllowEmpty: f.AllowEmpty, Set: set})
-		fmap[f.Name] = f
-	}
-	if err := diff.ValidateSpecs(specs); err != nil {
-		errs = append(errs, err)
-	}
-	return specs, fmap, errors.Join(errs...)
-}
-
-func isSetField(name string) bool { return name == "tags" || name == "groups" || name == "packages" }
 
 // note logs msg once per key for the engine's lifetime.
 func (e *Engine) note(key string, fn func()) {

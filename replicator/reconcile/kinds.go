@@ -181,7 +181,7 @@ func claimers(kinds []ChildKind, kind string) []string {
 
 // childEnv is the environment of the kinds' calls.
 func (e *Engine) childEnv() ChildEnv {
-	return ChildEnv{GHL: e.ghl, PTD: e.ptd, TimeZone: e.dopts.Locale.Location, Now: func() time.Time { return e.now().UTC() }}
+	return ChildEnv{GHL: e.ghl, PTD: e.ptd, TimeZone: e.mp.Options.Locale.Location, Now: func() time.Time { return e.now().UTC() }}
 }
 
 // childPushOps lists the ops the kinds push to target, in kind order, each once.

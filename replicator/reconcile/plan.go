@@ -14,6 +14,7 @@ import (
 	"ptsync/apiclient/ptdwire"
 	"ptsync/config"
 	"ptsync/diff"
+	"ptsync/replicator/reconcile/mapping"
 	"ptsync/store"
 )
 
@@ -408,7 +409,7 @@ func ptdFieldCap(wire string, v diff.Value) ptd.Capability {
 func (p *planner) mergeContact(a *action, g store.GHLContact, c store.PTDClient) {
 	e := p.e
 	old := p.s.bases[a.link.ID]
-	res := diff.Merge(e.specs, e.baseSnapshot(old), e.ghlValues(g), e.ptdValues(c), e.dopts)
+	res := diff.Merge(e.mp.Specs, e.mp.BaseSnapshot(old), e.mp.GHLValues(g), e.mp.PTDValues(c), e.mp.Options)
 	dropped := p.held(a, res)
 	heldFields := map[string]bool{}
 	for f := range dropped {
@@ -419,11 +420,11 @@ func (p *planner) mergeContact(a *action, g store.GHLContact, c store.PTDClient)
 		if dropped[field] {
 			continue
 		}
-		f := e.fmap[field]
+		f := e.mp.Fields[field]
 		switch {
 		case p.ro:
 			dropped[field] = true
-		case ghlUpdateUnwritable[f.GHL]:
+		case mapping.UnwritableOnUpdate(f.GHL):
 			dropped[field] = true
 			e.note("unwritable/"+f.GHL, func() {
 				e.log.Warn("highlevel does not accept this field on update; it flows one way only", "field", f.GHL)
@@ -436,7 +437,7 @@ func (p *planner) mergeContact(a *action, g store.GHLContact, c store.PTDClient)
 		if dropped[field] {
 			continue
 		}
-		f := e.fmap[field]
+		f := e.mp.Fields[field]
 		fw := fieldWrite{Wire: f.PTD, Value: w.Value, Add: w.Delta.Add, Remove: w.Delta.Remove}
 		if !e.can(ptdFieldCap(f.PTD, w.Value), "write ptd field "+f.PTD) {
 			dropped[field] = true
@@ -461,7 +462,7 @@ func (p *planner) mergeContact(a *action, g store.GHLContact, c store.PTDClient)
 			nb.Fields[k] = v
 		}
 	}
-	for _, spec := range e.specs {
+	for _, spec := range e.mp.Specs {
 		f := spec.Name
 		_, wg := toGHL[f]
 		_, wp := toPTD[f]
@@ -469,7 +470,7 @@ func (p *planner) mergeContact(a *action, g store.GHLContact, c store.PTDClient)
 		switch {
 		case dropped[f] || !ok:
 		case wg || wp:
-			enc := encodeValue(v)
+			enc := mapping.EncodeValue(v)
 			if wg {
 				w := toGHL[f]
 				w.Base = &enc
@@ -481,7 +482,7 @@ func (p *planner) mergeContact(a *action, g store.GHLContact, c store.PTDClient)
 				toPTD[f] = w
 			}
 		default:
-			nb.Fields[f] = encodeValue(v)
+			nb.Fields[f] = mapping.EncodeValue(v)
 		}
 	}
 	if old == nil || !sameFields(old.Fields, nb.Fields) {
@@ -500,7 +501,7 @@ func (p *planner) mergeContact(a *action, g store.GHLContact, c store.PTDClient)
 		_, wg := toGHL[d.Field]
 		_, wp := toPTD[d.Field]
 		a.history = append(a.history, store.HistoryEntry{RecordKind: store.KindContact, RecordID: a.link.GHLID,
-			Field: d.Field, Old: encodeValue(d.Old), New: encodeValue(d.New), Direction: direction(wg, wp), Rule: string(d.Rule)})
+			Field: d.Field, Old: mapping.EncodeValue(d.Old), New: mapping.EncodeValue(d.New), Direction: direction(wg, wp), Rule: string(d.Rule)})
 	}
 	for _, iv := range res.Invalid {
 		iv := iv
@@ -511,7 +512,7 @@ func (p *planner) mergeContact(a *action, g store.GHLContact, c store.PTDClient)
 	open := map[string]bool{}
 	for _, c := range res.Conflicts {
 		open[c.Field] = true
-		sc := store.Conflict{Field: c.Field, Base: encodeValue(c.Base), GHL: encodeValue(c.GHL), PTD: encodeValue(c.PTD), Reason: ReasonBothChanged}
+		sc := store.Conflict{Field: c.Field, Base: mapping.EncodeValue(c.Base), GHL: mapping.EncodeValue(c.GHL), PTD: mapping.EncodeValue(c.PTD), Reason: ReasonBothChanged}
 		if prev, ok := p.s.conflicts[a.link.ID+"\x00"+c.Field]; ok && prev.GHL == sc.GHL && prev.PTD == sc.PTD && prev.Base == sc.Base {
 			continue
 		}
@@ -545,7 +546,7 @@ func (p *planner) held(a *action, res diff.Result) map[string]bool {
 		}
 		gw, okG := res.ToGHL[c.Field]
 		pw, okP := res.ToPTD[c.Field]
-		if okG && encodeValue(gw.Value) == c.PTD || okP && encodeValue(pw.Value) == c.GHL {
+		if okG && mapping.EncodeValue(gw.Value) == c.PTD || okP && mapping.EncodeValue(pw.Value) == c.GHL {
 			out[c.Field] = true
 		}
 	}
@@ -731,14 +732,14 @@ func (p *planner) creates() {
 // field name, normalized; empty values are left out.
 func (p *planner) createValues(snap diff.Snapshot, to diff.Side) map[string]diff.Value {
 	out := map[string]diff.Value{}
-	for _, spec := range p.e.specs {
+	for _, spec := range p.e.mp.Specs {
 		if spec.Direction == diff.GHLToPTD && to == diff.SideGHL || spec.Direction == diff.PTDToGHL && to == diff.SidePTD {
 			continue
 		}
 		v := snap.Values[spec.Name]
 		if spec.Set {
 			v = diff.SetOf(diff.Tags(v.Set)...)
-		} else if n, err := spec.Normalizer.Apply(v.S, p.e.dopts.Locale); err == nil {
+		} else if n, err := spec.Normalizer.Apply(v.S, p.e.mp.Options.Locale); err == nil {
 			v = diff.Scalar(n)
 		} else {
 			continue
@@ -754,15 +755,15 @@ func (p *planner) createInPTD(g store.GHLContact) {
 	e := p.e
 	a := &action{link: &store.Link{Kind: store.KindContact, GHLID: g.ID, MatchedBy: MatchedByCreate}, newLink: true}
 	fields := map[string]fieldWrite{}
-	for name, v := range p.createValues(e.ghlValues(g), diff.SidePTD) {
-		f := e.fmap[name]
+	for name, v := range p.createValues(e.mp.GHLValues(g), diff.SidePTD) {
+		f := e.mp.Fields[name]
 		if f.PTD == "packages" || f.PTD == "groups" || (f.PTD == "tags" && !e.ptd.Capabilities().Has(ptd.CapTags)) {
 			continue // memberships are routed, not copied
 		}
 		if f.PTD == "access" && !e.ptd.Capabilities().Has(ptdFieldCap("access", v)) {
 			continue
 		}
-		enc := encodeValue(v)
+		enc := mapping.EncodeValue(v)
 		fw := fieldWrite{Wire: f.PTD, Value: v, Base: &enc}
 		if v.IsSet {
 			fw.Add = v.Set
@@ -796,7 +797,7 @@ func (p *planner) route(g store.GHLContact) *routePayload {
 	if len(e.cfg.Routes) == 0 {
 		return nil
 	}
-	vars := config.ContactVars(routeContact(ghlContact(g)))
+	vars := config.ContactVars(routeContact(mapping.GHLContact(g)))
 	for _, r := range e.cfg.Routes {
 		ok, err := r.Match(vars)
 		if err != nil {
@@ -828,9 +829,9 @@ func (p *planner) createInGHL(c store.PTDClient) {
 	e := p.e
 	a := &action{link: &store.Link{Kind: store.KindContact, PTDID: c.ID, MatchedBy: MatchedByCreate}, newLink: true}
 	fields := map[string]fieldWrite{}
-	for name, v := range p.createValues(e.ptdValues(c), diff.SideGHL) {
-		f := e.fmap[name]
-		enc := encodeValue(v)
+	for name, v := range p.createValues(e.mp.PTDValues(c), diff.SideGHL) {
+		f := e.mp.Fields[name]
+		enc := mapping.EncodeValue(v)
 		fields[name] = fieldWrite{Wire: f.GHL, Value: v, Base: &enc}
 		a.history = append(a.history, store.HistoryEntry{RecordKind: store.KindContact, RecordID: c.ID, Field: name,
 			New: enc, Direction: "ptd->ghl", Rule: "create"})

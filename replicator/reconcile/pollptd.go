@@ -13,6 +13,7 @@ import (
 	"ptsync/apiclient/ptd"
 	"ptsync/apiclient/ptdwire"
 	"ptsync/metrics"
+	"ptsync/replicator/reconcile/mapping"
 	"ptsync/replicator/sweepguard"
 	"ptsync/store"
 )
@@ -99,7 +100,7 @@ func (e *Engine) pollPTD(ctx context.Context) (PollStats, error) {
 		st.Pages++
 		st.Read += len(page.Clients)
 		sp := store.NewSignpost(page.Date, sent, 0)
-		held = held || slices.ContainsFunc(page.Clients, func(c ptdwire.Client) bool { return sp.Future(parseTime(c.UpdatedAt, time.UTC)) })
+		held = held || slices.ContainsFunc(page.Clients, func(c ptdwire.Client) bool { return sp.Future(mapping.ParseTime(c.UpdatedAt, time.UTC)) })
 		if !held && page.NextCursor != "" {
 			cur.Value = page.NextCursor
 		}
@@ -134,7 +135,7 @@ func (e *Engine) storePTDClients(clients []ptdwire.Client, sp store.Signpost, cu
 		var marks []string
 		var newest time.Time
 		for _, c := range clients {
-			rec := e.ptdRecord(c, now)
+			rec := e.mp.PTDRecord(c, now)
 			if rec.UpdatedAt.After(newest) {
 				newest = rec.UpdatedAt
 			}

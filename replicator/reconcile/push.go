@@ -14,6 +14,7 @@ import (
 	"ptsync/apiclient/ptd"
 	"ptsync/apiclient/ptdwire"
 	"ptsync/diff"
+	"ptsync/replicator/reconcile/mapping"
 	"ptsync/store"
 )
 
@@ -409,7 +410,7 @@ func (e *Engine) createClient(ctx context.Context, j *job) (commitFn, error) {
 		}
 	}
 	if !adopted {
-		in, err := ptdInput(vals)
+		in, err := mapping.PTDInput(vals)
 		if err != nil {
 			return nil, err
 		}
@@ -440,9 +441,9 @@ func (e *Engine) createClient(ctx context.Context, j *job) (commitFn, error) {
 		}
 	}
 	now := e.now().UTC()
-	rec := e.ptdRecord(c, now)
+	rec := e.mp.PTDRecord(c, now)
 	if len(c.Tags) == 0 && !adopted {
-		rec = e.patchPTD(rec, map[string]diff.Value{"tags": vals["tags"]})
+		rec = e.mp.PatchPTD(rec, map[string]diff.Value{"tags": vals["tags"]})
 	}
 	return func(tx *store.Tx) error {
 		l := j.link
@@ -485,7 +486,7 @@ func (e *Engine) createContact(ctx context.Context, j *job) (commitFn, error) {
 		}
 	}
 	if !adopted {
-		in, err := ghlInput(vals)
+		in, err := mapping.GHLInput(vals)
 		if err != nil {
 			return nil, err
 		}
@@ -514,7 +515,7 @@ func (e *Engine) createContact(ctx context.Context, j *job) (commitFn, error) {
 		}
 	}
 	now := e.now().UTC()
-	rec := e.ghlRecord(c, now)
+	rec := e.mp.GHLRecord(c, now)
 	return func(tx *store.Tx) error {
 		l := j.link
 		l.GHLID = c.ID
@@ -550,7 +551,7 @@ func (e *Engine) updateClient(ctx context.Context, j *job) (commitFn, error) {
 	vals := byWire(fields)
 	var last *ptdwire.Client
 	coachChanged := false
-	in, err := ptdInput(vals)
+	in, err := mapping.PTDInput(vals)
 	if err != nil {
 		return nil, err
 	}
@@ -568,7 +569,7 @@ func (e *Engine) updateClient(ctx context.Context, j *job) (commitFn, error) {
 			if gerr != nil {
 				return nil, gerr
 			}
-			rec := e.ptdRecord(fresh, e.now().UTC())
+			rec := e.mp.PTDRecord(fresh, e.now().UTC())
 			e.log.Info("ptd client changed under a pending update; re-planning", "link", j.link.ID)
 			// List deltas stay safe to apply, and must be: the other side's half of a set
 			// merge commits the merged base, which this side has to reach too.
@@ -635,10 +636,10 @@ func (e *Engine) updateClient(ctx context.Context, j *job) (commitFn, error) {
 		}
 	}
 	now := e.now().UTC()
-	rec := e.patchPTD(*j.mirrorP, vals)
+	rec := e.mp.PatchPTD(*j.mirrorP, vals)
 	if last != nil && last.ID != "" {
-		rec = e.ptdRecord(*last, now)
-		rec = e.patchPTD(rec, onlySets(vals, "groups", "packages"))
+		rec = e.mp.PTDRecord(*last, now)
+		rec = e.mp.PatchPTD(rec, onlySets(vals, "groups", "packages"))
 		rec.ETag = last.ETag
 	}
 	return func(tx *store.Tx) error {
@@ -675,14 +676,11 @@ func (e *Engine) heldByDuplicate(j *job, err error) commitFn {
 	}
 	cur := ""
 	if j.mirrorG != nil {
-		cur = e.ghlValues(*j.mirrorG).Values[field].S
-		if spec := e.spec(field); spec != nil {
-			cur, _ = spec.Normalizer.Apply(cur, e.dopts.Locale)
-		}
+		cur = e.mp.Normalize(field, e.mp.GHLValues(*j.mirrorG).Values[field].S)
 	}
 	e.log.Warn("highlevel refuses a value another contact holds; field held for the operator", "link", j.link.ID, "field", field, "other_contact", ae.Duplicate.ContactID)
 	return func(tx *store.Tx) error {
-		c := store.Conflict{LinkID: j.link.ID, Field: field, GHL: cur, PTD: encodeValue(w.Value), NoBase: true,
+		c := store.Conflict{LinkID: j.link.ID, Field: field, GHL: cur, PTD: mapping.EncodeValue(w.Value), NoBase: true,
 			Reason: "highlevel refused the value: contact " + ae.Duplicate.ContactID + " already holds it"}
 		b, err := tx.GetBase(j.link.ID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -693,15 +691,6 @@ func (e *Engine) heldByDuplicate(j *job, err error) commitFn {
 		}
 		return tx.PutConflict(c)
 	}
-}
-
-func (e *Engine) spec(field string) *diff.FieldSpec {
-	for i := range e.specs {
-		if e.specs[i].Name == field {
-			return &e.specs[i]
-		}
-	}
-	return nil
 }
 
 // onlySets keeps the named set fields of vals that are present.
@@ -741,10 +730,10 @@ func (e *Engine) updateContact(ctx context.Context, j *job) (commitFn, error) {
 			if err != nil {
 				return nil, err
 			}
-			rec := e.ghlRecord(fresh, e.now().UTC())
+			rec := e.mp.GHLRecord(fresh, e.now().UTC())
 			switch {
 			case !rec.DateUpdated.After(j.pl.GHLUpdated):
-			case e.holdsWrites(e.ghlValues(rec).Values, fields):
+			case e.holdsWrites(e.mp.GHLValues(rec).Values, fields):
 				// The contact moved, but to the values this update writes: an earlier attempt
 				// landed although its response was lost (malformed body, reset after the
 				// write). That is this write, not someone's edit: finish it (store the copy,
@@ -772,7 +761,7 @@ func (e *Engine) updateContact(ctx context.Context, j *job) (commitFn, error) {
 				continue
 			}
 		}
-		in, err := ghlInput(scalars) // never carries tags: tags go through their own endpoints
+		in, err := mapping.GHLInput(scalars) // never carries tags: tags go through their own endpoints
 		if err != nil {
 			return nil, err
 		}
@@ -824,14 +813,14 @@ func (e *Engine) updateContact(ctx context.Context, j *job) (commitFn, error) {
 			return nil, err
 		}
 		full = &c
-		if got := e.ghlRecord(c, e.now().UTC()); !e.sameValues(e.ghlValues(got).Values, e.ghlValues(e.patchGHL(*j.mirrorG, vals)).Values) {
+		if got := e.mp.GHLRecord(c, e.now().UTC()); !e.mp.SameValues(e.mp.GHLValues(got).Values, e.mp.GHLValues(e.mp.PatchGHL(*j.mirrorG, vals)).Values) {
 			moved = got.DateUpdated // someone else's change came with it
 		}
 	}
 	now := e.now().UTC()
 	rec := *j.mirrorG // nothing written: the copy stays as it is
 	if full != nil && full.ID != "" {
-		rec = e.ghlRecord(*full, now)
+		rec = e.mp.GHLRecord(*full, now)
 	}
 	return func(tx *store.Tx) error {
 		if err := markChangedUnderPush(tx, id, moved); err != nil {
@@ -888,16 +877,6 @@ func putGHLUnlessOlder(tx *store.Tx, rec *store.GHLContact) error {
 	return tx.PutGHLContact(rec)
 }
 
-// sameValues reports whether two value maps hold the same encoded value for every field.
-func (e *Engine) sameValues(a, b diff.Values) bool {
-	for _, spec := range e.specs {
-		if encodeValue(a[spec.Name]) != encodeValue(b[spec.Name]) {
-			return false
-		}
-	}
-	return true
-}
-
 // holdsWrites reports whether have (one side's values, by field) already holds every scalar
 // value of fields, compared after the field's normalization; false when fields has no scalar.
 func (e *Engine) holdsWrites(have diff.Values, fields map[string]fieldWrite) bool {
@@ -907,12 +886,7 @@ func (e *Engine) holdsWrites(have diff.Values, fields map[string]fieldWrite) boo
 			continue
 		}
 		n++
-		got, want := have[f].S, w.Value.S
-		if spec := e.spec(f); spec != nil {
-			got, _ = spec.Normalizer.Apply(got, e.dopts.Locale)
-			want, _ = spec.Normalizer.Apply(want, e.dopts.Locale)
-		}
-		if have[f].IsSet || got != want {
+		if have[f].IsSet || e.mp.Normalize(f, have[f].S) != e.mp.Normalize(f, w.Value.S) {
 			return false
 		}
 	}

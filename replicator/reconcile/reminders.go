@@ -10,6 +10,7 @@ import (
 	"ptsync/apiclient/ptd"
 	"ptsync/apiclient/ptdwire"
 	"ptsync/diff"
+	"ptsync/replicator/reconcile/mapping"
 	"ptsync/store"
 )
 
@@ -148,16 +149,11 @@ var ErrNoConflict = errors.New("no open conflict")
 func (e *Engine) ResolveConflict(ctx context.Context, linkID, field string, r Resolution) (store.Conflict, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var spec *diff.FieldSpec
-	for i := range e.specs {
-		if e.specs[i].Name == field {
-			spec = &e.specs[i]
-		}
-	}
+	spec := e.mp.Spec(field)
 	if spec == nil {
 		return store.Conflict{}, fmt.Errorf("cannot resolve conflict: field %q is not in the mapping", field)
 	}
-	f := e.fmap[field]
+	f := e.mp.Fields[field]
 	ro := e.isReadOnly(ctx)
 	var out store.Conflict
 	err := e.db.Update(func(tx *store.Tx) error {
@@ -185,19 +181,19 @@ func (e *Engine) ResolveConflict(ctx context.Context, linkID, field string, r Re
 		case "ptd":
 			chosen = c.PTD
 		case "value":
-			v := decodeValue(r.Value, spec.Set)
+			v := mapping.DecodeValue(r.Value, spec.Set)
 			if !spec.Set {
-				n, err := spec.Normalizer.Apply(r.Value, e.dopts.Locale)
+				n, err := spec.Normalizer.Apply(r.Value, e.mp.Options.Locale)
 				if err != nil {
 					return fmt.Errorf("cannot resolve conflict with value %q: %w", r.Value, err)
 				}
 				v = diff.Scalar(n)
 			}
-			chosen = encodeValue(v)
+			chosen = mapping.EncodeValue(v)
 		default:
 			return fmt.Errorf("cannot resolve conflict: take %q is not ghl, ptd or value", r.Take)
 		}
-		v := decodeValue(chosen, spec.Set)
+		v := mapping.DecodeValue(chosen, spec.Set)
 		enc := chosen
 		targets := map[string]string{store.SideGHL: c.GHL, store.SidePTD: c.PTD}
 		for _, side := range []string{store.SideGHL, store.SidePTD} {
@@ -212,7 +208,7 @@ func (e *Engine) ResolveConflict(ctx context.Context, linkID, field string, r Re
 			}
 			fw.Wire = wire
 			if spec.Set {
-				old := decodeValue(cur, true)
+				old := mapping.DecodeValue(cur, true)
 				fw.Add, fw.Remove = minus(v.Set, old.Set), minus(old.Set, v.Set)
 			}
 			o := entry(side, op, store.KindContact, payload{Fields: map[string]fieldWrite{field: fw}})
@@ -280,7 +276,7 @@ func (e *Engine) HandleEvent(ctx context.Context, t ptd.Event) error {
 			w.Packages = append(w.Packages, t.Package)
 		}
 		w.UpdatedAt = at.Format(time.RFC3339Nano)
-		rec := e.ptdRecord(w, now)
+		rec := e.mp.PTDRecord(w, now)
 		return tx.PutPTDClient(&rec)
 	})
 }

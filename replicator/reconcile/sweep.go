@@ -123,7 +123,7 @@ func (e *Engine) listAllClients(ctx context.Context, st *SweepStats) (map[string
 		if err := e.db.Update(func(tx *store.Tx) error {
 			var marks []string
 			for _, c := range page.Clients {
-				rec := e.ptdRecord(c, now)
+				rec := e.mp.PTDRecord(c, now)
 				if old, err := tx.GetPTDClient(rec.ID); err != nil || old.ETag != rec.ETag || !old.UpdatedAt.Equal(rec.UpdatedAt) {
 					marks = append(marks, rec.ID)
 				}
