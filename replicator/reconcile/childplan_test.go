@@ -10,6 +10,7 @@ import (
 
 	"ptsync/apiclient/ptd"
 	"ptsync/replicator/reconcile/mapping"
+	"ptsync/replicator/reconcile/remote"
 	"ptsync/store"
 )
 
@@ -118,9 +119,9 @@ func TestChildPlanKeepsItsRules(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := &Engine{ptd: offlinePTD{caps: tc.caps}, ghl: offlineGHL{}, log: hclog.NewNullLogger(), noted: map[string]bool{}, mp: &mapping.Mapping{}}
+			e := &Engine{remote: remote.Offline(tc.caps, false, hclog.NewNullLogger(), nil), mp: &mapping.Mapping{}}
 			if tc.noGHL {
-				e.ghl = nil
+				e.remote.GHL = nil
 			}
 			s := childWorld()
 			p := &planner{e: e, s: s, ro: tc.ro, claimed: map[string]bool{}}

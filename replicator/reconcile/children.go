@@ -10,7 +10,7 @@ import (
 // kinds by childPlan, ToPTD kinds by surfacePlan. gid or pid is empty when that side is
 // still to be created by the parent's own entry.
 func (p *planner) children(parent *action, gid, pid string) {
-	if p.e.ptd == nil {
+	if p.e.remote.PTD == nil {
 		return
 	}
 	var links []*store.Link
@@ -67,7 +67,7 @@ func (p *planner) sideRecords(k ChildKind, side string, cs ChildSide, parent str
 // and adds actions to p.
 func (p *planner) childPlan(parent *action, gid, pid string, links []*store.Link, k ChildKind, claimedBy []string) {
 	s := p.s
-	if !p.e.can(k.Cap, k.Work) {
+	if !p.e.remote.Can(k.Cap, k.Work) {
 		return
 	}
 	var gs, ps []childRecord
@@ -148,7 +148,7 @@ func (p *planner) childPlan(parent *action, gid, pid string, links []*store.Link
 			p.add(a)
 		}
 	}
-	if p.ro || p.e.ghl == nil {
+	if p.ro || p.e.remote.GHL == nil {
 		return
 	}
 	for _, r := range free {
@@ -178,7 +178,7 @@ func (p *planner) surfacePlan(parent *action, gid string, links []*store.Link, k
 	}
 	var sf *Surface
 	for i := range k.Surfaces {
-		if e.can(k.Surfaces[i].Cap, k.Surfaces[i].Work) {
+		if e.remote.Can(k.Surfaces[i].Cap, k.Surfaces[i].Work) {
 			sf = &k.Surfaces[i]
 			break
 		}

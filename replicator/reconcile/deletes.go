@@ -79,12 +79,12 @@ func (p *planner) policyPossible(policy, target string) bool {
 		return false
 	case policy == config.DeletePrintOnly && target == store.SideGHL:
 		return false // print-only is a PTD state
-	case policy == config.DeletePrintOnly && !e.can(ptd.CapPrintOnly, "set deleted contacts' clients to print only"):
+	case policy == config.DeletePrintOnly && !e.remote.Can(ptd.CapPrintOnly, "set deleted contacts' clients to print only"):
 		return false
-	case policy == config.DeleteTag && target == store.SidePTD && !e.can(ptd.CapTags, "tag clients whose contact was deleted"):
+	case policy == config.DeleteTag && target == store.SidePTD && !e.remote.Can(ptd.CapTags, "tag clients whose contact was deleted"):
 		return false
 	case policy == config.DeleteDelete && target == store.SidePTD:
-		e.note("delete-ptd", func() {
+		e.remote.Once("delete-ptd", func() {
 			e.log.Warn("the ptd contract cannot delete clients; delete policy acts as ignore for ptd survivors")
 		})
 		return false
@@ -107,7 +107,7 @@ func (p *planner) undo(l *store.Link, q store.QuarantineEntry) {
 		a.release, a.unlink = &q, true
 		h.New = "returned; the " + ap.Target + " record the policy deleted cannot be restored, so the link is removed"
 	case ap.Policy == config.DeletePrintOnly && ap.PrevAccess != "":
-		if !e.can(ptd.CapAccess, "restore the access of clients whose contact came back") {
+		if !e.remote.Can(ptd.CapAccess, "restore the access of clients whose contact came back") {
 			a.release = &q
 			h.New = "returned; access stays print_only (the driver cannot set " + ap.PrevAccess + ")"
 			break
@@ -185,20 +185,20 @@ func (e *Engine) deletePolicy(ctx context.Context, j *job) (commitFn, error) {
 		if j.mirrorP != nil && j.mirrorP.Access != ptdwire.AccessPrintOnly {
 			ap.PrevAccess = j.mirrorP.Access
 		}
-		err = e.ptd.SetAccess(ctx, l.PTDID, ptdwire.AccessPrintOnly)
+		err = e.remote.PTD.SetAccess(ctx, l.PTDID, ptdwire.AccessPrintOnly)
 	case j.o.Target == store.SidePTD && j.pl.Policy == config.DeleteTag:
 		if j.mirrorP == nil || !hasTag(j.mirrorP.Tags, j.pl.Tag) {
 			ap.TagAdded = j.pl.Tag
 		}
-		_, err = e.ptd.AddTags(ctx, l.PTDID, []string{j.pl.Tag})
+		_, err = e.remote.PTD.AddTags(ctx, l.PTDID, []string{j.pl.Tag})
 	case j.o.Target == store.SideGHL && j.pl.Policy == config.DeleteTag:
 		if j.mirrorG == nil || !hasTag(j.mirrorG.Tags, j.pl.Tag) {
 			ap.TagAdded = j.pl.Tag
 		}
-		_, err = e.ghl.AddTags(ctx, l.GHLID, []string{j.pl.Tag})
+		_, err = e.remote.GHL.AddTags(ctx, l.GHLID, []string{j.pl.Tag})
 	case j.o.Target == store.SideGHL && j.pl.Policy == config.DeleteDelete:
 		ap.Irreversible = true
-		if err = e.ghl.DeleteContact(ctx, l.GHLID); errors.Is(err, ghl.ErrNotFound) {
+		if err = e.remote.GHL.DeleteContact(ctx, l.GHLID); errors.Is(err, ghl.ErrNotFound) {
 			err = nil
 		}
 	}
@@ -238,7 +238,7 @@ func (e *Engine) undoDeletePolicy(ctx context.Context, j *job) (commitFn, error)
 	var err error
 	switch {
 	case j.o.Target == store.SidePTD && j.pl.Policy == config.DeletePrintOnly:
-		err = e.ptd.SetAccess(ctx, l.PTDID, j.pl.Access)
+		err = e.remote.PTD.SetAccess(ctx, l.PTDID, j.pl.Access)
 		fix = func(tx *store.Tx) error {
 			c, err := tx.GetPTDClient(l.PTDID)
 			if err != nil {
@@ -249,13 +249,13 @@ func (e *Engine) undoDeletePolicy(ctx context.Context, j *job) (commitFn, error)
 		}
 	case j.o.Target == store.SidePTD && j.pl.Policy == config.DeleteTag:
 		var c ptdwire.Client
-		if c, err = e.ptd.RemoveTags(ctx, l.PTDID, []string{j.pl.Tag}); err == nil {
+		if c, err = e.remote.PTD.RemoveTags(ctx, l.PTDID, []string{j.pl.Tag}); err == nil {
 			rec := e.mp.PTDRecord(c, e.now().UTC())
 			fix = func(tx *store.Tx) error { return tx.PutPTDClient(&rec) }
 		}
 	case j.o.Target == store.SideGHL && j.pl.Policy == config.DeleteTag:
 		var tags []string
-		if tags, err = e.ghl.RemoveTags(ctx, l.GHLID, []string{j.pl.Tag}); err == nil {
+		if tags, err = e.remote.GHL.RemoveTags(ctx, l.GHLID, []string{j.pl.Tag}); err == nil {
 			fix = func(tx *store.Tx) error {
 				g, err := tx.GetGHLContact(l.GHLID)
 				if err != nil {

@@ -22,44 +22,20 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"ptsync/apiclient/ghlwire"
 	"ptsync/apiclient/ptd"
 	"ptsync/config"
 	"ptsync/metrics"
 	"ptsync/replicator/reconcile/mapping"
+	"ptsync/replicator/reconcile/remote"
 	"ptsync/replicator/sweepguard"
 	"ptsync/store"
 )
-
-// GHL is the part of the HighLevel client the engine uses. *ghl.Client implements it; tests
-// wrap it to inject crashes. Implementations must be safe for concurrent use.
-type GHL interface {
-	ReadOnly(ctx context.Context) (bool, error)
-	GetContact(ctx context.Context, id string) (ghlwire.Contact, error)
-	CreateContact(ctx context.Context, in ghlwire.ContactInput) (ghlwire.Contact, error)
-	UpdateContact(ctx context.Context, id string, in ghlwire.ContactInput) (ghlwire.Contact, error)
-	// UpdateContactOnce is UpdateContact without the client's own retries (see *ghl.Client).
-	UpdateContactOnce(ctx context.Context, id string, in ghlwire.ContactInput) (ghlwire.Contact, error)
-	DeleteContact(ctx context.Context, id string) error
-	FindDuplicate(ctx context.Context, email, phone string) (ghlwire.Contact, bool, error)
-	AddTags(ctx context.Context, contactID string, tags []string) ([]string, error)
-	RemoveTags(ctx context.Context, contactID string, tags []string) ([]string, error)
-	ListTasks(ctx context.Context, contactID string) ([]ghlwire.Task, error)
-	CreateTask(ctx context.Context, contactID string, in ghlwire.TaskInput) (ghlwire.Task, error)
-	UpdateTask(ctx context.Context, contactID, taskID string, in ghlwire.TaskInput) (ghlwire.Task, error)
-	SetTaskCompleted(ctx context.Context, contactID, taskID string, completed bool) (ghlwire.Task, error)
-	DeleteTask(ctx context.Context, contactID, taskID string) error
-	ListNotes(ctx context.Context, contactID string) ([]ghlwire.Note, error)
-	CreateNote(ctx context.Context, contactID string, in ghlwire.NoteInput) (ghlwire.Note, error)
-	UpdateNote(ctx context.Context, contactID, noteID string, in ghlwire.NoteInput) (ghlwire.Note, error)
-	DeleteNote(ctx context.Context, contactID, noteID string) error
-}
 
 // Options build an Engine. Store and Config are required; GHL and PTD may be nil for an
 // offline engine that only plans (ptsync plan) or resolves conflicts.
 type Options struct {
 	Store *store.DB
-	GHL   GHL
+	GHL   remote.GHL
 	PTD   ptd.Adapter
 	// Config supplies mapping, routes, reminders, deletes and pusher settings. It must come
 	// from config.Parse (validated, defaults applied).
@@ -113,31 +89,17 @@ type Options struct {
 // ErrOffline: a job that needs the network was asked of an offline engine.
 var ErrOffline = errors.New("engine is offline (plan only)")
 
-// offlinePTD answers Capabilities only; the offline engine never calls anything else.
-type offlinePTD struct {
-	ptd.Adapter
-	caps ptd.Capabilities
-}
-
-func (o offlinePTD) Capabilities() ptd.Capabilities { return o.caps }
-
-// offlineGHL answers ReadOnly only.
-type offlineGHL struct{ GHL }
-
-func (offlineGHL) ReadOnly(context.Context) (bool, error) { return false, nil }
-
 // Engine reconciles one HighLevel location with one PTD account. Create it with New.
 type Engine struct {
-	db    *store.DB
-	ghl   GHL
-	ptd   ptd.Adapter
-	cfg   *config.Config
-	m     *metrics.Metrics
-	log   hclog.Logger
-	now   func() time.Time
-	opts  Options
-	mp    *mapping.Mapping
-	kinds []ChildKind // immutable after New
+	db     *store.DB
+	remote *remote.Systems
+	cfg    *config.Config
+	m      *metrics.Metrics
+	log    hclog.Logger
+	now    func() time.Time
+	opts   Options
+	mp     *mapping.Mapping
+	kinds  []ChildKind // immutable after New
 
 	mu    sync.Mutex // serializes jobs
 	rngMu sync.Mutex // guards rng (push workers back off concurrently)
@@ -145,9 +107,6 @@ type Engine struct {
 
 	holds holdoff // targets refusing every write (holdoff.go)
 
-	noteMu   sync.Mutex
-	noted    map[string]bool // once-only log lines (capabilities, read-only)
-	readOnly bool
 	catMu    sync.Mutex        // guards groups and packages (push workers share them)
 	groups   map[string]string // lower-case group name or id -> id (REST catalogue cache)
 	packages map[string]string
@@ -199,74 +158,28 @@ func New(opts Options) (*Engine, error) {
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
+	readOnly := opts.ReadOnly || opts.Config.GHL.ReadOnly()
+	sys := remote.New(opts.GHL, opts.PTD, readOnly, opts.Logger, opts.Metrics)
+	if opts.Offline {
+		if opts.GHL != nil || opts.PTD != nil {
+			return nil, fmt.Errorf("cannot create reconcile engine: %w: an offline engine takes no clients", ErrConfig)
+		}
+		sys = remote.Offline(opts.OfflineCaps, readOnly, opts.Logger, opts.Metrics)
+	}
 	e := &Engine{
-		db: opts.Store, ghl: opts.GHL, ptd: opts.PTD, cfg: opts.Config, m: opts.Metrics,
+		db: opts.Store, remote: sys, cfg: opts.Config, m: opts.Metrics,
 		log: opts.Logger, now: opts.Now, opts: opts, mp: mp,
 		rng:   rand.New(rand.NewPCG(seed, seed^0x7e57)),
-		noted: map[string]bool{},
 		kinds: opts.ChildKinds,
 	}
 	if e.kinds == nil {
 		e.kinds = DefaultChildKinds()
 	}
-	e.readOnly = opts.ReadOnly || opts.Config.GHL.ReadOnly()
-	if opts.Offline {
-		if opts.GHL != nil || opts.PTD != nil {
-			return nil, fmt.Errorf("cannot create reconcile engine: %w: an offline engine takes no clients", ErrConfig)
-		}
-		e.ptd, e.ghl = offlinePTD{caps: opts.OfflineCaps}, offlineGHL{}
-	}
 	return e, nil
 }
 
-// note logs msg once per key for the engine's lifetime.
-func (e *Engine) note(key string, fn func()) {
-	e.noteMu.Lock()
-	done := e.noted[key]
-	e.noted[key] = true
-	e.noteMu.Unlock()
-	if !done {
-		fn()
-	}
-}
-
-// can reports whether the PTD adapter declares c. A missing capability is said once in the
-// log and once in ptsync_ptd_capability_missing_total; the caller skips the work.
-func (e *Engine) can(c ptd.Capability, work string) bool {
-	if e.ptd != nil && e.ptd.Capabilities().Has(c) {
-		return true
-	}
-	e.note("cap/"+c.String(), func() {
-		e.log.Warn("ptd driver lacks a capability; skipping that work", "capability", c.String(), "work", work)
-		e.m.CapabilityMissing(c.String())
-	})
-	return false
-}
-
-// isReadOnly reports whether HighLevel must not be written to, asking the client's
-// credentials (no I/O) once; it says so once in the log.
-func (e *Engine) isReadOnly(ctx context.Context) bool {
-	e.noteMu.Lock()
-	ro := e.readOnly
-	e.noteMu.Unlock()
-	if !ro && e.ghl != nil {
-		if r, err := e.ghl.ReadOnly(ctx); err == nil && r {
-			ro = true
-			e.noteMu.Lock()
-			e.readOnly = true
-			e.noteMu.Unlock()
-		}
-	}
-	if ro {
-		e.note("readonly", func() {
-			e.log.Warn("highlevel token is read-only (contacts.readonly): syncing one way, highlevel to ptd; nothing will be written to highlevel")
-		})
-	}
-	return ro
-}
-
 // ReadOnly reports whether the engine runs one-way (HighLevel → PTD).
-func (e *Engine) ReadOnly(ctx context.Context) bool { return e.isReadOnly(ctx) }
+func (e *Engine) ReadOnly(ctx context.Context) bool { return e.remote.ReadOnly(ctx) }
 
 // CycleStats reports one Cycle.
 type CycleStats struct {

@@ -9,6 +9,7 @@ import (
 	"ptsync/apiclient/ptdwire"
 	"ptsync/diff"
 	"ptsync/internal/kindreg"
+	"ptsync/replicator/reconcile/remote"
 	"ptsync/store"
 )
 
@@ -124,7 +125,7 @@ type ChildCalls struct {
 // ChildEnv is what a kind's calls use: the two clients (PTD may lack the capability; the
 // planner never plans such a call), the zone of HighLevel's zone-less times and the clock.
 type ChildEnv struct {
-	GHL      GHL
+	GHL      remote.GHL
 	PTD      ptd.Adapter
 	TimeZone *time.Location
 	Now      func() time.Time
@@ -181,7 +182,7 @@ func claimers(kinds []ChildKind, kind string) []string {
 
 // childEnv is the environment of the kinds' calls.
 func (e *Engine) childEnv() ChildEnv {
-	return ChildEnv{GHL: e.ghl, PTD: e.ptd, TimeZone: e.mp.Options.Locale.Location, Now: func() time.Time { return e.now().UTC() }}
+	return ChildEnv{GHL: e.remote.GHL, PTD: e.remote.PTD, TimeZone: e.mp.Options.Locale.Location, Now: func() time.Time { return e.now().UTC() }}
 }
 
 // childPushOps lists the ops the kinds push to target, in kind order, each once.

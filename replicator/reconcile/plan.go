@@ -210,7 +210,7 @@ func (e *Engine) plan(ctx context.Context) ([]*action, Plan, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, Plan{}, err
 	}
-	pl := &planner{e: e, s: s, ro: e.isReadOnly(ctx), now: e.now().UTC(), claimed: map[string]bool{}}
+	pl := &planner{e: e, s: s, ro: e.remote.ReadOnly(ctx), now: e.now().UTC(), claimed: map[string]bool{}}
 	pl.contacts()
 	pl.deletes()
 	p := Plan{At: pl.now, Cycle: s.cycle + 1, ReadOnly: pl.ro, Skipped: pl.skips}
@@ -426,7 +426,7 @@ func (p *planner) mergeContact(a *action, g store.GHLContact, c store.PTDClient)
 			dropped[field] = true
 		case mapping.UnwritableOnUpdate(f.GHL):
 			dropped[field] = true
-			e.note("unwritable/"+f.GHL, func() {
+			e.remote.Once("unwritable/"+f.GHL, func() {
 				e.log.Warn("highlevel does not accept this field on update; it flows one way only", "field", f.GHL)
 			})
 		default:
@@ -439,11 +439,11 @@ func (p *planner) mergeContact(a *action, g store.GHLContact, c store.PTDClient)
 		}
 		f := e.mp.Fields[field]
 		fw := fieldWrite{Wire: f.PTD, Value: w.Value, Add: w.Delta.Add, Remove: w.Delta.Remove}
-		if !e.can(ptdFieldCap(f.PTD, w.Value), "write ptd field "+f.PTD) {
+		if !e.remote.Can(ptdFieldCap(f.PTD, w.Value), "write ptd field "+f.PTD) {
 			dropped[field] = true
 			continue
 		}
-		if f.PTD == "groups" && len(fw.Remove) > 0 && !e.can(ptd.CapGroupRemove, "remove ptd group membership") {
+		if f.PTD == "groups" && len(fw.Remove) > 0 && !e.remote.Can(ptd.CapGroupRemove, "remove ptd group membership") {
 			fw.Remove = nil
 		}
 		if f.PTD == "packages" {
@@ -505,7 +505,7 @@ func (p *planner) mergeContact(a *action, g store.GHLContact, c store.PTDClient)
 	}
 	for _, iv := range res.Invalid {
 		iv := iv
-		e.note(fmt.Sprintf("invalid/%s/%s/%s", a.link.ID, iv.Field, iv.Side), func() {
+		e.remote.Once(fmt.Sprintf("invalid/%s/%s/%s", a.link.ID, iv.Field, iv.Side), func() {
 			e.log.Warn("field value cannot be normalized; field left alone", "link", a.link.ID, "field", iv.Field, "side", iv.Side.String(), "error", iv.Err)
 		})
 	}
@@ -689,7 +689,7 @@ func (p *planner) creates() {
 		}
 		g := s.ghl[gid]
 		switch {
-		case e.opts.NoCreateInPTD || e.ptd == nil:
+		case e.opts.NoCreateInPTD || e.remote.PTD == nil:
 			continue
 		case g.Email == "":
 			p.skip(store.KindContact, store.SideGHL, gid, "no email: PT Distinction needs one to create a client")
@@ -700,19 +700,19 @@ func (p *planner) creates() {
 		case strings.TrimSpace(g.FirstName) == "":
 			p.skip(store.KindContact, store.SideGHL, gid, "no first name: PT Distinction needs one to create a client")
 			continue
-		case !s.ptdListed && e.ptd.Capabilities().Has(ptd.CapClientRead):
+		case !s.ptdListed && e.remote.PTD.Capabilities().Has(ptd.CapClientRead):
 			// Until a whole listing is mirrored, PTD may hold this person on a page not read
 			// yet: a create now would be adopted at best (recorded as created, without the
 			// merge an email match gets) and a duplicate at worst (matched by phone only).
 			p.skip(store.KindContact, store.SideGHL, gid, SkipAwaitingPTDListing)
 			continue
-		case !e.can(ptd.CapClientCreate, "create ptd clients"):
+		case !e.remote.Can(ptd.CapClientCreate, "create ptd clients"):
 			continue
 		}
 		ptdEmails[g.Email] = true
 		p.createInPTD(g)
 	}
-	if p.ro || e.opts.NoCreateInGHL || e.ghl == nil {
+	if p.ro || e.opts.NoCreateInGHL || e.remote.GHL == nil {
 		return
 	}
 	for _, pid := range s.ptdIDs {
@@ -757,10 +757,10 @@ func (p *planner) createInPTD(g store.GHLContact) {
 	fields := map[string]fieldWrite{}
 	for name, v := range p.createValues(e.mp.GHLValues(g), diff.SidePTD) {
 		f := e.mp.Fields[name]
-		if f.PTD == "packages" || f.PTD == "groups" || (f.PTD == "tags" && !e.ptd.Capabilities().Has(ptd.CapTags)) {
+		if f.PTD == "packages" || f.PTD == "groups" || (f.PTD == "tags" && !e.remote.PTD.Capabilities().Has(ptd.CapTags)) {
 			continue // memberships are routed, not copied
 		}
-		if f.PTD == "access" && !e.ptd.Capabilities().Has(ptdFieldCap("access", v)) {
+		if f.PTD == "access" && !e.remote.PTD.Capabilities().Has(ptdFieldCap("access", v)) {
 			continue
 		}
 		enc := mapping.EncodeValue(v)
@@ -801,20 +801,20 @@ func (p *planner) route(g store.GHLContact) *routePayload {
 	for _, r := range e.cfg.Routes {
 		ok, err := r.Match(vars)
 		if err != nil {
-			e.note("route/"+r.Name, func() { e.log.Warn("route cannot be evaluated; skipping it", "route", r.Name, "error", err) })
+			e.remote.Once("route/"+r.Name, func() { e.log.Warn("route cannot be evaluated; skipping it", "route", r.Name, "error", err) })
 			continue
 		}
 		if !ok {
 			continue
 		}
 		rp := &routePayload{Name: r.Name}
-		if r.Group != "" && e.can(ptd.CapGroups, "route new clients to a group") {
+		if r.Group != "" && e.remote.Can(ptd.CapGroups, "route new clients to a group") {
 			rp.Group = r.Group
 		}
-		if r.Package != "" && e.can(ptd.CapPackages, "route new clients to a package") {
+		if r.Package != "" && e.remote.Can(ptd.CapPackages, "route new clients to a package") {
 			rp.Package = r.Package
 		}
-		if r.Access != "" && e.can(ptdFieldCap("access", diff.Scalar(r.Access)), "set the access of routed clients") {
+		if r.Access != "" && e.remote.Can(ptdFieldCap("access", diff.Scalar(r.Access)), "set the access of routed clients") {
 			rp.Access = r.Access
 		}
 		if rp.Group == "" && rp.Package == "" && rp.Access == "" {

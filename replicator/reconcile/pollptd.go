@@ -68,7 +68,7 @@ func (e *Engine) PollPTD(ctx context.Context) (PollStats, error) {
 
 func (e *Engine) pollPTD(ctx context.Context) (PollStats, error) {
 	var st PollStats
-	if e.ptd == nil || !e.can(ptd.CapClientRead, "poll ptd clients") {
+	if e.remote.PTD == nil || !e.remote.Can(ptd.CapClientRead, "poll ptd clients") {
 		st.Skipped = true
 		return st, nil
 	}
@@ -93,7 +93,7 @@ func (e *Engine) pollPTD(ctx context.Context) (PollStats, error) {
 	pos, held := cur.Value, false
 	for {
 		sent := e.now().UTC()
-		page, err := e.ptd.ListClientsPage(ctx, pos, e.opts.PTDPageSize)
+		page, err := e.remote.PTD.ListClientsPage(ctx, pos, e.opts.PTDPageSize)
 		if err != nil {
 			return st, fmt.Errorf("cannot poll ptd clients after %d pages: %w", st.Pages, err)
 		}
@@ -438,7 +438,7 @@ func updatePTDMarks(tx *store.Tx, add, remove []string) error {
 func (e *Engine) polledKinds() []ChildKind {
 	var out []ChildKind
 	for _, k := range e.childKinds() {
-		if k.Direction == BothWays && k.PTD.Calls.List != nil && e.ptd.Capabilities().Has(k.Cap) {
+		if k.Direction == BothWays && k.PTD.Calls.List != nil && e.remote.PTD.Capabilities().Has(k.Cap) {
 			out = append(out, k)
 		}
 	}

@@ -45,10 +45,10 @@ func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Se
 // (zapier), or PT Distinction was never polled. Safe to call while jobs run: it takes no
 // engine lock, only a read transaction.
 func (e *Engine) PTDChildrenLag() (lag PTDChildrenLag, ok bool, err error) {
-	if e.ptd == nil || e.opts.Offline {
+	if e.remote.PTD == nil || e.opts.Offline {
 		return lag, false, nil
 	}
-	if caps := e.ptd.Capabilities(); !caps.Has(ptd.CapTasks) && !caps.Has(ptd.CapNotes) {
+	if caps := e.remote.PTD.Capabilities(); !caps.Has(ptd.CapTasks) && !caps.Has(ptd.CapNotes) {
 		return lag, false, nil
 	}
 	var rot store.Cursor

@@ -205,13 +205,13 @@ func (e *Engine) attemptOne(ctx context.Context, o store.OutboxEntry) (n int, fn
 		return 0, func(tx *store.Tx) error { return ignoreMissing(tx.RemoveOutbox(o.Seq)) }, nil
 	}
 	if o.Target == store.SideGHL {
-		if e.isReadOnly(ctx) {
+		if e.remote.ReadOnly(ctx) {
 			return 0, nil, fmt.Errorf("cannot push %s: %w", o.Op, ghl.ErrReadOnly)
 		}
-		if e.ghl == nil {
+		if e.remote.GHL == nil {
 			return 0, nil, fmt.Errorf("cannot push %s: no highlevel client", o.Op)
 		}
-	} else if e.ptd == nil {
+	} else if e.remote.PTD == nil {
 		return 0, nil, fmt.Errorf("cannot push %s: no ptd adapter", o.Op)
 	}
 	commit, err := e.apply(ctx, j)
@@ -400,8 +400,8 @@ func (e *Engine) createClient(ctx context.Context, j *job) (commitFn, error) {
 	}
 	var c ptdwire.Client
 	adopted := false
-	if e.ptd.Capabilities().Has(ptd.CapClientRead) {
-		found, err := e.ptd.FindClientByEmail(ctx, email)
+	if e.remote.PTD.Capabilities().Has(ptd.CapClientRead) {
+		found, err := e.remote.PTD.FindClientByEmail(ctx, email)
 		if err != nil {
 			return nil, err
 		}
@@ -419,9 +419,9 @@ func (e *Engine) createClient(ctx context.Context, j *job) (commitFn, error) {
 		if v, ok := vals["access"]; ok && v.S != "" {
 			in.Access = &v.S
 		}
-		c, err = e.ptd.CreateClient(ctx, in)
+		c, err = e.remote.PTD.CreateClient(ctx, in)
 		if id, ok := ptd.ExistingID(err); ok {
-			if c, err = e.ptd.GetClient(ctx, id); err != nil {
+			if c, err = e.remote.PTD.GetClient(ctx, id); err != nil {
 				return nil, err
 			}
 			adopted = true
@@ -430,8 +430,8 @@ func (e *Engine) createClient(ctx context.Context, j *job) (commitFn, error) {
 		}
 	}
 	if !adopted {
-		if t := vals["tags"]; len(t.Set) > 0 && e.ptd.Capabilities().Has(ptd.CapTags) {
-			c2, err := e.ptd.AddTags(ctx, c.ID, t.Set)
+		if t := vals["tags"]; len(t.Set) > 0 && e.remote.PTD.Capabilities().Has(ptd.CapTags) {
+			c2, err := e.remote.PTD.AddTags(ctx, c.ID, t.Set)
 			if err != nil {
 				return nil, err
 			}
@@ -477,7 +477,7 @@ func (e *Engine) createContact(ctx context.Context, j *job) (commitFn, error) {
 	var held commitFn
 	adopted := false
 	if email != "" {
-		found, ok, err := e.ghl.FindDuplicate(ctx, email, "")
+		found, ok, err := e.remote.GHL.FindDuplicate(ctx, email, "")
 		if err != nil {
 			return nil, err
 		}
@@ -490,11 +490,11 @@ func (e *Engine) createContact(ctx context.Context, j *job) (commitFn, error) {
 		if err != nil {
 			return nil, err
 		}
-		c, err = e.ghl.CreateContact(ctx, in)
+		c, err = e.remote.GHL.CreateContact(ctx, in)
 		var ae *ghl.APIError
 		if errors.As(err, &ae) && errors.Is(err, ghl.ErrDuplicate) && ae.Duplicate != nil {
 			if ae.Duplicate.MatchingField == "email" {
-				if c, err = e.ghl.GetContact(ctx, ae.Duplicate.ContactID); err != nil {
+				if c, err = e.remote.GHL.GetContact(ctx, ae.Duplicate.ContactID); err != nil {
 					return nil, err
 				}
 				adopted = true
@@ -507,7 +507,7 @@ func (e *Engine) createContact(ctx context.Context, j *job) (commitFn, error) {
 						delete(j.pl.Fields, f)
 					}
 				}
-				c, err = e.ghl.CreateContact(ctx, in)
+				c, err = e.remote.GHL.CreateContact(ctx, in)
 			}
 		}
 		if err != nil {
@@ -562,10 +562,10 @@ func (e *Engine) updateClient(ctx context.Context, j *job) (commitFn, error) {
 		if j.pl.PTDETag != "" {
 			etag = j.pl.PTDETag
 		}
-		c, err := e.ptd.UpdateClient(ctx, id, etag, in)
+		c, err := e.remote.PTD.UpdateClient(ctx, id, etag, in)
 		if errors.Is(err, ptd.ErrPreconditionFailed) {
 			// Someone edited the client since the mirror read it: refresh and re-plan.
-			fresh, gerr := e.ptd.GetClient(ctx, id)
+			fresh, gerr := e.remote.PTD.GetClient(ctx, id)
 			if gerr != nil {
 				return nil, gerr
 			}
@@ -592,7 +592,7 @@ func (e *Engine) updateClient(ctx context.Context, j *job) (commitFn, error) {
 		}
 	}
 	if v, ok := vals["access"]; ok && v.S != "" {
-		if err := e.ptd.SetAccess(ctx, id, v.S); err != nil {
+		if err := e.remote.PTD.SetAccess(ctx, id, v.S); err != nil {
 			return nil, err
 		}
 	}
@@ -603,14 +603,14 @@ func (e *Engine) updateClient(ctx context.Context, j *job) (commitFn, error) {
 		switch w.Wire {
 		case "tags":
 			if len(w.Add) > 0 {
-				c, err := e.ptd.AddTags(ctx, id, w.Add)
+				c, err := e.remote.PTD.AddTags(ctx, id, w.Add)
 				if err != nil {
 					return nil, err
 				}
 				last = &c
 			}
 			if len(w.Remove) > 0 {
-				c, err := e.ptd.RemoveTags(ctx, id, w.Remove)
+				c, err := e.remote.PTD.RemoveTags(ctx, id, w.Remove)
 				if err != nil {
 					return nil, err
 				}
@@ -618,18 +618,18 @@ func (e *Engine) updateClient(ctx context.Context, j *job) (commitFn, error) {
 			}
 		case "groups":
 			for _, g := range w.Add {
-				if err := e.ptd.AddToGroup(ctx, id, e.groupRef(ctx, g)); err != nil {
+				if err := e.remote.PTD.AddToGroup(ctx, id, e.groupRef(ctx, g)); err != nil {
 					return nil, err
 				}
 			}
 			for _, g := range w.Remove {
-				if err := e.ptd.RemoveFromGroup(ctx, id, e.groupRef(ctx, g)); err != nil {
+				if err := e.remote.PTD.RemoveFromGroup(ctx, id, e.groupRef(ctx, g)); err != nil {
 					return nil, err
 				}
 			}
 		case "packages":
 			for _, p := range w.Add {
-				if err := e.ptd.AssignPackage(ctx, id, e.packageRef(ctx, p)); err != nil {
+				if err := e.remote.PTD.AssignPackage(ctx, id, e.packageRef(ctx, p)); err != nil {
 					return nil, err
 				}
 			}
@@ -726,7 +726,7 @@ func (e *Engine) updateContact(ctx context.Context, j *job) (commitFn, error) {
 	guarded := !j.pl.GHLUpdated.IsZero()
 	for attempt := 1; len(scalars) > 0; attempt++ {
 		if guarded {
-			fresh, err := e.ghl.GetContact(ctx, id)
+			fresh, err := e.remote.GHL.GetContact(ctx, id)
 			if err != nil {
 				return nil, err
 			}
@@ -765,9 +765,9 @@ func (e *Engine) updateContact(ctx context.Context, j *job) (commitFn, error) {
 		if err != nil {
 			return nil, err
 		}
-		update := e.ghl.UpdateContact
+		update := e.remote.GHL.UpdateContact
 		if guarded {
-			update = e.ghl.UpdateContactOnce
+			update = e.remote.GHL.UpdateContactOnce
 		}
 		c, err := update(ctx, id, in)
 		if held := e.heldByDuplicate(j, err); held != nil {
@@ -795,20 +795,20 @@ func (e *Engine) updateContact(ctx context.Context, j *job) (commitFn, error) {
 			continue
 		}
 		if len(w.Add) > 0 {
-			if _, err := e.ghl.AddTags(ctx, id, w.Add); err != nil {
+			if _, err := e.remote.GHL.AddTags(ctx, id, w.Add); err != nil {
 				return nil, err
 			}
 			tagsWritten = true
 		}
 		if len(w.Remove) > 0 {
-			if _, err := e.ghl.RemoveTags(ctx, id, w.Remove); err != nil {
+			if _, err := e.remote.GHL.RemoveTags(ctx, id, w.Remove); err != nil {
 				return nil, err
 			}
 			tagsWritten = true
 		}
 	}
 	if tagsWritten || full != nil && full.ID == "" {
-		c, err := e.ghl.GetContact(ctx, id)
+		c, err := e.remote.GHL.GetContact(ctx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -918,7 +918,7 @@ func markChangedUnderPush(tx *store.Tx, id string, at time.Time) error {
 // workers to call concurrently.
 func (e *Engine) groupRef(ctx context.Context, ref string) string {
 	return e.catalogRef(ctx, &e.groups, ref, func(ctx context.Context) (map[string]string, error) {
-		gs, err := e.ptd.ListGroups(ctx)
+		gs, err := e.remote.PTD.ListGroups(ctx)
 		m := map[string]string{}
 		for _, g := range gs {
 			m[strings.ToLower(g.Name)], m[strings.ToLower(g.ID)] = g.ID, g.ID
@@ -930,7 +930,7 @@ func (e *Engine) groupRef(ctx context.Context, ref string) string {
 // packageRef is groupRef for packages.
 func (e *Engine) packageRef(ctx context.Context, ref string) string {
 	return e.catalogRef(ctx, &e.packages, ref, func(ctx context.Context) (map[string]string, error) {
-		ps, err := e.ptd.ListPackages(ctx)
+		ps, err := e.remote.PTD.ListPackages(ctx)
 		m := map[string]string{}
 		for _, p := range ps {
 			m[strings.ToLower(p.Name)], m[strings.ToLower(p.ID)] = p.ID, p.ID
@@ -942,7 +942,7 @@ func (e *Engine) packageRef(ctx context.Context, ref string) string {
 // catalogRef looks ref up in the cached catalogue *cache (under catMu), loading it with list
 // when empty; an unknown ref empties the cache so the next call asks again (maybe new).
 func (e *Engine) catalogRef(ctx context.Context, cache *map[string]string, ref string, list func(context.Context) (map[string]string, error)) string {
-	if !e.ptd.Capabilities().Has(ptd.CapCatalog) {
+	if !e.remote.PTD.Capabilities().Has(ptd.CapCatalog) {
 		return ref
 	}
 	e.catMu.Lock()
@@ -981,17 +981,17 @@ func (e *Engine) routeClient(ctx context.Context, j *job) (commitFn, error) {
 		return nil, nil
 	}
 	if r.Group != "" {
-		if err := e.ptd.AddToGroup(ctx, id, e.groupRef(ctx, r.Group)); err != nil {
+		if err := e.remote.PTD.AddToGroup(ctx, id, e.groupRef(ctx, r.Group)); err != nil {
 			return nil, fmt.Errorf("cannot route client to group %q (route %s): %w", r.Group, r.Name, err)
 		}
 	}
 	if r.Package != "" {
-		if err := e.ptd.AssignPackage(ctx, id, e.packageRef(ctx, r.Package)); err != nil {
+		if err := e.remote.PTD.AssignPackage(ctx, id, e.packageRef(ctx, r.Package)); err != nil {
 			return nil, fmt.Errorf("cannot route client to package %q (route %s): %w", r.Package, r.Name, err)
 		}
 	}
 	if r.Access != "" {
-		if err := e.ptd.SetAccess(ctx, id, r.Access); err != nil {
+		if err := e.remote.PTD.SetAccess(ctx, id, r.Access); err != nil {
 			return nil, fmt.Errorf("cannot set access %q (route %s): %w", r.Access, r.Name, err)
 		}
 	}
@@ -1005,7 +1005,7 @@ func (e *Engine) sendReminder(ctx context.Context, j *job) (commitFn, error) {
 	if r == nil {
 		return nil, nil
 	}
-	if _, err := e.ptd.SendReminder(ctx, *r); err != nil {
+	if _, err := e.remote.PTD.SendReminder(ctx, *r); err != nil {
 		return nil, err
 	}
 	e.m.RemindersSent(1)

@@ -36,7 +36,7 @@ func (e *Engine) Reminders(ctx context.Context) (RemindersStats, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var st RemindersStats
-	if !e.cfg.Reminders.Enabled || e.ptd == nil || !e.can(ptd.CapReminders, "send task reminders") {
+	if !e.cfg.Reminders.Enabled || e.remote.PTD == nil || !e.remote.Can(ptd.CapReminders, "send task reminders") {
 		return st, nil
 	}
 	now := e.now().UTC()
@@ -154,7 +154,7 @@ func (e *Engine) ResolveConflict(ctx context.Context, linkID, field string, r Re
 		return store.Conflict{}, fmt.Errorf("cannot resolve conflict: field %q is not in the mapping", field)
 	}
 	f := e.mp.Fields[field]
-	ro := e.isReadOnly(ctx)
+	ro := e.remote.ReadOnly(ctx)
 	var out store.Conflict
 	err := e.db.Update(func(tx *store.Tx) error {
 		cs, err := tx.Conflicts(linkID, false)

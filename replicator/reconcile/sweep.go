@@ -43,7 +43,7 @@ func (e *Engine) SweepPTD(ctx context.Context) (SweepStats, error) {
 		return SweepStats{}, ErrOffline
 	}
 	var st SweepStats
-	if e.ptd == nil || !e.can(ptd.CapClientRead, "sweep ptd clients for deletions") {
+	if e.remote.PTD == nil || !e.remote.Can(ptd.CapClientRead, "sweep ptd clients for deletions") {
 		st.Skipped = true
 		return st, nil
 	}
@@ -114,7 +114,7 @@ func (e *Engine) listAllClients(ctx context.Context, st *SweepStats) (map[string
 	seen := map[string]bool{}
 	pos := ""
 	for {
-		page, err := e.ptd.ListClientsPage(ctx, pos, e.opts.PTDPageSize)
+		page, err := e.remote.PTD.ListClientsPage(ctx, pos, e.opts.PTDPageSize)
 		if err != nil {
 			return nil, fmt.Errorf("cannot sweep ptd clients after %d pages: %w", st.Pages, err)
 		}
