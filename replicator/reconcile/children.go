@@ -3,6 +3,7 @@ package reconcile
 import (
 	"ptsync/diff"
 	"ptsync/replicator/reconcile/mapping"
+	"ptsync/replicator/reconcile/outbox"
 	"ptsync/store"
 )
 
@@ -108,10 +109,10 @@ func (p *planner) childPlan(parent *action, gid, pid string, links []*store.Link
 		case okG && okP:
 			p.mergeChild(a, k.Name, k.Specs, g.values, pt.values, k.Ops.Update)
 		case !okG && okP && p.quarantined(k.Name, store.SideGHL, l.GHLID):
-			a.entries = append(a.entries, entry(store.SidePTD, k.Ops.Delete, k.Name, payload{Deleted: store.SideGHL}))
+			a.entries = append(a.entries, outbox.Entry(store.SidePTD, k.Ops.Delete, k.Name, outbox.Payload{Deleted: store.SideGHL}))
 			a.history = append(a.history, store.HistoryEntry{RecordKind: k.Name, RecordID: l.GHLID, Field: "deleted", New: "ghl", Direction: "ghl->ptd", Rule: "deleted"})
 		case okG && !okP && p.quarantined(k.Name, store.SidePTD, l.PTDID) && !p.ro:
-			a.entries = append(a.entries, entry(store.SideGHL, k.Ops.Delete, k.Name, payload{Deleted: store.SidePTD}))
+			a.entries = append(a.entries, outbox.Entry(store.SideGHL, k.Ops.Delete, k.Name, outbox.Payload{Deleted: store.SidePTD}))
 			a.history = append(a.history, store.HistoryEntry{RecordKind: k.Name, RecordID: l.GHLID, Field: "deleted", New: "ptd", Direction: "ptd->ghl", Rule: "deleted"})
 		}
 		p.add(a)
@@ -210,17 +211,17 @@ func (p *planner) surfacePlan(parent *action, gid string, links []*store.Link, k
 		} else {
 			a = newChild(parent, k.Name, r.ChildID(), "", "created")
 		}
-		pl := payload{Fields: map[string]fieldWrite{"fp": {Value: diff.Scalar(fp), Base: strp(fp)}}}
+		pl := outbox.Payload{Fields: map[string]outbox.FieldWrite{"fp": {Value: diff.Scalar(fp), Base: strp(fp)}}}
 		w := sf.Write(r)
 		pl.Appointment = w.Appointment
 		for f, v := range w.Fields {
-			pl.Fields[f] = fieldWrite{Wire: f, Value: diff.Scalar(v)}
+			pl.Fields[f] = outbox.FieldWrite{Wire: f, Value: diff.Scalar(v)}
 		}
 		op := sf.Create
 		if sf.Update != "" && l != nil && l.PTDID != "" {
 			op = sf.Update
 		}
-		a.entries = append(a.entries, entry(store.SidePTD, op, k.Name, pl))
+		a.entries = append(a.entries, outbox.Entry(store.SidePTD, op, k.Name, pl))
 		a.history = append(a.history, store.HistoryEntry{RecordKind: k.Name, RecordID: r.ChildID(), Field: k.Name,
 			New: fp, Direction: "ghl->ptd", Rule: "surface"})
 		p.add(a)
@@ -231,14 +232,14 @@ func (p *planner) surfacePlan(parent *action, gid string, links []*store.Link, k
 func (p *planner) mergeChild(a *action, kind string, specs []diff.FieldSpec, g, t diff.Snapshot, op string) {
 	old := p.s.bases[a.link.ID]
 	res := diff.Merge(specs, mapping.ChildBase(old), g, t, p.e.mp.Options)
-	toGHL, toPTD := map[string]fieldWrite{}, map[string]fieldWrite{}
+	toGHL, toPTD := map[string]outbox.FieldWrite{}, map[string]outbox.FieldWrite{}
 	if !p.ro {
 		for f, w := range res.ToGHL {
-			toGHL[f] = fieldWrite{Wire: f, Value: w.Value}
+			toGHL[f] = outbox.FieldWrite{Wire: f, Value: w.Value}
 		}
 	}
 	for f, w := range res.ToPTD {
-		toPTD[f] = fieldWrite{Wire: f, Value: w.Value}
+		toPTD[f] = outbox.FieldWrite{Wire: f, Value: w.Value}
 	}
 	nb := store.Base{Fields: map[string]string{}, AgreedAt: p.now}
 	if old != nil {
@@ -288,16 +289,16 @@ func (p *planner) mergeChild(a *action, kind string, specs []diff.FieldSpec, g, 
 			Old: d.Old.S, New: d.New.S, Direction: direction(wg, wp), Rule: string(d.Rule)})
 	}
 	if len(toGHL) > 0 {
-		a.entries = append(a.entries, entry(store.SideGHL, op, kind, payload{Fields: toGHL}))
+		a.entries = append(a.entries, outbox.Entry(store.SideGHL, op, kind, outbox.Payload{Fields: toGHL}))
 	}
 	if len(toPTD) > 0 {
-		a.entries = append(a.entries, entry(store.SidePTD, op, kind, payload{Fields: toPTD}))
+		a.entries = append(a.entries, outbox.Entry(store.SidePTD, op, kind, outbox.Payload{Fields: toPTD}))
 	}
 }
 
 // createChild plans creating a task or note on target from the other side's values.
 func (p *planner) createChild(a *action, target, op, kind string, specs []diff.FieldSpec, from diff.Snapshot, srcID string) {
-	fields := map[string]fieldWrite{}
+	fields := map[string]outbox.FieldWrite{}
 	dir := "ghl->ptd"
 	if target == store.SideGHL {
 		dir = "ptd->ghl"
@@ -309,10 +310,10 @@ func (p *planner) createChild(a *action, target, op, kind string, specs []diff.F
 			continue
 		}
 		enc := n
-		fields[spec.Name] = fieldWrite{Wire: spec.Name, Value: diff.Scalar(n), Base: &enc}
+		fields[spec.Name] = outbox.FieldWrite{Wire: spec.Name, Value: diff.Scalar(n), Base: &enc}
 		if n != "" {
 			a.history = append(a.history, store.HistoryEntry{RecordKind: kind, RecordID: srcID, Field: spec.Name, New: n, Direction: dir, Rule: "create"})
 		}
 	}
-	a.entries = append(a.entries, entry(target, op, kind, payload{Fields: fields}))
+	a.entries = append(a.entries, outbox.Entry(target, op, kind, outbox.Payload{Fields: fields}))
 }

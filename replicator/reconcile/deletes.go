@@ -9,6 +9,7 @@ import (
 	"ptsync/apiclient/ptd"
 	"ptsync/apiclient/ptdwire"
 	"ptsync/config"
+	"ptsync/replicator/reconcile/outbox"
 	"ptsync/store"
 )
 
@@ -25,9 +26,6 @@ import (
 // delete cannot be undone: the HighLevel contact is gone. When its PTD client comes back, the
 // link is removed instead (history says so), and the client is then matched or created again
 // like any client without a link, with only what PTD holds.
-
-// undoPrefix starts the rule of an undo ("undo-delete-print_only").
-const undoPrefix = "undo-"
 
 // deletes applies the delete policy to links whose other record has been missing for the
 // configured number of confirmations (once: the quarantine entry remembers it applied), and
@@ -62,8 +60,8 @@ func (p *planner) deletes() {
 		}
 		rule := "delete-" + pol.Policy
 		a := &action{link: l}
-		a.entries = append(a.entries, entry(target, OpDeletePolicy, store.KindContact,
-			payload{Policy: pol.Policy, Tag: pol.Tag, Deleted: deleted, Rule: rule}))
+		a.entries = append(a.entries, outbox.Entry(target, outbox.OpDeletePolicy, store.KindContact,
+			outbox.Payload{Policy: pol.Policy, Tag: pol.Tag, Deleted: deleted, Rule: rule}))
 		a.history = append(a.history, store.HistoryEntry{RecordKind: store.KindContact, RecordID: l.GHLID, Field: "deleted",
 			New: deleted, Direction: "local", Rule: rule})
 		p.add(a)
@@ -97,11 +95,11 @@ func (p *planner) policyPossible(policy, target string) bool {
 // the entry is cleared here; either way one history line.
 func (p *planner) undo(l *store.Link, q store.QuarantineEntry) {
 	e, ap := p.e, q.Applied
-	rule := undoPrefix + ap.Rule
+	rule := outbox.UndoPrefix + ap.Rule
 	a := &action{link: l}
 	h := store.HistoryEntry{RecordKind: store.KindContact, RecordID: l.GHLID, Field: "deleted", Old: q.Side,
 		New: "returned", Direction: "local", Rule: rule}
-	pl := payload{Policy: ap.Policy, Deleted: q.Side, Rule: rule}
+	pl := outbox.Payload{Policy: ap.Policy, Deleted: q.Side, Rule: rule}
 	switch {
 	case ap.Irreversible:
 		a.release, a.unlink = &q, true
@@ -113,13 +111,13 @@ func (p *planner) undo(l *store.Link, q store.QuarantineEntry) {
 			break
 		}
 		pl.Access = ap.PrevAccess
-		a.entries = append(a.entries, entry(store.SidePTD, OpDeleteUndo, store.KindContact, pl))
+		a.entries = append(a.entries, outbox.Entry(store.SidePTD, outbox.OpDeleteUndo, store.KindContact, pl))
 	case ap.Policy == config.DeleteTag && ap.TagAdded != "":
 		if ap.Target == store.SideGHL && p.ro {
 			return // waits until HighLevel is writable
 		}
 		pl.Tag = ap.TagAdded
-		a.entries = append(a.entries, entry(ap.Target, OpDeleteUndo, store.KindContact, pl))
+		a.entries = append(a.entries, outbox.Entry(ap.Target, outbox.OpDeleteUndo, store.KindContact, pl))
 	default:
 		a.release = &q // the policy changed nothing that needs reversing
 	}

@@ -5,6 +5,7 @@ import (
 
 	"ptsync/config"
 	"ptsync/diff"
+	"ptsync/replicator/reconcile/outbox"
 	"ptsync/store"
 )
 
@@ -19,9 +20,9 @@ func PushOps(target string) []string {
 	children := childPushOps(DefaultChildKinds(), target)
 	switch target {
 	case store.SideGHL:
-		return append(append([]string{OpContactCreate, OpContactUpdate}, children...), OpDeletePolicy)
+		return append(append([]string{outbox.OpContactCreate, outbox.OpContactUpdate}, children...), outbox.OpDeletePolicy)
 	case store.SidePTD:
-		return append(append([]string{OpClientCreate, OpClientUpdate, OpClientRoute, OpReminder}, children...), OpDeletePolicy)
+		return append(append([]string{outbox.OpClientCreate, outbox.OpClientUpdate, outbox.OpClientRoute, outbox.OpReminder}, children...), outbox.OpDeletePolicy)
 	}
 	return nil
 }

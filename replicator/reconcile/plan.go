@@ -15,62 +15,9 @@ import (
 	"ptsync/config"
 	"ptsync/diff"
 	"ptsync/replicator/reconcile/mapping"
+	"ptsync/replicator/reconcile/outbox"
 	"ptsync/store"
 )
-
-// Outbox operations. The target is in OutboxEntry.Target; RecordKind/RecordID name the link
-// (store.Kind* and the link id) so entries of one link are pushed in order.
-const (
-	OpClientCreate  = "client.create"  // ptd: create a client (look up first on a retry)
-	OpClientUpdate  = "client.update"  // ptd: fields, access, tag/group/package deltas
-	OpClientRoute   = "client.route"   // ptd: group / package / access of a routed new client
-	OpContactCreate = "contact.create" // ghl: create a contact (look up first on a retry)
-	OpContactUpdate = "contact.update" // ghl: PUT fields, POST/DELETE tag deltas
-	OpReminder      = "reminder.send"  // ptd
-	OpDeletePolicy  = "delete.policy"  // the surviving side of a deleted contact
-	OpDeleteUndo    = "delete.undo"    // reverse an applied policy: the deleted contact came back
-)
-
-// fieldWrite is one field of an outbox payload.
-type fieldWrite struct {
-	Wire   string     `json:"wire"` // the target side's field name
-	Value  diff.Value `json:"value"`
-	Add    []string   `json:"add,omitempty"`
-	Remove []string   `json:"remove,omitempty"`
-	// Base, when set, becomes the link's base for this field once the write succeeded.
-	Base *string `json:"base,omitempty"`
-}
-
-// payload is the JSON body of every outbox entry this package writes.
-type payload struct {
-	Fields      map[string]fieldWrite `json:"fields,omitempty"`
-	Route       *routePayload         `json:"route,omitempty"`
-	Reminder    *ptdwire.Reminder     `json:"reminder,omitempty"`
-	Appointment *ptdwire.Appointment  `json:"appointment,omitempty"`
-	Policy      string                `json:"policy,omitempty"`
-	Tag         string                `json:"tag,omitempty"`
-	// Deleted names the side whose record was deleted (delete.policy, delete.undo).
-	Deleted string `json:"deleted,omitempty"`
-	// Rule is the deciding rule of a delete policy ("delete-print_only"); Access is the
-	// access a delete.undo restores.
-	Rule   string `json:"rule,omitempty"`
-	Access string `json:"access,omitempty"`
-	// PTDETag is the ETag of the PTD client the merge read: a client update is conditional on
-	// it (If-Match), so a coach's edit made after the plan answers 412 and is re-planned
-	// instead of being overwritten. Empty in entries written before it existed.
-	PTDETag string `json:"ptdEtag,omitempty"`
-	// GHLUpdated is the dateUpdated of the HighLevel contact the merge read. HighLevel has no
-	// conditional update, so a scalar update re-reads the contact first and is re-planned if
-	// it changed since: a user's newer edit is not overwritten (a race of one GET remains).
-	GHLUpdated time.Time `json:"ghlUpdated,omitzero"`
-}
-
-type routePayload struct {
-	Name    string `json:"name"`
-	Group   string `json:"group,omitempty"`
-	Package string `json:"package,omitempty"`
-	Access  string `json:"access,omitempty"`
-}
 
 // Plan is what one reconcile decided (or, for a dry run, would decide). It is data: the
 // `ptsync plan --json` output.
@@ -281,9 +228,9 @@ func (e *Engine) describe(p *Plan, acts []*action) {
 		}
 		for _, o := range a.entries {
 			w := PlanWrite{Target: o.Target, Op: o.Op, LinkID: a.link.ID, RecordKind: o.RecordKind, GHLID: a.link.GHLID, PTDID: a.link.PTDID}
-			var pl payload
+			var pl outbox.Payload
 			_ = json.Unmarshal(o.Payload, &pl)
-			w.Fields, w.Summary = summarize(pl)
+			w.Fields, w.Summary = outbox.Summarize(pl)
 			p.Writes = append(p.Writes, w)
 		}
 		for _, c := range a.conflicts {
@@ -293,44 +240,6 @@ func (e *Engine) describe(p *Plan, acts []*action) {
 	}
 }
 
-// summarize names the fields of a payload and renders a short line without contact values
-// (tags, being labels, are shown as deltas).
-func summarize(pl payload) ([]string, string) {
-	var fields, parts []string
-	for f := range pl.Fields {
-		fields = append(fields, f)
-	}
-	sort.Strings(fields)
-	for _, f := range fields {
-		w := pl.Fields[f]
-		if w.Value.IsSet {
-			var d []string
-			for _, a := range w.Add {
-				d = append(d, "+"+a)
-			}
-			for _, r := range w.Remove {
-				d = append(d, "-"+r)
-			}
-			parts = append(parts, f+" "+strings.Join(d, " "))
-			continue
-		}
-		parts = append(parts, f)
-	}
-	switch {
-	case pl.Route != nil:
-		parts = append(parts, "route "+pl.Route.Name)
-	case pl.Reminder != nil:
-		parts = append(parts, "reminder due "+pl.Reminder.DueAt)
-	case pl.Appointment != nil:
-		parts = append(parts, "appointment "+pl.Appointment.ExternalID)
-	case pl.Policy != "" && pl.Rule != "" && strings.HasPrefix(pl.Rule, undoPrefix):
-		parts = append(parts, "undo delete policy "+pl.Policy+" ("+pl.Deleted+" record came back)")
-	case pl.Policy != "":
-		parts = append(parts, "delete policy "+pl.Policy+" ("+pl.Deleted+" record deleted)")
-	}
-	return fields, strings.Join(parts, ", ")
-}
-
 func (p *planner) skip(kind, side, id, reason string) {
 	p.skips = append(p.skips, PlanSkip{Kind: kind, Side: side, ID: id, Reason: reason})
 }
@@ -338,11 +247,6 @@ func (p *planner) skip(kind, side, id, reason string) {
 func (p *planner) quarantined(kind, side, id string) bool {
 	_, ok := p.s.quar[qk(kind, side, id)]
 	return ok
-}
-
-func entry(target, op, kind string, pl payload) store.OutboxEntry {
-	b, _ := json.Marshal(pl)
-	return store.OutboxEntry{Target: target, Op: op, RecordKind: kind, Payload: b}
 }
 
 func strp(s string) *string { return &s }
@@ -415,7 +319,7 @@ func (p *planner) mergeContact(a *action, g store.GHLContact, c store.PTDClient)
 	for f := range dropped {
 		heldFields[f] = true
 	}
-	toGHL, toPTD := map[string]fieldWrite{}, map[string]fieldWrite{}
+	toGHL, toPTD := map[string]outbox.FieldWrite{}, map[string]outbox.FieldWrite{}
 	for field, w := range res.ToGHL {
 		if dropped[field] {
 			continue
@@ -430,7 +334,7 @@ func (p *planner) mergeContact(a *action, g store.GHLContact, c store.PTDClient)
 				e.log.Warn("highlevel does not accept this field on update; it flows one way only", "field", f.GHL)
 			})
 		default:
-			toGHL[field] = fieldWrite{Wire: f.GHL, Value: w.Value, Add: w.Delta.Add, Remove: w.Delta.Remove}
+			toGHL[field] = outbox.FieldWrite{Wire: f.GHL, Value: w.Value, Add: w.Delta.Add, Remove: w.Delta.Remove}
 		}
 	}
 	for field, w := range res.ToPTD {
@@ -438,7 +342,7 @@ func (p *planner) mergeContact(a *action, g store.GHLContact, c store.PTDClient)
 			continue
 		}
 		f := e.mp.Fields[field]
-		fw := fieldWrite{Wire: f.PTD, Value: w.Value, Add: w.Delta.Add, Remove: w.Delta.Remove}
+		fw := outbox.FieldWrite{Wire: f.PTD, Value: w.Value, Add: w.Delta.Add, Remove: w.Delta.Remove}
 		if !e.remote.Can(ptdFieldCap(f.PTD, w.Value), "write ptd field "+f.PTD) {
 			dropped[field] = true
 			continue
@@ -526,10 +430,10 @@ func (p *planner) mergeContact(a *action, g store.GHLContact, c store.PTDClient)
 		}
 	}
 	if len(toGHL) > 0 {
-		a.entries = append(a.entries, entry(store.SideGHL, OpContactUpdate, store.KindContact, payload{Fields: toGHL, GHLUpdated: g.DateUpdated}))
+		a.entries = append(a.entries, outbox.Entry(store.SideGHL, outbox.OpContactUpdate, store.KindContact, outbox.Payload{Fields: toGHL, GHLUpdated: g.DateUpdated}))
 	}
 	if len(toPTD) > 0 {
-		a.entries = append(a.entries, entry(store.SidePTD, OpClientUpdate, store.KindContact, payload{Fields: toPTD, PTDETag: c.ETag}))
+		a.entries = append(a.entries, outbox.Entry(store.SidePTD, outbox.OpClientUpdate, store.KindContact, outbox.Payload{Fields: toPTD, PTDETag: c.ETag}))
 	}
 }
 
@@ -603,7 +507,7 @@ func (p *planner) match() {
 		}
 		for _, pid := range ptdByEmail[g.Email] {
 			if free(store.SidePTD, pid) {
-				p.link(gid, pid, MatchedByEmail)
+				p.link(gid, pid, outbox.MatchedByEmail)
 				break
 			}
 		}
@@ -631,7 +535,7 @@ func (p *planner) match() {
 			continue
 		}
 		if len(gs) == 1 && len(ps) == 1 {
-			p.link(gs[0], ps[0], MatchedByPhone)
+			p.link(gs[0], ps[0], outbox.MatchedByPhone)
 			continue
 		}
 		name := func(first, last string) string { return strings.ToLower(diff.Name(first + " " + last)) }
@@ -644,7 +548,7 @@ func (p *planner) match() {
 				}
 			}
 			if len(hits) == 1 {
-				p.link(gid, hits[0], MatchedByPhone)
+				p.link(gid, hits[0], outbox.MatchedByPhone)
 				continue
 			}
 			// Ambiguous: hold this contact back from a create that could duplicate a person.
@@ -753,8 +657,8 @@ func (p *planner) createValues(snap diff.Snapshot, to diff.Side) map[string]diff
 
 func (p *planner) createInPTD(g store.GHLContact) {
 	e := p.e
-	a := &action{link: &store.Link{Kind: store.KindContact, GHLID: g.ID, MatchedBy: MatchedByCreate}, newLink: true}
-	fields := map[string]fieldWrite{}
+	a := &action{link: &store.Link{Kind: store.KindContact, GHLID: g.ID, MatchedBy: outbox.MatchedByCreate}, newLink: true}
+	fields := map[string]outbox.FieldWrite{}
 	for name, v := range p.createValues(e.mp.GHLValues(g), diff.SidePTD) {
 		f := e.mp.Fields[name]
 		if f.PTD == "packages" || f.PTD == "groups" || (f.PTD == "tags" && !e.remote.PTD.Capabilities().Has(ptd.CapTags)) {
@@ -764,7 +668,7 @@ func (p *planner) createInPTD(g store.GHLContact) {
 			continue
 		}
 		enc := mapping.EncodeValue(v)
-		fw := fieldWrite{Wire: f.PTD, Value: v, Base: &enc}
+		fw := outbox.FieldWrite{Wire: f.PTD, Value: v, Base: &enc}
 		if v.IsSet {
 			fw.Add = v.Set
 		}
@@ -772,9 +676,9 @@ func (p *planner) createInPTD(g store.GHLContact) {
 		a.history = append(a.history, store.HistoryEntry{RecordKind: store.KindContact, RecordID: g.ID, Field: name,
 			New: enc, Direction: "ghl->ptd", Rule: "create"})
 	}
-	a.entries = append(a.entries, entry(store.SidePTD, OpClientCreate, store.KindContact, payload{Fields: fields}))
+	a.entries = append(a.entries, outbox.Entry(store.SidePTD, outbox.OpClientCreate, store.KindContact, outbox.Payload{Fields: fields}))
 	if r := p.route(g); r != nil {
-		a.entries = append(a.entries, entry(store.SidePTD, OpClientRoute, store.KindContact, payload{Route: r}))
+		a.entries = append(a.entries, outbox.Entry(store.SidePTD, outbox.OpClientRoute, store.KindContact, outbox.Payload{Route: r}))
 		a.history = append(a.history, store.HistoryEntry{RecordKind: store.KindContact, RecordID: g.ID, Field: "route",
 			New: r.Name, Direction: "ghl->ptd", Rule: "route"})
 	}
@@ -792,7 +696,7 @@ func routeContact(c ghlwire.Contact) config.RouteContact {
 }
 
 // route evaluates the configured routes in order against a new contact; the first match wins.
-func (p *planner) route(g store.GHLContact) *routePayload {
+func (p *planner) route(g store.GHLContact) *outbox.Route {
 	e := p.e
 	if len(e.cfg.Routes) == 0 {
 		return nil
@@ -807,7 +711,7 @@ func (p *planner) route(g store.GHLContact) *routePayload {
 		if !ok {
 			continue
 		}
-		rp := &routePayload{Name: r.Name}
+		rp := &outbox.Route{Name: r.Name}
 		if r.Group != "" && e.remote.Can(ptd.CapGroups, "route new clients to a group") {
 			rp.Group = r.Group
 		}
@@ -827,16 +731,16 @@ func (p *planner) route(g store.GHLContact) *routePayload {
 
 func (p *planner) createInGHL(c store.PTDClient) {
 	e := p.e
-	a := &action{link: &store.Link{Kind: store.KindContact, PTDID: c.ID, MatchedBy: MatchedByCreate}, newLink: true}
-	fields := map[string]fieldWrite{}
+	a := &action{link: &store.Link{Kind: store.KindContact, PTDID: c.ID, MatchedBy: outbox.MatchedByCreate}, newLink: true}
+	fields := map[string]outbox.FieldWrite{}
 	for name, v := range p.createValues(e.mp.PTDValues(c), diff.SideGHL) {
 		f := e.mp.Fields[name]
 		enc := mapping.EncodeValue(v)
-		fields[name] = fieldWrite{Wire: f.GHL, Value: v, Base: &enc}
+		fields[name] = outbox.FieldWrite{Wire: f.GHL, Value: v, Base: &enc}
 		a.history = append(a.history, store.HistoryEntry{RecordKind: store.KindContact, RecordID: c.ID, Field: name,
 			New: enc, Direction: "ptd->ghl", Rule: "create"})
 	}
-	a.entries = append(a.entries, entry(store.SideGHL, OpContactCreate, store.KindContact, payload{Fields: fields}))
+	a.entries = append(a.entries, outbox.Entry(store.SideGHL, outbox.OpContactCreate, store.KindContact, outbox.Payload{Fields: fields}))
 	p.add(a)
 	p.children(a, "", c.ID)
 }

@@ -15,6 +15,7 @@ import (
 	"ptsync/apiclient/ptdwire"
 	"ptsync/diff"
 	"ptsync/replicator/reconcile/mapping"
+	"ptsync/replicator/reconcile/outbox"
 	"ptsync/store"
 )
 
@@ -145,7 +146,7 @@ func (e *Engine) backoff(n int) time.Duration {
 // job is one entry being pushed with what it needs from the mirror.
 type job struct {
 	o       store.OutboxEntry
-	pl      payload
+	pl      outbox.Payload
 	link    store.Link
 	parent  store.Link
 	folded  []uint64 // coalesced entries removed with o
@@ -278,12 +279,12 @@ func (e *Engine) coalesce(tx *store.Tx, j *job) error {
 		if n.Dead || n.Target != j.o.Target || n.Op != j.o.Op {
 			break
 		}
-		var pl payload
+		var pl outbox.Payload
 		if json.Unmarshal(n.Payload, &pl) != nil {
 			break
 		}
 		if j.pl.Fields == nil {
-			j.pl.Fields = map[string]fieldWrite{}
+			j.pl.Fields = map[string]outbox.FieldWrite{}
 		}
 		for f, w := range pl.Fields {
 			prev, ok := j.pl.Fields[f]
@@ -322,7 +323,7 @@ func minus(a, b []string) []string {
 type commitFn func(tx *store.Tx) error
 
 // baseCommit merges the payload's field bases into the link's base.
-func baseCommit(tx *store.Tx, linkID string, fields map[string]fieldWrite, at time.Time) error {
+func baseCommit(tx *store.Tx, linkID string, fields map[string]outbox.FieldWrite, at time.Time) error {
 	b, err := tx.GetBase(linkID)
 	if errors.Is(err, store.ErrNotFound) {
 		b = store.Base{LinkID: linkID, Fields: map[string]string{}}
@@ -347,7 +348,7 @@ func baseCommit(tx *store.Tx, linkID string, fields map[string]fieldWrite, at ti
 }
 
 // byWire returns the payload's values keyed by the target's field names.
-func byWire(fields map[string]fieldWrite) map[string]diff.Value {
+func byWire(fields map[string]outbox.FieldWrite) map[string]diff.Value {
 	out := map[string]diff.Value{}
 	for _, w := range fields {
 		if w.Wire != "" {
@@ -360,24 +361,24 @@ func byWire(fields map[string]fieldWrite) map[string]diff.Value {
 // apply performs j on its target and returns what to commit on success.
 func (e *Engine) apply(ctx context.Context, j *job) (commitFn, error) {
 	switch {
-	case j.o.Op == OpClientCreate:
+	case j.o.Op == outbox.OpClientCreate:
 		return e.createClient(ctx, j)
-	case j.o.Op == OpContactCreate:
+	case j.o.Op == outbox.OpContactCreate:
 		return e.createContact(ctx, j)
-	case j.o.Op == OpClientUpdate:
+	case j.o.Op == outbox.OpClientUpdate:
 		return e.updateClient(ctx, j)
-	case j.o.Op == OpContactUpdate:
+	case j.o.Op == outbox.OpContactUpdate:
 		return e.updateContact(ctx, j)
-	case j.o.Op == OpClientRoute:
+	case j.o.Op == outbox.OpClientRoute:
 		return e.routeClient(ctx, j)
 	case e.syncsChildKind(j.o.RecordKind):
 		k, _ := e.childKind(j.o.RecordKind)
 		return e.pushChild(ctx, j, k)
-	case j.o.Op == OpReminder:
+	case j.o.Op == outbox.OpReminder:
 		return e.sendReminder(ctx, j)
-	case j.o.Op == OpDeletePolicy:
+	case j.o.Op == outbox.OpDeletePolicy:
 		return e.deletePolicy(ctx, j)
-	case j.o.Op == OpDeleteUndo:
+	case j.o.Op == outbox.OpDeleteUndo:
 		return e.undoDeletePolicy(ctx, j)
 	}
 	return nil, fmt.Errorf("cannot push outbox entry %d: %w: unknown op %q", j.o.Seq, ptd.ErrInvalidInput, j.o.Op)
@@ -449,7 +450,7 @@ func (e *Engine) createClient(ctx context.Context, j *job) (commitFn, error) {
 		l := j.link
 		l.PTDID = c.ID
 		if adopted {
-			l.MatchedBy = MatchedByEmail
+			l.MatchedBy = outbox.MatchedByEmail
 		}
 		if err := tx.PutLink(&l); err != nil {
 			return err
@@ -520,7 +521,7 @@ func (e *Engine) createContact(ctx context.Context, j *job) (commitFn, error) {
 		l := j.link
 		l.GHLID = c.ID
 		if adopted {
-			l.MatchedBy = MatchedByEmail
+			l.MatchedBy = outbox.MatchedByEmail
 			e.log.Info("highlevel contact already existed; linked by email instead of created", "link", l.ID)
 		}
 		if err := tx.PutLink(&l); err != nil {
@@ -665,7 +666,7 @@ func (e *Engine) heldByDuplicate(j *job, err error) commitFn {
 		return nil
 	}
 	var field string
-	var w fieldWrite
+	var w outbox.FieldWrite
 	for f, fw := range j.pl.Fields {
 		if fw.Wire == ae.Duplicate.MatchingField {
 			field, w = f, fw
@@ -879,7 +880,7 @@ func putGHLUnlessOlder(tx *store.Tx, rec *store.GHLContact) error {
 
 // holdsWrites reports whether have (one side's values, by field) already holds every scalar
 // value of fields, compared after the field's normalization; false when fields has no scalar.
-func (e *Engine) holdsWrites(have diff.Values, fields map[string]fieldWrite) bool {
+func (e *Engine) holdsWrites(have diff.Values, fields map[string]outbox.FieldWrite) bool {
 	n := 0
 	for f, w := range fields {
 		if w.Value.IsSet {
@@ -975,7 +976,7 @@ func (e *Engine) routeClient(ctx context.Context, j *job) (commitFn, error) {
 	if r == nil {
 		return nil, nil
 	}
-	if j.link.MatchedBy != MatchedByCreate {
+	if j.link.MatchedBy != outbox.MatchedByCreate {
 		// The create found the client already in PTD: it is not new, and keeps the groups,
 		// package and access its coach gave it.
 		return nil, nil
@@ -1014,8 +1015,8 @@ func (e *Engine) sendReminder(ctx context.Context, j *job) (commitFn, error) {
 
 // setFieldsOnly keeps the list fields (tags, groups, packages) of a write: their deltas apply
 // safely whatever the target holds now, unlike scalar values planned from an older read.
-func setFieldsOnly(fields map[string]fieldWrite) map[string]fieldWrite {
-	out := map[string]fieldWrite{}
+func setFieldsOnly(fields map[string]outbox.FieldWrite) map[string]outbox.FieldWrite {
+	out := map[string]outbox.FieldWrite{}
 	for k, w := range fields {
 		if w.Value.IsSet {
 			out[k] = w

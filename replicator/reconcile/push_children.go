@@ -6,6 +6,7 @@ import (
 
 	"ptsync/apiclient/ptd"
 	"ptsync/diff"
+	"ptsync/replicator/reconcile/outbox"
 	"ptsync/store"
 )
 
@@ -105,7 +106,7 @@ func resolveChildOp(kinds []ChildKind, k ChildKind, op, target string) (childOp,
 }
 
 // writeOf is what an entry's payload asks the target to hold.
-func writeOf(pl payload) Write {
+func writeOf(pl outbox.Payload) Write {
 	w := Write{Fields: make(map[string]string, len(pl.Fields)), Appointment: pl.Appointment}
 	for f, fw := range pl.Fields {
 		w.Fields[f] = fw.Value.S

@@ -11,6 +11,7 @@ import (
 	"ptsync/apiclient/ptdwire"
 	"ptsync/diff"
 	"ptsync/replicator/reconcile/mapping"
+	"ptsync/replicator/reconcile/outbox"
 	"ptsync/store"
 )
 
@@ -110,7 +111,7 @@ func (e *Engine) Reminders(ctx context.Context) (RemindersStats, error) {
 				msg = "Reminder: " + c.title
 			}
 			r := ptdwire.Reminder{ClientID: c.clientID, TaskID: strings.SplitN(c.ref, ":", 2)[1], Message: msg, DueAt: due, IdempotencyKey: key}
-			o := entry(store.SidePTD, OpReminder, "reminder", payload{Reminder: &r})
+			o := outbox.Entry(store.SidePTD, outbox.OpReminder, "reminder", outbox.Payload{Reminder: &r})
 			o.LinkID, o.RecordID, o.IdempotencyKey = c.linkID, key, key
 			if err := tx.Enqueue(&o); err != nil {
 				return err
@@ -201,17 +202,17 @@ func (e *Engine) ResolveConflict(ctx context.Context, linkID, field string, r Re
 			if cur == chosen || (side == store.SideGHL && ro) {
 				continue
 			}
-			fw := fieldWrite{Value: v, Base: &enc}
-			op, wire := OpClientUpdate, f.PTD
+			fw := outbox.FieldWrite{Value: v, Base: &enc}
+			op, wire := outbox.OpClientUpdate, f.PTD
 			if side == store.SideGHL {
-				op, wire = OpContactUpdate, f.GHL
+				op, wire = outbox.OpContactUpdate, f.GHL
 			}
 			fw.Wire = wire
 			if spec.Set {
 				old := mapping.DecodeValue(cur, true)
 				fw.Add, fw.Remove = minus(v.Set, old.Set), minus(old.Set, v.Set)
 			}
-			o := entry(side, op, store.KindContact, payload{Fields: map[string]fieldWrite{field: fw}})
+			o := outbox.Entry(side, op, store.KindContact, outbox.Payload{Fields: map[string]outbox.FieldWrite{field: fw}})
 			o.LinkID, o.RecordID = l.ID, l.ID
 			if err := tx.Enqueue(&o); err != nil {
 				return err

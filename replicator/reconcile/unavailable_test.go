@@ -14,6 +14,7 @@ import (
 	"ptsync/apiclient/ghl"
 	"ptsync/apiclient/ptd"
 	"ptsync/config"
+	"ptsync/replicator/reconcile/outbox"
 	"ptsync/store"
 )
 
@@ -95,7 +96,7 @@ func TestRefusingTargetIsHeldNotHammered(t *testing.T) {
 	var seqs []uint64
 	if err := db.Update(func(tx *store.Tx) error {
 		for i := range 10 {
-			o := store.OutboxEntry{Target: store.SidePTD, Op: OpClientUpdate, RecordKind: store.KindContact, RecordID: fmt.Sprint("l", i)}
+			o := store.OutboxEntry{Target: store.SidePTD, Op: outbox.OpClientUpdate, RecordKind: store.KindContact, RecordID: fmt.Sprint("l", i)}
 			if err := tx.Enqueue(&o); err != nil {
 				return err
 			}

@@ -3,14 +3,6 @@ package reconcile
 // The words a plan and the mirror use for how a record was linked, why a record was left
 // alone and why a field is held; operators read them in ptsync plan, history and conflicts.
 
-// Link.MatchedBy values: how a contact link was made. A link planned as a create that found
-// the record already there when it was pushed (looked up by email) becomes MatchedByEmail.
-const (
-	MatchedByEmail  = "email"
-	MatchedByPhone  = "phone"
-	MatchedByCreate = "created"
-)
-
 // SkipAwaitingPTDListing is the skip reason of a HighLevel contact that matched no PTD client
 // before the first complete PTD listing is in the mirror: it is neither linked nor created yet.
 const SkipAwaitingPTDListing = "waiting for the first complete PT Distinction client listing before creating a client"
