@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"ptsync/metrics"
-	"ptsync/replicator/reconcile"
+	"ptsync/replicator/reconcile/kinds"
 	"ptsync/replicator/reconcile/outbox"
 	"ptsync/store"
 )
@@ -354,9 +354,9 @@ func opsLine(ops map[string]int, n func(int) string) string {
 	names := []struct{ op, label string }{
 		{outbox.OpClientCreate, "new clients"}, {outbox.OpContactCreate, "new contacts"},
 		{outbox.OpClientUpdate, "client updates"}, {outbox.OpContactUpdate, "contact updates"},
-		{outbox.OpClientRoute, "routings"}, {reconcile.OpTaskCreate, "new tasks"}, {reconcile.OpTaskUpdate, "task updates"},
-		{reconcile.OpTaskDelete, "task deletes"}, {reconcile.OpNoteCreate, "new notes"}, {reconcile.OpNoteUpdate, "note updates"},
-		{reconcile.OpNoteDelete, "note deletes"}, {reconcile.OpApptUpsert, "appointments"}, {outbox.OpReminder, "reminders"},
+		{outbox.OpClientRoute, "routings"}, {kinds.OpTaskCreate, "new tasks"}, {kinds.OpTaskUpdate, "task updates"},
+		{kinds.OpTaskDelete, "task deletes"}, {kinds.OpNoteCreate, "new notes"}, {kinds.OpNoteUpdate, "note updates"},
+		{kinds.OpNoteDelete, "note deletes"}, {kinds.OpApptUpsert, "appointments"}, {outbox.OpReminder, "reminders"},
 		{outbox.OpDeletePolicy, "delete-policy writes"},
 	}
 	var parts []string

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"ptsync/diff"
+	"ptsync/replicator/reconcile/kinds"
 	"ptsync/replicator/reconcile/mapping"
 	"ptsync/replicator/reconcile/outbox"
 	"ptsync/store"
@@ -18,12 +19,12 @@ func (p *planner) children(parent *action, gid, pid string) {
 	if !parent.newLink {
 		links = p.s.children[parent.link.ID]
 	}
-	kinds := p.e.childKinds()
-	for _, k := range kinds {
+	ks := p.e.childKinds()
+	for _, k := range ks {
 		switch k.Direction {
-		case BothWays:
-			p.childPlan(parent, gid, pid, links, k, claimers(kinds, k.Name))
-		case ToPTD:
+		case kinds.BothWays:
+			p.childPlan(parent, gid, pid, links, k, kinds.Claimers(ks, k.Name))
+		case kinds.ToPTD:
 			p.surfacePlan(parent, gid, links, k)
 		}
 	}
@@ -51,7 +52,7 @@ type childRecord struct {
 
 // sideRecords reduces the snapshot's records of kind k on one side of a contact to what
 // childPlan needs, in mirror order.
-func (p *planner) sideRecords(k ChildKind, side string, cs ChildSide, parent string) []childRecord {
+func (p *planner) sideRecords(k kinds.ChildKind, side string, cs kinds.ChildSide, parent string) []childRecord {
 	var rs []childRecord
 	for _, r := range p.s.kidsOf(k.Name, side, parent) {
 		v := cs.Values(r)
@@ -66,7 +67,7 @@ func (p *planner) sideRecords(k ChildKind, side string, cs ChildSide, parent str
 // still to be created. Without k.Cap it plans nothing (said once by Engine.can). A PTD record
 // linked by one of claimedBy (kinds surfaced into k) is not free. It only reads the snapshot
 // and adds actions to p.
-func (p *planner) childPlan(parent *action, gid, pid string, links []*store.Link, k ChildKind, claimedBy []string) {
+func (p *planner) childPlan(parent *action, gid, pid string, links []*store.Link, k kinds.ChildKind, claimedBy []string) {
 	s := p.s
 	if !p.e.remote.Can(k.Cap, k.Work) {
 		return
@@ -171,13 +172,13 @@ func (p *planner) childPlan(parent *action, gid, pid string, links []*store.Link
 // surfacePlan surfaces the HighLevel records of a ToPTD kind in PTD, as the first of its
 // surfaces the driver can serve (the missing ones said once), else not at all. Changes are
 // detected against the fingerprint kept in the link's base: an unchanged one plans nothing.
-func (p *planner) surfacePlan(parent *action, gid string, links []*store.Link, k ChildKind) {
+func (p *planner) surfacePlan(parent *action, gid string, links []*store.Link, k kinds.ChildKind) {
 	e, s := p.e, p.s
 	recs := s.kidsOf(k.Name, store.SideGHL, gid)
 	if gid == "" || len(recs) == 0 {
 		return
 	}
-	var sf *Surface
+	var sf *kinds.Surface
 	for i := range k.Surfaces {
 		if e.remote.Can(k.Surfaces[i].Cap, k.Surfaces[i].Work) {
 			sf = &k.Surfaces[i]

@@ -25,6 +25,7 @@ import (
 	"ptsync/apiclient/ptd"
 	"ptsync/config"
 	"ptsync/metrics"
+	"ptsync/replicator/reconcile/kinds"
 	"ptsync/replicator/reconcile/mapping"
 	"ptsync/replicator/reconcile/remote"
 	"ptsync/replicator/sweepguard"
@@ -83,7 +84,7 @@ type Options struct {
 	// ChildKinds are the child kinds planned, pushed and polled; nil means
 	// DefaultChildKinds. Each must be registered in Store (store.ChildKind) on the sides it
 	// reads.
-	ChildKinds []ChildKind
+	ChildKinds []kinds.ChildKind
 }
 
 // ErrOffline: a job that needs the network was asked of an offline engine.
@@ -99,7 +100,7 @@ type Engine struct {
 	now    func() time.Time
 	opts   Options
 	mp     *mapping.Mapping
-	kinds  []ChildKind // immutable after New
+	kinds  []kinds.ChildKind // immutable after New
 
 	mu    sync.Mutex // serializes jobs
 	rngMu sync.Mutex // guards rng (push workers back off concurrently)
@@ -110,6 +111,19 @@ type Engine struct {
 	catMu    sync.Mutex        // guards groups and packages (push workers share them)
 	groups   map[string]string // lower-case group name or id -> id (REST catalogue cache)
 	packages map[string]string
+}
+
+// childKinds returns the engine's kinds (DefaultChildKinds for an Engine built by hand).
+func (e *Engine) childKinds() []kinds.ChildKind {
+	if e.kinds == nil {
+		return kinds.DefaultChildKinds()
+	}
+	return e.kinds
+}
+
+// childEnv is the environment of the kinds' calls.
+func (e *Engine) childEnv() kinds.ChildEnv {
+	return kinds.ChildEnv{GHL: e.remote.GHL, PTD: e.remote.PTD, TimeZone: e.mp.Options.Locale.Location, Now: func() time.Time { return e.now().UTC() }}
 }
 
 // ErrConfig wraps every problem New finds in Options.
@@ -173,7 +187,7 @@ func New(opts Options) (*Engine, error) {
 		kinds: opts.ChildKinds,
 	}
 	if e.kinds == nil {
-		e.kinds = DefaultChildKinds()
+		e.kinds = kinds.DefaultChildKinds()
 	}
 	return e, nil
 }

@@ -5,6 +5,7 @@ import (
 
 	"ptsync/config"
 	"ptsync/diff"
+	"ptsync/replicator/reconcile/kinds"
 	"ptsync/replicator/reconcile/outbox"
 	"ptsync/store"
 )
@@ -17,7 +18,7 @@ import (
 // op label of ptsync_pushes_total.
 // The child kinds' ops come from DefaultChildKinds.
 func PushOps(target string) []string {
-	children := childPushOps(DefaultChildKinds(), target)
+	children := kinds.PushOps(kinds.DefaultChildKinds(), target)
 	switch target {
 	case store.SideGHL:
 		return append(append([]string{outbox.OpContactCreate, outbox.OpContactUpdate}, children...), outbox.OpDeletePolicy)

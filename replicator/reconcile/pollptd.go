@@ -13,6 +13,7 @@ import (
 	"ptsync/apiclient/ptd"
 	"ptsync/apiclient/ptdwire"
 	"ptsync/metrics"
+	"ptsync/replicator/reconcile/kinds"
 	"ptsync/replicator/reconcile/mapping"
 	"ptsync/replicator/sweepguard"
 	"ptsync/store"
@@ -197,8 +198,8 @@ func (e *Engine) markPTDListed() error {
 // 40 s). PTDChildrenPerPoll bounds one poll; marks over the bound wait for the next poll.
 // A client whose read fails stays marked. Returns how many clients were re-read.
 func (e *Engine) refreshPTDChildren(ctx context.Context) (int, error) {
-	kinds := e.polledKinds()
-	if len(kinds) == 0 {
+	ks := e.polledKinds()
+	if len(ks) == 0 {
 		return 0, nil
 	}
 	var all []string
@@ -308,8 +309,8 @@ func (e *Engine) refreshPTDChildren(ctx context.Context) (int, error) {
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				k := kids{id: ids[i], since: e.now().UTC(), lists: make([][]store.ChildRecord, len(kinds))}
-				for j, kind := range kinds {
+				k := kids{id: ids[i], since: e.now().UTC(), lists: make([][]store.ChildRecord, len(ks))}
+				for j, kind := range ks {
 					// A client PTD no longer has lists as empty (its quarantine is the sweep's).
 					l, err := kind.PTD.Calls.List(ctx, e.childEnv(), k.id)
 					if err != nil && !errors.Is(err, ptd.ErrNotFound) {
@@ -344,7 +345,7 @@ func (e *Engine) refreshPTDChildren(ctx context.Context) (int, error) {
 					failed = append(failed, k.id) // read again next poll
 					continue
 				}
-				for j, kind := range kinds {
+				for j, kind := range ks {
 					if err := keepHeld(replacePTDChildren(tx, kind, k.id, k.lists[j], k.since, e.bounds())); err != nil {
 						return err
 					}
@@ -435,10 +436,10 @@ func updatePTDMarks(tx *store.Tx, add, remove []string) error {
 
 // polledKinds are the kinds whose PTD records the children poll re-reads: the BothWays kinds
 // whose capability the driver has and whose PTD side can list.
-func (e *Engine) polledKinds() []ChildKind {
-	var out []ChildKind
+func (e *Engine) polledKinds() []kinds.ChildKind {
+	var out []kinds.ChildKind
 	for _, k := range e.childKinds() {
-		if k.Direction == BothWays && k.PTD.Calls.List != nil && e.remote.PTD.Capabilities().Has(k.Cap) {
+		if k.Direction == kinds.BothWays && k.PTD.Calls.List != nil && e.remote.PTD.Capabilities().Has(k.Cap) {
 			out = append(out, k)
 		}
 	}
@@ -452,7 +453,7 @@ func (e *Engine) polledKinds() []ChildKind {
 // deletion to propagate, unless the sweep guard does not believe the list: then nothing is
 // removed or quarantined and the held sweep is returned for the caller to report once tx
 // commits.
-func replacePTDChildren(tx *store.Tx, k ChildKind, client string, listed []store.ChildRecord, since time.Time, bounds sweepguard.Bounds) (*store.HeldSweep, error) {
+func replacePTDChildren(tx *store.Tx, k kinds.ChildKind, client string, listed []store.ChildRecord, since time.Time, bounds sweepguard.Bounds) (*store.HeldSweep, error) {
 	old, err := tx.ChildrenOf(k.Name, store.SidePTD, client)
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"ptsync/apiclient/ptd"
 	"ptsync/apiclient/ptdwire"
 	"ptsync/diff"
+	"ptsync/replicator/reconcile/kinds"
 	"ptsync/replicator/reconcile/mapping"
 	"ptsync/replicator/reconcile/outbox"
 	"ptsync/store"
@@ -360,6 +361,7 @@ func byWire(fields map[string]outbox.FieldWrite) map[string]diff.Value {
 
 // apply performs j on its target and returns what to commit on success.
 func (e *Engine) apply(ctx context.Context, j *job) (commitFn, error) {
+	k, isChild := kinds.Find(e.childKinds(), j.o.RecordKind)
 	switch {
 	case j.o.Op == outbox.OpClientCreate:
 		return e.createClient(ctx, j)
@@ -371,8 +373,7 @@ func (e *Engine) apply(ctx context.Context, j *job) (commitFn, error) {
 		return e.updateContact(ctx, j)
 	case j.o.Op == outbox.OpClientRoute:
 		return e.routeClient(ctx, j)
-	case e.syncsChildKind(j.o.RecordKind):
-		k, _ := e.childKind(j.o.RecordKind)
+	case isChild:
 		return e.pushChild(ctx, j, k)
 	case j.o.Op == outbox.OpReminder:
 		return e.sendReminder(ctx, j)

@@ -6,6 +6,7 @@ import (
 
 	"ptsync/apiclient/ptd"
 	"ptsync/diff"
+	"ptsync/replicator/reconcile/kinds"
 	"ptsync/replicator/reconcile/outbox"
 	"ptsync/store"
 )
@@ -43,11 +44,11 @@ const (
 // childOp is one child outbox op resolved against the kinds: what it does, where, with which
 // calls, and how a create recognises a record it may already have made.
 type childOp struct {
-	kind   ChildKind
+	kind   kinds.ChildKind
 	verb   childVerb
 	target string // the side written
 	into   string // the store kind of the target's records
-	calls  ChildCalls
+	calls  kinds.ChildCalls
 	// values and key match a listed record to a create's fields (nil: no look-up).
 	values func(r store.ChildRecord) diff.Snapshot
 	key    func(v diff.Snapshot) string
@@ -57,14 +58,14 @@ type childOp struct {
 
 // resolveChildOp finds what op of kind k does on target. An op the kind does not declare for
 // that target is ptd.ErrInvalidInput (the entry is dead-lettered).
-func resolveChildOp(kinds []ChildKind, k ChildKind, op, target string) (childOp, error) {
+func resolveChildOp(ks []kinds.ChildKind, k kinds.ChildKind, op, target string) (childOp, error) {
 	t := childOp{kind: k, target: target, into: k.Name}
 	switch {
-	case k.Direction == BothWays:
+	case k.Direction == kinds.BothWays:
 		side := k.GHL
 		if target == store.SidePTD {
 			side = k.PTD
-			t.claimers = claimers(kinds, k.Name)
+			t.claimers = kinds.Claimers(ks, k.Name)
 		}
 		t.calls, t.values, t.key = side.Calls, side.Values, k.Key
 		switch op {
@@ -75,7 +76,7 @@ func resolveChildOp(kinds []ChildKind, k ChildKind, op, target string) (childOp,
 		case k.Ops.Delete:
 			t.verb = verbDelete
 		}
-	case k.Direction == ToPTD && target == store.SidePTD:
+	case k.Direction == kinds.ToPTD && target == store.SidePTD:
 		for _, s := range k.Surfaces {
 			if op != s.Create && op != s.Update {
 				continue
@@ -90,12 +91,12 @@ func resolveChildOp(kinds []ChildKind, k ChildKind, op, target string) (childOp,
 			if s.Into != "" {
 				t.into = s.Into
 			}
-			for _, into := range kinds {
-				if into.Name == t.into && into.Direction == BothWays {
+			for _, into := range ks {
+				if into.Name == t.into && into.Direction == kinds.BothWays {
 					t.values, t.key = into.PTD.Values, into.Key
 				}
 			}
-			t.claimers = claimers(kinds, t.into)
+			t.claimers = kinds.Claimers(ks, t.into)
 			break
 		}
 	}
@@ -106,8 +107,8 @@ func resolveChildOp(kinds []ChildKind, k ChildKind, op, target string) (childOp,
 }
 
 // writeOf is what an entry's payload asks the target to hold.
-func writeOf(pl outbox.Payload) Write {
-	w := Write{Fields: make(map[string]string, len(pl.Fields)), Appointment: pl.Appointment}
+func writeOf(pl outbox.Payload) kinds.Write {
+	w := kinds.Write{Fields: make(map[string]string, len(pl.Fields)), Appointment: pl.Appointment}
 	for f, fw := range pl.Fields {
 		w.Fields[f] = fw.Value.S
 	}
@@ -120,7 +121,7 @@ func writeOf(pl outbox.Payload) Write {
 // the link. A create first looks the record up on the target (a create whose outcome was
 // unknown may have landed) unless the op is an upsert; an entry whose parent is not yet on
 // the target waits (errDefer).
-func (e *Engine) pushChild(ctx context.Context, j *job, k ChildKind) (commitFn, error) {
+func (e *Engine) pushChild(ctx context.Context, j *job, k kinds.ChildKind) (commitFn, error) {
 	t, err := resolveChildOp(e.childKinds(), k, j.o.Op, j.o.Target)
 	if err != nil {
 		return nil, err
@@ -176,7 +177,7 @@ func (e *Engine) pushChildCreate(ctx context.Context, j *job, t childOp, parent 
 // adoptChild looks for a record on the target that a create with w may already have made:
 // the first listed one with the same match key that no link takes. nil when there is none
 // or the op needs no look-up.
-func (e *Engine) adoptChild(ctx context.Context, t childOp, env ChildEnv, parent string, w Write) (store.ChildRecord, error) {
+func (e *Engine) adoptChild(ctx context.Context, t childOp, env kinds.ChildEnv, parent string, w kinds.Write) (store.ChildRecord, error) {
 	if t.verb != verbCreate || t.calls.List == nil || t.key == nil {
 		return nil, nil
 	}

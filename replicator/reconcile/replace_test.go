@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"ptsync/apiclient/ptdwire"
+	"ptsync/replicator/reconcile/kinds"
 	"ptsync/replicator/sweepguard"
 	"ptsync/store"
 )
@@ -35,11 +35,13 @@ func TestReplacePTDTasksKeepsTasksNewerThanTheList(t *testing.T) {
 				return err
 			}
 		}
-		listed := ptdTaskRecord(ptdwire.Task{ID: "listed", ClientID: "p1", Title: "listed"}, since)
-		if held, err := replacePTDChildren(tx, kindFiles{}.Task(), "p1", []store.ChildRecord{&listed}, since, sweepguard.Bounds{}); err != nil || held != nil {
+		listed := store.PTDTask{ID: "listed", ClientID: "p1", Title: "listed", FetchedAt: since}
+		task, _ := kinds.Find(kinds.DefaultChildKinds(), store.KindTask)
+		note, _ := kinds.Find(kinds.DefaultChildKinds(), store.KindNote)
+		if held, err := replacePTDChildren(tx, task, "p1", []store.ChildRecord{&listed}, since, sweepguard.Bounds{}); err != nil || held != nil {
 			return fmt.Errorf("replace tasks: held %v, error %v", held, err)
 		}
-		_, err := replacePTDChildren(tx, kindFiles{}.Note(), "p1", nil, since, sweepguard.Bounds{})
+		_, err := replacePTDChildren(tx, note, "p1", nil, since, sweepguard.Bounds{})
 		return err
 	}); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 
+	"ptsync/replicator/reconcile/kinds"
 	"ptsync/store"
 )
 
@@ -35,10 +36,10 @@ func qk(kind, side, id string) string { return kind + "/" + side + "/" + id }
 
 // loadKids reads the children the kinds plan from: the HighLevel side of every kind, and
 // the PTD side of the BothWays kinds (a ToPTD kind never reads PTD back).
-func (s *snapshot) loadKids(tx *store.Tx, kinds []ChildKind) error {
-	for _, k := range kinds {
+func (s *snapshot) loadKids(tx *store.Tx, ks []kinds.ChildKind) error {
+	for _, k := range ks {
 		sides := []string{store.SideGHL}
-		if k.Direction == BothWays {
+		if k.Direction == kinds.BothWays {
 			sides = append(sides, store.SidePTD)
 		}
 		for _, side := range sides {

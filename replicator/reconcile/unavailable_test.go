@@ -14,6 +14,7 @@ import (
 	"ptsync/apiclient/ghl"
 	"ptsync/apiclient/ptd"
 	"ptsync/config"
+	"ptsync/replicator/reconcile/kinds"
 	"ptsync/replicator/reconcile/outbox"
 	"ptsync/store"
 )
@@ -33,7 +34,7 @@ func TestUnavailableUpstreamNeverSpendsAttempts(t *testing.T) {
 	e := &Engine{cfg: cfg, now: func() time.Time { return now }, rng: rand.New(rand.NewPCG(1, 2)), log: hclog.NewNullLogger()}
 	var o store.OutboxEntry
 	if err := db.Update(func(tx *store.Tx) error {
-		o = store.OutboxEntry{Target: store.SideGHL, Op: OpTaskCreate, RecordKind: store.KindTask, RecordID: "t1"}
+		o = store.OutboxEntry{Target: store.SideGHL, Op: kinds.OpTaskCreate, RecordKind: store.KindTask, RecordID: "t1"}
 		return tx.Enqueue(&o)
 	}); err != nil {
 		t.Fatal(err)

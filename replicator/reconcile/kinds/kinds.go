@@ -1,4 +1,10 @@
-package reconcile
+// Package kinds describes each kind of a contact's children (tasks, notes, appointments) to
+// the reconcile stages: which way its records flow, the fields merged, the outbox ops, and
+// the remote calls that write each side. The planner, the pusher and the PTD children poll
+// iterate over the kinds instead of naming them, so a new kind is one file here (and its
+// entries in the other layers' registries: docs/extending.md). Descriptors are values built
+// fresh by DefaultChildKinds; nothing here holds state.
+package kinds
 
 import (
 	"context"
@@ -132,7 +138,8 @@ type ChildEnv struct {
 }
 
 // kindFiles holds one method per child kind, each in the kind's own file (kind_task.go:
-// func (kindFiles) Task() ChildKind). DefaultChildKinds collects them.
+// func (kindFiles) Task() ChildKind). DefaultChildKinds collects them, so a new kind is one
+// new file here and no edit elsewhere in this package.
 type kindFiles struct{}
 
 // DefaultChildKinds returns the child kinds this build syncs, in Order; a new slice on every
@@ -141,17 +148,10 @@ func DefaultChildKinds() []ChildKind {
 	return kindreg.Collect(kindFiles{}, func(k ChildKind) int { return k.Order })
 }
 
-// childKinds returns the engine's kinds (DefaultChildKinds for an Engine built by hand).
-func (e *Engine) childKinds() []ChildKind {
-	if e.kinds == nil {
-		return DefaultChildKinds()
-	}
-	return e.kinds
-}
-
-// childKind returns the kind named name, if the engine syncs it.
-func (e *Engine) childKind(name string) (ChildKind, bool) {
-	for _, k := range e.childKinds() {
+// Find returns the kind of ks named name; ok is false when ks has none (the name of a
+// contact, a reminder, or a kind this build does not sync).
+func Find(ks []ChildKind, name string) (k ChildKind, ok bool) {
+	for _, k := range ks {
 		if k.Name == name {
 			return k, true
 		}
@@ -159,15 +159,9 @@ func (e *Engine) childKind(name string) (ChildKind, bool) {
 	return ChildKind{}, false
 }
 
-// syncsChildKind reports whether name is one of the engine's child kinds.
-func (e *Engine) syncsChildKind(name string) bool {
-	_, ok := e.childKind(name)
-	return ok
-}
-
-// claimers lists the kinds with a surface into kind's PTD records: a PTD record of kind that
-// one of them links is taken.
-func claimers(kinds []ChildKind, kind string) []string {
+// Claimers lists the kinds of ks with a surface into kind's PTD records: a PTD record of
+// kind that one of them links is taken (neither free to match nor to create from).
+func Claimers(kinds []ChildKind, kind string) []string {
 	var out []string
 	for _, k := range kinds {
 		for _, s := range k.Surfaces {
@@ -180,13 +174,9 @@ func claimers(kinds []ChildKind, kind string) []string {
 	return out
 }
 
-// childEnv is the environment of the kinds' calls.
-func (e *Engine) childEnv() ChildEnv {
-	return ChildEnv{GHL: e.remote.GHL, PTD: e.remote.PTD, TimeZone: e.mp.Options.Locale.Location, Now: func() time.Time { return e.now().UTC() }}
-}
-
-// childPushOps lists the ops the kinds push to target, in kind order, each once.
-func childPushOps(kinds []ChildKind, target string) []string {
+// PushOps lists the ops the kinds of ks push to target (store.SideGHL or store.SidePTD), in
+// kind order, each once: the child kinds' share of the op label of ptsync_pushes_total.
+func PushOps(kinds []ChildKind, target string) []string {
 	var out []string
 	seen := map[string]bool{}
 	add := func(ops ...string) {
