@@ -27,6 +27,7 @@ import (
 	"ptsync/metrics"
 	"ptsync/replicator/reconcile/kinds"
 	"ptsync/replicator/reconcile/mapping"
+	"ptsync/replicator/reconcile/ptdpoll"
 	"ptsync/replicator/reconcile/remote"
 	"ptsync/replicator/sweepguard"
 	"ptsync/store"
@@ -102,6 +103,7 @@ type Engine struct {
 	mp     *mapping.Mapping
 	kinds  []kinds.ChildKind // immutable after New
 
+	poll  *ptdpoll.Poller
 	mu    sync.Mutex // serializes jobs
 	rngMu sync.Mutex // guards rng (push workers back off concurrently)
 	rng   *rand.Rand
@@ -189,6 +191,9 @@ func New(opts Options) (*Engine, error) {
 	if e.kinds == nil {
 		e.kinds = kinds.DefaultChildKinds()
 	}
+	e.poll = ptdpoll.New(ptdpoll.Options{Store: opts.Store, Remote: sys, Mapping: mp, Kinds: e.kinds,
+		Guard: sweepguard.BoundsFrom(opts.Config.Deletes), Metrics: opts.Metrics, Logger: opts.Logger, Now: opts.Now,
+		PageSize: opts.PTDPageSize, ChildrenPerPoll: opts.PTDChildrenPerPoll, ChildrenPeriod: opts.PTDChildrenPeriod})
 	return e, nil
 }
 
@@ -197,7 +202,7 @@ func (e *Engine) ReadOnly(ctx context.Context) bool { return e.remote.ReadOnly(c
 
 // CycleStats reports one Cycle.
 type CycleStats struct {
-	Poll PollStats
+	Poll ptdpoll.PollStats
 	Plan Plan
 	Push PushStats
 }

@@ -19,6 +19,9 @@ import (
 	"ptsync/store"
 )
 
+// CursorCycle counts reconcile cycles (Value is the number), for history.
+const CursorCycle = "reconcile.cycle"
+
 // Plan is what one reconcile decided (or, for a dry run, would decide). It is data: the
 // `ptsync plan --json` output.
 type Plan struct {

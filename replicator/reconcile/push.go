@@ -17,6 +17,7 @@ import (
 	"ptsync/replicator/reconcile/kinds"
 	"ptsync/replicator/reconcile/mapping"
 	"ptsync/replicator/reconcile/outbox"
+	"ptsync/replicator/reconcile/ptdpoll"
 	"ptsync/store"
 )
 
@@ -580,7 +581,7 @@ func (e *Engine) updateClient(ctx context.Context, j *job) (commitFn, error) {
 			coachChanged = true
 			if fields = setFieldsOnly(fields); len(fields) == 0 {
 				return func(tx *store.Tx) error {
-					if err := updatePTDMarks(tx, []string{id}, nil); err != nil {
+					if err := ptdpoll.MarkChildren(tx, []string{id}, nil); err != nil {
 						return err
 					}
 					return tx.PutPTDClient(&rec)
@@ -646,7 +647,7 @@ func (e *Engine) updateClient(ctx context.Context, j *job) (commitFn, error) {
 	}
 	return func(tx *store.Tx) error {
 		if coachChanged {
-			if err := updatePTDMarks(tx, []string{id}, nil); err != nil {
+			if err := ptdpoll.MarkChildren(tx, []string{id}, nil); err != nil {
 				return err
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"ptsync/replicator/reconcile/kinds"
+	"ptsync/replicator/reconcile/ptdpoll"
 	"ptsync/store"
 )
 
@@ -28,7 +29,7 @@ type snapshot struct {
 	pending   map[string]bool                  // outbox record key kind/id
 	conflicts map[string]store.Conflict        // linkID\x00field, open ones
 	cycle     uint64
-	// ptdListed: a PTD client listing has been stored to its last page (CursorPTDListed).
+	// ptdListed: a PTD client listing has been stored to its last page (ptdpoll.CursorListed).
 	ptdListed bool
 }
 
@@ -142,9 +143,8 @@ func (e *Engine) loadSnapshot() (*snapshot, error) {
 		if c, err := tx.Cursor(CursorCycle); err == nil {
 			s.cycle, _ = strconv.ParseUint(c.Value, 10, 64)
 		}
-		_, err = tx.Cursor(CursorPTDListed)
-		s.ptdListed = err == nil
-		return ignoreNotFound(err)
+		s.ptdListed, err = ptdpoll.Listed(tx)
+		return err
 	})
 	sort.Strings(s.ghlIDs)
 	sort.Strings(s.ptdIDs)

@@ -1,4 +1,4 @@
-package reconcile
+package ptdpoll
 
 import (
 	"fmt"
@@ -14,7 +14,7 @@ import (
 // A PTD children poll whose list was requested before the pusher created a task must neither
 // drop that task from the mirror nor quarantine it (the reconciler would then delete it in
 // HighLevel); a task that really vanished is still removed.
-func TestReplacePTDTasksKeepsTasksNewerThanTheList(t *testing.T) {
+func TestReplaceTasksKeepsTasksNewerThanTheList(t *testing.T) {
 	db, err := store.Open(filepath.Join(t.TempDir(), "m.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -38,10 +38,10 @@ func TestReplacePTDTasksKeepsTasksNewerThanTheList(t *testing.T) {
 		listed := store.PTDTask{ID: "listed", ClientID: "p1", Title: "listed", FetchedAt: since}
 		task, _ := kinds.Find(kinds.DefaultChildKinds(), store.KindTask)
 		note, _ := kinds.Find(kinds.DefaultChildKinds(), store.KindNote)
-		if held, err := replacePTDChildren(tx, task, "p1", []store.ChildRecord{&listed}, since, sweepguard.Bounds{}); err != nil || held != nil {
+		if held, err := replaceChildren(tx, task, "p1", []store.ChildRecord{&listed}, since, sweepguard.Bounds{}); err != nil || held != nil {
 			return fmt.Errorf("replace tasks: held %v, error %v", held, err)
 		}
-		_, err := replacePTDChildren(tx, note, "p1", nil, since, sweepguard.Bounds{})
+		_, err := replaceChildren(tx, note, "p1", nil, since, sweepguard.Bounds{})
 		return err
 	}); err != nil {
 		t.Fatal(err)
