@@ -28,6 +28,7 @@ import (
 	"ptsync/replicator/reconcile/kinds"
 	"ptsync/replicator/reconcile/mapping"
 	"ptsync/replicator/reconcile/ptdpoll"
+	"ptsync/replicator/reconcile/push"
 	"ptsync/replicator/reconcile/remote"
 	"ptsync/replicator/sweepguard"
 	"ptsync/store"
@@ -103,16 +104,9 @@ type Engine struct {
 	mp     *mapping.Mapping
 	kinds  []kinds.ChildKind // immutable after New
 
-	poll  *ptdpoll.Poller
-	mu    sync.Mutex // serializes jobs
-	rngMu sync.Mutex // guards rng (push workers back off concurrently)
-	rng   *rand.Rand
-
-	holds holdoff // targets refusing every write (holdoff.go)
-
-	catMu    sync.Mutex        // guards groups and packages (push workers share them)
-	groups   map[string]string // lower-case group name or id -> id (REST catalogue cache)
-	packages map[string]string
+	poll *ptdpoll.Poller
+	push *push.Pusher
+	mu   sync.Mutex // serializes jobs
 }
 
 // childKinds returns the engine's kinds (DefaultChildKinds for an Engine built by hand).
@@ -185,7 +179,6 @@ func New(opts Options) (*Engine, error) {
 	e := &Engine{
 		db: opts.Store, remote: sys, cfg: opts.Config, m: opts.Metrics,
 		log: opts.Logger, now: opts.Now, opts: opts, mp: mp,
-		rng:   rand.New(rand.NewPCG(seed, seed^0x7e57)),
 		kinds: opts.ChildKinds,
 	}
 	if e.kinds == nil {
@@ -194,6 +187,9 @@ func New(opts Options) (*Engine, error) {
 	e.poll = ptdpoll.New(ptdpoll.Options{Store: opts.Store, Remote: sys, Mapping: mp, Kinds: e.kinds,
 		Guard: sweepguard.BoundsFrom(opts.Config.Deletes), Metrics: opts.Metrics, Logger: opts.Logger, Now: opts.Now,
 		PageSize: opts.PTDPageSize, ChildrenPerPoll: opts.PTDChildrenPerPoll, ChildrenPeriod: opts.PTDChildrenPeriod})
+	e.push = push.New(push.Options{Store: opts.Store, Remote: sys, Mapping: mp, Kinds: e.kinds, Config: opts.Config.Pusher,
+		Metrics: opts.Metrics, Logger: opts.Logger, Now: opts.Now,
+		Batch: opts.PushBatch, Workers: opts.PushWorkers, GroupCommit: opts.PushGroupCommit, Seed: seed})
 	return e, nil
 }
 
@@ -204,7 +200,7 @@ func (e *Engine) ReadOnly(ctx context.Context) bool { return e.remote.ReadOnly(c
 type CycleStats struct {
 	Poll ptdpoll.PollStats
 	Plan Plan
-	Push PushStats
+	Push push.Stats
 }
 
 // Cycle runs PollPTD, Reconcile, Push and, when reminders are enabled, Reminders followed by
@@ -231,7 +227,7 @@ func (e *Engine) Cycle(ctx context.Context) (CycleStats, error) {
 			return st, err
 		}
 		more, err := e.Push(ctx)
-		st.Push.add(more)
+		st.Push.Add(more)
 		if err != nil {
 			return st, err
 		}

@@ -210,7 +210,7 @@ func (e *Engine) ResolveConflict(ctx context.Context, linkID, field string, r Re
 			fw.Wire = wire
 			if spec.Set {
 				old := mapping.DecodeValue(cur, true)
-				fw.Add, fw.Remove = minus(v.Set, old.Set), minus(old.Set, v.Set)
+				fw.Add, fw.Remove = outbox.Delta(old.Set, v.Set)
 			}
 			o := outbox.Entry(side, op, store.KindContact, outbox.Payload{Fields: map[string]outbox.FieldWrite{field: fw}})
 			o.LinkID, o.RecordID = l.ID, l.ID

@@ -7,6 +7,7 @@ package outbox
 
 import (
 	"encoding/json"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -51,6 +52,43 @@ type FieldWrite struct {
 	Remove []string   `json:"remove,omitempty"` // set fields: members to remove
 	// Base, when set, becomes the link's base for this field once the write succeeded.
 	Base *string `json:"base,omitempty"`
+}
+
+// Then is w followed by later, a write of the same field pushed after it, as one write:
+// later's value wins, and set deltas combine (a member later removes is no longer added, one
+// it adds is no longer removed), compared without regard to case.
+func (w FieldWrite) Then(later FieldWrite) FieldWrite {
+	if later.Value.IsSet {
+		later.Add = union(minus(w.Add, later.Remove), later.Add)
+		later.Remove = union(minus(w.Remove, later.Add), later.Remove)
+	}
+	return later
+}
+
+// Delta is the set write that takes a side holding from to holding to: the members to add
+// and to remove, compared without regard to case.
+func Delta(from, to []string) (add, remove []string) { return minus(to, from), minus(from, to) }
+
+// union is a with the members of b it lacks.
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, x := range b {
+		if !slices.ContainsFunc(out, func(y string) bool { return strings.EqualFold(x, y) }) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// minus is a without the members of b.
+func minus(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.ContainsFunc(b, func(y string) bool { return strings.EqualFold(x, y) }) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // Payload is the JSON body of every outbox entry the reconcile stages write. Which parts are

@@ -1,4 +1,4 @@
-package reconcile
+package push
 
 import (
 	"context"
@@ -16,9 +16,9 @@ func parentIDs(j *job) (gid, pid string) { return j.parent.GHLID, j.parent.PTDID
 
 // linkedElsewhere reports whether a record of kind on side is already linked (so a look-up
 // must not adopt it).
-func (e *Engine) linkedElsewhere(kind, side, id string) bool {
+func (p *Pusher) linkedElsewhere(kind, side, id string) bool {
 	found := false
-	_ = e.db.View(func(tx *store.Tx) error {
+	_ = p.Store.View(func(tx *store.Tx) error {
 		var err error
 		if side == store.SideGHL {
 			_, err = tx.LinkByGHL(kind, id)
@@ -121,8 +121,8 @@ func writeOf(pl outbox.Payload) kinds.Write {
 // the link. A create first looks the record up on the target (a create whose outcome was
 // unknown may have landed) unless the op is an upsert; an entry whose parent is not yet on
 // the target waits (errDefer).
-func (e *Engine) pushChild(ctx context.Context, j *job, k kinds.ChildKind) (commitFn, error) {
-	t, err := resolveChildOp(e.childKinds(), k, j.o.Op, j.o.Target)
+func (p *Pusher) pushChild(ctx context.Context, j *job, k kinds.ChildKind) (commitFn, error) {
+	t, err := resolveChildOp(p.Kinds, k, j.o.Op, j.o.Target)
 	if err != nil {
 		return nil, err
 	}
@@ -133,22 +133,22 @@ func (e *Engine) pushChild(ctx context.Context, j *job, k kinds.ChildKind) (comm
 	}
 	switch t.verb {
 	case verbCreate, verbUpsert:
-		return e.pushChildCreate(ctx, j, t, parent, targetID)
+		return p.pushChildCreate(ctx, j, t, parent, targetID)
 	case verbUpdate:
-		return e.pushChildUpdate(ctx, j, t, parent, *targetID)
+		return p.pushChildUpdate(ctx, j, t, parent, *targetID)
 	}
-	return e.pushChildDelete(ctx, j, t, parent, *targetID)
+	return p.pushChildDelete(ctx, j, t, parent, *targetID)
 }
 
-func (e *Engine) pushChildCreate(ctx context.Context, j *job, t childOp, parent string, targetID *string) (commitFn, error) {
+func (p *Pusher) pushChildCreate(ctx context.Context, j *job, t childOp, parent string, targetID *string) (commitFn, error) {
 	if t.verb == verbCreate && *targetID != "" {
 		return nil, nil
 	}
 	if parent == "" {
 		return nil, errDefer
 	}
-	env, w := e.childEnv(), writeOf(j.pl)
-	rec, err := e.adoptChild(ctx, t, env, parent, w)
+	env, w := p.childEnv(), writeOf(j.pl)
+	rec, err := p.adoptChild(ctx, t, env, parent, w)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +157,7 @@ func (e *Engine) pushChildCreate(ctx context.Context, j *job, t childOp, parent 
 			return nil, err
 		}
 	}
-	now, l := e.now().UTC(), j.link
+	now, l := p.Now().UTC(), j.link
 	return func(tx *store.Tx) error {
 		if t.target == store.SidePTD {
 			l.PTDID = rec.ChildID()
@@ -177,7 +177,7 @@ func (e *Engine) pushChildCreate(ctx context.Context, j *job, t childOp, parent 
 // adoptChild looks for a record on the target that a create with w may already have made:
 // the first listed one with the same match key that no link takes. nil when there is none
 // or the op needs no look-up.
-func (e *Engine) adoptChild(ctx context.Context, t childOp, env kinds.ChildEnv, parent string, w kinds.Write) (store.ChildRecord, error) {
+func (p *Pusher) adoptChild(ctx context.Context, t childOp, env kinds.ChildEnv, parent string, w kinds.Write) (store.ChildRecord, error) {
 	if t.verb != verbCreate || t.calls.List == nil || t.key == nil {
 		return nil, nil
 	}
@@ -192,11 +192,11 @@ func (e *Engine) adoptChild(ctx context.Context, t childOp, env kinds.ChildEnv, 
 	key := t.key(want)
 next:
 	for _, r := range listed {
-		if t.key(t.values(r)) != key || e.linkedElsewhere(t.into, t.target, r.ChildID()) {
+		if t.key(t.values(r)) != key || p.linkedElsewhere(t.into, t.target, r.ChildID()) {
 			continue
 		}
 		for _, c := range t.claimers {
-			if e.linkedElsewhere(c, t.target, r.ChildID()) {
+			if p.linkedElsewhere(c, t.target, r.ChildID()) {
 				continue next
 			}
 		}
@@ -205,13 +205,13 @@ next:
 	return nil, nil
 }
 
-func (e *Engine) pushChildUpdate(ctx context.Context, j *job, t childOp, parent, id string) (commitFn, error) {
+func (p *Pusher) pushChildUpdate(ctx context.Context, j *job, t childOp, parent, id string) (commitFn, error) {
 	w := writeOf(j.pl)
-	rec, err := t.calls.Update(ctx, e.childEnv(), parent, id, w)
+	rec, err := t.calls.Update(ctx, p.childEnv(), parent, id, w)
 	if err != nil {
 		return nil, err
 	}
-	now, l := e.now().UTC(), j.link
+	now, l := p.Now().UTC(), j.link
 	return func(tx *store.Tx) error {
 		out := rec
 		if t.calls.Patch != nil {
@@ -228,8 +228,8 @@ func (e *Engine) pushChildUpdate(ctx context.Context, j *job, t childOp, parent,
 	}, nil
 }
 
-func (e *Engine) pushChildDelete(ctx context.Context, j *job, t childOp, parent, id string) (commitFn, error) {
-	if err := t.calls.Delete(ctx, e.childEnv(), parent, id); err != nil {
+func (p *Pusher) pushChildDelete(ctx context.Context, j *job, t childOp, parent, id string) (commitFn, error) {
+	if err := t.calls.Delete(ctx, p.childEnv(), parent, id); err != nil {
 		return nil, err
 	}
 	l := j.link
