@@ -166,11 +166,56 @@ type job struct {
 // any other error come with a nil transaction (the caller records a failed attempt). n is
 // the number of entries folded into this one.
 func (p *Pusher) attemptOne(ctx context.Context, o store.OutboxEntry) (n int, fn commitFn, err error) {
-	j := &job{o: o}
-	if err := json.Unmarshal(o.Payload, &j.pl); err != nil {
-		return 0, nil, fmt.Errorf("cannot decode outbox entry %d: %w: %w", o.Seq, ptd.ErrInvalidInput, err)
+	j, gone, err := p.loadJob(o)
+	if err != nil {
+		return 0, nil, err
 	}
-	gone := false
+	if gone { // the link was removed (e.g. by a delete): nothing to apply
+		return 0, func(tx *store.Tx) error { return ignoreMissing(tx.RemoveOutbox(o.Seq)) }, nil
+	}
+	if err := p.writable(ctx, o); err != nil {
+		return 0, nil, err
+	}
+	commit, err := p.apply(ctx, j)
+	p.Metrics.PushDone(o.Target, o.Op, nilUnlessReal(err))
+	if err != nil {
+		if errors.Is(err, errSuperseded) {
+			return 0, func(tx *store.Tx) error {
+				if commit != nil {
+					if err := commit(tx); err != nil {
+						return err
+					}
+				}
+				return ignoreMissing(tx.RemoveOutbox(o.Seq))
+			}, err
+		}
+		return 0, nil, err
+	}
+	return len(j.folded), func(tx *store.Tx) error {
+		if err := tx.RemoveOutbox(o.Seq); err != nil {
+			return err
+		}
+		for _, s := range j.folded {
+			if err := ignoreMissing(tx.RemoveOutbox(s)); err != nil {
+				return err
+			}
+		}
+		if commit != nil {
+			return commit(tx)
+		}
+		return nil
+	}, nil
+}
+
+// loadJob decodes o and reads, in one read transaction, its link, the link's parent and the
+// mirror's copies of the contact on both sides, and folds the live updates queued behind an
+// update (coalesce). gone reports that the link no longer exists (nothing to apply). A
+// payload that does not decode is ptd.ErrInvalidInput: no retry can apply it.
+func (p *Pusher) loadJob(o store.OutboxEntry) (j *job, gone bool, err error) {
+	j = &job{o: o}
+	if err := json.Unmarshal(o.Payload, &j.pl); err != nil {
+		return nil, false, fmt.Errorf("cannot decode outbox entry %d: %w: %w", o.Seq, ptd.ErrInvalidInput, err)
+	}
 	if err := p.Store.View(func(tx *store.Tx) error {
 		l, err := tx.GetLink(o.LinkID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -205,50 +250,25 @@ func (p *Pusher) attemptOne(ctx context.Context, o store.OutboxEntry) (n int, fn
 		}
 		return nil
 	}); err != nil {
-		return 0, nil, fmt.Errorf("cannot read outbox context: %w", err)
+		return nil, false, fmt.Errorf("cannot read outbox context: %w", err)
 	}
-	if gone { // the link was removed (p.g. by a delete): nothing to apply
-		return 0, func(tx *store.Tx) error { return ignoreMissing(tx.RemoveOutbox(o.Seq)) }, nil
-	}
+	return j, gone, nil
+}
+
+// writable refuses an entry whose target cannot be written: HighLevel with a read-only
+// token (ghl.ErrReadOnly: dead-lettered) or without a client, PTD without an adapter.
+func (p *Pusher) writable(ctx context.Context, o store.OutboxEntry) error {
 	if o.Target == store.SideGHL {
 		if p.Remote.ReadOnly(ctx) {
-			return 0, nil, fmt.Errorf("cannot push %s: %w", o.Op, ghl.ErrReadOnly)
+			return fmt.Errorf("cannot push %s: %w", o.Op, ghl.ErrReadOnly)
 		}
 		if p.Remote.GHL == nil {
-			return 0, nil, fmt.Errorf("cannot push %s: no highlevel client", o.Op)
+			return fmt.Errorf("cannot push %s: no highlevel client", o.Op)
 		}
 	} else if p.Remote.PTD == nil {
-		return 0, nil, fmt.Errorf("cannot push %s: no ptd adapter", o.Op)
+		return fmt.Errorf("cannot push %s: no ptd adapter", o.Op)
 	}
-	commit, err := p.apply(ctx, j)
-	p.Metrics.PushDone(o.Target, o.Op, nilUnlessReal(err))
-	if err != nil {
-		if errors.Is(err, errSuperseded) {
-			return 0, func(tx *store.Tx) error {
-				if commit != nil {
-					if err := commit(tx); err != nil {
-						return err
-					}
-				}
-				return ignoreMissing(tx.RemoveOutbox(o.Seq))
-			}, err
-		}
-		return 0, nil, err
-	}
-	return len(j.folded), func(tx *store.Tx) error {
-		if err := tx.RemoveOutbox(o.Seq); err != nil {
-			return err
-		}
-		for _, s := range j.folded {
-			if err := ignoreMissing(tx.RemoveOutbox(s)); err != nil {
-				return err
-			}
-		}
-		if commit != nil {
-			return commit(tx)
-		}
-		return nil
-	}, nil
+	return nil
 }
 
 func nilUnlessReal(err error) error {
