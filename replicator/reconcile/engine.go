@@ -27,6 +27,7 @@ import (
 	"ptsync/metrics"
 	"ptsync/replicator/reconcile/kinds"
 	"ptsync/replicator/reconcile/mapping"
+	"ptsync/replicator/reconcile/plan"
 	"ptsync/replicator/reconcile/ptdpoll"
 	"ptsync/replicator/reconcile/push"
 	"ptsync/replicator/reconcile/remote"
@@ -92,7 +93,9 @@ type Options struct {
 // ErrOffline: a job that needs the network was asked of an offline engine.
 var ErrOffline = errors.New("engine is offline (plan only)")
 
-// Engine reconciles one HighLevel location with one PTD account. Create it with New.
+// Engine reconciles one HighLevel location with one PTD account: it owns one stage of each
+// kind (plan.Planner, push.Pusher, ptdpoll.Poller) over the same mirror, clients and mapping,
+// and runs them as jobs under one lock. Create it with New.
 type Engine struct {
 	db     *store.DB
 	remote *remote.Systems
@@ -101,25 +104,11 @@ type Engine struct {
 	log    hclog.Logger
 	now    func() time.Time
 	opts   Options
-	mp     *mapping.Mapping
-	kinds  []kinds.ChildKind // immutable after New
 
-	poll *ptdpoll.Poller
-	push *push.Pusher
-	mu   sync.Mutex // serializes jobs
-}
-
-// childKinds returns the engine's kinds (DefaultChildKinds for an Engine built by hand).
-func (e *Engine) childKinds() []kinds.ChildKind {
-	if e.kinds == nil {
-		return kinds.DefaultChildKinds()
-	}
-	return e.kinds
-}
-
-// childEnv is the environment of the kinds' calls.
-func (e *Engine) childEnv() kinds.ChildEnv {
-	return kinds.ChildEnv{GHL: e.remote.GHL, PTD: e.remote.PTD, TimeZone: e.mp.Options.Locale.Location, Now: func() time.Time { return e.now().UTC() }}
+	planner *plan.Planner
+	push    *push.Pusher
+	poll    *ptdpoll.Poller
+	mu      sync.Mutex // serializes jobs
 }
 
 // ErrConfig wraps every problem New finds in Options.
@@ -134,6 +123,29 @@ func New(opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot create reconcile engine: %w: %w", ErrConfig, err)
 	}
+	opts = withDefaults(opts)
+	readOnly := opts.ReadOnly || opts.Config.GHL.ReadOnly()
+	sys := remote.New(opts.GHL, opts.PTD, readOnly, opts.Logger, opts.Metrics)
+	if opts.Offline {
+		if opts.GHL != nil || opts.PTD != nil {
+			return nil, fmt.Errorf("cannot create reconcile engine: %w: an offline engine takes no clients", ErrConfig)
+		}
+		sys = remote.Offline(opts.OfflineCaps, readOnly, opts.Logger, opts.Metrics)
+	}
+	e := &Engine{db: opts.Store, remote: sys, cfg: opts.Config, m: opts.Metrics, log: opts.Logger, now: opts.Now, opts: opts}
+	e.planner = plan.New(plan.Options{Store: opts.Store, Remote: sys, Mapping: mp, Kinds: opts.ChildKinds, Config: opts.Config,
+		Logger: opts.Logger, Now: opts.Now, NoCreateInPTD: opts.NoCreateInPTD, NoCreateInGHL: opts.NoCreateInGHL})
+	e.push = push.New(push.Options{Store: opts.Store, Remote: sys, Mapping: mp, Kinds: opts.ChildKinds, Config: opts.Config.Pusher,
+		Metrics: opts.Metrics, Logger: opts.Logger, Now: opts.Now,
+		Batch: opts.PushBatch, Workers: opts.PushWorkers, GroupCommit: opts.PushGroupCommit, Seed: opts.Seed})
+	e.poll = ptdpoll.New(ptdpoll.Options{Store: opts.Store, Remote: sys, Mapping: mp, Kinds: opts.ChildKinds,
+		Guard: sweepguard.BoundsFrom(opts.Config.Deletes), Metrics: opts.Metrics, Logger: opts.Logger, Now: opts.Now,
+		PageSize: opts.PTDPageSize, ChildrenPerPoll: opts.PTDChildrenPerPoll, ChildrenPeriod: opts.PTDChildrenPeriod})
+	return e, nil
+}
+
+// withDefaults fills the options Options documents as defaulted (a random Seed for 0).
+func withDefaults(opts Options) Options {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
@@ -146,14 +158,10 @@ func New(opts Options) (*Engine, error) {
 	if opts.PTDChildrenPerPoll == 0 {
 		opts.PTDChildrenPerPoll = 5000
 	}
-	if opts.PTDChildrenPeriod <= 0 {
-		opts.PTDChildrenPeriod = opts.Config.PTD.ChildrenPeriod
-	}
-	if opts.PTDChildrenPeriod <= 0 {
-		opts.PTDChildrenPeriod = opts.Config.GHL.ChildrenPeriod
-	}
-	if opts.PTDChildrenPeriod <= 0 {
-		opts.PTDChildrenPeriod = 24 * time.Hour
+	for _, p := range []time.Duration{opts.Config.PTD.ChildrenPeriod, opts.Config.GHL.ChildrenPeriod, 24 * time.Hour} {
+		if opts.PTDChildrenPeriod <= 0 {
+			opts.PTDChildrenPeriod = p
+		}
 	}
 	if opts.PushBatch <= 0 {
 		opts.PushBatch = 1000
@@ -164,33 +172,13 @@ func New(opts Options) (*Engine, error) {
 	if opts.PushGroupCommit <= 0 {
 		opts.PushGroupCommit = 64
 	}
-	seed := opts.Seed
-	if seed == 0 {
-		seed = rand.Uint64()
+	if opts.Seed == 0 {
+		opts.Seed = rand.Uint64()
 	}
-	readOnly := opts.ReadOnly || opts.Config.GHL.ReadOnly()
-	sys := remote.New(opts.GHL, opts.PTD, readOnly, opts.Logger, opts.Metrics)
-	if opts.Offline {
-		if opts.GHL != nil || opts.PTD != nil {
-			return nil, fmt.Errorf("cannot create reconcile engine: %w: an offline engine takes no clients", ErrConfig)
-		}
-		sys = remote.Offline(opts.OfflineCaps, readOnly, opts.Logger, opts.Metrics)
+	if opts.ChildKinds == nil {
+		opts.ChildKinds = kinds.DefaultChildKinds()
 	}
-	e := &Engine{
-		db: opts.Store, remote: sys, cfg: opts.Config, m: opts.Metrics,
-		log: opts.Logger, now: opts.Now, opts: opts, mp: mp,
-		kinds: opts.ChildKinds,
-	}
-	if e.kinds == nil {
-		e.kinds = kinds.DefaultChildKinds()
-	}
-	e.poll = ptdpoll.New(ptdpoll.Options{Store: opts.Store, Remote: sys, Mapping: mp, Kinds: e.kinds,
-		Guard: sweepguard.BoundsFrom(opts.Config.Deletes), Metrics: opts.Metrics, Logger: opts.Logger, Now: opts.Now,
-		PageSize: opts.PTDPageSize, ChildrenPerPoll: opts.PTDChildrenPerPoll, ChildrenPeriod: opts.PTDChildrenPeriod})
-	e.push = push.New(push.Options{Store: opts.Store, Remote: sys, Mapping: mp, Kinds: e.kinds, Config: opts.Config.Pusher,
-		Metrics: opts.Metrics, Logger: opts.Logger, Now: opts.Now,
-		Batch: opts.PushBatch, Workers: opts.PushWorkers, GroupCommit: opts.PushGroupCommit, Seed: seed})
-	return e, nil
+	return opts
 }
 
 // ReadOnly reports whether the engine runs one-way (HighLevel → PTD).
@@ -199,7 +187,7 @@ func (e *Engine) ReadOnly(ctx context.Context) bool { return e.remote.ReadOnly(c
 // CycleStats reports one Cycle.
 type CycleStats struct {
 	Poll ptdpoll.PollStats
-	Plan Plan
+	Plan plan.Plan
 	Push push.Stats
 }
 

@@ -9,8 +9,8 @@ import (
 	"ptsync/apiclient/ghlwire"
 	"ptsync/apiclient/ptdwire"
 	"ptsync/replicator/ingest"
-	"ptsync/replicator/reconcile"
 	"ptsync/replicator/reconcile/kinds"
+	"ptsync/replicator/reconcile/plan"
 	"ptsync/store"
 	"ptsync/store/query"
 )
@@ -189,12 +189,12 @@ func TestChildKindsAgree(t *testing.T) {
 			if rows != 1 || !shown {
 				t.Fatalf("query %s found %d rows for %s, shown %v", q.GHL.Kind, rows, id, shown)
 			}
-			plan, err := h.eng.Plan(h.ctx)
+			planned, err := h.eng.Plan(h.ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.ContainsFunc(plan.Writes, func(w reconcile.PlanWrite) bool { return w.RecordKind == k.Name && w.Target == store.SidePTD }) {
-				t.Fatalf("plan writes nothing of kind %s to ptd: %+v", k.Name, plan.Writes)
+			if !slices.ContainsFunc(planned.Writes, func(w plan.Write) bool { return w.RecordKind == k.Name && w.Target == store.SidePTD }) {
+				t.Fatalf("plan writes nothing of kind %s to ptd: %+v", k.Name, planned.Writes)
 			}
 			h.converge(6)
 			ptdID := trip.onPTD(h, pid, id)

@@ -1,4 +1,4 @@
-package reconcile
+package plan
 
 import (
 	"errors"
@@ -76,12 +76,13 @@ func (s *snapshot) linkedPTD(id, kind string, claimedBy []string) bool {
 	return false
 }
 
-func (e *Engine) loadSnapshot() (*snapshot, error) {
+// loadSnapshot reads everything one plan needs in one read transaction.
+func (p *Planner) loadSnapshot() (*snapshot, error) {
 	s := &snapshot{byGHL: map[string]*store.Link{}, byPTD: map[string]*store.Link{}, children: map[string][]*store.Link{},
 		bases: map[string]*store.Base{}, ghl: map[string]store.GHLContact{}, ptd: map[string]store.PTDClient{},
 		kids: map[string][]store.ChildRecord{}, quar: map[string]store.QuarantineEntry{},
 		pending: map[string]bool{}, conflicts: map[string]store.Conflict{}}
-	err := e.db.View(func(tx *store.Tx) error {
+	err := p.Store.View(func(tx *store.Tx) error {
 		if err := tx.ForEachLink(func(l *store.Link) error {
 			s.links = append(s.links, l)
 			if l.GHLID != "" {
@@ -117,7 +118,7 @@ func (e *Engine) loadSnapshot() (*snapshot, error) {
 		}); err != nil {
 			return err
 		}
-		if err := s.loadKids(tx, e.childKinds()); err != nil {
+		if err := s.loadKids(tx, p.Kinds); err != nil {
 			return err
 		}
 		qs, err := tx.Quarantined()
@@ -149,12 +150,4 @@ func (e *Engine) loadSnapshot() (*snapshot, error) {
 	sort.Strings(s.ghlIDs)
 	sort.Strings(s.ptdIDs)
 	return s, err
-}
-
-// ignoreNotFound is err unless it says the record does not exist.
-func ignoreNotFound(err error) error {
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	return err
 }

@@ -1,4 +1,4 @@
-package reconcile
+package plan
 
 import (
 	"ptsync/diff"
@@ -11,15 +11,15 @@ import (
 // children plans the children of every kind of one contact link, in kind order: BothWays
 // kinds by childPlan, ToPTD kinds by surfacePlan. gid or pid is empty when that side is
 // still to be created by the parent's own entry.
-func (p *planner) children(parent *action, gid, pid string) {
-	if p.e.remote.PTD == nil {
+func (p *pass) children(parent *action, gid, pid string) {
+	if p.Remote.PTD == nil {
 		return
 	}
 	var links []*store.Link
 	if !parent.newLink {
 		links = p.s.children[parent.link.ID]
 	}
-	ks := p.e.childKinds()
+	ks := p.Kinds
 	for _, k := range ks {
 		switch k.Direction {
 		case kinds.BothWays:
@@ -52,7 +52,7 @@ type childRecord struct {
 
 // sideRecords reduces the snapshot's records of kind k on one side of a contact to what
 // childPlan needs, in mirror order.
-func (p *planner) sideRecords(k kinds.ChildKind, side string, cs kinds.ChildSide, parent string) []childRecord {
+func (p *pass) sideRecords(k kinds.ChildKind, side string, cs kinds.ChildSide, parent string) []childRecord {
 	var rs []childRecord
 	for _, r := range p.s.kidsOf(k.Name, side, parent) {
 		v := cs.Values(r)
@@ -67,9 +67,9 @@ func (p *planner) sideRecords(k kinds.ChildKind, side string, cs kinds.ChildSide
 // still to be created. Without k.Cap it plans nothing (said once by Engine.can). A PTD record
 // linked by one of claimedBy (kinds surfaced into k) is not free. It only reads the snapshot
 // and adds actions to p.
-func (p *planner) childPlan(parent *action, gid, pid string, links []*store.Link, k kinds.ChildKind, claimedBy []string) {
+func (p *pass) childPlan(parent *action, gid, pid string, links []*store.Link, k kinds.ChildKind, claimedBy []string) {
 	s := p.s
-	if !p.e.remote.Can(k.Cap, k.Work) {
+	if !p.Remote.Can(k.Cap, k.Work) {
 		return
 	}
 	var gs, ps []childRecord
@@ -150,7 +150,7 @@ func (p *planner) childPlan(parent *action, gid, pid string, links []*store.Link
 			p.add(a)
 		}
 	}
-	if p.ro || p.e.remote.GHL == nil {
+	if p.ro || p.Remote.GHL == nil {
 		return
 	}
 	for _, r := range free {
@@ -172,15 +172,15 @@ func (p *planner) childPlan(parent *action, gid, pid string, links []*store.Link
 // surfacePlan surfaces the HighLevel records of a ToPTD kind in PTD, as the first of its
 // surfaces the driver can serve (the missing ones said once), else not at all. Changes are
 // detected against the fingerprint kept in the link's base: an unchanged one plans nothing.
-func (p *planner) surfacePlan(parent *action, gid string, links []*store.Link, k kinds.ChildKind) {
-	e, s := p.e, p.s
+func (p *pass) surfacePlan(parent *action, gid string, links []*store.Link, k kinds.ChildKind) {
+	e, s := p.Planner, p.s
 	recs := s.kidsOf(k.Name, store.SideGHL, gid)
 	if gid == "" || len(recs) == 0 {
 		return
 	}
 	var sf *kinds.Surface
 	for i := range k.Surfaces {
-		if e.remote.Can(k.Surfaces[i].Cap, k.Surfaces[i].Work) {
+		if e.Remote.Can(k.Surfaces[i].Cap, k.Surfaces[i].Work) {
 			sf = &k.Surfaces[i]
 			break
 		}
@@ -230,9 +230,9 @@ func (p *planner) surfacePlan(parent *action, gid string, links []*store.Link, k
 }
 
 // mergeChild merges one linked task or note pair.
-func (p *planner) mergeChild(a *action, kind string, specs []diff.FieldSpec, g, t diff.Snapshot, op string) {
+func (p *pass) mergeChild(a *action, kind string, specs []diff.FieldSpec, g, t diff.Snapshot, op string) {
 	old := p.s.bases[a.link.ID]
-	res := diff.Merge(specs, mapping.ChildBase(old), g, t, p.e.mp.Options)
+	res := diff.Merge(specs, mapping.ChildBase(old), g, t, p.Mapping.Options)
 	toGHL, toPTD := map[string]outbox.FieldWrite{}, map[string]outbox.FieldWrite{}
 	if !p.ro {
 		for f, w := range res.ToGHL {
@@ -298,7 +298,7 @@ func (p *planner) mergeChild(a *action, kind string, specs []diff.FieldSpec, g, 
 }
 
 // createChild plans creating a task or note on target from the other side's values.
-func (p *planner) createChild(a *action, target, op, kind string, specs []diff.FieldSpec, from diff.Snapshot, srcID string) {
+func (p *pass) createChild(a *action, target, op, kind string, specs []diff.FieldSpec, from diff.Snapshot, srcID string) {
 	fields := map[string]outbox.FieldWrite{}
 	dir := "ghl->ptd"
 	if target == store.SideGHL {
@@ -306,7 +306,7 @@ func (p *planner) createChild(a *action, target, op, kind string, specs []diff.F
 	}
 	for _, spec := range specs {
 		v := from.Values[spec.Name]
-		n, err := spec.Normalizer.Apply(v.S, p.e.mp.Options.Locale)
+		n, err := spec.Normalizer.Apply(v.S, p.Mapping.Options.Locale)
 		if err != nil {
 			continue
 		}
