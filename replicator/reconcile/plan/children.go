@@ -62,49 +62,68 @@ func (p *pass) sideRecords(k kinds.ChildKind, side string, cs kinds.ChildSide, p
 }
 
 // childPlan plans one kind of child of a contact link: merges linked pairs, plans the delete
-// of a pair whose other side is quarantined, links unlinked records with equal match keys and
-// creates the rest on the other side. gid or pid is empty when that side of the contact is
-// still to be created. Without k.Cap it plans nothing (said once by Engine.can). A PTD record
-// linked by one of claimedBy (kinds surfaced into k) is not free. It only reads the snapshot
-// and adds actions to p.
+// of a pair whose other side is quarantined (linkedChildren), links unlinked records with
+// equal match keys and creates the rest on the other side (matchChildren, createInGHL). gid
+// or pid is empty when that side of the contact is still to be created. Without k.Cap it
+// plans nothing (said once). A PTD record linked by one of claimedBy (kinds surfaced into k)
+// is not free. It only reads the snapshot and adds actions to p.
 func (p *pass) childPlan(parent *action, gid, pid string, links []*store.Link, k kinds.ChildKind, claimedBy []string) {
-	s := p.s
 	if !p.Remote.Can(k.Cap, k.Work) {
 		return
 	}
-	var gs, ps []childRecord
+	cs := childSides{gBy: map[string]childRecord{}, pBy: map[string]childRecord{},
+		inflightG: map[string]int{}, inflightP: map[string]int{}}
 	if gid != "" {
-		gs = p.sideRecords(k, store.SideGHL, k.GHL, gid)
+		cs.gs = p.sideRecords(k, store.SideGHL, k.GHL, gid)
 	}
 	if pid != "" {
-		ps = p.sideRecords(k, store.SidePTD, k.PTD, pid)
+		cs.ps = p.sideRecords(k, store.SidePTD, k.PTD, pid)
 	}
-	gBy, pBy := map[string]childRecord{}, map[string]childRecord{}
-	for _, r := range gs {
-		gBy[r.id] = r
+	for _, r := range cs.gs {
+		cs.gBy[r.id] = r
 	}
-	for _, r := range ps {
-		pBy[r.id] = r
+	for _, r := range cs.ps {
+		cs.pBy[r.id] = r
 	}
-	// A create still in flight may already have landed (a crash between the call and the
-	// commit): the record it made shows up unlinked. It must not be mirrored back; the pending
-	// entry adopts it by looking it up.
-	inflightG, inflightP := map[string]int{}, map[string]int{}
+	p.linkedChildren(links, k, &cs)
+	free, matched := p.matchChildren(parent, k, &cs, claimedBy)
+	if p.ro || p.Remote.GHL == nil {
+		return
+	}
+	p.createChildrenInGHL(parent, k, &cs, free, matched)
+}
+
+// childSides are one kind's records of one contact on both sides, in mirror order and by id.
+// inflightG and inflightP count, by match key, the creates still in flight to HighLevel and
+// to PTD: such a create may already have landed (a crash between the call and the commit),
+// and the record it made shows up unlinked. It must not be mirrored back; the pending entry
+// adopts it by looking it up.
+type childSides struct {
+	gs, ps               []childRecord
+	gBy, pBy             map[string]childRecord
+	inflightG, inflightP map[string]int
+}
+
+// linkedChildren plans the contact's linked pairs of kind k: a merge when both records are
+// mirrored, the delete of the survivor when the other record is quarantined (never in
+// HighLevel with a read-only token), nothing while the link has an entry pending. It counts
+// the creates in flight in cs.
+func (p *pass) linkedChildren(links []*store.Link, k kinds.ChildKind, cs *childSides) {
 	for _, l := range links {
 		if l.Kind != k.Name {
 			continue
 		}
-		if r, ok := pBy[l.PTDID]; ok && l.GHLID == "" {
-			inflightP[r.key]++
+		if r, ok := cs.pBy[l.PTDID]; ok && l.GHLID == "" {
+			cs.inflightP[r.key]++
 		}
-		if r, ok := gBy[l.GHLID]; ok && l.PTDID == "" {
-			inflightG[r.key]++
+		if r, ok := cs.gBy[l.GHLID]; ok && l.PTDID == "" {
+			cs.inflightG[r.key]++
 		}
-		if s.pending[k.Name+"/"+l.ID] || l.GHLID == "" || l.PTDID == "" {
+		if p.s.pending[k.Name+"/"+l.ID] || l.GHLID == "" || l.PTDID == "" {
 			continue
 		}
-		g, okG := gBy[l.GHLID]
-		pt, okP := pBy[l.PTDID]
+		g, okG := cs.gBy[l.GHLID]
+		pt, okP := cs.pBy[l.PTDID]
 		a := &action{link: l}
 		switch {
 		case okG && okP:
@@ -118,23 +137,28 @@ func (p *pass) childPlan(parent *action, gid, pid string, links []*store.Link, k
 		}
 		p.add(a)
 	}
-	// A record is taken when any link of this kind (or, in PTD, of claimedBy) names it; the
-	// snapshot indexes every link, this contact's included.
-	var free []childRecord // unlinked PTD records, in PTD listing order
+}
+
+// matchChildren links each unlinked HighLevel record of kind k to the first free PTD record
+// with its match key and merges the pair, or plans its create in PTD (when creatable), unless
+// a create in flight to PTD accounts for it. It returns the free PTD records, in PTD listing
+// order, and those it matched. A record is taken when any link of this kind (or, in PTD, of
+// claimedBy) names it; the snapshot indexes every link, this contact's included.
+func (p *pass) matchChildren(parent *action, k kinds.ChildKind, cs *childSides, claimedBy []string) (free []childRecord, matched map[string]bool) {
 	freeBy := map[string][]childRecord{}
-	for _, r := range ps {
-		if !s.linkedPTD(r.id, k.Name, claimedBy) {
+	for _, r := range cs.ps {
+		if !p.s.linkedPTD(r.id, k.Name, claimedBy) {
 			free = append(free, r)
 			freeBy[r.key] = append(freeBy[r.key], r)
 		}
 	}
-	matched := map[string]bool{}
-	for _, g := range gs {
-		if s.byGHL[k.Name+"/"+g.id] != nil {
+	matched = map[string]bool{}
+	for _, g := range cs.gs {
+		if p.s.byGHL[k.Name+"/"+g.id] != nil {
 			continue
 		}
-		if inflightP[g.key] > 0 {
-			inflightP[g.key]--
+		if cs.inflightP[g.key] > 0 {
+			cs.inflightP[g.key]--
 			continue
 		}
 		if rs := freeBy[g.key]; len(rs) > 0 {
@@ -150,15 +174,18 @@ func (p *pass) childPlan(parent *action, gid, pid string, links []*store.Link, k
 			p.add(a)
 		}
 	}
-	if p.ro || p.Remote.GHL == nil {
-		return
-	}
+	return free, matched
+}
+
+// createChildrenInGHL plans the create in HighLevel of every free PTD record of kind k that
+// matched nothing (when creatable), unless a create in flight to HighLevel accounts for it.
+func (p *pass) createChildrenInGHL(parent *action, k kinds.ChildKind, cs *childSides, free []childRecord, matched map[string]bool) {
 	for _, r := range free {
 		if matched[r.id] {
 			continue
 		}
-		if inflightG[r.key] > 0 {
-			inflightG[r.key]--
+		if cs.inflightG[r.key] > 0 {
+			cs.inflightG[r.key]--
 			continue
 		}
 		if r.creatable {
@@ -229,71 +256,32 @@ func (p *pass) surfacePlan(parent *action, gid string, links []*store.Link, k ki
 	}
 }
 
-// mergeChild merges one linked task or note pair.
+// mergeChild merges one linked pair of a BothWays kind into a: writes to both sides (none to
+// HighLevel with a read-only token), the new base (newBase; agreed now), a history line per
+// decision and one op entry per side. Child fields are scalars and merge under kind's specs.
 func (p *pass) mergeChild(a *action, kind string, specs []diff.FieldSpec, g, t diff.Snapshot, op string) {
 	old := p.s.bases[a.link.ID]
 	res := diff.Merge(specs, mapping.ChildBase(old), g, t, p.Mapping.Options)
-	toGHL, toPTD := map[string]outbox.FieldWrite{}, map[string]outbox.FieldWrite{}
-	if !p.ro {
-		for f, w := range res.ToGHL {
-			toGHL[f] = outbox.FieldWrite{Wire: f, Value: w.Value}
-		}
-	}
-	for f, w := range res.ToPTD {
-		toPTD[f] = outbox.FieldWrite{Wire: f, Value: w.Value}
-	}
-	nb := store.Base{Fields: map[string]string{}, AgreedAt: p.now}
-	if old != nil {
-		for k, v := range old.Fields {
-			nb.Fields[k] = v
-		}
-	}
-	dropped := map[string]bool{}
-	for f := range res.ToGHL {
-		if _, ok := toGHL[f]; !ok {
+	w, dropped := newWrites(), map[string]bool{}
+	for f, fw := range res.ToGHL {
+		if p.ro {
 			dropped[f] = true
-		}
-	}
-	for _, spec := range specs {
-		f := spec.Name
-		v, ok := res.Base.Values[f]
-		_, wg := toGHL[f]
-		_, wp := toPTD[f]
-		switch {
-		case !ok || dropped[f]:
-		case wg || wp:
-			enc := v.S
-			if wg {
-				w := toGHL[f]
-				w.Base = &enc
-				toGHL[f] = w
-			}
-			if wp {
-				w := toPTD[f]
-				w.Base = &enc
-				toPTD[f] = w
-			}
-		default:
-			nb.Fields[f] = v.S
-		}
-	}
-	if old == nil || !sameFields(old.Fields, nb.Fields) {
-		a.base = &nb
-	}
-	for _, d := range res.Decisions {
-		if dropped[d.Field] || d.Rule == diff.ReasonInvalid || d.Rule == diff.ReasonManual {
 			continue
 		}
-		_, wg := toGHL[d.Field]
-		_, wp := toPTD[d.Field]
-		a.history = append(a.history, store.HistoryEntry{RecordKind: kind, RecordID: a.link.GHLID, Field: d.Field,
-			Old: d.Old.S, New: d.New.S, Direction: direction(wg, wp), Rule: string(d.Rule)})
+		w.toGHL[f] = outbox.FieldWrite{Wire: f, Value: fw.Value}
 	}
-	if len(toGHL) > 0 {
-		a.entries = append(a.entries, outbox.Entry(store.SideGHL, op, kind, outbox.Payload{Fields: toGHL}))
+	for f, fw := range res.ToPTD {
+		w.toPTD[f] = outbox.FieldWrite{Wire: f, Value: fw.Value}
 	}
-	if len(toPTD) > 0 {
-		a.entries = append(a.entries, outbox.Entry(store.SidePTD, op, kind, outbox.Payload{Fields: toPTD}))
+	if fields, changed := newBase(old, specs, res, w, dropped); changed {
+		a.base = &store.Base{Fields: fields, AgreedAt: p.now}
+	}
+	a.history = append(a.history, decisionHistory(kind, a.link.GHLID, res, w, dropped)...)
+	if len(w.toGHL) > 0 {
+		a.entries = append(a.entries, outbox.Entry(store.SideGHL, op, kind, outbox.Payload{Fields: w.toGHL}))
+	}
+	if len(w.toPTD) > 0 {
+		a.entries = append(a.entries, outbox.Entry(store.SidePTD, op, kind, outbox.Payload{Fields: w.toPTD}))
 	}
 }
 

@@ -60,110 +60,111 @@ func ptdFieldCap(wire string, v diff.Value) ptd.Capability {
 	return ptd.CapClientUpdate
 }
 
-// mergeContact merges one linked pair into a.
+// mergeContact merges one linked pair into a: the fields each side should take
+// (contactWrites), the new base (newBase: agreed now when nothing is written, else it keeps
+// its time until the writes succeed), a history line per decision, the manual conflicts and
+// those that settled themselves, and one update entry per side. A scalar update to HighLevel
+// carries the dateUpdated the merge read, one to PTD the ETag, so the pusher can tell a
+// newer edit from its own.
 func (p *pass) mergeContact(a *action, g store.GHLContact, c store.PTDClient) {
-	e := p.Planner
+	mp := p.Mapping
 	old := p.s.bases[a.link.ID]
-	res := diff.Merge(e.Mapping.Specs, e.Mapping.BaseSnapshot(old), e.Mapping.GHLValues(g), e.Mapping.PTDValues(c), e.Mapping.Options)
-	dropped := p.held(a, res)
-	heldFields := map[string]bool{}
-	for f := range dropped {
-		heldFields[f] = true
+	res := diff.Merge(mp.Specs, mp.BaseSnapshot(old), mp.GHLValues(g), mp.PTDValues(c), mp.Options)
+	held := p.held(a, res)
+	w, dropped := p.contactWrites(res, held)
+	if fields, changed := newBase(old, mp.Specs, res, w, dropped); changed {
+		nb := store.Base{Fields: fields, AgreedAt: p.now}
+		if old != nil && w.any() {
+			nb.AgreedAt = old.AgreedAt
+		}
+		a.base = &nb
 	}
-	toGHL, toPTD := map[string]outbox.FieldWrite{}, map[string]outbox.FieldWrite{}
-	for field, w := range res.ToGHL {
+	a.history = append(a.history, decisionHistory(store.KindContact, a.link.GHLID, res, w, dropped)...)
+	p.warnInvalid(a, res)
+	p.contactConflicts(a, res, held)
+	if len(w.toGHL) > 0 {
+		a.entries = append(a.entries, outbox.Entry(store.SideGHL, outbox.OpContactUpdate, store.KindContact, outbox.Payload{Fields: w.toGHL, GHLUpdated: g.DateUpdated}))
+	}
+	if len(w.toPTD) > 0 {
+		a.entries = append(a.entries, outbox.Entry(store.SidePTD, outbox.OpClientUpdate, store.KindContact, outbox.Payload{Fields: w.toPTD, PTDETag: c.ETag}))
+	}
+}
+
+// contactWrites turns a contact merge's changes into writes. A field held by an open
+// conflict is written nowhere; to HighLevel nothing with a read-only token, nor a field
+// HighLevel drops on update (said once); to PTD nothing the driver lacks the capability for,
+// no group removal without CapGroupRemove, never a package removal (the contract cannot), and
+// no set write left without a delta. dropped is held plus every field dropped here.
+func (p *pass) contactWrites(res diff.Result, held map[string]bool) (w writes, dropped map[string]bool) {
+	w, dropped = newWrites(), map[string]bool{}
+	for f := range held {
+		dropped[f] = true
+	}
+	for field, fw := range res.ToGHL {
 		if dropped[field] {
 			continue
 		}
-		f := e.Mapping.Fields[field]
+		f := p.Mapping.Fields[field]
 		switch {
 		case p.ro:
 			dropped[field] = true
 		case mapping.UnwritableOnUpdate(f.GHL):
 			dropped[field] = true
-			e.Remote.Once("unwritable/"+f.GHL, func() {
-				e.Logger.Warn("highlevel does not accept this field on update; it flows one way only", "field", f.GHL)
+			p.Remote.Once("unwritable/"+f.GHL, func() {
+				p.Logger.Warn("highlevel does not accept this field on update; it flows one way only", "field", f.GHL)
 			})
 		default:
-			toGHL[field] = outbox.FieldWrite{Wire: f.GHL, Value: w.Value, Add: w.Delta.Add, Remove: w.Delta.Remove}
+			w.toGHL[field] = outbox.FieldWrite{Wire: f.GHL, Value: fw.Value, Add: fw.Delta.Add, Remove: fw.Delta.Remove}
 		}
 	}
-	for field, w := range res.ToPTD {
+	for field, fw := range res.ToPTD {
 		if dropped[field] {
 			continue
 		}
-		f := e.Mapping.Fields[field]
-		fw := outbox.FieldWrite{Wire: f.PTD, Value: w.Value, Add: w.Delta.Add, Remove: w.Delta.Remove}
-		if !e.Remote.Can(ptdFieldCap(f.PTD, w.Value), "write ptd field "+f.PTD) {
+		if out, ok := p.ptdWrite(field, fw); ok {
+			w.toPTD[field] = out
+		} else {
 			dropped[field] = true
-			continue
-		}
-		if f.PTD == "groups" && len(fw.Remove) > 0 && !e.Remote.Can(ptd.CapGroupRemove, "remove ptd group membership") {
-			fw.Remove = nil
-		}
-		if f.PTD == "packages" {
-			fw.Remove = nil // the contract cannot take a package away
-		}
-		if w.Value.IsSet && len(fw.Add) == 0 && len(fw.Remove) == 0 {
-			dropped[field] = true
-			continue
-		}
-		toPTD[field] = fw
-	}
-	// Base: fields without writes take the merged base now; written fields get it on success.
-	nb := store.Base{Fields: map[string]string{}, AgreedAt: p.now}
-	if old != nil {
-		for k, v := range old.Fields {
-			nb.Fields[k] = v
 		}
 	}
-	for _, spec := range e.Mapping.Specs {
-		f := spec.Name
-		_, wg := toGHL[f]
-		_, wp := toPTD[f]
-		v, ok := res.Base.Values[f]
-		switch {
-		case dropped[f] || !ok:
-		case wg || wp:
-			enc := mapping.EncodeValue(v)
-			if wg {
-				w := toGHL[f]
-				w.Base = &enc
-				toGHL[f] = w
-			}
-			if wp {
-				w := toPTD[f]
-				w.Base = &enc
-				toPTD[f] = w
-			}
-		default:
-			nb.Fields[f] = mapping.EncodeValue(v)
-		}
+	return w, dropped
+}
+
+// ptdWrite is the PTD write of one merged field, within what the driver can do; ok is false
+// when nothing of it can be written.
+func (p *pass) ptdWrite(field string, fw diff.Write) (outbox.FieldWrite, bool) {
+	f := p.Mapping.Fields[field]
+	out := outbox.FieldWrite{Wire: f.PTD, Value: fw.Value, Add: fw.Delta.Add, Remove: fw.Delta.Remove}
+	if !p.Remote.Can(ptdFieldCap(f.PTD, fw.Value), "write ptd field "+f.PTD) {
+		return out, false
 	}
-	if old == nil || !sameFields(old.Fields, nb.Fields) {
-		if old != nil {
-			nb.AgreedAt = old.AgreedAt
-		}
-		if len(toGHL) == 0 && len(toPTD) == 0 {
-			nb.AgreedAt = p.now
-		}
-		a.base = &nb
+	if f.PTD == "groups" && len(out.Remove) > 0 && !p.Remote.Can(ptd.CapGroupRemove, "remove ptd group membership") {
+		out.Remove = nil
 	}
-	for _, d := range res.Decisions {
-		if dropped[d.Field] || d.Rule == diff.ReasonInvalid || d.Rule == diff.ReasonManual {
-			continue
-		}
-		_, wg := toGHL[d.Field]
-		_, wp := toPTD[d.Field]
-		a.history = append(a.history, store.HistoryEntry{RecordKind: store.KindContact, RecordID: a.link.GHLID,
-			Field: d.Field, Old: mapping.EncodeValue(d.Old), New: mapping.EncodeValue(d.New), Direction: direction(wg, wp), Rule: string(d.Rule)})
+	if f.PTD == "packages" {
+		out.Remove = nil // the contract cannot take a package away
 	}
+	if fw.Value.IsSet && len(out.Add) == 0 && len(out.Remove) == 0 {
+		return out, false
+	}
+	return out, true
+}
+
+// warnInvalid says once per link, field and side that a value does not normalize (the merge
+// left the field alone).
+func (p *pass) warnInvalid(a *action, res diff.Result) {
 	for _, iv := range res.Invalid {
-		iv := iv
-		e.Remote.Once(fmt.Sprintf("invalid/%s/%s/%s", a.link.ID, iv.Field, iv.Side), func() {
-			e.Logger.Warn("field value cannot be normalized; field left alone", "link", a.link.ID, "field", iv.Field, "side", iv.Side.String(), "error", iv.Err)
+		p.Remote.Once(fmt.Sprintf("invalid/%s/%s/%s", a.link.ID, iv.Field, iv.Side), func() {
+			p.Logger.Warn("field value cannot be normalized; field left alone", "link", a.link.ID, "field", iv.Field, "side", iv.Side.String(), "error", iv.Err)
 		})
 	}
+}
+
+// contactConflicts records the merge's manual-rule conflicts (one that is stored already with
+// the same values is not recorded again) with a history line each, and marks resolved the
+// stored conflicts of the link the merge no longer reports, unless a conflict still holds the
+// field (held).
+func (p *pass) contactConflicts(a *action, res diff.Result, held map[string]bool) {
 	open := map[string]bool{}
 	for _, c := range res.Conflicts {
 		open[c.Field] = true
@@ -176,15 +177,9 @@ func (p *pass) mergeContact(a *action, g store.GHLContact, c store.PTDClient) {
 			Field: c.Field, Old: sc.Base, New: sc.Base, Direction: "local", Rule: string(diff.ReasonManual)})
 	}
 	for _, c := range p.s.conflicts {
-		if a.link.ID != "" && c.LinkID == a.link.ID && !open[c.Field] && !heldFields[c.Field] {
+		if a.link.ID != "" && c.LinkID == a.link.ID && !open[c.Field] && !held[c.Field] {
 			a.resolved = append(a.resolved, c.Field)
 		}
-	}
-	if len(toGHL) > 0 {
-		a.entries = append(a.entries, outbox.Entry(store.SideGHL, outbox.OpContactUpdate, store.KindContact, outbox.Payload{Fields: toGHL, GHLUpdated: g.DateUpdated}))
-	}
-	if len(toPTD) > 0 {
-		a.entries = append(a.entries, outbox.Entry(store.SidePTD, outbox.OpClientUpdate, store.KindContact, outbox.Payload{Fields: toPTD, PTDETag: c.ETag}))
 	}
 }
 
@@ -206,28 +201,4 @@ func (p *pass) held(a *action, res diff.Result) map[string]bool {
 		}
 	}
 	return out
-}
-
-func direction(toGHL, toPTD bool) string {
-	switch {
-	case toGHL && toPTD:
-		return "both"
-	case toGHL:
-		return "ptd->ghl"
-	case toPTD:
-		return "ghl->ptd"
-	}
-	return "local"
-}
-
-func sameFields(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
