@@ -181,10 +181,13 @@ func withDefaults(opts Options) Options {
 	return opts
 }
 
-// ReadOnly reports whether the engine runs one-way (HighLevel → PTD).
+// ReadOnly reports whether the engine runs one-way (HighLevel → PTD): forced by Options or
+// the configured scopes, or the token turned out to be contacts.readonly (asked without I/O,
+// said once). Once true it stays true for the engine's life. Safe for concurrent use.
 func (e *Engine) ReadOnly(ctx context.Context) bool { return e.remote.ReadOnly(ctx) }
 
-// CycleStats reports one Cycle.
+// CycleStats reports one Cycle: what each job did (Push sums both pushes when reminders run).
+// When Cycle fails, the jobs that ran are filled in and the rest are zero.
 type CycleStats struct {
 	Poll ptdpoll.PollStats
 	Plan plan.Plan

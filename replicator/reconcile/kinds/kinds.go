@@ -73,7 +73,9 @@ type ChildKind struct {
 // ChildOps are a BothWays kind's outbox ops, the same on both targets.
 type ChildOps struct{ Create, Update, Delete string }
 
-// ChildSide is one side of a BothWays kind.
+// ChildSide is one side of a BothWays kind: how its mirrored records read as merge values,
+// which of them may be copied to the other side, and the calls that write it. Values and
+// Creatable must be pure (the planner calls them while it holds no lock and writes nothing).
 type ChildSide struct {
 	// Values gives a record's merged fields (Specs' names, normalized values as strings), and
 	// its UpdatedAt when the side has one (the newest rule).
@@ -84,7 +86,9 @@ type ChildSide struct {
 	Calls ChildCalls
 }
 
-// Surface is one way a ToPTD kind appears in PTD.
+// Surface is one way a ToPTD kind appears in PTD. A kind lists several in order of
+// preference; the planner uses the first whose Cap the driver declares, so a driver without
+// PTD appointments still shows them (as notes), and one with neither shows nothing.
 type Surface struct {
 	// Cap is what the driver needs for this surface; Work what is skipped without it.
 	Cap  ptd.Capability
@@ -161,9 +165,9 @@ func Find(ks []ChildKind, name string) (k ChildKind, ok bool) {
 
 // Claimers lists the kinds of ks with a surface into kind's PTD records: a PTD record of
 // kind that one of them links is taken (neither free to match nor to create from).
-func Claimers(kinds []ChildKind, kind string) []string {
+func Claimers(ks []ChildKind, kind string) []string {
 	var out []string
-	for _, k := range kinds {
+	for _, k := range ks {
 		for _, s := range k.Surfaces {
 			if s.Into == kind {
 				out = append(out, k.Name)
@@ -176,7 +180,7 @@ func Claimers(kinds []ChildKind, kind string) []string {
 
 // PushOps lists the ops the kinds of ks push to target (store.SideGHL or store.SidePTD), in
 // kind order, each once: the child kinds' share of the op label of ptsync_pushes_total.
-func PushOps(kinds []ChildKind, target string) []string {
+func PushOps(ks []ChildKind, target string) []string {
 	var out []string
 	seen := map[string]bool{}
 	add := func(ops ...string) {
@@ -187,7 +191,7 @@ func PushOps(kinds []ChildKind, target string) []string {
 			}
 		}
 	}
-	for _, k := range kinds {
+	for _, k := range ks {
 		switch {
 		case k.Direction == BothWays:
 			add(k.Ops.Create, k.Ops.Update, k.Ops.Delete)

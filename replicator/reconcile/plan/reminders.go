@@ -12,7 +12,8 @@ import (
 	"ptsync/store"
 )
 
-// RemindersStats reports one QueueReminders.
+// RemindersStats reports one QueueReminders. Trust it only without an error: a failed
+// queueing transaction wrote nothing, whatever Queued had counted.
 type RemindersStats struct {
 	Due    int // open tasks due inside the window
 	Queued int // reminders queued now (the rest were sent or queued before)

@@ -29,13 +29,13 @@ type ChildrenLag struct {
 	RotatedAt time.Time `json:"rotatedAt"`
 }
 
-// Period, Behind and MaxAge are the figures as durations.
+// Period is the rotation's period: every client is re-read at least this often on schedule.
 func (l ChildrenLag) Period() time.Duration { return seconds(l.PeriodSeconds) }
 
-// Behind: see ChildrenLag.
+// Behind is how far the rotation's clock trails now (about one poll interval on schedule).
 func (l ChildrenLag) Behind() time.Duration { return seconds(l.BehindSeconds) }
 
-// MaxAge: see ChildrenLag.
+// MaxAge, Period plus Behind, bounds the age of the stalest client's tasks and notes.
 func (l ChildrenLag) MaxAge() time.Duration { return seconds(l.MaxAgeSeconds) }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

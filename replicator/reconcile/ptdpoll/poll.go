@@ -83,7 +83,7 @@ func New(o Options) *Poller {
 	return &Poller{o}
 }
 
-// PollStats reports one Poll.
+// PollStats reports one Poll; on error, what was stored before it (committed pages stay).
 type PollStats struct {
 	Pages    int
 	Read     int // clients listed

@@ -9,7 +9,8 @@ import (
 	"ptsync/store"
 )
 
-// SweepStats reports one Sweep.
+// SweepStats reports one Sweep. Quarantined, Missing and Held are set only once the listing
+// was complete.
 type SweepStats struct {
 	Pages       int
 	Seen        int // distinct clients listed

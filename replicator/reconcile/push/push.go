@@ -79,7 +79,8 @@ func (p *Pusher) childEnv() kinds.ChildEnv {
 		Now: func() time.Time { return p.Now().UTC() }}
 }
 
-// Stats reports one Push.
+// Stats reports one Push, counting outcomes once their transaction committed; on error, the
+// outcomes settled before it.
 type Stats struct {
 	Pushed    int // entries applied and removed
 	Coalesced int // entries folded into an earlier one of the same record
