@@ -1,15 +1,20 @@
 // Package reconcile is the two-way half of ptsync: it polls PT Distinction into the mirror,
 // links HighLevel contacts with PTD clients (stored link, else email, else phone, else a create
-// on the other side), merges every linked pair field by field with diff.Merge against the stored
-// base, writes the resulting plan to the outbox together with its history in one transaction,
-// and drains the outbox to both systems. Tasks, notes and appointments, new-contact routing,
-// task reminders and the delete policy ride on the same plan → outbox → push path.
+// on the other side), merges every linked pair field by field with diff.Merge against the
+// stored base, writes the resulting plan to the outbox together with its history in one
+// transaction, and drains the outbox to both systems. Tasks, notes and appointments,
+// new-contact routing, task reminders and the delete policy ride on the same plan → outbox →
+// push path.
 //
-// An Engine serializes its own jobs (PollPTD, Reconcile, Push, Reminders, Cycle) with one
-// mutex, so the scheduler may call them from different goroutines. Every step is restartable:
-// cursors commit with the data they cover, an outbox entry leaves the outbox only in the
-// transaction that records its success (base, link and mirror updated there too), and a create
-// whose outcome is unknown is retried only after looking the record up on the target.
+// The Engine ties the stages together; each is a package of its own, in the order the data
+// flows: ptdpoll (PT Distinction into the mirror), plan (mirror → outbox), push (outbox → both
+// systems), over the shared kinds, mapping, outbox and remote. An Engine serializes its own
+// jobs (PollPTD, SweepPTD, Reconcile, Plan, Push, Reminders, ResolveConflict, Cycle) with one
+// mutex, so the scheduler may call them from different goroutines. Every step is
+// restartable: cursors commit with the data they cover, an outbox entry leaves the outbox
+// only in the transaction that records its success (base, link and mirror updated there too),
+// and a create whose outcome is unknown is retried only after looking the record up on the
+// target. The admin routes (admin.go) serve the operator's commands against a running service.
 package reconcile
 
 import (
