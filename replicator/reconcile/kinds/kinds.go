@@ -141,6 +141,12 @@ type ChildEnv struct {
 	Now      func() time.Time
 }
 
+// NewEnv is the environment of the kinds' calls over sys: its clients, the time zone of
+// HighLevel's zone-less times and now as UTC.
+func NewEnv(sys *remote.Systems, zone *time.Location, now func() time.Time) ChildEnv {
+	return ChildEnv{GHL: sys.GHL, PTD: sys.PTD, TimeZone: zone, Now: func() time.Time { return now().UTC() }}
+}
+
 // kindFiles holds one method per child kind, each in the kind's own file (kind_task.go:
 // func (kindFiles) Task() ChildKind). DefaultChildKinds collects them, so a new kind is one
 // new file here and no edit elsewhere in this package.

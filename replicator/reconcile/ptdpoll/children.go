@@ -344,8 +344,7 @@ func (p *Poller) polledKinds() []kinds.ChildKind {
 
 // childEnv is the environment of the kinds' calls.
 func (p *Poller) childEnv() kinds.ChildEnv {
-	return kinds.ChildEnv{GHL: p.Remote.GHL, PTD: p.Remote.PTD, TimeZone: p.Mapping.Options.Locale.Location,
-		Now: func() time.Time { return p.Now().UTC() }}
+	return kinds.NewEnv(p.Remote, p.Mapping.Options.Locale.Location, p.Now)
 }
 
 // replaceChildren makes the mirror's children of kind k of client equal to listed, a list

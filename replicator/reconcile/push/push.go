@@ -75,8 +75,7 @@ func New(o Options) *Pusher {
 
 // childEnv is the environment of the kinds' calls.
 func (p *Pusher) childEnv() kinds.ChildEnv {
-	return kinds.ChildEnv{GHL: p.Remote.GHL, PTD: p.Remote.PTD, TimeZone: p.Mapping.Options.Locale.Location,
-		Now: func() time.Time { return p.Now().UTC() }}
+	return kinds.NewEnv(p.Remote, p.Mapping.Options.Locale.Location, p.Now)
 }
 
 // Stats reports one Push, counting outcomes once their transaction committed; on error, the
