@@ -200,14 +200,14 @@ func (p *pass) createChildrenInGHL(parent *action, k kinds.ChildKind, cs *childS
 // surfaces the driver can serve (the missing ones said once), else not at all. Changes are
 // detected against the fingerprint kept in the link's base: an unchanged one plans nothing.
 func (p *pass) surfacePlan(parent *action, gid string, links []*store.Link, k kinds.ChildKind) {
-	e, s := p.Planner, p.s
+	s := p.s
 	recs := s.kidsOf(k.Name, store.SideGHL, gid)
 	if gid == "" || len(recs) == 0 {
 		return
 	}
 	var sf *kinds.Surface
 	for i := range k.Surfaces {
-		if e.Remote.Can(k.Surfaces[i].Cap, k.Surfaces[i].Work) {
+		if p.Remote.Can(k.Surfaces[i].Cap, k.Surfaces[i].Work) {
 			sf = &k.Surfaces[i]
 			break
 		}

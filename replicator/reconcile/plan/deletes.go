@@ -28,8 +28,8 @@ import (
 // plans the undo of a policy applied to a link whose deleted record came back, whatever the
 // policy configured now.
 func (p *pass) deletes() {
-	e, s := p.Planner, p.s
-	pol := e.Config.Deletes
+	s := p.s
+	pol := p.Config.Deletes
 	for _, l := range s.links {
 		if l.Kind != store.KindContact || l.GHLID == "" || l.PTDID == "" || s.pending[store.KindContact+"/"+l.ID] {
 			continue
@@ -67,19 +67,18 @@ func (p *pass) deletes() {
 // policyPossible reports whether policy can act on a survivor on target (said once when the
 // PTD driver lacks what it needs).
 func (p *pass) policyPossible(policy, target string) bool {
-	e := p.Planner
 	switch {
 	case target == store.SideGHL && p.ro:
 		return false
 	case policy == config.DeletePrintOnly && target == store.SideGHL:
 		return false // print-only is a PTD state
-	case policy == config.DeletePrintOnly && !e.Remote.Can(ptd.CapPrintOnly, "set deleted contacts' clients to print only"):
+	case policy == config.DeletePrintOnly && !p.Remote.Can(ptd.CapPrintOnly, "set deleted contacts' clients to print only"):
 		return false
-	case policy == config.DeleteTag && target == store.SidePTD && !e.Remote.Can(ptd.CapTags, "tag clients whose contact was deleted"):
+	case policy == config.DeleteTag && target == store.SidePTD && !p.Remote.Can(ptd.CapTags, "tag clients whose contact was deleted"):
 		return false
 	case policy == config.DeleteDelete && target == store.SidePTD:
-		e.Remote.Once("delete-ptd", func() {
-			e.Logger.Warn("the ptd contract cannot delete clients; delete policy acts as ignore for ptd survivors")
+		p.Remote.Once("delete-ptd", func() {
+			p.Logger.Warn("the ptd contract cannot delete clients; delete policy acts as ignore for ptd survivors")
 		})
 		return false
 	}
@@ -90,7 +89,7 @@ func (p *pass) policyPossible(policy, target string) bool {
 // outbox entry when the survivor was changed, else (nothing to reverse, or nothing can be)
 // the entry is cleared here; either way one history line.
 func (p *pass) undo(l *store.Link, q store.QuarantineEntry) {
-	e, ap := p.Planner, q.Applied
+	ap := q.Applied
 	rule := outbox.UndoPrefix + ap.Rule
 	a := &action{link: l}
 	h := store.HistoryEntry{RecordKind: store.KindContact, RecordID: l.GHLID, Field: "deleted", Old: q.Side,
@@ -101,7 +100,7 @@ func (p *pass) undo(l *store.Link, q store.QuarantineEntry) {
 		a.release, a.unlink = &q, true
 		h.New = "returned; the " + ap.Target + " record the policy deleted cannot be restored, so the link is removed"
 	case ap.Policy == config.DeletePrintOnly && ap.PrevAccess != "":
-		if !e.Remote.Can(ptd.CapAccess, "restore the access of clients whose contact came back") {
+		if !p.Remote.Can(ptd.CapAccess, "restore the access of clients whose contact came back") {
 			a.release = &q
 			h.New = "returned; access stays print_only (the driver cannot set " + ap.PrevAccess + ")"
 			break

@@ -108,7 +108,7 @@ func (p *pass) link(gid, pid, by string) {
 
 // creates plans records that matched nothing on the other side.
 func (p *pass) creates() {
-	s, e := p.s, p.Planner
+	s := p.s
 	ptdEmails := map[string]bool{}
 	for _, c := range s.ptd {
 		ptdEmails[c.Email] = true
@@ -125,7 +125,7 @@ func (p *pass) creates() {
 		}
 		g := s.ghl[gid]
 		switch {
-		case e.NoCreateInPTD || e.Remote.PTD == nil:
+		case p.NoCreateInPTD || p.Remote.PTD == nil:
 			continue
 		case g.Email == "":
 			p.skip(store.KindContact, store.SideGHL, gid, "no email: PT Distinction needs one to create a client")
@@ -136,19 +136,19 @@ func (p *pass) creates() {
 		case strings.TrimSpace(g.FirstName) == "":
 			p.skip(store.KindContact, store.SideGHL, gid, "no first name: PT Distinction needs one to create a client")
 			continue
-		case !s.ptdListed && e.Remote.PTD.Capabilities().Has(ptd.CapClientRead):
+		case !s.ptdListed && p.Remote.PTD.Capabilities().Has(ptd.CapClientRead):
 			// Until a whole listing is mirrored, PTD may hold this person on a page not read
 			// yet: a create now would be adopted at best (recorded as created, without the
 			// merge an email match gets) and a duplicate at worst (matched by phone only).
 			p.skip(store.KindContact, store.SideGHL, gid, SkipAwaitingPTDListing)
 			continue
-		case !e.Remote.Can(ptd.CapClientCreate, "create ptd clients"):
+		case !p.Remote.Can(ptd.CapClientCreate, "create ptd clients"):
 			continue
 		}
 		ptdEmails[g.Email] = true
 		p.createInPTD(g)
 	}
-	if p.ro || e.NoCreateInGHL || e.Remote.GHL == nil {
+	if p.ro || p.NoCreateInGHL || p.Remote.GHL == nil {
 		return
 	}
 	for _, pid := range s.ptdIDs {
@@ -188,15 +188,14 @@ func (p *pass) createValues(snap diff.Snapshot, to diff.Side) map[string]diff.Va
 }
 
 func (p *pass) createInPTD(g store.GHLContact) {
-	e := p.Planner
 	a := &action{link: &store.Link{Kind: store.KindContact, GHLID: g.ID, MatchedBy: outbox.MatchedByCreate}, newLink: true}
 	fields := map[string]outbox.FieldWrite{}
-	for name, v := range p.createValues(e.Mapping.GHLValues(g), diff.SidePTD) {
-		f := e.Mapping.Fields[name]
-		if f.PTD == "packages" || f.PTD == "groups" || (f.PTD == "tags" && !e.Remote.PTD.Capabilities().Has(ptd.CapTags)) {
+	for name, v := range p.createValues(p.Mapping.GHLValues(g), diff.SidePTD) {
+		f := p.Mapping.Fields[name]
+		if f.PTD == "packages" || f.PTD == "groups" || (f.PTD == "tags" && !p.Remote.PTD.Capabilities().Has(ptd.CapTags)) {
 			continue // memberships are routed, not copied
 		}
-		if f.PTD == "access" && !e.Remote.PTD.Capabilities().Has(ptdFieldCap("access", v)) {
+		if f.PTD == "access" && !p.Remote.PTD.Capabilities().Has(ptdFieldCap("access", v)) {
 			continue
 		}
 		enc := mapping.EncodeValue(v)
@@ -229,28 +228,27 @@ func routeContact(c ghlwire.Contact) config.RouteContact {
 
 // route evaluates the configured routes in order against a new contact; the first match wins.
 func (p *pass) route(g store.GHLContact) *outbox.Route {
-	e := p.Planner
-	if len(e.Config.Routes) == 0 {
+	if len(p.Config.Routes) == 0 {
 		return nil
 	}
 	vars := config.ContactVars(routeContact(mapping.GHLContact(g)))
-	for _, r := range e.Config.Routes {
+	for _, r := range p.Config.Routes {
 		ok, err := r.Match(vars)
 		if err != nil {
-			e.Remote.Once("route/"+r.Name, func() { e.Logger.Warn("route cannot be evaluated; skipping it", "route", r.Name, "error", err) })
+			p.Remote.Once("route/"+r.Name, func() { p.Logger.Warn("route cannot be evaluated; skipping it", "route", r.Name, "error", err) })
 			continue
 		}
 		if !ok {
 			continue
 		}
 		rp := &outbox.Route{Name: r.Name}
-		if r.Group != "" && e.Remote.Can(ptd.CapGroups, "route new clients to a group") {
+		if r.Group != "" && p.Remote.Can(ptd.CapGroups, "route new clients to a group") {
 			rp.Group = r.Group
 		}
-		if r.Package != "" && e.Remote.Can(ptd.CapPackages, "route new clients to a package") {
+		if r.Package != "" && p.Remote.Can(ptd.CapPackages, "route new clients to a package") {
 			rp.Package = r.Package
 		}
-		if r.Access != "" && e.Remote.Can(ptdFieldCap("access", diff.Scalar(r.Access)), "set the access of routed clients") {
+		if r.Access != "" && p.Remote.Can(ptdFieldCap("access", diff.Scalar(r.Access)), "set the access of routed clients") {
 			rp.Access = r.Access
 		}
 		if rp.Group == "" && rp.Package == "" && rp.Access == "" {
@@ -262,11 +260,10 @@ func (p *pass) route(g store.GHLContact) *outbox.Route {
 }
 
 func (p *pass) createInGHL(c store.PTDClient) {
-	e := p.Planner
 	a := &action{link: &store.Link{Kind: store.KindContact, PTDID: c.ID, MatchedBy: outbox.MatchedByCreate}, newLink: true}
 	fields := map[string]outbox.FieldWrite{}
-	for name, v := range p.createValues(e.Mapping.PTDValues(c), diff.SideGHL) {
-		f := e.Mapping.Fields[name]
+	for name, v := range p.createValues(p.Mapping.PTDValues(c), diff.SideGHL) {
+		f := p.Mapping.Fields[name]
 		enc := mapping.EncodeValue(v)
 		fields[name] = outbox.FieldWrite{Wire: f.GHL, Value: v, Base: &enc}
 		a.history = append(a.history, store.HistoryEntry{RecordKind: store.KindContact, RecordID: c.ID, Field: name,
