@@ -22,12 +22,6 @@ const (
 	OpGetLocationToken      = "get-location-access-token"
 )
 
-// AgencyOperations lists the operation labels an Agency reports to its Observer: the two
-// agency routes and the token endpoint its Company pair is refreshed at.
-func AgencyOperations() []string {
-	return []string{OpGetInstalledLocations, OpGetLocationToken, OpGetAccessToken}
-}
-
 // DefaultAgencyScopes returns the scopes `ptsync auth --agency` asks for: the contacts scopes
 // the minted location tokens need and the oauth scopes of the agency routes. Each call returns
 // a fresh slice.

@@ -14,7 +14,7 @@ import (
 	"ptsync/apiclient/ptdwire"
 	"ptsync/config"
 	"ptsync/diff"
-	"ptsync/replicator/reconcile"
+	"ptsync/replicator/reconcile/mapping"
 	"ptsync/sim/ghlsim"
 	"ptsync/sim/ptdsim"
 	"ptsync/store"
@@ -122,7 +122,7 @@ func norm(spec diff.FieldSpec, raw json.RawMessage, loc diff.Locale) string {
 // read over the simulators' HTTP control surfaces (see GHLView and PTDView).
 func Check(db *store.DB, g GHLView, p PTDView, m config.Mapping) (Report, error) {
 	var rep Report
-	specs, fmap, err := reconcile.Specs(m)
+	specs, fmap, err := mapping.Specs(m)
 	if err != nil {
 		return rep, err
 	}

@@ -75,13 +75,6 @@ func (a *Accounts) Account(key string) *Sim {
 	return a.byKey[key]
 }
 
-// All returns every account in the order they were added.
-func (a *Accounts) All() []*Sim {
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	return append([]*Sim(nil), a.order...)
-}
-
 // UnknownKeyRequests counts requests whose bearer key no account owns.
 func (a *Accounts) UnknownKeyRequests() int64 { return a.unknown.Load() }
 

@@ -1,4 +1,4 @@
-package reconcile
+package ptdpoll
 
 import (
 	"fmt"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"ptsync/apiclient/ptdwire"
+	"ptsync/replicator/reconcile/kinds"
 	"ptsync/replicator/sweepguard"
 	"ptsync/store"
 )
@@ -14,7 +14,7 @@ import (
 // A PTD children poll whose list was requested before the pusher created a task must neither
 // drop that task from the mirror nor quarantine it (the reconciler would then delete it in
 // HighLevel); a task that really vanished is still removed.
-func TestReplacePTDTasksKeepsTasksNewerThanTheList(t *testing.T) {
+func TestReplaceTasksKeepsTasksNewerThanTheList(t *testing.T) {
 	db, err := store.Open(filepath.Join(t.TempDir(), "m.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -35,11 +35,13 @@ func TestReplacePTDTasksKeepsTasksNewerThanTheList(t *testing.T) {
 				return err
 			}
 		}
-		listed := ptdTaskRecord(ptdwire.Task{ID: "listed", ClientID: "p1", Title: "listed"}, since)
-		if held, err := replacePTDChildren(tx, kindFiles{}.Task(), "p1", []store.ChildRecord{&listed}, since, sweepguard.Bounds{}); err != nil || held != nil {
+		listed := store.PTDTask{ID: "listed", ClientID: "p1", Title: "listed", FetchedAt: since}
+		task, _ := kinds.Find(kinds.DefaultChildKinds(), store.KindTask)
+		note, _ := kinds.Find(kinds.DefaultChildKinds(), store.KindNote)
+		if held, err := replaceChildren(tx, task, "p1", []store.ChildRecord{&listed}, since, sweepguard.Bounds{}); err != nil || held != nil {
 			return fmt.Errorf("replace tasks: held %v, error %v", held, err)
 		}
-		_, err := replacePTDChildren(tx, kindFiles{}.Note(), "p1", nil, since, sweepguard.Bounds{})
+		_, err := replaceChildren(tx, note, "p1", nil, since, sweepguard.Bounds{})
 		return err
 	}); err != nil {
 		t.Fatal(err)

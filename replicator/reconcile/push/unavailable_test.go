@@ -1,9 +1,8 @@
-package reconcile
+package push
 
 import (
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +13,8 @@ import (
 	"ptsync/apiclient/ghl"
 	"ptsync/apiclient/ptd"
 	"ptsync/config"
+	"ptsync/replicator/reconcile/kinds"
+	"ptsync/replicator/reconcile/outbox"
 	"ptsync/store"
 )
 
@@ -28,11 +29,11 @@ func TestUnavailableUpstreamNeverSpendsAttempts(t *testing.T) {
 	}
 	defer db.Close()
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	cfg := &config.Config{Pusher: config.Pusher{MaxAttempts: 2, BackoffBase: time.Second, BackoffMax: time.Minute}}
-	e := &Engine{cfg: cfg, now: func() time.Time { return now }, rng: rand.New(rand.NewPCG(1, 2)), log: hclog.NewNullLogger()}
+	cfg := config.Pusher{MaxAttempts: 2, BackoffBase: time.Second, BackoffMax: time.Minute}
+	e := New(Options{Config: cfg, Now: func() time.Time { return now }, Seed: 1, Logger: hclog.NewNullLogger()})
 	var o store.OutboxEntry
 	if err := db.Update(func(tx *store.Tx) error {
-		o = store.OutboxEntry{Target: store.SideGHL, Op: OpTaskCreate, RecordKind: store.KindTask, RecordID: "t1"}
+		o = store.OutboxEntry{Target: store.SideGHL, Op: kinds.OpTaskCreate, RecordKind: store.KindTask, RecordID: "t1"}
 		return tx.Enqueue(&o)
 	}); err != nil {
 		t.Fatal(err)
@@ -89,13 +90,13 @@ func TestRefusingTargetIsHeldNotHammered(t *testing.T) {
 	}
 	defer db.Close()
 	var logs strings.Builder
-	cfg := &config.Config{Pusher: config.Pusher{MaxAttempts: 8, BackoffBase: time.Second, BackoffMax: time.Minute}}
-	e := &Engine{cfg: cfg, now: func() time.Time { return now }, rng: rand.New(rand.NewPCG(1, 2)),
-		log: hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Warn})}
+	cfg := config.Pusher{MaxAttempts: 8, BackoffBase: time.Second, BackoffMax: time.Minute}
+	e := New(Options{Config: cfg, Now: func() time.Time { return now }, Seed: 1,
+		Logger: hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Warn})})
 	var seqs []uint64
 	if err := db.Update(func(tx *store.Tx) error {
 		for i := range 10 {
-			o := store.OutboxEntry{Target: store.SidePTD, Op: OpClientUpdate, RecordKind: store.KindContact, RecordID: fmt.Sprint("l", i)}
+			o := store.OutboxEntry{Target: store.SidePTD, Op: outbox.OpClientUpdate, RecordKind: store.KindContact, RecordID: fmt.Sprint("l", i)}
 			if err := tx.Enqueue(&o); err != nil {
 				return err
 			}

@@ -1,4 +1,4 @@
-package reconcile
+package kinds
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"ptsync/apiclient/ptd"
 	"ptsync/apiclient/ptdwire"
 	"ptsync/diff"
+	"ptsync/replicator/reconcile/mapping"
 	"ptsync/store"
 )
 
@@ -103,8 +104,8 @@ func ptdNoteCalls() ChildCalls {
 
 func ptdNoteRecord(n ptdwire.Note, now time.Time) store.PTDNote {
 	raw, _ := json.Marshal(n)
-	return store.PTDNote{ID: n.ID, ClientID: n.ClientID, Body: n.Body, CreatedAt: parseTime(n.CreatedAt, time.UTC),
-		UpdatedAt: parseTime(n.UpdatedAt, time.UTC), Raw: raw, FetchedAt: now}
+	return store.PTDNote{ID: n.ID, ClientID: n.ClientID, Body: n.Body, CreatedAt: mapping.ParseTime(n.CreatedAt, time.UTC),
+		UpdatedAt: mapping.ParseTime(n.UpdatedAt, time.UTC), Raw: raw, FetchedAt: now}
 }
 
 func ghlNoteRecord(n ghlwire.Note, contactID string, env ChildEnv) *store.GHLNote {
@@ -112,6 +113,6 @@ func ghlNoteRecord(n ghlwire.Note, contactID string, env ChildEnv) *store.GHLNot
 	if len(raw) == 0 {
 		raw, _ = json.Marshal(n)
 	}
-	return &store.GHLNote{ID: n.ID, ContactID: contactID, Body: n.Body, DateAdded: parseTime(n.DateAdded, env.TimeZone),
+	return &store.GHLNote{ID: n.ID, ContactID: contactID, Body: n.Body, DateAdded: mapping.ParseTime(n.DateAdded, env.TimeZone),
 		Raw: raw, FetchedAt: env.Now()}
 }

@@ -1,4 +1,4 @@
-package reconcile
+package kinds
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"ptsync/apiclient/ptd"
 	"ptsync/apiclient/ptdwire"
 	"ptsync/diff"
+	"ptsync/replicator/reconcile/mapping"
 	"ptsync/store"
 )
 
@@ -51,12 +52,12 @@ func (kindFiles) Task() ChildKind {
 
 func ghlTaskValues(t store.GHLTask) diff.Snapshot {
 	return diff.Snapshot{Values: diff.Values{"title": diff.Scalar(t.Title), "body": diff.Scalar(t.Body),
-		"due": diff.Scalar(timeStr(t.DueDate)), "completed": diff.Scalar(boolStr(t.Completed))}}
+		"due": diff.Scalar(mapping.TimeStr(t.DueDate)), "completed": diff.Scalar(mapping.BoolStr(t.Completed))}}
 }
 
 func ptdTaskValues(t store.PTDTask) diff.Snapshot {
 	return diff.Snapshot{Values: diff.Values{"title": diff.Scalar(t.Title), "body": diff.Scalar(t.Body),
-		"due": diff.Scalar(timeStr(t.DueAt)), "completed": diff.Scalar(boolStr(t.Completed))}, UpdatedAt: t.UpdatedAt}
+		"due": diff.Scalar(mapping.TimeStr(t.DueAt)), "completed": diff.Scalar(mapping.BoolStr(t.Completed))}, UpdatedAt: t.UpdatedAt}
 }
 
 // taskFields reads a write's task fields; has* say which are present.
@@ -134,7 +135,7 @@ func ghlTaskCalls() ChildCalls {
 				old.Body = f.body
 			}
 			if f.hasDue {
-				old.DueDate = parseTime(f.due, nil)
+				old.DueDate = mapping.ParseTime(f.due, nil)
 			}
 			if f.hasDone {
 				old.Completed = f.completed
@@ -195,8 +196,8 @@ func ptdTaskCalls() ChildCalls {
 
 func ptdTaskRecord(t ptdwire.Task, now time.Time) store.PTDTask {
 	raw, _ := json.Marshal(t)
-	return store.PTDTask{ID: t.ID, ClientID: t.ClientID, Title: t.Title, Body: t.Body, DueAt: parseTime(t.DueAt, time.UTC),
-		Completed: t.Completed, UpdatedAt: parseTime(t.UpdatedAt, time.UTC), Raw: raw, FetchedAt: now}
+	return store.PTDTask{ID: t.ID, ClientID: t.ClientID, Title: t.Title, Body: t.Body, DueAt: mapping.ParseTime(t.DueAt, time.UTC),
+		Completed: t.Completed, UpdatedAt: mapping.ParseTime(t.UpdatedAt, time.UTC), Raw: raw, FetchedAt: now}
 }
 
 func ghlTaskRecord(t ghlwire.Task, contactID string, env ChildEnv) *store.GHLTask {
@@ -205,5 +206,5 @@ func ghlTaskRecord(t ghlwire.Task, contactID string, env ChildEnv) *store.GHLTas
 		raw, _ = json.Marshal(t)
 	}
 	return &store.GHLTask{ID: t.ID, ContactID: contactID, Title: t.Title, Body: t.Body, AssignedTo: t.AssignedTo,
-		DueDate: parseTime(t.DueDate, env.TimeZone), Completed: t.Completed, Raw: raw, FetchedAt: env.Now()}
+		DueDate: mapping.ParseTime(t.DueDate, env.TimeZone), Completed: t.Completed, Raw: raw, FetchedAt: env.Now()}
 }

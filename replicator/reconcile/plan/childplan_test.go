@@ -1,7 +1,6 @@
-package reconcile
+package plan
 
 import (
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +8,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"ptsync/apiclient/ptd"
+	"ptsync/replicator/reconcile/kinds"
+	"ptsync/replicator/reconcile/mapping"
+	"ptsync/replicator/reconcile/remote"
 	"ptsync/store"
 )
 
@@ -117,12 +119,13 @@ func TestChildPlanKeepsItsRules(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := &Engine{ptd: offlinePTD{caps: tc.caps}, ghl: offlineGHL{}, log: hclog.NewNullLogger(), noted: map[string]bool{}}
+			sys := remote.Offline(tc.caps, false, hclog.NewNullLogger(), nil)
 			if tc.noGHL {
-				e.ghl = nil
+				sys.GHL = nil
 			}
+			pl := New(Options{Remote: sys, Mapping: &mapping.Mapping{}, Kinds: kinds.DefaultChildKinds(), Logger: hclog.NewNullLogger()})
 			s := childWorld()
-			p := &planner{e: e, s: s, ro: tc.ro, claimed: map[string]bool{}}
+			p := &pass{Planner: pl, s: s, ro: tc.ro, claimed: map[string]bool{}}
 			p.children(&action{link: s.links[0]}, "g", "p")
 			var got []string
 			for _, a := range p.acts {
@@ -139,24 +142,5 @@ func TestChildPlanKeepsItsRules(t *testing.T) {
 				t.Errorf("planned:\n%s\nwant:\n%s", g, w)
 			}
 		})
-	}
-}
-
-// The ops the service declares at zero come from the kinds now; they are the ones the
-// engine always pushed.
-func TestPushOpsAreTheChildKindsOps(t *testing.T) {
-	want := map[string][]string{
-		store.SideGHL: {"contact.create", "contact.update", "task.create", "task.update", "task.delete",
-			"note.create", "note.update", "note.delete", "delete.policy"},
-		store.SidePTD: {"client.create", "client.update", "client.route", "appointment.upsert", "reminder.send",
-			"task.create", "task.update", "task.delete", "note.create", "note.update", "note.delete", "delete.policy"},
-	}
-	for target, ops := range want {
-		got := PushOps(target)
-		slices.Sort(got)
-		slices.Sort(ops)
-		if !slices.Equal(got, ops) {
-			t.Errorf("%s: %v, want %v", target, got, ops)
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package reconcile
+package push
 
 import (
 	"context"
@@ -8,43 +8,6 @@ import (
 
 	"ptsync/store"
 )
-
-// push drains the outbox in rounds. A round reads the entries due now (at most one per
-// record: the store holds later ones back), partitions them by contact, and hands whole
-// partitions to PushWorkers workers. A worker pushes its partition's entries in Seq order,
-// waiting for an entry's transaction to commit before it starts the next entry of the same
-// partition (a child's create reads the link its parent's create stored); entries of other
-// partitions do not wait. Transactions go through one group committer, so entries that
-// finish together share one fsync. The round ends when every transaction has committed;
-// only then is the outbox read again, so no entry is ever pushed twice by one Push.
-func (e *Engine) push(ctx context.Context) (PushStats, error) {
-	var st PushStats
-	for round := 0; round < 1000; round++ {
-		var parts [][]store.OutboxEntry
-		if err := e.db.View(func(tx *store.Tx) error {
-			due, err := tx.OutboxDue(e.now(), e.opts.PushBatch)
-			if err != nil {
-				return err
-			}
-			parts, err = partition(tx, due)
-			return err
-		}); err != nil {
-			return st, fmt.Errorf("cannot read outbox: %w", err)
-		}
-		if len(parts) == 0 {
-			break
-		}
-		rs, progress, err := e.pushRound(ctx, parts)
-		st.add(rs)
-		if err != nil {
-			return st, err
-		}
-		if !progress {
-			break
-		}
-	}
-	return st, nil
-}
 
 // partition groups due entries by the contact link they belong to (a child link's parent, a
 // contact link itself), keeping Seq order inside each group and ordering groups by their
@@ -88,17 +51,17 @@ func partition(tx *store.Tx, due []store.OutboxEntry) ([][]store.OutboxEntry, er
 // while the workers never wait for an fsync and the committer groups whatever finished
 // meanwhile into one transaction. Entries for HighLevel and for PTD have separate queues and
 // workers: HighLevel calls wait on the client's rate limiter and must not starve PTD writes.
-func (e *Engine) pushRound(ctx context.Context, parts [][]store.OutboxEntry) (PushStats, bool, error) {
-	r := &round{e: e, ctx: ctx, gc: newGroupCommitter(e.db, e.opts.PushGroupCommit)}
+func (p *Pusher) pushRound(ctx context.Context, parts [][]store.OutboxEntry) (Stats, bool, error) {
+	r := &round{pusher: p, ctx: ctx, gc: newGroupCommitter(p.Store, p.GroupCommit)}
 	r.ready[0] = make(chan *partState, len(parts))
 	r.ready[1] = make(chan *partState, len(parts))
 	r.left.Add(len(parts))
-	for _, p := range parts {
-		r.enqueue(&partState{entries: p})
+	for _, part := range parts {
+		r.enqueue(&partState{entries: part})
 	}
 	var wg sync.WaitGroup
 	for q := range r.ready {
-		for range e.opts.PushWorkers {
+		for range p.Workers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -121,14 +84,14 @@ func (e *Engine) pushRound(ctx context.Context, parts [][]store.OutboxEntry) (Pu
 
 // round is one pushRound's shared state.
 type round struct {
-	e     *Engine
-	ctx   context.Context
-	gc    *groupCommitter
-	ready [2]chan *partState // 0: next entry for PTD, 1: for HighLevel
-	left  sync.WaitGroup     // partitions not finished
+	pusher *Pusher
+	ctx    context.Context
+	gc     *groupCommitter
+	ready  [2]chan *partState // 0: next entry for PTD, 1: for HighLevel
+	left   sync.WaitGroup     // partitions not finished
 
 	mu       sync.Mutex // guards st, progress, err
-	st       PushStats
+	st       Stats
 	progress bool
 	err      error
 }
@@ -168,7 +131,7 @@ func (r *round) fail(err error) {
 }
 
 // count records one settled outcome.
-func (r *round) count(fn func(st *PushStats)) {
+func (r *round) count(fn func(st *Stats)) {
 	r.mu.Lock()
 	fn(&r.st)
 	r.mu.Unlock()
@@ -177,21 +140,21 @@ func (r *round) count(fn func(st *PushStats)) {
 // step pushes p's next entry. Its transaction goes to the committer, whose callback counts
 // the outcome and re-queues p; an entry without a transaction (deferred) re-queues p now.
 func (r *round) step(p *partState) {
-	e, o := r.e, p.entries[p.next]
+	pu, o := r.pusher, p.entries[p.next]
 	p.next++
 	if r.stopped() {
 		r.left.Done()
 		return
 	}
-	n, fn, err := e.attemptOne(r.ctx, o)
+	n, fn, err := pu.attemptOne(r.ctx, o)
 	switch {
 	case err == nil:
 		r.gc.submit(fn, func(err error) {
 			if err != nil {
 				r.fail(fmt.Errorf("cannot record push of outbox entry %d: %w", o.Seq, err))
 			} else {
-				e.holds.accepted(o.Target)
-				r.count(func(st *PushStats) { st.Pushed++; st.Coalesced += n })
+				pu.holds.accepted(o.Target)
+				r.count(func(st *Stats) { st.Pushed++; st.Coalesced += n })
 				r.mu.Lock()
 				r.progress = true
 				r.mu.Unlock()
@@ -199,11 +162,11 @@ func (r *round) step(p *partState) {
 			r.enqueue(p)
 		})
 	case errors.Is(err, errDefer):
-		r.count(func(st *PushStats) { st.Deferred++ })
+		r.count(func(st *Stats) { st.Deferred++ })
 		r.enqueue(p)
 	case errors.Is(err, errSuperseded):
 		r.gc.submit(fn, func(error) { // as before: a failed drop is re-planned next time
-			r.count(func(st *PushStats) { st.Dropped++ })
+			r.count(func(st *Stats) { st.Dropped++ })
 			r.mu.Lock()
 			r.progress = true
 			r.mu.Unlock()
@@ -212,7 +175,7 @@ func (r *round) step(p *partState) {
 	case r.ctx.Err() != nil:
 		r.left.Done()
 	default:
-		dead, quiet, fn := e.failure(o, err)
+		dead, quiet, fn := pu.failure(o, err)
 		r.gc.submit(fn, func(cerr error) {
 			switch {
 			case errors.Is(cerr, store.ErrNotFound): // dropped by an operator meanwhile
@@ -220,9 +183,9 @@ func (r *round) step(p *partState) {
 				r.fail(fmt.Errorf("cannot record outbox attempt %d: %w", o.Seq, cerr))
 			default:
 				if !quiet {
-					e.logFailure(o, err, dead)
+					pu.logFailure(o, err, dead)
 				}
-				r.count(func(st *PushStats) {
+				r.count(func(st *Stats) {
 					if dead {
 						st.Dead++
 					} else {

@@ -1,4 +1,4 @@
-package reconcile
+package mapping
 
 import (
 	"encoding/json"
@@ -29,7 +29,7 @@ func decodeRaw(raw json.RawMessage) rawObj {
 // and booleans are rendered as their JSON text.
 func (o rawObj) get(name string) diff.Value {
 	raw, ok := o[name]
-	if isSetField(name) {
+	if IsSetField(name) {
 		var items []string
 		if ok {
 			_ = json.Unmarshal(raw, &items)
@@ -65,19 +65,21 @@ func (o rawObj) encode() json.RawMessage {
 	return b
 }
 
-// ghlValues reads the mapped fields of a HighLevel contact.
-func (e *Engine) ghlValues(c store.GHLContact) diff.Snapshot {
+// GHLValues reads the mapped fields of a HighLevel contact, by mapping field name, with the
+// contact's dateUpdated (the newest rule's clock). Values are as stored, not normalized:
+// diff.Merge normalizes.
+func (m *Mapping) GHLValues(c store.GHLContact) diff.Snapshot {
 	o := decodeRaw(c.Raw)
 	fillTyped(o, c.Email, c.Phone, c.FirstName, c.LastName, c.Tags)
 	vals := diff.Values{}
-	for _, s := range e.specs {
-		vals[s.Name] = o.get(e.fmap[s.Name].GHL)
+	for _, s := range m.Specs {
+		vals[s.Name] = o.get(m.Fields[s.Name].GHL)
 	}
 	return diff.Snapshot{Values: vals, UpdatedAt: c.DateUpdated}
 }
 
-// ptdValues reads the mapped fields of a PTD client.
-func (e *Engine) ptdValues(c store.PTDClient) diff.Snapshot {
+// PTDValues reads the mapped fields of a PTD client, as GHLValues does for a contact.
+func (m *Mapping) PTDValues(c store.PTDClient) diff.Snapshot {
 	o := decodeRaw(c.Raw)
 	fillTyped(o, c.Email, c.Phone, c.FirstName, c.LastName, c.Tags)
 	if _, ok := o["groups"]; !ok && c.Groups != nil {
@@ -90,8 +92,8 @@ func (e *Engine) ptdValues(c store.PTDClient) diff.Snapshot {
 		o.set("access", diff.Scalar(c.Access))
 	}
 	vals := diff.Values{}
-	for _, s := range e.specs {
-		vals[s.Name] = o.get(e.fmap[s.Name].PTD)
+	for _, s := range m.Specs {
+		vals[s.Name] = o.get(m.Fields[s.Name].PTD)
 	}
 	return diff.Snapshot{Values: vals, UpdatedAt: c.UpdatedAt}
 }
@@ -108,13 +110,9 @@ func fillTyped(o rawObj, email, phone, first, last string, tags []string) {
 	}
 }
 
-// ghlUpdateUnwritable are HighLevel fields PUT /contacts/{id} drops (the client removes them),
-// so a write would never land and would repeat forever.
-var ghlUpdateUnwritable = map[string]bool{"gender": true, "companyName": true}
-
-// encodeValue renders a value for the store's base and history: scalars as themselves, sets
-// as a sorted JSON array.
-func encodeValue(v diff.Value) string {
+// EncodeValue renders a value for the store's base and history: scalars as themselves, sets
+// as a JSON array sorted without regard to case. DecodeValue reads it back.
+func EncodeValue(v diff.Value) string {
 	if !v.IsSet {
 		return v.S
 	}
@@ -127,8 +125,9 @@ func encodeValue(v diff.Value) string {
 	return string(b)
 }
 
-// decodeValue reads what encodeValue wrote; set tells the kind.
-func decodeValue(s string, set bool) diff.Value {
+// DecodeValue reads what EncodeValue wrote; set tells the kind. A set that is not a JSON
+// array reads as the empty set.
+func DecodeValue(s string, set bool) diff.Value {
 	if !set {
 		return diff.Scalar(s)
 	}
@@ -139,18 +138,19 @@ func decodeValue(s string, set bool) diff.Value {
 	return diff.SetOf(items...)
 }
 
-// baseSnapshot decodes a stored base for the engine's specs; nil when none was agreed.
-func (e *Engine) baseSnapshot(b *store.Base) *diff.Snapshot {
+// BaseSnapshot decodes a contact link's stored base for the mapping's specs (fields no spec
+// names, left by a mapping change, are carried over as scalars); nil when none was agreed.
+func (m *Mapping) BaseSnapshot(b *store.Base) *diff.Snapshot {
 	if b == nil {
 		return nil
 	}
 	snap := &diff.Snapshot{Values: diff.Values{}, UpdatedAt: b.AgreedAt}
-	for _, s := range e.specs {
+	for _, s := range m.Specs {
 		if v, ok := b.Fields[s.Name]; ok {
-			snap.Values[s.Name] = decodeValue(v, s.Set)
+			snap.Values[s.Name] = DecodeValue(v, s.Set)
 		}
 	}
-	for k, v := range b.Fields { // fields no spec names (a mapping change) are carried over
+	for k, v := range b.Fields {
 		if _, ok := snap.Values[k]; !ok {
 			snap.Values[k] = diff.Scalar(v)
 		}
@@ -158,39 +158,55 @@ func (e *Engine) baseSnapshot(b *store.Base) *diff.Snapshot {
 	return snap
 }
 
-// ghlRecord converts a wire contact into the mirror's record the way the ingest poller does.
-func (e *Engine) ghlRecord(c ghlwire.Contact, now time.Time) store.GHLContact {
+// ChildBase decodes a child link's stored base (child fields are all scalars); nil when
+// none was agreed.
+func ChildBase(b *store.Base) *diff.Snapshot {
+	if b == nil {
+		return nil
+	}
+	s := &diff.Snapshot{Values: diff.Values{}, UpdatedAt: b.AgreedAt}
+	for k, v := range b.Fields {
+		s.Values[k] = diff.Scalar(v)
+	}
+	return s
+}
+
+// GHLRecord converts a wire contact into the mirror's record the way the ingest poller does
+// (email and phone normalized, zone-less times read in the mapping's zone), fetched at now.
+func (m *Mapping) GHLRecord(c ghlwire.Contact, now time.Time) store.GHLContact {
+	loc := m.Options.Locale
 	email, _ := diff.Email(c.Email)
 	phone := ""
 	if c.Phone != "" {
-		phone, _ = diff.Phone(c.Phone, e.dopts.Locale.Region)
+		phone, _ = diff.Phone(c.Phone, loc.Region)
 	}
 	r := store.GHLContact{ID: c.ID, Email: email, Phone: phone, FirstName: c.FirstName, LastName: c.LastName,
 		Tags: diff.Tags(c.Tags), Raw: c.Raw, FetchedAt: now}
-	r.DateAdded = parseTime(c.DateAdded, e.dopts.Locale.Location)
-	r.DateUpdated = parseTime(c.DateUpdated, e.dopts.Locale.Location)
+	r.DateAdded = ParseTime(c.DateAdded, loc.Location)
+	r.DateUpdated = ParseTime(c.DateUpdated, loc.Location)
 	if len(r.Raw) == 0 {
 		r.Raw, _ = json.Marshal(c)
 	}
 	return r
 }
 
-// ptdRecord converts a wire client into the mirror's record.
-func (e *Engine) ptdRecord(c ptdwire.Client, now time.Time) store.PTDClient {
+// PTDRecord converts a wire client into the mirror's record, fetched at now.
+func (m *Mapping) PTDRecord(c ptdwire.Client, now time.Time) store.PTDClient {
 	email, _ := diff.Email(c.Email)
 	phone := ""
 	if c.Phone != "" {
-		phone, _ = diff.Phone(c.Phone, e.dopts.Locale.Region)
+		phone, _ = diff.Phone(c.Phone, m.Options.Locale.Region)
 	}
 	raw, _ := json.Marshal(c)
 	return store.PTDClient{ID: c.ID, Email: email, Phone: phone, FirstName: c.FirstName, LastName: c.LastName,
 		Tags: slices.Clone(c.Tags), Groups: slices.Clone(c.Groups), Packages: slices.Clone(c.Packages), Access: c.Access,
-		ETag: c.ETag, CreatedAt: parseTime(c.CreatedAt, time.UTC), UpdatedAt: parseTime(c.UpdatedAt, time.UTC),
+		ETag: c.ETag, CreatedAt: ParseTime(c.CreatedAt, time.UTC), UpdatedAt: ParseTime(c.UpdatedAt, time.UTC),
 		Raw: raw, FetchedAt: now}
 }
 
-// parseTime reads RFC 3339 or HighLevel's zone-less forms; unparseable input is the zero time.
-func parseTime(s string, loc *time.Location) time.Time {
+// ParseTime reads RFC 3339 or HighLevel's zone-less forms (in loc); unparseable input is the
+// zero time. Sub-second precision is kept when the source has it.
+func ParseTime(s string, loc *time.Location) time.Time {
 	if s == "" {
 		return time.Time{}
 	}
@@ -200,14 +216,14 @@ func parseTime(s string, loc *time.Location) time.Time {
 	}
 	t, _ := time.Parse(time.RFC3339, n)
 	if ms, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(s)); err == nil {
-		return ms.UTC() // keep sub-second precision when the source has it
+		return ms.UTC()
 	}
 	return t
 }
 
-// patchGHL applies written field values (by HighLevel wire name) to a mirrored contact and
-// returns the updated record; the record's timestamps are kept.
-func (e *Engine) patchGHL(r store.GHLContact, vals map[string]diff.Value) store.GHLContact {
+// PatchGHL applies written field values (by HighLevel wire name) to a mirrored contact and
+// returns the updated record; the record's timestamps and children-fetch time are kept.
+func (m *Mapping) PatchGHL(r store.GHLContact, vals map[string]diff.Value) store.GHLContact {
 	o := decodeRaw(r.Raw)
 	fillTyped(o, r.Email, r.Phone, r.FirstName, r.LastName, r.Tags)
 	for k, v := range vals {
@@ -216,13 +232,14 @@ func (e *Engine) patchGHL(r store.GHLContact, vals map[string]diff.Value) store.
 	var c ghlwire.Contact
 	_ = json.Unmarshal(o.encode(), &c)
 	c.Raw = o.encode()
-	out := e.ghlRecord(c, r.FetchedAt)
+	out := m.GHLRecord(c, r.FetchedAt)
 	out.DateAdded, out.DateUpdated, out.ChildrenFetchedAt = r.DateAdded, r.DateUpdated, r.ChildrenFetchedAt
 	return out
 }
 
-// patchPTD applies written values (by PTD wire name) to a mirrored client.
-func (e *Engine) patchPTD(r store.PTDClient, vals map[string]diff.Value) store.PTDClient {
+// PatchPTD applies written values (by PTD wire name) to a mirrored client; its updatedAt is
+// kept unless the values carry one.
+func (m *Mapping) PatchPTD(r store.PTDClient, vals map[string]diff.Value) store.PTDClient {
 	o := decodeRaw(r.Raw)
 	for k, v := range vals {
 		o.set(k, v)
@@ -232,15 +249,17 @@ func (e *Engine) patchPTD(r store.PTDClient, vals map[string]diff.Value) store.P
 	if c.ID == "" {
 		c.ID = r.ID
 	}
-	out := e.ptdRecord(c, r.FetchedAt)
+	out := m.PTDRecord(c, r.FetchedAt)
 	if out.UpdatedAt.IsZero() {
 		out.UpdatedAt = r.UpdatedAt
 	}
 	return out
 }
 
-// ghlInput builds a create or update body from scalar values by HighLevel wire name.
-func ghlInput(vals map[string]diff.Value) (ghlwire.ContactInput, error) {
+// GHLInput builds a create or update body from values by HighLevel wire name: scalars, and
+// tags on a create body (an update never sends tags: they move through their own endpoints,
+// and the caller leaves them out). Other sets are left out.
+func GHLInput(vals map[string]diff.Value) (ghlwire.ContactInput, error) {
 	m := map[string]any{}
 	for k, v := range vals {
 		if v.IsSet {
@@ -259,9 +278,9 @@ func ghlInput(vals map[string]diff.Value) (ghlwire.ContactInput, error) {
 	return in, nil
 }
 
-// ptdInput builds a create or update body from scalar values by PTD wire name (access and the
+// PTDInput builds a create or update body from scalar values by PTD wire name (access and the
 // membership sets have their own endpoints and are left out).
-func ptdInput(vals map[string]diff.Value) (ptdwire.ClientInput, error) {
+func PTDInput(vals map[string]diff.Value) (ptdwire.ClientInput, error) {
 	m := map[string]any{}
 	for k, v := range vals {
 		if v.IsSet || k == "access" {
@@ -277,28 +296,43 @@ func ptdInput(vals map[string]diff.Value) (ptdwire.ClientInput, error) {
 	return in, nil
 }
 
-func boolStr(b bool) string {
+// GHLContact decodes a mirrored contact's raw object (its typed fields fill gaps), for
+// route conditions that read fields the record does not type.
+func GHLContact(g store.GHLContact) ghlwire.Contact {
+	var c ghlwire.Contact
+	if len(g.Raw) > 0 {
+		_ = json.Unmarshal(g.Raw, &c)
+	}
+	if c.ID == "" {
+		c.ID = g.ID
+	}
+	if c.Email == "" {
+		c.Email = g.Email
+	}
+	if c.FirstName == "" {
+		c.FirstName = g.FirstName
+	}
+	if c.LastName == "" {
+		c.LastName = g.LastName
+	}
+	if c.Tags == nil {
+		c.Tags = g.Tags
+	}
+	return c
+}
+
+// BoolStr is a boolean as child fields hold it ("true", "false").
+func BoolStr(b bool) string {
 	if b {
 		return "true"
 	}
 	return "false"
 }
 
-func timeStr(t time.Time) string {
+// TimeStr is a time as child fields hold it: RFC 3339 in UTC to the second, "" for zero.
+func TimeStr(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
 	return t.UTC().Truncate(time.Second).Format(time.RFC3339)
-}
-
-// childBase decodes a child link's base.
-func childBase(b *store.Base) *diff.Snapshot {
-	if b == nil {
-		return nil
-	}
-	s := &diff.Snapshot{Values: diff.Values{}, UpdatedAt: b.AgreedAt}
-	for k, v := range b.Fields {
-		s.Values[k] = diff.Scalar(v)
-	}
-	return s
 }

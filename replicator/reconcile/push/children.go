@@ -1,4 +1,4 @@
-package reconcile
+package push
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 
 	"ptsync/apiclient/ptd"
 	"ptsync/diff"
+	"ptsync/replicator/reconcile/kinds"
+	"ptsync/replicator/reconcile/outbox"
 	"ptsync/store"
 )
 
@@ -14,9 +16,9 @@ func parentIDs(j *job) (gid, pid string) { return j.parent.GHLID, j.parent.PTDID
 
 // linkedElsewhere reports whether a record of kind on side is already linked (so a look-up
 // must not adopt it).
-func (e *Engine) linkedElsewhere(kind, side, id string) bool {
+func (p *Pusher) linkedElsewhere(kind, side, id string) bool {
 	found := false
-	_ = e.db.View(func(tx *store.Tx) error {
+	_ = p.Store.View(func(tx *store.Tx) error {
 		var err error
 		if side == store.SideGHL {
 			_, err = tx.LinkByGHL(kind, id)
@@ -42,11 +44,11 @@ const (
 // childOp is one child outbox op resolved against the kinds: what it does, where, with which
 // calls, and how a create recognises a record it may already have made.
 type childOp struct {
-	kind   ChildKind
+	kind   kinds.ChildKind
 	verb   childVerb
 	target string // the side written
 	into   string // the store kind of the target's records
-	calls  ChildCalls
+	calls  kinds.ChildCalls
 	// values and key match a listed record to a create's fields (nil: no look-up).
 	values func(r store.ChildRecord) diff.Snapshot
 	key    func(v diff.Snapshot) string
@@ -56,14 +58,14 @@ type childOp struct {
 
 // resolveChildOp finds what op of kind k does on target. An op the kind does not declare for
 // that target is ptd.ErrInvalidInput (the entry is dead-lettered).
-func resolveChildOp(kinds []ChildKind, k ChildKind, op, target string) (childOp, error) {
+func resolveChildOp(ks []kinds.ChildKind, k kinds.ChildKind, op, target string) (childOp, error) {
 	t := childOp{kind: k, target: target, into: k.Name}
 	switch {
-	case k.Direction == BothWays:
+	case k.Direction == kinds.BothWays:
 		side := k.GHL
 		if target == store.SidePTD {
 			side = k.PTD
-			t.claimers = claimers(kinds, k.Name)
+			t.claimers = kinds.Claimers(ks, k.Name)
 		}
 		t.calls, t.values, t.key = side.Calls, side.Values, k.Key
 		switch op {
@@ -74,7 +76,7 @@ func resolveChildOp(kinds []ChildKind, k ChildKind, op, target string) (childOp,
 		case k.Ops.Delete:
 			t.verb = verbDelete
 		}
-	case k.Direction == ToPTD && target == store.SidePTD:
+	case k.Direction == kinds.ToPTD && target == store.SidePTD:
 		for _, s := range k.Surfaces {
 			if op != s.Create && op != s.Update {
 				continue
@@ -89,12 +91,12 @@ func resolveChildOp(kinds []ChildKind, k ChildKind, op, target string) (childOp,
 			if s.Into != "" {
 				t.into = s.Into
 			}
-			for _, into := range kinds {
-				if into.Name == t.into && into.Direction == BothWays {
+			for _, into := range ks {
+				if into.Name == t.into && into.Direction == kinds.BothWays {
 					t.values, t.key = into.PTD.Values, into.Key
 				}
 			}
-			t.claimers = claimers(kinds, t.into)
+			t.claimers = kinds.Claimers(ks, t.into)
 			break
 		}
 	}
@@ -105,8 +107,8 @@ func resolveChildOp(kinds []ChildKind, k ChildKind, op, target string) (childOp,
 }
 
 // writeOf is what an entry's payload asks the target to hold.
-func writeOf(pl payload) Write {
-	w := Write{Fields: make(map[string]string, len(pl.Fields)), Appointment: pl.Appointment}
+func writeOf(pl outbox.Payload) kinds.Write {
+	w := kinds.Write{Fields: make(map[string]string, len(pl.Fields)), Appointment: pl.Appointment}
 	for f, fw := range pl.Fields {
 		w.Fields[f] = fw.Value.S
 	}
@@ -119,8 +121,8 @@ func writeOf(pl payload) Write {
 // the link. A create first looks the record up on the target (a create whose outcome was
 // unknown may have landed) unless the op is an upsert; an entry whose parent is not yet on
 // the target waits (errDefer).
-func (e *Engine) pushChild(ctx context.Context, j *job, k ChildKind) (commitFn, error) {
-	t, err := resolveChildOp(e.childKinds(), k, j.o.Op, j.o.Target)
+func (p *Pusher) pushChild(ctx context.Context, j *job, k kinds.ChildKind) (commitFn, error) {
+	t, err := resolveChildOp(p.Kinds, k, j.o.Op, j.o.Target)
 	if err != nil {
 		return nil, err
 	}
@@ -131,22 +133,22 @@ func (e *Engine) pushChild(ctx context.Context, j *job, k ChildKind) (commitFn, 
 	}
 	switch t.verb {
 	case verbCreate, verbUpsert:
-		return e.pushChildCreate(ctx, j, t, parent, targetID)
+		return p.pushChildCreate(ctx, j, t, parent, targetID)
 	case verbUpdate:
-		return e.pushChildUpdate(ctx, j, t, parent, *targetID)
+		return p.pushChildUpdate(ctx, j, t, parent, *targetID)
 	}
-	return e.pushChildDelete(ctx, j, t, parent, *targetID)
+	return p.pushChildDelete(ctx, j, t, parent, *targetID)
 }
 
-func (e *Engine) pushChildCreate(ctx context.Context, j *job, t childOp, parent string, targetID *string) (commitFn, error) {
+func (p *Pusher) pushChildCreate(ctx context.Context, j *job, t childOp, parent string, targetID *string) (commitFn, error) {
 	if t.verb == verbCreate && *targetID != "" {
 		return nil, nil
 	}
 	if parent == "" {
 		return nil, errDefer
 	}
-	env, w := e.childEnv(), writeOf(j.pl)
-	rec, err := e.adoptChild(ctx, t, env, parent, w)
+	env, w := p.childEnv(), writeOf(j.pl)
+	rec, err := p.adoptChild(ctx, t, env, parent, w)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +157,7 @@ func (e *Engine) pushChildCreate(ctx context.Context, j *job, t childOp, parent 
 			return nil, err
 		}
 	}
-	now, l := e.now().UTC(), j.link
+	now, l := p.Now().UTC(), j.link
 	return func(tx *store.Tx) error {
 		if t.target == store.SidePTD {
 			l.PTDID = rec.ChildID()
@@ -175,7 +177,7 @@ func (e *Engine) pushChildCreate(ctx context.Context, j *job, t childOp, parent 
 // adoptChild looks for a record on the target that a create with w may already have made:
 // the first listed one with the same match key that no link takes. nil when there is none
 // or the op needs no look-up.
-func (e *Engine) adoptChild(ctx context.Context, t childOp, env ChildEnv, parent string, w Write) (store.ChildRecord, error) {
+func (p *Pusher) adoptChild(ctx context.Context, t childOp, env kinds.ChildEnv, parent string, w kinds.Write) (store.ChildRecord, error) {
 	if t.verb != verbCreate || t.calls.List == nil || t.key == nil {
 		return nil, nil
 	}
@@ -190,11 +192,11 @@ func (e *Engine) adoptChild(ctx context.Context, t childOp, env ChildEnv, parent
 	key := t.key(want)
 next:
 	for _, r := range listed {
-		if t.key(t.values(r)) != key || e.linkedElsewhere(t.into, t.target, r.ChildID()) {
+		if t.key(t.values(r)) != key || p.linkedElsewhere(t.into, t.target, r.ChildID()) {
 			continue
 		}
 		for _, c := range t.claimers {
-			if e.linkedElsewhere(c, t.target, r.ChildID()) {
+			if p.linkedElsewhere(c, t.target, r.ChildID()) {
 				continue next
 			}
 		}
@@ -203,13 +205,13 @@ next:
 	return nil, nil
 }
 
-func (e *Engine) pushChildUpdate(ctx context.Context, j *job, t childOp, parent, id string) (commitFn, error) {
+func (p *Pusher) pushChildUpdate(ctx context.Context, j *job, t childOp, parent, id string) (commitFn, error) {
 	w := writeOf(j.pl)
-	rec, err := t.calls.Update(ctx, e.childEnv(), parent, id, w)
+	rec, err := t.calls.Update(ctx, p.childEnv(), parent, id, w)
 	if err != nil {
 		return nil, err
 	}
-	now, l := e.now().UTC(), j.link
+	now, l := p.Now().UTC(), j.link
 	return func(tx *store.Tx) error {
 		out := rec
 		if t.calls.Patch != nil {
@@ -226,8 +228,8 @@ func (e *Engine) pushChildUpdate(ctx context.Context, j *job, t childOp, parent,
 	}, nil
 }
 
-func (e *Engine) pushChildDelete(ctx context.Context, j *job, t childOp, parent, id string) (commitFn, error) {
-	if err := t.calls.Delete(ctx, e.childEnv(), parent, id); err != nil {
+func (p *Pusher) pushChildDelete(ctx context.Context, j *job, t childOp, parent, id string) (commitFn, error) {
+	if err := t.calls.Delete(ctx, p.childEnv(), parent, id); err != nil {
 		return nil, err
 	}
 	l := j.link

@@ -1,4 +1,4 @@
-package reconcile
+package ptdpoll
 
 import (
 	"context"
@@ -9,7 +9,8 @@ import (
 	"ptsync/store"
 )
 
-// SweepStats reports one SweepPTD.
+// SweepStats reports one Sweep. Quarantined, Missing and Held are set only once the listing
+// was complete.
 type SweepStats struct {
 	Pages       int
 	Seen        int // distinct clients listed
@@ -24,37 +25,29 @@ type SweepStats struct {
 	Skipped bool
 }
 
-// bounds returns the sweep guard's bounds from the engine's configuration.
-func (e *Engine) bounds() sweepguard.Bounds { return sweepguard.BoundsFrom(e.cfg.Deletes) }
-
-// SweepPTD lists every PTD client (one transaction per page, each listed client stored, which
+// Sweep lists every PTD client (one transaction per page, each listed client stored, which
 // releases its quarantine entry) and, once the listing is complete, holds each mirrored
 // client it lacked in the store's quarantine (one more confirmation per sweep); the delete
-// policy then applies in Reconcile after deletes.confirmations. The sweep guard judges the
+// policy then applies in the planner after deletes.confirmations. The sweep guard judges the
 // complete listing first (sweepguard.Judge: empty while the mirror holds clients, or missing
 // more than deletes.max_share / max_count of them): a listing it does not believe confirms
 // nothing and is recorded as a held sweep, logged once at ERROR and counted. An interrupted
 // sweep quarantines nothing. A driver that cannot list clients (zapier) is skipped, said
 // once: it never notices a PTD deletion.
-func (e *Engine) SweepPTD(ctx context.Context) (SweepStats, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.opts.Offline {
-		return SweepStats{}, ErrOffline
-	}
+func (p *Poller) Sweep(ctx context.Context) (SweepStats, error) {
 	var st SweepStats
-	if e.ptd == nil || !e.can(ptd.CapClientRead, "sweep ptd clients for deletions") {
+	if p.Remote.PTD == nil || !p.Remote.Can(ptd.CapClientRead, "sweep ptd clients for deletions") {
 		st.Skipped = true
 		return st, nil
 	}
-	start := e.now().UTC()
-	seen, err := e.listAllClients(ctx, &st)
+	start := p.Now().UTC()
+	seen, err := p.listAllClients(ctx, &st)
 	if err != nil {
 		return st, err
 	}
 	st.Seen = len(seen)
 	var held store.HeldSweep
-	err = e.db.Update(func(tx *store.Tx) error {
+	err = p.Store.Update(func(tx *store.Tx) error {
 		ev := sweepguard.Evidence{Side: store.SidePTD, Kind: store.KindContact, Listed: len(seen), Reported: -1}
 		if err := tx.WithoutRaw().ForEachPTDClient(func(c *store.PTDClient) error {
 			ev.Mirrored++
@@ -66,7 +59,7 @@ func (e *Engine) SweepPTD(ctx context.Context) (SweepStats, error) {
 			return err
 		}
 		st.Missing, st.Quarantined = len(ev.Missing), 0
-		v := sweepguard.Judge(e.bounds(), ev)
+		v := sweepguard.Judge(p.Guard, ev)
 		var err error
 		if held, err = sweepguard.Record(tx, ev, v); err != nil {
 			return err
@@ -80,7 +73,7 @@ func (e *Engine) SweepPTD(ctx context.Context) (SweepStats, error) {
 			if err != nil {
 				return err
 			}
-			e.log.Debug("ptd client missing from sweep; held in quarantine", "id", id, "confirmations", q.Confirmations)
+			p.Logger.Debug("ptd client missing from sweep; held in quarantine", "id", id, "confirmations", q.Confirmations)
 			st.Quarantined++
 		}
 		return nil
@@ -89,24 +82,19 @@ func (e *Engine) SweepPTD(ctx context.Context) (SweepStats, error) {
 		return st, fmt.Errorf("cannot quarantine missing ptd clients: %w", err)
 	}
 	if st.Held {
-		sweepguard.Report(e.log, e.m, held)
+		sweepguard.Report(p.Logger, p.Metrics, held)
 	}
-	e.publish()
 	return st, nil
 }
 
 // listAllClients pages through every PTD client, storing each (a client new or changed is
 // marked for a children refresh: the incremental poll will not see that change again), and
 // returns the ids listed.
-func (e *Engine) listAllClients(ctx context.Context, st *SweepStats) (map[string]bool, error) {
-	held := map[string]bool{}
-	if err := e.db.View(func(tx *store.Tx) error {
-		qs, err := tx.Quarantined()
-		for _, q := range qs {
-			if q.Kind == store.KindContact && q.Side == store.SidePTD && q.Returned.IsZero() {
-				held[q.ID] = true
-			}
-		}
+func (p *Poller) listAllClients(ctx context.Context, st *SweepStats) (map[string]bool, error) {
+	var held map[string]bool
+	if err := p.Store.View(func(tx *store.Tx) error {
+		var err error
+		held, err = goneClients(tx)
 		return err
 	}); err != nil {
 		return nil, fmt.Errorf("cannot read quarantine: %w", err)
@@ -114,16 +102,16 @@ func (e *Engine) listAllClients(ctx context.Context, st *SweepStats) (map[string
 	seen := map[string]bool{}
 	pos := ""
 	for {
-		page, err := e.ptd.ListClientsPage(ctx, pos, e.opts.PTDPageSize)
+		page, err := p.Remote.PTD.ListClientsPage(ctx, pos, p.PageSize)
 		if err != nil {
 			return nil, fmt.Errorf("cannot sweep ptd clients after %d pages: %w", st.Pages, err)
 		}
 		st.Pages++
-		now := e.now().UTC()
-		if err := e.db.Update(func(tx *store.Tx) error {
+		now := p.Now().UTC()
+		if err := p.Store.Update(func(tx *store.Tx) error {
 			var marks []string
 			for _, c := range page.Clients {
-				rec := e.ptdRecord(c, now)
+				rec := p.Mapping.PTDRecord(c, now)
 				if old, err := tx.GetPTDClient(rec.ID); err != nil || old.ETag != rec.ETag || !old.UpdatedAt.Equal(rec.UpdatedAt) {
 					marks = append(marks, rec.ID)
 				}
@@ -131,7 +119,7 @@ func (e *Engine) listAllClients(ctx context.Context, st *SweepStats) (map[string
 					return err
 				}
 			}
-			return updatePTDMarks(tx, marks, nil)
+			return MarkChildren(tx, marks, nil)
 		}); err != nil {
 			return nil, fmt.Errorf("cannot store ptd sweep page: %w", err)
 		}

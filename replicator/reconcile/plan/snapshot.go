@@ -1,10 +1,12 @@
-package reconcile
+package plan
 
 import (
 	"errors"
 	"sort"
 	"strconv"
 
+	"ptsync/replicator/reconcile/kinds"
+	"ptsync/replicator/reconcile/ptdpoll"
 	"ptsync/store"
 )
 
@@ -27,7 +29,7 @@ type snapshot struct {
 	pending   map[string]bool                  // outbox record key kind/id
 	conflicts map[string]store.Conflict        // linkID\x00field, open ones
 	cycle     uint64
-	// ptdListed: a PTD client listing has been stored to its last page (CursorPTDListed).
+	// ptdListed: a PTD client listing has been stored to its last page (ptdpoll.CursorListed).
 	ptdListed bool
 }
 
@@ -35,10 +37,10 @@ func qk(kind, side, id string) string { return kind + "/" + side + "/" + id }
 
 // loadKids reads the children the kinds plan from: the HighLevel side of every kind, and
 // the PTD side of the BothWays kinds (a ToPTD kind never reads PTD back).
-func (s *snapshot) loadKids(tx *store.Tx, kinds []ChildKind) error {
-	for _, k := range kinds {
+func (s *snapshot) loadKids(tx *store.Tx, ks []kinds.ChildKind) error {
+	for _, k := range ks {
 		sides := []string{store.SideGHL}
-		if k.Direction == BothWays {
+		if k.Direction == kinds.BothWays {
 			sides = append(sides, store.SidePTD)
 		}
 		for _, side := range sides {
@@ -74,12 +76,13 @@ func (s *snapshot) linkedPTD(id, kind string, claimedBy []string) bool {
 	return false
 }
 
-func (e *Engine) loadSnapshot() (*snapshot, error) {
+// loadSnapshot reads everything one plan needs in one read transaction.
+func (p *Planner) loadSnapshot() (*snapshot, error) {
 	s := &snapshot{byGHL: map[string]*store.Link{}, byPTD: map[string]*store.Link{}, children: map[string][]*store.Link{},
 		bases: map[string]*store.Base{}, ghl: map[string]store.GHLContact{}, ptd: map[string]store.PTDClient{},
 		kids: map[string][]store.ChildRecord{}, quar: map[string]store.QuarantineEntry{},
 		pending: map[string]bool{}, conflicts: map[string]store.Conflict{}}
-	err := e.db.View(func(tx *store.Tx) error {
+	err := p.Store.View(func(tx *store.Tx) error {
 		if err := tx.ForEachLink(func(l *store.Link) error {
 			s.links = append(s.links, l)
 			if l.GHLID != "" {
@@ -115,7 +118,7 @@ func (e *Engine) loadSnapshot() (*snapshot, error) {
 		}); err != nil {
 			return err
 		}
-		if err := s.loadKids(tx, e.childKinds()); err != nil {
+		if err := s.loadKids(tx, p.Kinds); err != nil {
 			return err
 		}
 		qs, err := tx.Quarantined()
@@ -141,19 +144,10 @@ func (e *Engine) loadSnapshot() (*snapshot, error) {
 		if c, err := tx.Cursor(CursorCycle); err == nil {
 			s.cycle, _ = strconv.ParseUint(c.Value, 10, 64)
 		}
-		_, err = tx.Cursor(CursorPTDListed)
-		s.ptdListed = err == nil
-		return ignoreNotFound(err)
+		s.ptdListed, err = ptdpoll.Listed(tx)
+		return err
 	})
 	sort.Strings(s.ghlIDs)
 	sort.Strings(s.ptdIDs)
 	return s, err
-}
-
-// ignoreNotFound is err unless it says the record does not exist.
-func ignoreNotFound(err error) error {
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	return err
 }

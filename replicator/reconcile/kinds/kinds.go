@@ -1,4 +1,10 @@
-package reconcile
+// Package kinds describes each kind of a contact's children (tasks, notes, appointments) to
+// the reconcile stages: which way its records flow, the fields merged, the outbox ops, and
+// the remote calls that write each side. The planner, the pusher and the PTD children poll
+// iterate over the kinds instead of naming them, so a new kind is one file here (and its
+// entries in the other layers' registries: docs/extending.md). Descriptors are values built
+// fresh by DefaultChildKinds; nothing here holds state.
+package kinds
 
 import (
 	"context"
@@ -9,6 +15,7 @@ import (
 	"ptsync/apiclient/ptdwire"
 	"ptsync/diff"
 	"ptsync/internal/registry"
+	"ptsync/replicator/reconcile/remote"
 	"ptsync/store"
 )
 
@@ -66,7 +73,9 @@ type ChildKind struct {
 // ChildOps are a BothWays kind's outbox ops, the same on both targets.
 type ChildOps struct{ Create, Update, Delete string }
 
-// ChildSide is one side of a BothWays kind.
+// ChildSide is one side of a BothWays kind: how its mirrored records read as merge values,
+// which of them may be copied to the other side, and the calls that write it. Values and
+// Creatable must be pure (the planner calls them while it holds no lock and writes nothing).
 type ChildSide struct {
 	// Values gives a record's merged fields (Specs' names, normalized values as strings), and
 	// its UpdatedAt when the side has one (the newest rule).
@@ -77,7 +86,9 @@ type ChildSide struct {
 	Calls ChildCalls
 }
 
-// Surface is one way a ToPTD kind appears in PTD.
+// Surface is one way a ToPTD kind appears in PTD. A kind lists several in order of
+// preference; the planner uses the first whose Cap the driver declares, so a driver without
+// PTD appointments still shows them (as notes), and one with neither shows nothing.
 type Surface struct {
 	// Cap is what the driver needs for this surface; Work what is skipped without it.
 	Cap  ptd.Capability
@@ -124,14 +135,21 @@ type ChildCalls struct {
 // ChildEnv is what a kind's calls use: the two clients (PTD may lack the capability; the
 // planner never plans such a call), the zone of HighLevel's zone-less times and the clock.
 type ChildEnv struct {
-	GHL      GHL
+	GHL      remote.GHL
 	PTD      ptd.Adapter
 	TimeZone *time.Location
 	Now      func() time.Time
 }
 
+// NewEnv is the environment of the kinds' calls over sys: its clients, the time zone of
+// HighLevel's zone-less times and now as UTC.
+func NewEnv(sys *remote.Systems, zone *time.Location, now func() time.Time) ChildEnv {
+	return ChildEnv{GHL: sys.GHL, PTD: sys.PTD, TimeZone: zone, Now: func() time.Time { return now().UTC() }}
+}
+
 // kindFiles holds one method per child kind, each in the kind's own file (kind_task.go:
-// func (kindFiles) Task() ChildKind). DefaultChildKinds collects them.
+// func (kindFiles) Task() ChildKind). DefaultChildKinds collects them, so a new kind is one
+// new file here and no edit elsewhere in this package.
 type kindFiles struct{}
 
 // DefaultChildKinds returns the child kinds this build syncs, in Order; a new slice on every
@@ -140,17 +158,10 @@ func DefaultChildKinds() []ChildKind {
 	return registry.Collect(kindFiles{}, func(k ChildKind) int { return k.Order })
 }
 
-// childKinds returns the engine's kinds (DefaultChildKinds for an Engine built by hand).
-func (e *Engine) childKinds() []ChildKind {
-	if e.kinds == nil {
-		return DefaultChildKinds()
-	}
-	return e.kinds
-}
-
-// childKind returns the kind named name, if the engine syncs it.
-func (e *Engine) childKind(name string) (ChildKind, bool) {
-	for _, k := range e.childKinds() {
+// Find returns the kind of ks named name; ok is false when ks has none (the name of a
+// contact, a reminder, or a kind this build does not sync).
+func Find(ks []ChildKind, name string) (k ChildKind, ok bool) {
+	for _, k := range ks {
 		if k.Name == name {
 			return k, true
 		}
@@ -158,17 +169,11 @@ func (e *Engine) childKind(name string) (ChildKind, bool) {
 	return ChildKind{}, false
 }
 
-// syncsChildKind reports whether name is one of the engine's child kinds.
-func (e *Engine) syncsChildKind(name string) bool {
-	_, ok := e.childKind(name)
-	return ok
-}
-
-// claimers lists the kinds with a surface into kind's PTD records: a PTD record of kind that
-// one of them links is taken.
-func claimers(kinds []ChildKind, kind string) []string {
+// Claimers lists the kinds of ks with a surface into kind's PTD records: a PTD record of
+// kind that one of them links is taken (neither free to match nor to create from).
+func Claimers(ks []ChildKind, kind string) []string {
 	var out []string
-	for _, k := range kinds {
+	for _, k := range ks {
 		for _, s := range k.Surfaces {
 			if s.Into == kind {
 				out = append(out, k.Name)
@@ -179,13 +184,9 @@ func claimers(kinds []ChildKind, kind string) []string {
 	return out
 }
 
-// childEnv is the environment of the kinds' calls.
-func (e *Engine) childEnv() ChildEnv {
-	return ChildEnv{GHL: e.ghl, PTD: e.ptd, TimeZone: e.dopts.Locale.Location, Now: func() time.Time { return e.now().UTC() }}
-}
-
-// childPushOps lists the ops the kinds push to target, in kind order, each once.
-func childPushOps(kinds []ChildKind, target string) []string {
+// PushOps lists the ops the kinds of ks push to target (store.SideGHL or store.SidePTD), in
+// kind order, each once: the child kinds' share of the op label of ptsync_pushes_total.
+func PushOps(ks []ChildKind, target string) []string {
 	var out []string
 	seen := map[string]bool{}
 	add := func(ops ...string) {
@@ -196,7 +197,7 @@ func childPushOps(kinds []ChildKind, target string) []string {
 			}
 		}
 	}
-	for _, k := range kinds {
+	for _, k := range ks {
 		switch {
 		case k.Direction == BothWays:
 			add(k.Ops.Create, k.Ops.Update, k.Ops.Delete)

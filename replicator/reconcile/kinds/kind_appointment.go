@@ -1,4 +1,4 @@
-package reconcile
+package kinds
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"ptsync/apiclient/ptd"
 	"ptsync/apiclient/ptdwire"
+	"ptsync/replicator/reconcile/mapping"
 	"ptsync/store"
 )
 
@@ -49,7 +50,7 @@ func (kindFiles) Appointment() ChildKind {
 
 // apptWant is the PTD appointment that shows a HighLevel one.
 func apptWant(ap *store.GHLAppointment) ptdwire.Appointment {
-	want := ptdwire.Appointment{ExternalID: ap.ID, Title: ap.Title, StartAt: timeStr(ap.StartTime), EndAt: timeStr(ap.EndTime), Status: ap.Status}
+	want := ptdwire.Appointment{ExternalID: ap.ID, Title: ap.Title, StartAt: mapping.TimeStr(ap.StartTime), EndAt: mapping.TimeStr(ap.EndTime), Status: ap.Status}
 	if strings.TrimSpace(want.Title) == "" {
 		want.Title = "Appointment"
 	}
@@ -63,7 +64,7 @@ func upsertAppointment(ctx context.Context, env ChildEnv, pid string, w Write) (
 		return nil, err
 	}
 	rec := &store.PTDAppointment{ID: a.ID, ClientID: pid, ExternalID: w.Appointment.ExternalID, Title: a.Title,
-		StartAt: parseTime(a.StartAt, nil), EndAt: parseTime(a.EndAt, nil), Status: a.Status, FetchedAt: env.Now()}
+		StartAt: mapping.ParseTime(a.StartAt, nil), EndAt: mapping.ParseTime(a.EndAt, nil), Status: a.Status, FetchedAt: env.Now()}
 	if rec.ID == "" {
 		rec.ID = "ext-" + rec.ExternalID
 	}
