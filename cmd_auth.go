@@ -35,6 +35,9 @@ func cmdAuth(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
+	if f.agency {
+		in.Scopes = withAgencyScopes(in.Scopes)
+	}
 	got := f.code
 	if got == "" {
 		var err error
@@ -42,6 +45,9 @@ func cmdAuth(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "ptsync auth: %v\n", err)
 			return exitFailure
 		}
+	}
+	if f.agency {
+		return finishAgencyAuth(ctx, in, got, f.tokenFile, stdout, stderr)
 	}
 	tok, err := in.Exchange(ctx, got)
 	if err != nil {
@@ -65,6 +71,7 @@ type authFlags struct {
 	listen, redirectURI, tokenFile, code                string
 	timeout                                             time.Duration
 	fromConfig                                          ghl.Secret
+	agency                                              bool // user_type=Company: store the Company pair
 }
 
 // parseAuthFlags reads args and, when --config or $PTSYNC_CONFIG names a file, fills every
@@ -80,6 +87,7 @@ func parseAuthFlags(args []string, stderr io.Writer) (authFlags, int, bool) {
 	fs.StringVar(&f.clientID, "client-id", "", "OAuth client id of the marketplace app (required)")
 	fs.StringVar(&f.secretFile, "client-secret-file", "", "file holding the OAuth client secret (or set PTSYNC_CLIENT_SECRET)")
 	fs.StringVar(&f.scopes, "scopes", strings.Join(ghl.DefaultScopes(), " "), "space-separated scopes to request")
+	fs.BoolVar(&f.agency, "agency", false, "install at agency level (user_type=Company): store the Company token pair that lists the installed locations and mints their tokens")
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:0", "address of the local listener that receives the redirect")
 	fs.StringVar(&f.redirectURI, "redirect-uri", "", "redirect URI registered for the app (default http://<listen>/callback)")
 	fs.StringVar(&f.tokenFile, "token-file", defaultTokenFile(), "where to store the tokens (mode 0600); the configuration's ghl.oauth.token_file with --config")

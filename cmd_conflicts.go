@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"ptsync/replicator/reconcile"
+	"ptsync/replicator/reconcile/plan"
 	"ptsync/store"
 )
 
@@ -98,7 +99,7 @@ func conflictsResolve(ctx context.Context, args []string, stdout, stderr io.Writ
 	defer m.Close()
 	c, err := withMirrorOrAdmin(m.mirror,
 		func(*store.DB) (store.Conflict, error) {
-			return m.eng.ResolveConflict(ctx, pos[0], pos[1], reconcile.Resolution{Take: *take, Value: *value})
+			return m.eng.ResolveConflict(ctx, pos[0], pos[1], plan.Resolution{Take: *take, Value: *value})
 		},
 		func() (store.Conflict, error) {
 			return m.admin.ResolveConflict(ctx, reconcile.ResolveRequest{Link: pos[0], Field: pos[1], Take: *take, Value: *value})
@@ -124,7 +125,7 @@ func conflictBase(c store.Conflict) string {
 // are all of the manual rule.
 func conflictReason(c store.Conflict) string {
 	if c.Reason == "" {
-		return reconcile.ReasonBothChanged
+		return plan.ReasonBothChanged
 	}
 	return c.Reason
 }

@@ -13,6 +13,7 @@ import (
 	"ptsync/apiclient/ptd"
 	"ptsync/config"
 	"ptsync/replicator/reconcile"
+	"ptsync/replicator/reconcile/plan"
 	"ptsync/store"
 )
 
@@ -39,8 +40,8 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer m.Close()
 	p, err := withMirrorOrAdmin(m.mirror,
-		func(*store.DB) (reconcile.Plan, error) { return m.eng.Plan(ctx) },
-		func() (reconcile.Plan, error) { return m.admin.Plan(ctx) })
+		func(*store.DB) (plan.Plan, error) { return m.eng.Plan(ctx) },
+		func() (plan.Plan, error) { return m.admin.Plan(ctx) })
 	if err != nil {
 		return fail(stderr, "plan", err, exitFor(err))
 	}
@@ -111,7 +112,7 @@ type skipGroup struct {
 
 // groupSkips counts skips by (side, kind, reason), the largest group first, ties in reason
 // order, so the same plan always prints the same lines.
-func groupSkips(skips []reconcile.PlanSkip) []skipGroup {
+func groupSkips(skips []plan.Skip) []skipGroup {
 	at := map[[3]string]int{}
 	var out []skipGroup
 	for _, s := range skips {

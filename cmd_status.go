@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"ptsync/replicator"
-	"ptsync/replicator/reconcile"
+	"ptsync/replicator/reconcile/ptdpoll"
 	"ptsync/store"
 )
 
@@ -184,7 +184,7 @@ func printBulk(w io.Writer, bs *store.BulkState) {
 
 // printPTDChildrenLag writes how late a coach's new task in PT Distinction can reach the
 // mirror: PTD reports no task changes, so the children rotation is what finds it.
-func printPTDChildrenLag(w io.Writer, l reconcile.PTDChildrenLag) {
+func printPTDChildrenLag(w io.Writer, l ptdpoll.ChildrenLag) {
 	fmt.Fprintf(w, "ptd tasks a coach's new task or note reaches the mirror within %s (ptd.children_period %s + the rotation %s behind)\n",
 		l.MaxAge().Round(time.Second), l.Period(), l.Behind().Round(time.Second))
 }

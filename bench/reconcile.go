@@ -10,7 +10,7 @@ import (
 
 	"ptsync/config"
 	"ptsync/diff"
-	"ptsync/replicator/reconcile"
+	"ptsync/replicator/reconcile/mapping"
 	"ptsync/sim/gen"
 )
 
@@ -23,7 +23,7 @@ type mergeInput struct {
 }
 
 // benchReconcile merges sz.Pairs linked pairs field by field with the mapping ptsync ships by
-// default (config.Demo's, through reconcile.Specs: email, names, phone, tags, time zone),
+// default (config.Demo's, through mapping.Specs: email, names, phone, tags, time zone),
 // and compares with the plain map compare a sync without normalization or rules would do on
 // the same values. The pairs are realistic: the two systems format email, phone and tags
 // differently, a tenth carry a real edit on one side, a twentieth on both, a twentieth have
@@ -33,7 +33,7 @@ func benchReconcile(ctx context.Context, e *env) ([]row, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot build the default mapping: %w", err)
 	}
-	specs, _, err := reconcile.Specs(cfg.Mapping)
+	specs, _, err := mapping.Specs(cfg.Mapping)
 	if err != nil {
 		return nil, fmt.Errorf("cannot build field specs: %w", err)
 	}

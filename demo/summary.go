@@ -10,7 +10,8 @@ import (
 	"time"
 
 	"ptsync/metrics"
-	"ptsync/replicator/reconcile"
+	"ptsync/replicator/reconcile/kinds"
+	"ptsync/replicator/reconcile/outbox"
 	"ptsync/store"
 )
 
@@ -93,7 +94,7 @@ func (d *Demo) Summary() Summary {
 		_ = tx.ForEachOutbox(func(e *store.OutboxEntry) error {
 			if e.Dead {
 				s.DeadLetters[e.Target]++
-				if e.Op == reconcile.OpClientRoute {
+				if e.Op == outbox.OpClientRoute {
 					deadRoute[e.LinkID] = true
 				}
 			}
@@ -202,7 +203,7 @@ func (s Summary) printMirrors(row summaryRow) {
 			break
 		}
 	}
-	created := s.Pushed[store.SideGHL][reconcile.OpContactCreate]
+	created := s.Pushed[store.SideGHL][outbox.OpContactCreate]
 	row("mirror of HighLevel", "%s contacts, %s tasks, %s notes, %s appointments (%s)",
 		n(m[string(store.GHLContacts)]), n(m[string(store.GHLTasks)]), n(m[string(store.GHLNotes)]), n(m[string(store.GHLAppointments)]), check)
 	if created > 0 {
@@ -351,12 +352,12 @@ func byFields(by map[string]int, n func(int) string) string {
 // opsLine renders pushed writes by operation in a fixed, readable order.
 func opsLine(ops map[string]int, n func(int) string) string {
 	names := []struct{ op, label string }{
-		{reconcile.OpClientCreate, "new clients"}, {reconcile.OpContactCreate, "new contacts"},
-		{reconcile.OpClientUpdate, "client updates"}, {reconcile.OpContactUpdate, "contact updates"},
-		{reconcile.OpClientRoute, "routings"}, {reconcile.OpTaskCreate, "new tasks"}, {reconcile.OpTaskUpdate, "task updates"},
-		{reconcile.OpTaskDelete, "task deletes"}, {reconcile.OpNoteCreate, "new notes"}, {reconcile.OpNoteUpdate, "note updates"},
-		{reconcile.OpNoteDelete, "note deletes"}, {reconcile.OpApptUpsert, "appointments"}, {reconcile.OpReminder, "reminders"},
-		{reconcile.OpDeletePolicy, "delete-policy writes"},
+		{outbox.OpClientCreate, "new clients"}, {outbox.OpContactCreate, "new contacts"},
+		{outbox.OpClientUpdate, "client updates"}, {outbox.OpContactUpdate, "contact updates"},
+		{outbox.OpClientRoute, "routings"}, {kinds.OpTaskCreate, "new tasks"}, {kinds.OpTaskUpdate, "task updates"},
+		{kinds.OpTaskDelete, "task deletes"}, {kinds.OpNoteCreate, "new notes"}, {kinds.OpNoteUpdate, "note updates"},
+		{kinds.OpNoteDelete, "note deletes"}, {kinds.OpApptUpsert, "appointments"}, {outbox.OpReminder, "reminders"},
+		{outbox.OpDeletePolicy, "delete-policy writes"},
 	}
 	var parts []string
 	seen := map[string]bool{}

@@ -40,105 +40,151 @@ func NewChurner(g *GHLControl, p *PTDControl, l *Ledger, seed int64, run string)
 // Step makes one edit. A refused edit is counted and not recorded; an error is returned only
 // when the simulator cannot be reached.
 func (c *Churner) Step(ctx context.Context) error {
-	pairs := c.l.pairs
-	if len(pairs) == 0 {
+	if len(c.l.pairs) == 0 {
 		return nil
 	}
 	c.n++
-	n := c.n
-	pi := c.rng.IntN(len(pairs))
-	pr := pairs[pi]
-	str := func(s string) *string { return &s }
+	// The pair is drawn before the roll: the order of draws fixes a seed's churn.
+	pi := c.rng.IntN(len(c.l.pairs))
 	roll := c.rng.IntN(100)
 	var err error
-	rec := func(e Edit) { c.l.Record(e) }
+	switch {
+	case roll < 45 || roll >= 80 && roll < 87:
+		err = c.editField(ctx, roll, pi)
+	case roll < 80:
+		err = c.editTags(ctx, roll, pi)
+	default:
+		err = c.create(ctx, roll, pi)
+	}
+	return c.refusedOrFailed(ctx, err)
+}
+
+// refusedOrFailed decides what a step's error means: nil when the edit went through or a
+// simulator refused it (counted in Refused: a refusal is the simulator's right, not a harness
+// failure), the context's error once it ended, and err itself when a simulator could not be
+// reached.
+func (c *Churner) refusedOrFailed(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var se *SimError
+	if errors.As(err, &se) {
+		c.Refused++
+		return nil
+	}
+	return err
+}
+
+// editField sets a scalar field of pair pi (rolls 0-44 and 80-86 of Step's mix): first name
+// on HighLevel or PTD, last name on PTD, or the unmapped city on HighLevel (a touch, which only
+// moves dateUpdated). The edit is recorded only once the simulator accepted it.
+func (c *Churner) editField(ctx context.Context, roll, pi int) error {
+	pr, n := c.l.pairs[pi], c.n
+	var err error
 	switch {
 	case roll < 20:
 		v := fmt.Sprintf("G%d", n)
-		if _, err = c.g.UpdateContact(ctx, pr.GHLID, ghlwire.ContactInput{FirstName: str(v)}); err == nil {
-			rec(Edit{Side: SideGHL, Kind: KindField, Pair: pi, Field: "firstName", Value: v})
+		if _, err = c.g.UpdateContact(ctx, pr.GHLID, ghlwire.ContactInput{FirstName: &v}); err == nil {
+			c.l.Record(Edit{Side: SideGHL, Kind: KindField, Pair: pi, Field: "firstName", Value: v})
 		}
 	case roll < 35:
 		v := fmt.Sprintf("P%d", n)
-		if _, err = c.p.EditClient(ctx, pr.PTDID, ptdwire.ClientInput{FirstName: str(v)}); err == nil {
-			rec(Edit{Side: SidePTD, Kind: KindField, Pair: pi, Field: "firstName", Value: v})
+		if _, err = c.p.EditClient(ctx, pr.PTDID, ptdwire.ClientInput{FirstName: &v}); err == nil {
+			c.l.Record(Edit{Side: SidePTD, Kind: KindField, Pair: pi, Field: "firstName", Value: v})
 		}
 	case roll < 45:
 		v := fmt.Sprintf("L%d", n)
-		if _, err = c.p.EditClient(ctx, pr.PTDID, ptdwire.ClientInput{LastName: str(v)}); err == nil {
-			rec(Edit{Side: SidePTD, Kind: KindField, Pair: pi, Field: "lastName", Value: v})
+		if _, err = c.p.EditClient(ctx, pr.PTDID, ptdwire.ClientInput{LastName: &v}); err == nil {
+			c.l.Record(Edit{Side: SidePTD, Kind: KindField, Pair: pi, Field: "lastName", Value: v})
 		}
-	case roll < 57 || (roll >= 67 && roll < 75 && len(c.tags[[2]int{pi, 0}]) < 2):
+	default:
+		v := fmt.Sprintf("City%d", n)
+		if _, err = c.g.UpdateContact(ctx, pr.GHLID, ghlwire.ContactInput{City: &v}); err == nil {
+			c.l.Record(Edit{Side: SideGHL, Kind: KindTouch, Pair: pi, Field: "city", Value: v})
+		}
+	}
+	return err
+}
+
+// editTags adds or removes a harness tag of pair pi (rolls 45-79 of Step's mix). A removal
+// takes the oldest tag the same side added, and only while another of them stays: a side
+// holding fewer than two turns its removal roll into an add, so a list is never emptied (an
+// emptied list is refilled by design and would read as a lost removal).
+func (c *Churner) editTags(ctx context.Context, roll, pi int) error {
+	pr, n := c.l.pairs[pi], c.n
+	ghlKey, ptdKey := [2]int{pi, 0}, [2]int{pi, 1}
+	var err error
+	switch {
+	case roll < 57 || roll >= 67 && roll < 75 && len(c.tags[ghlKey]) < 2:
 		v := fmt.Sprintf("hg%d", n)
 		if _, err = c.g.Tags(ctx, pr.GHLID, true, v); err == nil {
-			rec(Edit{Side: SideGHL, Kind: KindTagAdd, Pair: pi, Field: "tags", Value: v})
-			c.tags[[2]int{pi, 0}] = append(c.tags[[2]int{pi, 0}], v)
+			c.l.Record(Edit{Side: SideGHL, Kind: KindTagAdd, Pair: pi, Field: "tags", Value: v})
+			c.tags[ghlKey] = append(c.tags[ghlKey], v)
 		}
-	case roll < 67 || (roll >= 75 && roll < 80 && len(c.tags[[2]int{pi, 1}]) < 2):
+	case roll < 67 || roll >= 75 && len(c.tags[ptdKey]) < 2:
 		v := fmt.Sprintf("hp%d", n)
 		if _, err = c.p.Tags(ctx, pr.PTDID, true, v); err == nil {
-			rec(Edit{Side: SidePTD, Kind: KindTagAdd, Pair: pi, Field: "tags", Value: v})
-			c.tags[[2]int{pi, 1}] = append(c.tags[[2]int{pi, 1}], v)
+			c.l.Record(Edit{Side: SidePTD, Kind: KindTagAdd, Pair: pi, Field: "tags", Value: v})
+			c.tags[ptdKey] = append(c.tags[ptdKey], v)
 		}
 	case roll < 75:
-		k := [2]int{pi, 0}
-		v := c.tags[k][0]
+		v := c.tags[ghlKey][0]
 		if _, err = c.g.Tags(ctx, pr.GHLID, false, v); err == nil {
-			rec(Edit{Side: SideGHL, Kind: KindTagRemove, Pair: pi, Field: "tags", Value: v})
-			c.tags[k] = c.tags[k][1:]
+			c.l.Record(Edit{Side: SideGHL, Kind: KindTagRemove, Pair: pi, Field: "tags", Value: v})
+			c.tags[ghlKey] = c.tags[ghlKey][1:]
 		}
-	case roll < 80:
-		k := [2]int{pi, 1}
-		v := c.tags[k][0]
+	default:
+		v := c.tags[ptdKey][0]
 		if _, err = c.p.Tags(ctx, pr.PTDID, false, v); err == nil {
-			rec(Edit{Side: SidePTD, Kind: KindTagRemove, Pair: pi, Field: "tags", Value: v})
-			c.tags[k] = c.tags[k][1:]
+			c.l.Record(Edit{Side: SidePTD, Kind: KindTagRemove, Pair: pi, Field: "tags", Value: v})
+			c.tags[ptdKey] = c.tags[ptdKey][1:]
 		}
-	case roll < 87:
-		v := fmt.Sprintf("City%d", n)
-		if _, err = c.g.UpdateContact(ctx, pr.GHLID, ghlwire.ContactInput{City: str(v)}); err == nil {
-			rec(Edit{Side: SideGHL, Kind: KindTouch, Pair: pi, Field: "city", Value: v})
-		}
+	}
+	return err
+}
+
+// create makes a new record (rolls 87-99 of Step's mix): a contact on HighLevel or a client on
+// PTD with a run-unique email (Pair -1: no pair holds it yet), or a task under pair pi. A
+// HighLevel task comes with a city edit, as a user adding a task usually touches the contact
+// (child writes do not move dateUpdated); when that edit fails, the task stays recorded and
+// the edit's error is the step's.
+func (c *Churner) create(ctx context.Context, roll, pi int) error {
+	pr, n := c.l.pairs[pi], c.n
+	str := func(s string) *string { return &s }
+	f := false
+	var err error
+	switch {
 	case roll < 91:
 		email := fmt.Sprintf("hc%d.%s@harness.example", n, c.run)
-		if _, err = c.g.CreateContact(ctx, ghlwire.ContactInput{FirstName: str(fmt.Sprintf("New%d", n)), LastName: str("Harness"), Email: str(email)}); err == nil {
-			rec(Edit{Side: SideGHL, Kind: KindCreate, Pair: -1, Field: "email", Value: email})
+		if _, err = c.g.CreateContact(ctx, ghlwire.ContactInput{FirstName: str(fmt.Sprintf("New%d", n)), LastName: str("Harness"), Email: &email}); err == nil {
+			c.l.Record(Edit{Side: SideGHL, Kind: KindCreate, Pair: -1, Field: "email", Value: email})
 		}
 	case roll < 95:
 		email := fmt.Sprintf("pc%d.%s@harness.example", n, c.run)
-		if _, err = c.p.CreateClient(ctx, ptdwire.ClientInput{FirstName: str(fmt.Sprintf("Coach%d", n)), LastName: str("Harness"), Email: str(email)}); err == nil {
-			rec(Edit{Side: SidePTD, Kind: KindCreate, Pair: -1, Field: "email", Value: email})
+		if _, err = c.p.CreateClient(ctx, ptdwire.ClientInput{FirstName: str(fmt.Sprintf("Coach%d", n)), LastName: str("Harness"), Email: &email}); err == nil {
+			c.l.Record(Edit{Side: SidePTD, Kind: KindCreate, Pair: -1, Field: "email", Value: email})
 		}
 	case roll < 98:
 		title := fmt.Sprintf("ht%d", n)
 		due := time.Now().Add(72 * time.Hour).UTC().Format("2006-01-02T15:04:05.000Z")
-		f := false
-		if _, err = c.g.CreateTask(ctx, pr.GHLID, ghlwire.TaskInput{Title: str(title), DueDate: &due, Completed: &f}); err == nil {
-			rec(Edit{Side: SideGHL, Kind: KindCreateTask, Pair: pi, Field: "task", Value: title})
-			if _, err = c.g.UpdateContact(ctx, pr.GHLID, ghlwire.ContactInput{City: str(fmt.Sprintf("Task%d", n))}); err == nil {
-				rec(Edit{Side: SideGHL, Kind: KindTouch, Pair: pi, Field: "city", Value: fmt.Sprintf("Task%d", n)})
+		if _, err = c.g.CreateTask(ctx, pr.GHLID, ghlwire.TaskInput{Title: &title, DueDate: &due, Completed: &f}); err == nil {
+			c.l.Record(Edit{Side: SideGHL, Kind: KindCreateTask, Pair: pi, Field: "task", Value: title})
+			city := fmt.Sprintf("Task%d", n)
+			if _, err = c.g.UpdateContact(ctx, pr.GHLID, ghlwire.ContactInput{City: &city}); err == nil {
+				c.l.Record(Edit{Side: SideGHL, Kind: KindTouch, Pair: pi, Field: "city", Value: city})
 			}
 		}
 	default:
 		title := fmt.Sprintf("pt%d", n)
 		due := time.Now().Add(72 * time.Hour).UTC().Format(time.RFC3339)
-		f := false
-		if _, err = c.p.CreateTask(ctx, pr.PTDID, ptdwire.TaskInput{Title: str(title), DueAt: &due, Completed: &f}); err == nil {
-			rec(Edit{Side: SidePTD, Kind: KindCreateTask, Pair: pi, Field: "task", Value: title})
+		if _, err = c.p.CreateTask(ctx, pr.PTDID, ptdwire.TaskInput{Title: &title, DueAt: &due, Completed: &f}); err == nil {
+			c.l.Record(Edit{Side: SidePTD, Kind: KindCreateTask, Pair: pi, Field: "task", Value: title})
 		}
 	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		var se *SimError
-		if errors.As(err, &se) {
-			c.Refused++
-			return nil
-		}
-		return err
-	}
-	return nil
+	return err
 }
 
 // Run steps perSecond times a second until ctx ends; it returns the first unreachable-simulator

@@ -69,11 +69,34 @@ func DiskFull(ctx context.Context, o DiskFullOptions) (Result, error) {
 	}
 	l := NewLedger(pairs)
 	stop, wait := e.churn(ctx, l)
-	filler := filepath.Join(mnt, "filler")
+	emails, err := e.whileDiskFull(ctx, o, filepath.Join(mnt, "filler"))
+	stop()
+	if err != nil {
+		return Result{}, err
+	}
+	if err := wait(); err != nil {
+		return Result{}, err
+	}
+	e.logf("disk freed; churn stopped after %d edits; converging", len(l.Edits()))
+	if err := e.finish(ctx, l); err != nil {
+		return Result{}, err
+	}
+	if err := e.countCreatedWhileFull(ctx, emails); err != nil {
+		return Result{}, err
+	}
+	return *e.res, nil
+}
+
+// whileDiskFull is the scenario's middle, run while the churn goes on: it fills the
+// filesystem with filler, creates o.Creates contacts in HighLevel, keeps the disk full for
+// o.Full (longer, up to a minute more, until /readyz has answered 503 naming the mirror),
+// then frees it and waits for /readyz 200. It returns the created contacts' emails. A
+// service that exits meanwhile is an error; a /readyz that never turns (either way) is
+// counted as unexpected and noted.
+func (e *env) whileDiskFull(ctx context.Context, o DiskFullOptions, filler string) (map[string]bool, error) {
 	n, err := fill(filler)
 	if err != nil {
-		stop()
-		return Result{}, err
+		return nil, err
 	}
 	e.logf("filesystem full: %d MiB of filler; creating %d contacts in HighLevel", n>>20, o.Creates)
 	emails := map[string]bool{}
@@ -81,27 +104,16 @@ func DiskFull(ctx context.Context, o DiskFullOptions) (Result, error) {
 		email := fmt.Sprintf("full-disk-%d-%d@example.com", o.Seed, i)
 		first, last := fmt.Sprintf("Full%d", i), "Disk"
 		if _, err := e.g.CreateContact(ctx, ghlwire.ContactInput{FirstName: &first, LastName: &last, Email: &email}); err != nil {
-			stop()
-			return Result{}, fmt.Errorf("cannot create contact %d: %w", i, err)
+			return nil, fmt.Errorf("cannot create contact %d: %w", i, err)
 		}
 		emails[email] = true
 	}
-	start := time.Now()
-	notReady := ""
-	for time.Since(start) < o.Full || notReady == "" && time.Since(start) < o.Full+60*time.Second {
-		if err := e.sleep(ctx, 500*time.Millisecond); err != nil {
-			stop()
-			return Result{}, err
-		}
-		// Keep the filesystem full: a rolled-back commit's pages may have been freed.
-		_, _ = fill(filler)
-		if code, body, err := readyz(ctx, e.metrics); err == nil && code == http.StatusServiceUnavailable && strings.Contains(body, "mirror") {
-			notReady = strings.TrimSpace(body)
-		}
+	notReady, err := e.holdFull(ctx, filler, o.Full)
+	if err != nil {
+		return nil, err
 	}
 	if exited, code := e.svc.Exited(); exited {
-		stop()
-		return Result{}, fmt.Errorf("the service exited (%d) while the disk was full", code)
+		return nil, fmt.Errorf("the service exited (%d) while the disk was full", code)
 	}
 	if notReady == "" {
 		e.res.Unexpected++
@@ -114,9 +126,33 @@ func DiskFull(ctx context.Context, o DiskFullOptions) (Result, error) {
 			SumMetric(m, "ptsync_mirror_write_errors_total", ""), SumMetric(m, "ptsync_mirror_write_errors_total", `cause="no_space"`)))
 	}
 	if err := os.Remove(filler); err != nil {
-		stop()
-		return Result{}, fmt.Errorf("cannot free the disk: %w", err)
+		return nil, fmt.Errorf("cannot free the disk: %w", err)
 	}
+	return emails, e.awaitReadyAfterFree(ctx)
+}
+
+// holdFull keeps the filesystem full (a rolled-back commit's pages may have been freed, so
+// it refills every 500 ms) for at least full, and then until /readyz answers 503 naming the
+// mirror, for at most a minute more. It returns that answer's body, or "" if none came.
+func (e *env) holdFull(ctx context.Context, filler string, full time.Duration) (string, error) {
+	start := time.Now()
+	notReady := ""
+	for time.Since(start) < full || notReady == "" && time.Since(start) < full+60*time.Second {
+		if err := e.sleep(ctx, 500*time.Millisecond); err != nil {
+			return "", err
+		}
+		_, _ = fill(filler)
+		if code, body, err := readyz(ctx, e.metrics); err == nil && code == http.StatusServiceUnavailable && strings.Contains(body, "mirror") {
+			notReady = strings.TrimSpace(body)
+		}
+	}
+	return notReady, nil
+}
+
+// awaitReadyAfterFree polls /readyz until it answers 200, and notes how long that took; a
+// service not ready again within 60 s of the disk being freed is counted as unexpected. It
+// fails only when ctx ends.
+func (e *env) awaitReadyAfterFree(ctx context.Context) error {
 	freed := time.Now()
 	for {
 		code, _, err := readyz(ctx, e.metrics)
@@ -129,22 +165,20 @@ func DiskFull(ctx context.Context, o DiskFullOptions) (Result, error) {
 			break
 		}
 		if err := e.sleep(ctx, 200*time.Millisecond); err != nil {
-			stop()
-			return Result{}, err
+			return err
 		}
 	}
 	e.notes = append(e.notes, fmt.Sprintf("ready again %s after the disk was freed, without a restart", time.Since(freed).Round(100*time.Millisecond)))
-	stop()
-	if err := wait(); err != nil {
-		return Result{}, err
-	}
-	e.logf("disk freed; churn stopped after %d edits; converging", len(l.Edits()))
-	if err := e.finish(ctx, l); err != nil {
-		return Result{}, err
-	}
+	return nil
+}
+
+// countCreatedWhileFull checks, after convergence, that each contact created while the disk
+// was full became exactly one PT Distinction client (by email): a missing one counts as
+// lost, an extra one as duplicated, and the figures go into the details.
+func (e *env) countCreatedWhileFull(ctx context.Context, emails map[string]bool) error {
 	ps, err := e.p.Snapshot(ctx)
 	if err != nil {
-		return Result{}, err
+		return err
 	}
 	clients, distinct := 0, map[string]bool{}
 	for _, c := range ps.Clients() {
@@ -157,7 +191,7 @@ func DiskFull(ctx context.Context, o DiskFullOptions) (Result, error) {
 		len(emails), clients, len(distinct)))
 	e.res.Lost += len(emails) - len(distinct)
 	e.res.Duplicated += clients - len(distinct)
-	return *e.res, nil
+	return nil
 }
 
 // fill writes to path until the filesystem is full and returns the bytes written.

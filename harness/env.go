@@ -17,6 +17,7 @@ import (
 	"ptsync/config"
 	"ptsync/harness/convergence"
 	"ptsync/internal/secret"
+	"ptsync/sim/ghlsim"
 	"ptsync/store"
 )
 
@@ -459,7 +460,9 @@ func (e *env) finish(ctx context.Context, l *Ledger) error {
 	}
 }
 
-// verify reads both simulators and the stopped service's mirror and fills e.res.
+// verify reads both simulators and the stopped service's mirror and fills e.res: the
+// verdict's counts are this attempt's alone (a verdict does not carry over from the last
+// one), and its details start again from the scenario's notes.
 func (e *env) verify(ctx context.Context, l *Ledger) error {
 	gs, err := e.g.Snapshot(ctx)
 	if err != nil {
@@ -481,6 +484,44 @@ func (e *env) verify(ctx context.Context, l *Ledger) error {
 		r.Integrity = "FAIL"
 		r.Details = append(r.Details, err.Error())
 	}
+	links, hist, ob, err := readVerifyInputs(db)
+	if err != nil {
+		return err
+	}
+	r.OutboxLeft = ob.Depth + ob.Dead
+	conv, err := convergence.Check(db, gs, ps, e.mapping)
+	if err != nil {
+		return fmt.Errorf("cannot check convergence: %w", err)
+	}
+	r.addConvergence(conv)
+	mirror, err := MirrorDiff(db, gs, ps)
+	if err != nil {
+		return err
+	}
+	r.Diverged += len(mirror)
+	for _, m := range mirror {
+		r.Details = append(r.Details, "mirror: "+m)
+	}
+	e.keepLedger(l)
+	journal, err := e.g.Journal(ctx)
+	if err != nil {
+		return fmt.Errorf("cannot read the HighLevel simulator's journal: %w", err)
+	}
+	r.addLedgerVerdict(l.Verify(Views{GHL: gs, PTD: ps, Links: links, History: hist, Journal: journal}))
+	if r.Panics, err = CountPanics(e.svc.LogPath); err != nil {
+		return err
+	}
+	r.Runs, r.Unexpected = e.svc.Runs, e.svc.Unexpected
+	if c, err := e.g.Counters(ctx); err == nil {
+		r.addSimCounters(c)
+	}
+	r.Duration = time.Since(e.started)
+	return nil
+}
+
+// readVerifyInputs reads, in one transaction of the stopped service's mirror, what the ledger
+// needs beside the simulators (every link and every history entry) and the outbox's figures.
+func readVerifyInputs(db *store.DB) ([]store.Link, []store.HistoryEntry, store.OutboxStats, error) {
 	var links []store.Link
 	var hist []store.HistoryEntry
 	var ob store.OutboxStats
@@ -495,13 +536,15 @@ func (e *env) verify(ctx context.Context, l *Ledger) error {
 		ob, err = tx.OutboxStats()
 		return err
 	}); err != nil {
-		return fmt.Errorf("cannot read the mirror: %w", err)
+		return nil, nil, store.OutboxStats{}, fmt.Errorf("cannot read the mirror: %w", err)
 	}
-	r.OutboxLeft = ob.Depth + ob.Dead
-	conv, err := convergence.Check(db, gs, ps, e.mapping)
-	if err != nil {
-		return fmt.Errorf("cannot check convergence: %w", err)
-	}
+	return links, hist, ob, nil
+}
+
+// addConvergence sets Held, Diverged and Duplicated from a convergence report (replacing what
+// an earlier attempt left): a mismatch diverges; a problem is a duplicate when an email is
+// held by several records, and diverges otherwise (a record linked twice, a link to nothing).
+func (r *Result) addConvergence(conv convergence.Report) {
 	r.Held = conv.Held
 	r.Diverged, r.Duplicated = len(conv.Mismatches), 0
 	for _, m := range conv.Mismatches {
@@ -516,22 +559,11 @@ func (e *env) verify(ctx context.Context, l *Ledger) error {
 			r.Details = append(r.Details, "diverged: "+p)
 		}
 	}
-	mirror, err := MirrorDiff(db, gs, ps)
-	if err != nil {
-		return err
-	}
-	r.Diverged += len(mirror)
-	for _, m := range mirror {
-		r.Details = append(r.Details, "mirror: "+m)
-	}
-	if b, err := json.MarshalIndent(l.Edits(), "", " "); err == nil {
-		_ = os.WriteFile(filepath.Join(filepath.Dir(e.cfgPath), "ledger.json"), b, 0o600)
-	}
-	journal, err := e.g.Journal(ctx)
-	if err != nil {
-		return fmt.Errorf("cannot read the HighLevel simulator's journal: %w", err)
-	}
-	v := l.Verify(Views{GHL: gs, PTD: ps, Links: links, History: hist, Journal: journal})
+}
+
+// addLedgerVerdict sets Edits, ByRule, Raced and Lost from the ledger's verdict and adds its
+// duplicates to those convergence found; each raced, lost and duplicated line is a detail.
+func (r *Result) addLedgerVerdict(v Verdict) {
 	r.Edits, r.ByRule, r.Raced = v.Edits, v.ByRule, len(v.Raced)
 	for _, s := range v.Raced {
 		r.Details = append(r.Details, "raced: "+s)
@@ -544,21 +576,26 @@ func (e *env) verify(ctx context.Context, l *Ledger) error {
 	for _, s := range v.Duplicated {
 		r.Details = append(r.Details, "duplicate: "+s)
 	}
-	if r.Panics, err = CountPanics(e.svc.LogPath); err != nil {
-		return err
+}
+
+// addSimCounters copies into Faults what the HighLevel simulator counted: each injected
+// fault by name, 429s (burst and daily), 401s, refreshes and refused refresh tokens.
+func (r *Result) addSimCounters(c ghlsim.Counters) {
+	for k, n := range c.Faults {
+		r.Faults[string(k)] = n
 	}
-	r.Runs, r.Unexpected = e.svc.Runs, e.svc.Unexpected
-	if c, err := e.g.Counters(ctx); err == nil {
-		for k, n := range c.Faults {
-			r.Faults[string(k)] = n
-		}
-		r.Faults["429"] = c.RateLimitedBurst + c.RateLimitedDaily
-		r.Faults["401"] = c.Unauthorized
-		r.Faults["refreshes"] = c.Refreshes
-		r.Faults["refused_refresh"] = c.TokenRefused
+	r.Faults["429"] = c.RateLimitedBurst + c.RateLimitedDaily
+	r.Faults["401"] = c.Unauthorized
+	r.Faults["refreshes"] = c.Refreshes
+	r.Faults["refused_refresh"] = c.TokenRefused
+}
+
+// keepLedger writes the ledger's edits as ledger.json beside the scenario's configuration,
+// for --keep; it is best effort: a ledger that cannot be written changes no verdict.
+func (e *env) keepLedger(l *Ledger) {
+	if b, err := json.MarshalIndent(l.Edits(), "", " "); err == nil {
+		_ = os.WriteFile(filepath.Join(filepath.Dir(e.cfgPath), "ledger.json"), b, 0o600)
 	}
-	r.Duration = time.Since(e.started)
-	return nil
 }
 
 // close stops everything the scenario started (only those processes).

@@ -112,46 +112,71 @@ func conflictRules() map[string]bool {
 //     task exactly once under the pair on each side (by title).
 func (l *Ledger) Verify(v Views) Verdict {
 	edits := l.Edits()
-	var out Verdict
-	out.Edits = len(edits)
-	linkOf := map[string]string{}
+	c := verifier{pairs: l.pairs, edits: edits, v: v, linkOf: map[string]string{}, ruled: map[string]bool{}, idx: indexEdits(edits)}
+	c.out.Edits = len(edits)
 	for _, lk := range v.Links {
 		if lk.Kind == store.KindContact && lk.GHLID != "" {
-			linkOf[lk.GHLID] = lk.ID
+			c.linkOf[lk.GHLID] = lk.ID
 		}
 	}
-	ruled := map[string]bool{} // link \x00 field \x00 value chosen by a conflict rule
 	for _, h := range v.History {
 		if conflictRules()[h.Rule] {
-			ruled[h.LinkID+"\x00"+h.Field+"\x00"+strings.TrimSpace(h.New)] = true
+			c.ruled[h.LinkID+"\x00"+h.Field+"\x00"+strings.TrimSpace(h.New)] = true
 		}
 	}
-	type key struct {
-		pair  int
-		field string
+	for _, k := range c.idx.sortedKeys() {
+		c.checkLast(k)
 	}
-	last := map[key]Edit{}                  // last edit of a field or tag (either side)
-	lastBySide := map[key]map[string]Edit{} // last edit of a field per side
-	var creates, tasks []Edit
+	c.checkCreates()
+	c.checkTasks()
+	return c.out
+}
+
+// editKey names what an edit changed: a pair's field, or one harness tag of it ("tag:" and
+// the tag).
+type editKey struct {
+	pair  int
+	field string
+}
+
+// editIndex is the ledger's edits as Verify reads them: the last of each field or tag (the
+// one that must hold), each side's last of each field (the one a conflict rule may have
+// chosen instead), and the creates of records and of tasks in Seq order.
+type editIndex struct {
+	last       map[editKey]Edit
+	lastBySide map[editKey]map[string]Edit
+	creates    []Edit
+	tasks      []Edit
+}
+
+// indexEdits reads edits in Seq order, so a later edit of a key replaces an earlier one.
+func indexEdits(edits []Edit) editIndex {
+	x := editIndex{last: map[editKey]Edit{}, lastBySide: map[editKey]map[string]Edit{}}
 	for _, e := range edits {
 		switch e.Kind {
 		case KindField:
-			k := key{e.Pair, e.Field}
-			last[k] = e
-			if lastBySide[k] == nil {
-				lastBySide[k] = map[string]Edit{}
+			k := editKey{e.Pair, e.Field}
+			x.last[k] = e
+			if x.lastBySide[k] == nil {
+				x.lastBySide[k] = map[string]Edit{}
 			}
-			lastBySide[k][e.Side] = e
+			x.lastBySide[k][e.Side] = e
 		case KindTagAdd, KindTagRemove:
-			last[key{e.Pair, "tag:" + e.Value}] = e
+			x.last[editKey{e.Pair, "tag:" + e.Value}] = e
 		case KindCreate:
-			creates = append(creates, e)
+			x.creates = append(x.creates, e)
 		case KindCreateTask:
-			tasks = append(tasks, e)
+			x.tasks = append(x.tasks, e)
 		}
 	}
-	keys := make([]key, 0, len(last))
-	for k := range last {
+	return x
+}
+
+// sortedKeys returns the keys of the last edits by pair, then field: the verdict's lines
+// come out in the same order whatever the map's.
+func (x editIndex) sortedKeys() []editKey {
+	keys := make([]editKey, 0, len(x.last))
+	for k := range x.last {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool {
@@ -160,83 +185,110 @@ func (l *Ledger) Verify(v Views) Verdict {
 		}
 		return keys[i].field < keys[j].field
 	})
-	for _, k := range keys {
-		e := last[k]
-		p := l.pairs[k.pair]
-		gc, okG := v.GHL.Contact(p.GHLID)
-		pc, okP := v.PTD.Client(p.PTDID)
-		if !okG || !okP {
-			out.Lost = append(out.Lost, fmt.Sprintf("pair %s: record gone (ghl %v, ptd %v)", p.Email, okG, okP))
-			continue
-		}
-		if tag, ok := strings.CutPrefix(k.field, "tag:"); ok {
-			want := e.Kind == KindTagAdd
-			inG, inP := hasTag(gc.Tags, tag), hasTag(pc.Tags, tag)
-			if inG != want || inP != want {
-				out.Lost = append(out.Lost, fmt.Sprintf("pair %s: tag %q last %s on %s (edit %d), now ghl %v ptd %v", p.Email, tag, e.Kind, e.Side, e.Seq, inG, inP)+
-					timeline(edits, v.History, k.pair, linkOf[p.GHLID], "tags", tag))
-			}
-			continue
-		}
-		gv, pv := fieldOf(k.field, gc.FirstName, gc.LastName), fieldOf(k.field, pc.FirstName, pc.LastName)
-		if gv == e.Value && pv == e.Value {
-			continue
-		}
-		other := SidePTD
-		if e.Side == SidePTD {
-			other = SideGHL
-		}
-		if o, ok := lastBySide[k][other]; ok && gv == o.Value && pv == o.Value && ruled[linkOf[p.GHLID]+"\x00"+k.field+"\x00"+o.Value] {
-			out.ByRule++
-			continue
-		}
-		if e.Side == SideGHL {
-			if why, ok := racedByUpdate(v.Journal, p.GHLID, k.field, e.Value); ok {
-				out.Raced = append(out.Raced, fmt.Sprintf("pair %s: %s set to %q on ghl (edit %d): %s", p.Email, k.field, e.Value, e.Seq, why))
-				continue
-			}
-		}
-		out.Lost = append(out.Lost, fmt.Sprintf("pair %s: %s last set to %q on %s (edit %d), now ghl %q ptd %q", p.Email, k.field, e.Value, e.Side, e.Seq, gv, pv)+
-			timeline(edits, v.History, k.pair, linkOf[p.GHLID], k.field, ""))
+	return keys
+}
+
+// verifier holds what Verify reads while it fills out.
+type verifier struct {
+	pairs  []Pair
+	edits  []Edit
+	v      Views
+	linkOf map[string]string // HighLevel contact id -> its contact link id
+	ruled  map[string]bool   // link \x00 field \x00 value chosen by a conflict rule
+	idx    editIndex
+	out    Verdict
+}
+
+// checkLast decides whether the last edit of k holds on both sides. A pair whose record is
+// gone loses it; a tag must be present on both sides iff its last edit was an add; a field
+// must hold the edit's value on both, or the other side's last value when history shows a
+// conflict rule chose it (ByRule), or, for a HighLevel edit, the journal must prove the
+// API's race (Raced). Anything else is lost, printed with its timeline.
+func (c *verifier) checkLast(k editKey) {
+	e := c.idx.last[k]
+	p := c.pairs[k.pair]
+	gc, okG := c.v.GHL.Contact(p.GHLID)
+	pc, okP := c.v.PTD.Client(p.PTDID)
+	if !okG || !okP {
+		c.out.Lost = append(c.out.Lost, fmt.Sprintf("pair %s: record gone (ghl %v, ptd %v)", p.Email, okG, okP))
+		return
 	}
+	if tag, ok := strings.CutPrefix(k.field, "tag:"); ok {
+		want := e.Kind == KindTagAdd
+		inG, inP := hasTag(gc.Tags, tag), hasTag(pc.Tags, tag)
+		if inG != want || inP != want {
+			c.out.Lost = append(c.out.Lost, fmt.Sprintf("pair %s: tag %q last %s on %s (edit %d), now ghl %v ptd %v", p.Email, tag, e.Kind, e.Side, e.Seq, inG, inP)+
+				timeline(c.edits, c.v.History, k.pair, c.linkOf[p.GHLID], "tags", tag))
+		}
+		return
+	}
+	gv, pv := fieldOf(k.field, gc.FirstName, gc.LastName), fieldOf(k.field, pc.FirstName, pc.LastName)
+	if gv == e.Value && pv == e.Value {
+		return
+	}
+	other := SidePTD
+	if e.Side == SidePTD {
+		other = SideGHL
+	}
+	if o, ok := c.idx.lastBySide[k][other]; ok && gv == o.Value && pv == o.Value && c.ruled[c.linkOf[p.GHLID]+"\x00"+k.field+"\x00"+o.Value] {
+		c.out.ByRule++
+		return
+	}
+	if e.Side == SideGHL {
+		if why, ok := racedByUpdate(c.v.Journal, p.GHLID, k.field, e.Value); ok {
+			c.out.Raced = append(c.out.Raced, fmt.Sprintf("pair %s: %s set to %q on ghl (edit %d): %s", p.Email, k.field, e.Value, e.Seq, why))
+			return
+		}
+	}
+	c.out.Lost = append(c.out.Lost, fmt.Sprintf("pair %s: %s last set to %q on %s (edit %d), now ghl %q ptd %q", p.Email, k.field, e.Value, e.Side, e.Seq, gv, pv)+
+		timeline(c.edits, c.v.History, k.pair, c.linkOf[p.GHLID], k.field, ""))
+}
+
+// checkCreates decides, for each created contact or client, by its normalized email: held
+// by no record on a side is lost, by more than one on a side is duplicated.
+func (c *verifier) checkCreates() {
 	ghlByEmail, ptdByEmail := map[string]int{}, map[string]int{}
-	for _, c := range v.GHL.Contacts() {
-		ghlByEmail[normEmail(c.Email)]++
+	for _, r := range c.v.GHL.Contacts() {
+		ghlByEmail[normEmail(r.Email)]++
 	}
-	for _, c := range v.PTD.Clients() {
-		ptdByEmail[normEmail(c.Email)]++
+	for _, r := range c.v.PTD.Clients() {
+		ptdByEmail[normEmail(r.Email)]++
 	}
-	for _, e := range creates {
+	for _, e := range c.idx.creates {
 		em := normEmail(e.Value)
 		g, p := ghlByEmail[em], ptdByEmail[em]
 		switch {
 		case g == 0 || p == 0:
-			out.Lost = append(out.Lost, fmt.Sprintf("created on %s: %s (edit %d) held by ghl %d, ptd %d records", e.Side, em, e.Seq, g, p))
+			c.out.Lost = append(c.out.Lost, fmt.Sprintf("created on %s: %s (edit %d) held by ghl %d, ptd %d records", e.Side, em, e.Seq, g, p))
 		case g > 1 || p > 1:
-			out.Duplicated = append(out.Duplicated, fmt.Sprintf("created on %s: %s (edit %d) held by ghl %d, ptd %d records", e.Side, em, e.Seq, g, p))
+			c.out.Duplicated = append(c.out.Duplicated, fmt.Sprintf("created on %s: %s (edit %d) held by ghl %d, ptd %d records", e.Side, em, e.Seq, g, p))
 		}
 	}
-	for _, e := range tasks {
-		p := l.pairs[e.Pair]
+}
+
+// checkTasks decides, for each created task, by its title under the pair's two records:
+// missing on a side is lost, more than once on a side is duplicated.
+func (c *verifier) checkTasks() {
+	for _, e := range c.idx.tasks {
+		p := c.pairs[e.Pair]
 		g, q := 0, 0
-		for _, t := range v.GHL.Tasks(p.GHLID) {
+		for _, t := range c.v.GHL.Tasks(p.GHLID) {
 			if strings.TrimSpace(t.Title) == e.Value {
 				g++
 			}
 		}
-		for _, t := range v.PTD.Tasks(p.PTDID) {
+		for _, t := range c.v.PTD.Tasks(p.PTDID) {
 			if strings.TrimSpace(t.Title) == e.Value {
 				q++
 			}
 		}
 		switch {
 		case g == 0 || q == 0:
-			out.Lost = append(out.Lost, fmt.Sprintf("task %q created on %s for %s (edit %d): ghl %d, ptd %d", e.Value, e.Side, p.Email, e.Seq, g, q))
+			c.out.Lost = append(c.out.Lost, fmt.Sprintf("task %q created on %s for %s (edit %d): ghl %d, ptd %d", e.Value, e.Side, p.Email, e.Seq, g, q))
 		case g > 1 || q > 1:
-			out.Duplicated = append(out.Duplicated, fmt.Sprintf("task %q created on %s for %s (edit %d): ghl %d, ptd %d", e.Value, e.Side, p.Email, e.Seq, g, q))
+			c.out.Duplicated = append(c.out.Duplicated, fmt.Sprintf("task %q created on %s for %s (edit %d): ghl %d, ptd %d", e.Value, e.Side, p.Email, e.Seq, g, q))
 		}
 	}
-	return out
 }
 
 // raceWindow bounds the read-then-write round trip racedByUpdate accepts: the soak's

@@ -171,63 +171,41 @@ func Soak(ctx context.Context, o SoakOptions) (Result, error) {
 	}
 	l := NewLedger(pairs)
 	stop, wait := e.churn(ctx, l)
-	ghlBase := GHLFaults{ErrorRate: 0.10, ResetRate: 0.02, MalformedRate: 0.01, LatencyMin: "50ms", LatencyMax: "500ms",
-		FutureTimestampRate: 0.1}
-	ptdBase := func() PTDFaults {
-		return PTDFaults{ErrorRate: 0.10, ErrorStatus: 503, LatencyMs: int64(50 + e.rng.IntN(451)), FutureStampRate: 0.1}
+	err = e.underFaults(ctx, o, len(pairs))
+	stop()
+	if err != nil {
+		return Result{}, err
 	}
-	steps := []func() error{
-		func() error { return e.g.SetFaults(ctx, ghlBase) },
-		func() error { return e.g.ExpireEvery(ctx, o.ExpireEvery) },
-		func() error { return e.p.SetFaults(ctx, ptdBase()) },
+	if err := wait(); err != nil {
+		return Result{}, err
 	}
-	for _, s := range steps {
-		if err := s(); err != nil {
-			stop()
-			return Result{}, err
-		}
+	if err := e.clearFaults(ctx); err != nil {
+		return Result{}, err
 	}
-	e.logf("faults on for %s (outage %v), churning %.0f edits/s over %d pairs", o.Duration, o.Outage, o.ChurnRate, len(pairs))
+	e.logf("faults off after %d edits; converging", len(l.Edits()))
+	if err := e.finish(ctx, l); err != nil {
+		return Result{}, err
+	}
+	return *e.res, nil
+}
+
+// underFaults is the soak's middle, run while the churn goes on: it turns the base faults on,
+// steps the fault schedule every 250 ms for o.Duration, then logs the sweeps held and the
+// breaker's transitions so far and reads the service's RSS (RSSEnd: still under faults, before
+// the churn stops).
+func (e *env) underFaults(ctx context.Context, o SoakOptions, pairs int) error {
+	f := newSoakFaults(e, o)
+	if err := f.start(ctx, o.ExpireEvery); err != nil {
+		return err
+	}
+	e.logf("faults on for %s (outage %v), churning %.0f edits/s over %d pairs", o.Duration, o.Outage, o.ChurnRate, pairs)
 	start := time.Now()
-	lying := &listingFaults{}
-	var outageAt time.Duration = 5 * time.Second
-	outage := 0 // 0 not yet, 1 on, 2 done
-	lastBurst, lastLatency := time.Duration(0), time.Duration(0)
-	burstOn := false
 	for el := time.Duration(0); el < o.Duration; el = time.Since(start) {
 		if err := e.sleep(ctx, 250*time.Millisecond); err != nil {
-			stop()
-			return Result{}, err
+			return err
 		}
-		var err error
-		switch {
-		case o.Outage && outage == 0 && el >= outageAt:
-			outage = 1
-			e.logf("outage: every HighLevel request fails for 6s")
-			err = e.g.SetFaults(ctx, GHLFaults{ErrorRate: 1, LatencyMin: ghlBase.LatencyMin, LatencyMax: ghlBase.LatencyMax})
-		case outage == 1 && el >= outageAt+6*time.Second:
-			outage = 2
-			err = e.g.SetFaults(ctx, ghlBase)
-		case !burstOn && el-lastBurst >= 15*time.Second:
-			burstOn, lastBurst = true, el
-			if err = e.g.SetLimits(ctx, 10, time.Second, 2000000, 24*time.Hour); err == nil {
-				err = e.p.SetFaults(ctx, PTDFaults{ErrorRate: 0.6, ErrorStatus: 429, RetryAfterSeconds: 1, LatencyMs: 50})
-			}
-		case burstOn && el-lastBurst >= 3*time.Second:
-			burstOn = false
-			if err = e.g.SetLimits(ctx, 100, time.Second, 2000000, 24*time.Hour); err == nil {
-				err = e.p.SetFaults(ctx, ptdBase())
-			}
-		case !burstOn && el-lastLatency >= 5*time.Second:
-			lastLatency = el
-			err = e.p.SetFaults(ctx, ptdBase())
-		}
-		if err == nil {
-			err = lying.step(ctx, e, el, o.Duration)
-		}
-		if err != nil {
-			stop()
-			return Result{}, err
+		if err := f.step(ctx, el); err != nil {
+			return err
 		}
 	}
 	if m, err := Scrape(ctx, e.metrics); err == nil {
@@ -240,10 +218,12 @@ func Soak(ctx context.Context, o SoakOptions) (Result, error) {
 	if pid := e.svc.Pid(); pid != 0 {
 		e.res.RSSEnd, _ = ReadRSS(pid)
 	}
-	stop()
-	if err := wait(); err != nil {
-		return Result{}, err
-	}
+	return nil
+}
+
+// clearFaults turns every fault the soak set off again: listings honest, no injected errors
+// or latency, tokens living their lifetime, HighLevel's limits back to the harness's.
+func (e *env) clearFaults(ctx context.Context) error {
 	for _, s := range []func() error{
 		func() error { return e.g.SetListingFault(ctx, "") },
 		func() error { return e.p.SetListingFault(ctx, "") },
@@ -253,14 +233,88 @@ func Soak(ctx context.Context, o SoakOptions) (Result, error) {
 		func() error { return e.p.SetFaults(ctx, PTDFaults{}) },
 	} {
 		if err := s(); err != nil {
-			return Result{}, err
+			return err
 		}
 	}
-	e.logf("faults off after %d edits; converging", len(l.Edits()))
-	if err := e.finish(ctx, l); err != nil {
-		return Result{}, err
+	return nil
+}
+
+// soakFaults schedules the soak's faults over time: the base faults on both sides, the one
+// HighLevel outage (from 5 s, for 6 s) when asked for, a 429 burst on both sides every 15 s
+// lasting 3 s, a new PTD latency every 5 s outside bursts, and the lying listings. At most
+// one of outage, burst and latency changes per step. Each new PTD base draws its latency from
+// the scenario's rng, so a seed replays the same soak.
+type soakFaults struct {
+	e       *env
+	ghlBase GHLFaults
+	outage  bool          // an outage is wanted
+	phase   int           // outage: 0 not yet, 1 on, 2 done
+	burstOn bool          // a 429 burst is on
+	burstAt time.Duration // when the last burst began
+	// latencyAt is when PTD's latency was last redrawn outside a burst.
+	latencyAt time.Duration
+	duration  time.Duration
+	lying     listingFaults
+}
+
+func newSoakFaults(e *env, o SoakOptions) *soakFaults {
+	return &soakFaults{e: e, outage: o.Outage, duration: o.Duration,
+		ghlBase: GHLFaults{ErrorRate: 0.10, ResetRate: 0.02, MalformedRate: 0.01, LatencyMin: "50ms", LatencyMax: "500ms",
+			FutureTimestampRate: 0.1}}
+}
+
+// ptdBase is PTD's base faults with a latency drawn from 50 to 500 ms.
+func (f *soakFaults) ptdBase() PTDFaults {
+	return PTDFaults{ErrorRate: 0.10, ErrorStatus: 503, LatencyMs: int64(50 + f.e.rng.IntN(451)), FutureStampRate: 0.1}
+}
+
+// start turns the base faults on: HighLevel's, its access tokens dying every expireEvery
+// calls, and PTD's.
+func (f *soakFaults) start(ctx context.Context, expireEvery int) error {
+	steps := []func() error{
+		func() error { return f.e.g.SetFaults(ctx, f.ghlBase) },
+		func() error { return f.e.g.ExpireEvery(ctx, expireEvery) },
+		func() error { return f.e.p.SetFaults(ctx, f.ptdBase()) },
 	}
-	return *e.res, nil
+	for _, s := range steps {
+		if err := s(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// step applies what the schedule says at el since the faults went on, then the listings'.
+func (f *soakFaults) step(ctx context.Context, el time.Duration) error {
+	const outageAt = 5 * time.Second
+	e := f.e
+	var err error
+	switch {
+	case f.outage && f.phase == 0 && el >= outageAt:
+		f.phase = 1
+		e.logf("outage: every HighLevel request fails for 6s")
+		err = e.g.SetFaults(ctx, GHLFaults{ErrorRate: 1, LatencyMin: f.ghlBase.LatencyMin, LatencyMax: f.ghlBase.LatencyMax})
+	case f.phase == 1 && el >= outageAt+6*time.Second:
+		f.phase = 2
+		err = e.g.SetFaults(ctx, f.ghlBase)
+	case !f.burstOn && el-f.burstAt >= 15*time.Second:
+		f.burstOn, f.burstAt = true, el
+		if err = e.g.SetLimits(ctx, 10, time.Second, 2000000, 24*time.Hour); err == nil {
+			err = e.p.SetFaults(ctx, PTDFaults{ErrorRate: 0.6, ErrorStatus: 429, RetryAfterSeconds: 1, LatencyMs: 50})
+		}
+	case f.burstOn && el-f.burstAt >= 3*time.Second:
+		f.burstOn = false
+		if err = e.g.SetLimits(ctx, 100, time.Second, 2000000, 24*time.Hour); err == nil {
+			err = e.p.SetFaults(ctx, f.ptdBase())
+		}
+	case !f.burstOn && el-f.latencyAt >= 5*time.Second:
+		f.latencyAt = el
+		err = e.p.SetFaults(ctx, f.ptdBase())
+	}
+	if err != nil {
+		return err
+	}
+	return f.lying.step(ctx, e, el, f.duration)
 }
 
 // listingFaults schedules the lying listings of the soak over its duration d: PTD's client

@@ -23,7 +23,7 @@ func newFreshnessMetrics() freshnessMetrics {
 }
 
 // SetPTDChildrenLag publishes the bound on the age of the mirror's copy of any PTD client's
-// tasks and notes (reconcile.PTDChildrenLag's MaxAge).
+// tasks and notes (ptdpoll.ChildrenLag's MaxAge).
 func (m *Metrics) SetPTDChildrenLag(d time.Duration) {
 	if m == nil {
 		return

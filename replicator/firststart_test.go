@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"ptsync/config"
-	"ptsync/replicator/reconcile"
+	"ptsync/replicator/reconcile/outbox"
 	"ptsync/sim/gen"
 	"ptsync/sim/ghlsim"
 	"ptsync/sim/ptdsim"
@@ -79,7 +79,7 @@ func TestFirstStartLinksByEmailAndPhone(t *testing.T) {
 	}
 	psim.SetFaults(ptdsim.Faults{})
 
-	want := map[string]string{ptdsim.MatchEmail: reconcile.MatchedByEmail, ptdsim.MatchPhoneOnly: reconcile.MatchedByPhone}
+	want := map[string]string{ptdsim.MatchEmail: outbox.MatchedByEmail, ptdsim.MatchPhoneOnly: outbox.MatchedByPhone}
 	var wrong []string
 	for deadline := time.Now().Add(60 * time.Second); ; {
 		wrong = wrong[:0]
@@ -116,7 +116,7 @@ func TestFirstStartLinksByEmailAndPhone(t *testing.T) {
 				case c.Email == "":
 				case err != nil || l.PTDID == "":
 					unlinked++
-				case l.MatchedBy == reconcile.MatchedByCreate:
+				case l.MatchedBy == outbox.MatchedByCreate:
 					created++
 				}
 				return nil

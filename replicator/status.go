@@ -7,7 +7,7 @@ import (
 	"sort"
 	"time"
 
-	"ptsync/replicator/reconcile"
+	"ptsync/replicator/reconcile/ptdpoll"
 	"ptsync/store"
 	"ptsync/store/query"
 )
@@ -31,7 +31,7 @@ type ServiceStatus struct {
 	Jobs     []JobStatus `json:"jobs"`
 	// PTDChildren is how late a coach's new task in PT Distinction can reach the mirror;
 	// absent when the driver reads no tasks or notes, or PTD was never polled.
-	PTDChildren *reconcile.PTDChildrenLag `json:"ptdChildren,omitempty"`
+	PTDChildren *ptdpoll.ChildrenLag `json:"ptdChildren,omitempty"`
 }
 
 // JobStatus is the last outcome of one job. LastError is the error of the newest run when it

@@ -179,6 +179,8 @@ type call struct {
 	idempotent bool // safe to repeat after an unknown outcome
 	write      bool // needs contacts.write
 	once       bool // no retry after a transport error, 429 or 5xx (a 401 still refreshes)
+	// form is sent form-encoded instead of body (the OAuth routes take no JSON).
+	form url.Values
 }
 
 // response is a successful answer.
@@ -245,10 +247,7 @@ func (c *Client) prepare(ctx context.Context, cl call) ([]byte, error) {
 			return nil, &OpError{Op: cl.op, Kind: ErrReadOnly}
 		}
 	}
-	if cl.body == nil {
-		return nil, nil
-	}
-	payload, err := json.Marshal(cl.body)
+	payload, err := cl.payload()
 	if err != nil {
 		return nil, &OpError{Op: cl.op, Kind: ErrInvalidArgument, Detail: "cannot encode request body", Cause: err}
 	}
@@ -462,7 +461,7 @@ func (c *Client) attempt(ctx context.Context, cl call, payload []byte, tok Token
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.ua)
 	if payload != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", cl.contentType())
 	}
 	start := c.now()
 	resp, err := c.http.Do(req)

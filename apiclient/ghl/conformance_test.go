@@ -16,6 +16,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 
 	"ptsync/sim/ghlsim"
@@ -153,11 +154,11 @@ var deviations = []deviation{
 		}},
 }
 
-// Acceptance 2: every request the client sends and every response the simulator returns
-// validate against the official spec, except the named deviations, which are checked
-// against the reference instead.
-func TestConformanceWithOfficialSpec(t *testing.T) {
-	specPath := filepath.Join(repoRoot(t), "..", "shared", "ghl-openapi", "apps", "contacts.json")
+// specRouter loads the official spec file (apps/<name>) and keeps the operations in used;
+// it skips the test when the spec is not beside the repository.
+func specRouter(t *testing.T, name, serverURL string, used map[string]bool) routers.Router {
+	t.Helper()
+	specPath := filepath.Join(repoRoot(t), "..", "shared", "ghl-openapi", "apps", name)
 	if _, err := os.Stat(specPath); err != nil {
 		t.Skipf("official spec not available at %s: %v", specPath, err)
 	}
@@ -167,15 +168,9 @@ func TestConformanceWithOfficialSpec(t *testing.T) {
 	if err != nil {
 		t.Fatalf("cannot load %s: %v", specPath, err)
 	}
-	rec := &recorder{next: http.DefaultTransport.(*http.Transport).Clone()}
-	env := newSimEnv(t, ghlsim.Options{Seed: 31}, nil, func(o *Options) { o.Transport = rec })
-	doc.Servers = openapi3.Servers{{URL: env.url}}
+	doc.Servers = openapi3.Servers{{URL: serverURL}}
 	// Keep the operations ptsync uses: some others (bulk tags) are malformed in the spec,
 	// and the router refuses a document that does not validate.
-	used := map[string]bool{}
-	for _, op := range allOps {
-		used[op] = true
-	}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
 			if !used[op.OperationID] {
@@ -199,19 +194,17 @@ func TestConformanceWithOfficialSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exerciseEveryOperation(t, env)
-	for p, err := range env.client.ListPages(context.Background(), ListParams{Limit: 10}) {
-		_ = p
-		if err != nil {
-			t.Fatal(err)
-		}
-		break
-	}
+	return router
+}
 
+// validateExchanges checks every recorded exchange against the spec, a named deviation
+// standing in where the spec is known to be incomplete; it returns the operations seen.
+func validateExchanges(t *testing.T, router routers.Router, log []exchange, devs []deviation) map[string]bool {
+	t.Helper()
 	opts := &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, IncludeResponseStatus: true}
 	validated, deviated := 0, map[string]int{}
 	ops := map[string]bool{}
-	for _, x := range rec.log {
+	for _, x := range log {
 		route, params, err := router.FindRoute(x.req)
 		if err != nil {
 			t.Errorf("%s %s: no route in the spec: %v", x.req.Method, x.req.URL.Path, err)
@@ -231,8 +224,8 @@ func TestConformanceWithOfficialSpec(t *testing.T) {
 			continue
 		}
 		var dev *deviation
-		for i := range deviations {
-			d := &deviations[i]
+		for i := range devs {
+			d := &devs[i]
 			if (d.op == "*" || d.op == op) && (d.status == 0 || d.status == x.status) && d.match(x, verr) {
 				dev = d
 				break
@@ -248,10 +241,33 @@ func TestConformanceWithOfficialSpec(t *testing.T) {
 		}
 		deviated[dev.why]++
 	}
+	t.Logf("%d exchanges: %d validated against the spec, deviations checked against the reference: %v", len(log), validated, deviated)
+	return ops
+}
+
+// Acceptance 2: every request the client sends and every response the simulator returns
+// validate against the official spec, except the named deviations, which are checked
+// against the reference instead.
+func TestConformanceWithOfficialSpec(t *testing.T) {
+	rec := &recorder{next: http.DefaultTransport.(*http.Transport).Clone()}
+	env := newSimEnv(t, ghlsim.Options{Seed: 31}, nil, func(o *Options) { o.Transport = rec })
+	used := map[string]bool{}
+	for _, op := range allOps {
+		used[op] = true
+	}
+	router := specRouter(t, "contacts.json", env.url, used)
+	exerciseEveryOperation(t, env)
+	for p, err := range env.client.ListPages(context.Background(), ListParams{Limit: 10}) {
+		_ = p
+		if err != nil {
+			t.Fatal(err)
+		}
+		break
+	}
+	ops := validateExchanges(t, router, rec.log, deviations)
 	for _, op := range allOps {
 		if !ops[op] {
 			t.Errorf("no recorded exchange for %s", op)
 		}
 	}
-	t.Logf("%d exchanges: %d validated against the spec, deviations checked against the reference: %v", len(rec.log), validated, deviated)
 }

@@ -127,10 +127,22 @@ func ReceiveCode(ctx context.Context, ln net.Listener, state string) (string, er
 // credentials in the form, user_type=Location) and reads the granted scopes, location and
 // user type from the response.
 func (in Install) Exchange(ctx context.Context, code string) (Token, error) {
+	tok, err := in.exchange(ctx, code, "Location")
+	if err != nil {
+		return Token{}, err
+	}
+	if tok.LocationID == "" {
+		return Token{}, fmt.Errorf("cannot use the token: the response names no locationId (was a Company/agency install chosen? ptsync needs a sub-account)")
+	}
+	return tok, nil
+}
+
+// exchange trades a code for a token pair of userType (the form's user_type).
+func (in Install) exchange(ctx context.Context, code, userType string) (Token, error) {
 	if in.HTTPClient != nil {
 		ctx = context.WithValue(ctx, oauth2.HTTPClient, in.HTTPClient)
 	}
-	t, err := in.config().Exchange(ctx, code, oauth2.SetAuthURLParam("user_type", "Location"))
+	t, err := in.config().Exchange(ctx, code, oauth2.SetAuthURLParam("user_type", userType))
 	if err != nil {
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) {
@@ -138,9 +150,5 @@ func (in Install) Exchange(ctx context.Context, code string) (Token, error) {
 		}
 		return Token{}, fmt.Errorf("cannot exchange the authorization code: %w", redactURLError(err))
 	}
-	tok := TokenFromOAuth2(t)
-	if tok.LocationID == "" {
-		return Token{}, fmt.Errorf("cannot use the token: the response names no locationId (was a Company/agency install chosen? ptsync needs a sub-account)")
-	}
-	return tok, nil
+	return TokenFromOAuth2(t), nil
 }

@@ -14,7 +14,7 @@ import (
 	"ptsync/apiclient/ptdwire"
 	"ptsync/config"
 	"ptsync/diff"
-	"ptsync/replicator/reconcile"
+	"ptsync/replicator/reconcile/mapping"
 	"ptsync/sim/ghlsim"
 	"ptsync/sim/ptdsim"
 	"ptsync/store"
@@ -122,11 +122,37 @@ func norm(spec diff.FieldSpec, raw json.RawMessage, loc diff.Locale) string {
 // read over the simulators' HTTP control surfaces (see GHLView and PTDView).
 func Check(db *store.DB, g GHLView, p PTDView, m config.Mapping) (Report, error) {
 	var rep Report
-	specs, fmap, err := reconcile.Specs(m)
+	specs, fmap, err := mapping.Specs(m)
 	if err != nil {
 		return rep, err
 	}
-	loc := diff.Locale{Region: m.PhoneRegion, Location: m.Location}
+	links, open, err := readLinks(db)
+	if err != nil {
+		return rep, err
+	}
+	c := checker{g: g, p: p, specs: specs, fmap: fmap, loc: diff.Locale{Region: m.PhoneRegion, Location: m.Location},
+		open: open, byID: map[string]store.Link{}, rep: &rep}
+	for _, l := range links {
+		c.byID[l.ID] = l
+	}
+	rep.Problems = linkedTwice(links)
+	for _, l := range links {
+		switch l.Kind {
+		case store.KindContact:
+			c.contact(l)
+		case store.KindTask:
+			c.task(l)
+		case store.KindNote:
+			c.note(l)
+		}
+	}
+	rep.Problems = append(rep.Problems, Duplicates(g, p)...)
+	return rep, nil
+}
+
+// readLinks returns every link of db in the store's order, and the open conflicts as a set
+// of "linkID\x00field" keys: a field that differs while one waits is held, not a mismatch.
+func readLinks(db *store.DB) ([]store.Link, map[string]bool, error) {
 	var links []store.Link
 	open := map[string]bool{}
 	if err := db.View(func(tx *store.Tx) error {
@@ -139,113 +165,138 @@ func Check(db *store.DB, g GHLView, p PTDView, m config.Mapping) (Report, error)
 		}
 		return tx.ForEachLink(func(l *store.Link) error { links = append(links, *l); return nil })
 	}); err != nil {
-		return rep, fmt.Errorf("cannot read links: %w", err)
+		return nil, nil, fmt.Errorf("cannot read links: %w", err)
 	}
-	byID := map[string]store.Link{}
+	return links, open, nil
+}
+
+// linkedTwice lists every record (side, kind and id) that more than one link claims, one
+// line per extra claim, in link order. A side a link does not hold yet is not a claim.
+func linkedTwice(links []store.Link) []string {
+	var problems []string
 	seen := map[string]string{}
 	for _, l := range links {
-		byID[l.ID] = l
 		for _, k := range []string{"ghl/" + l.Kind + "/" + l.GHLID, "ptd/" + l.Kind + "/" + l.PTDID} {
 			if strings.HasSuffix(k, "/") {
 				continue
 			}
 			if other, dup := seen[k]; dup {
-				rep.Problems = append(rep.Problems, fmt.Sprintf("%s is in links %s and %s", k, other, l.ID))
+				problems = append(problems, fmt.Sprintf("%s is in links %s and %s", k, other, l.ID))
 			}
 			seen[k] = l.ID
 		}
 	}
-	for _, l := range links {
-		switch l.Kind {
-		case store.KindContact:
-			if l.GHLID == "" || l.PTDID == "" {
-				continue
-			}
-			gc, okG := g.Contact(l.GHLID)
-			pc, okP := p.Client(l.PTDID)
-			if !okG || !okP {
-				rep.Problems = append(rep.Problems, fmt.Sprintf("contact link %s points at a missing record (ghl %v, ptd %v)", l.ID, okG, okP))
-				continue
-			}
-			rep.Pairs++
-			gf, pf := fields(gc), fields(pc)
-			for _, s := range specs {
-				if s.Direction != diff.Both {
-					continue
-				}
-				f := fmap[s.Name]
-				gv, pv := norm(s, gf[f.GHL], loc), norm(s, pf[f.PTD], loc)
-				if gv != pv && open[l.ID+"\x00"+s.Name] {
-					rep.Held++
-					continue
-				}
-				if gv != pv {
-					rep.Mismatches = append(rep.Mismatches, Mismatch{LinkID: l.ID, Kind: l.Kind, Field: s.Name, GHL: gv, PTD: pv})
-				}
-			}
-		case store.KindTask:
-			parent, ok := byID[l.ParentLinkID]
-			if !ok || l.GHLID == "" || l.PTDID == "" {
-				continue
-			}
-			var gt *ghlwire.Task
-			for _, t := range g.Tasks(parent.GHLID) {
-				if t.ID == l.GHLID {
-					gt = &t
-					break
-				}
-			}
-			var found bool
-			for _, pt := range p.Tasks(parent.PTDID) {
-				if pt.ID != l.PTDID {
-					continue
-				}
-				found = true
-				if gt == nil {
-					break
-				}
-				rep.Tasks++
-				gd, _ := diff.Time(gt.DueDate, loc.Location)
-				pd, _ := diff.Time(pt.DueAt, nil)
-				cmp := [][3]string{{"title", diff.Name(gt.Title), diff.Name(pt.Title)}, {"due", gd, pd},
-					{"completed", fmt.Sprint(gt.Completed), fmt.Sprint(pt.Completed)}, {"body", gt.Body, pt.Body}}
-				for _, c := range cmp {
-					if c[1] != c[2] {
-						rep.Mismatches = append(rep.Mismatches, Mismatch{LinkID: l.ID, Kind: l.Kind, Field: c[0], GHL: c[1], PTD: c[2]})
-					}
-				}
-			}
-			if gt == nil || !found {
-				rep.Problems = append(rep.Problems, fmt.Sprintf("task link %s points at a missing task (ghl %v, ptd %v)", l.ID, gt != nil, found))
-			}
-		case store.KindNote:
-			parent, ok := byID[l.ParentLinkID]
-			if !ok || l.GHLID == "" || l.PTDID == "" {
-				continue
-			}
-			var gb, pb *string
-			for _, n := range g.Notes(parent.GHLID) {
-				if n.ID == l.GHLID {
-					gb = &n.Body
-				}
-			}
-			for _, n := range p.Notes(parent.PTDID) {
-				if n.ID == l.PTDID {
-					pb = &n.Body
-				}
-			}
-			if gb == nil || pb == nil {
-				rep.Problems = append(rep.Problems, fmt.Sprintf("note link %s points at a missing note", l.ID))
-				continue
-			}
-			rep.Notes++
-			if diff.Name(*gb) != diff.Name(*pb) {
-				rep.Mismatches = append(rep.Mismatches, Mismatch{LinkID: l.ID, Kind: l.Kind, Field: "body", GHL: *gb, PTD: *pb})
+	return problems
+}
+
+// checker compares one link at a time against the simulators and adds what it finds to rep.
+// A link with a side still empty (not pushed yet) is skipped, not reported.
+type checker struct {
+	g     GHLView
+	p     PTDView
+	specs []diff.FieldSpec
+	fmap  map[string]config.Field
+	loc   diff.Locale
+	open  map[string]bool       // "linkID\x00field" of open conflicts
+	byID  map[string]store.Link // every link, for a child's parent
+	rep   *Report
+}
+
+// contact compares a contact link's two records on every two-way field, normalized as the
+// merge normalizes them; a difference on a field with an open conflict counts as held.
+func (c *checker) contact(l store.Link) {
+	if l.GHLID == "" || l.PTDID == "" {
+		return
+	}
+	gc, okG := c.g.Contact(l.GHLID)
+	pc, okP := c.p.Client(l.PTDID)
+	if !okG || !okP {
+		c.rep.Problems = append(c.rep.Problems, fmt.Sprintf("contact link %s points at a missing record (ghl %v, ptd %v)", l.ID, okG, okP))
+		return
+	}
+	c.rep.Pairs++
+	gf, pf := fields(gc), fields(pc)
+	for _, s := range c.specs {
+		if s.Direction != diff.Both {
+			continue
+		}
+		f := c.fmap[s.Name]
+		gv, pv := norm(s, gf[f.GHL], c.loc), norm(s, pf[f.PTD], c.loc)
+		if gv != pv && c.open[l.ID+"\x00"+s.Name] {
+			c.rep.Held++
+			continue
+		}
+		if gv != pv {
+			c.rep.Mismatches = append(c.rep.Mismatches, Mismatch{LinkID: l.ID, Kind: l.Kind, Field: s.Name, GHL: gv, PTD: pv})
+		}
+	}
+}
+
+// task compares a task link's two tasks, found under the parent link's records, on title,
+// due time, completion and body; a task missing on either side is a problem.
+func (c *checker) task(l store.Link) {
+	parent, ok := c.byID[l.ParentLinkID]
+	if !ok || l.GHLID == "" || l.PTDID == "" {
+		return
+	}
+	var gt *ghlwire.Task
+	for _, t := range c.g.Tasks(parent.GHLID) {
+		if t.ID == l.GHLID {
+			gt = &t
+			break
+		}
+	}
+	var found bool
+	for _, pt := range c.p.Tasks(parent.PTDID) {
+		if pt.ID != l.PTDID {
+			continue
+		}
+		found = true
+		if gt == nil {
+			break
+		}
+		c.rep.Tasks++
+		gd, _ := diff.Time(gt.DueDate, c.loc.Location)
+		pd, _ := diff.Time(pt.DueAt, nil)
+		cmp := [][3]string{{"title", diff.Name(gt.Title), diff.Name(pt.Title)}, {"due", gd, pd},
+			{"completed", fmt.Sprint(gt.Completed), fmt.Sprint(pt.Completed)}, {"body", gt.Body, pt.Body}}
+		for _, f := range cmp {
+			if f[1] != f[2] {
+				c.rep.Mismatches = append(c.rep.Mismatches, Mismatch{LinkID: l.ID, Kind: l.Kind, Field: f[0], GHL: f[1], PTD: f[2]})
 			}
 		}
 	}
-	rep.Problems = append(rep.Problems, Duplicates(g, p)...)
-	return rep, nil
+	if gt == nil || !found {
+		c.rep.Problems = append(c.rep.Problems, fmt.Sprintf("task link %s points at a missing task (ghl %v, ptd %v)", l.ID, gt != nil, found))
+	}
+}
+
+// note compares a note link's two bodies (whitespace-normalized), found under the parent
+// link's records; a note missing on either side is a problem.
+func (c *checker) note(l store.Link) {
+	parent, ok := c.byID[l.ParentLinkID]
+	if !ok || l.GHLID == "" || l.PTDID == "" {
+		return
+	}
+	var gb, pb *string
+	for _, n := range c.g.Notes(parent.GHLID) {
+		if n.ID == l.GHLID {
+			gb = &n.Body
+		}
+	}
+	for _, n := range c.p.Notes(parent.PTDID) {
+		if n.ID == l.PTDID {
+			pb = &n.Body
+		}
+	}
+	if gb == nil || pb == nil {
+		c.rep.Problems = append(c.rep.Problems, fmt.Sprintf("note link %s points at a missing note", l.ID))
+		return
+	}
+	c.rep.Notes++
+	if diff.Name(*gb) != diff.Name(*pb) {
+		c.rep.Mismatches = append(c.rep.Mismatches, Mismatch{LinkID: l.ID, Kind: l.Kind, Field: "body", GHL: *gb, PTD: *pb})
+	}
 }
 
 // Duplicates lists emails held by more than one contact on HighLevel or client on PTD.

@@ -28,7 +28,8 @@ type BackfillStats struct {
 	Children ChildStats
 }
 
-// NeedsBackfill reports whether the first full sync has not completed yet.
+// NeedsBackfill reports whether the first full sync has not completed yet (its cursor is
+// missing from the mirror); one read transaction, safe beside the other methods.
 func (p *Poller) NeedsBackfill() (bool, error) {
 	var need bool
 	err := p.db.View(func(tx *store.Tx) error {

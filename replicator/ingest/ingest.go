@@ -291,107 +291,25 @@ type fetchedPage struct {
 func (p *Poller) search(ctx context.Context, progress func(done, total int), firstSync bool) (IncrementalStats, error) {
 	set := p.settings()
 	var st IncrementalStats
-	var through time.Time
-	if err := p.db.View(func(tx *store.Tx) error {
-		c, err := tx.Cursor(CursorSearch)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		through = c.Through
-		return err
-	}); err != nil {
-		return st, fmt.Errorf("cannot read search cursor: %w", err)
+	through, err := p.searchThrough()
+	if err != nil {
+		return st, err
 	}
 	st.Through = through
-	req := ghlwire.SearchRequest{
-		PageLimit: set.SearchPageLimit,
-		Sort:      []ghlwire.SearchSort{{Field: "dateUpdated", Direction: "asc"}},
-	}
-	if !through.IsZero() {
-		from := through.Add(-set.Overlap)
-		req.Filters = []ghlwire.SearchFilter{{Field: "dateUpdated", Operator: "range",
-			Value: map[string]any{"gte": from.UTC().Format("2006-01-02T15:04:05.000Z07:00")}}}
-	}
-	// The fetcher runs ahead by at most one batch of pages: the channel bounds the memory.
-	maxPages := max(1, set.SearchBatch/set.SearchPageLimit)
-	fctx, cancel := context.WithCancel(ctx)
-	pages := make(chan fetchedPage, maxPages)
-	go func() {
-		defer close(pages)
-		for page, err := range p.c.SearchPages(fctx, req) {
-			fp := fetchedPage{err: err}
-			if err == nil {
-				fp = fetchedPage{recs: p.toContacts(page.Contacts, set), rows: len(page.Contacts), next: page.Next, total: page.Total,
-					sp: store.NewSignpost(page.Date, page.Sent, set.Overlap)}
-			}
-			select {
-			case pages <- fp:
-			case <-fctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	defer func() {
-		cancel()
-		for range pages { // let the fetcher end
-		}
-	}()
-	var batch []fetchedPage
+	pages, stop := p.fetchSearchPages(ctx, searchRequest(set, through), set)
+	defer stop()
 	for {
-		batch = batch[:0]
-		fp, ok := <-pages
+		batch, n, ok := nextBatch(pages, set.SearchBatch)
 		if !ok {
 			return st, nil
-		}
-		batch = append(batch, fp)
-		n := len(fp.recs)
-	gather:
-		for fp.err == nil && n < set.SearchBatch {
-			select {
-			case fp, ok = <-pages:
-				if !ok {
-					break gather
-				}
-				batch = append(batch, fp)
-				n += len(fp.recs)
-			default:
-				break gather
-			}
 		}
 		var ferr error
 		if last := batch[len(batch)-1]; last.err != nil {
 			ferr, batch = last.err, batch[:len(batch)-1]
 		}
 		if len(batch) > 0 {
-			recs := batch[0].recs
-			if len(batch) > 1 {
-				recs = make([]store.GHLContact, 0, n)
-				for _, b := range batch {
-					recs = append(recs, b.recs...)
-				}
-			}
-			// The newest request of the batch bounds its cursor; a contact stamped after it
-			// sorts last in every later walk, so it is re-read (one row) until time catches up.
-			last := batch[len(batch)-1]
-			changed, unchanged, err := p.commitRecords(recs, firstSync, last.sp, func(tx *store.Tx, maxSeen time.Time) error {
-				through = last.sp.Through(through, maxSeen)
-				return tx.SetCursor(CursorSearch, store.Cursor{Value: encodeCursor(last.next), Covers: store.GHLContacts, Through: through})
-			})
-			if err != nil {
+			if err := p.commitBatch(batch, n, firstSync, &st, progress); err != nil {
 				return st, err
-			}
-			for _, b := range batch {
-				st.Pages++
-				st.Read += b.rows
-			}
-			st.Changed += changed
-			st.Unchanged += unchanged
-			st.Through = through
-			if progress != nil {
-				progress(st.Read, last.total)
 			}
 		}
 		if ferr != nil {
@@ -401,6 +319,128 @@ func (p *Poller) search(ctx context.Context, progress func(done, total int), fir
 			return st, fmt.Errorf("cannot search contacts: %w", ferr)
 		}
 	}
+}
+
+// searchThrough reads how far the search cursor has covered (zero before the first walk).
+func (p *Poller) searchThrough() (time.Time, error) {
+	var through time.Time
+	if err := p.db.View(func(tx *store.Tx) error {
+		c, err := tx.Cursor(CursorSearch)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		through = c.Through
+		return err
+	}); err != nil {
+		return through, fmt.Errorf("cannot read search cursor: %w", err)
+	}
+	return through, nil
+}
+
+// searchRequest is the incremental search: sorted on dateUpdated, from through less the
+// overlap window (everything before the first walk).
+func searchRequest(set Settings, through time.Time) ghlwire.SearchRequest {
+	req := ghlwire.SearchRequest{
+		PageLimit: set.SearchPageLimit,
+		Sort:      []ghlwire.SearchSort{{Field: "dateUpdated", Direction: "asc"}},
+	}
+	if !through.IsZero() {
+		from := through.Add(-set.Overlap)
+		req.Filters = []ghlwire.SearchFilter{{Field: "dateUpdated", Operator: "range",
+			Value: map[string]any{"gte": from.UTC().Format("2006-01-02T15:04:05.000Z07:00")}}}
+	}
+	return req
+}
+
+// fetchSearchPages walks the search on a goroutine of its own, converting each page to
+// records, and hands the pages over on the channel; the walk's error is the last page sent.
+// It runs ahead by at most one batch of pages: the channel bounds the memory. stop ends the
+// walk and waits for the goroutine; call it once the pages are no longer read.
+func (p *Poller) fetchSearchPages(ctx context.Context, req ghlwire.SearchRequest, set Settings) (pages <-chan fetchedPage, stop func()) {
+	maxPages := max(1, set.SearchBatch/set.SearchPageLimit)
+	fctx, cancel := context.WithCancel(ctx)
+	ch := make(chan fetchedPage, maxPages)
+	go func() {
+		defer close(ch)
+		for page, err := range p.c.SearchPages(fctx, req) {
+			fp := fetchedPage{err: err}
+			if err == nil {
+				fp = fetchedPage{recs: p.toContacts(page.Contacts, set), rows: len(page.Contacts), next: page.Next, total: page.Total,
+					sp: store.NewSignpost(page.Date, page.Sent, set.Overlap)}
+			}
+			select {
+			case ch <- fp:
+			case <-fctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return ch, func() {
+		cancel()
+		for range ch { // let the fetcher end
+		}
+	}
+}
+
+// nextBatch waits for the next page and takes those already waiting behind it, up to limit
+// contacts, stopping after a page that carries an error; n counts the contacts. ok is false
+// once the walk has ended.
+func nextBatch(pages <-chan fetchedPage, limit int) (batch []fetchedPage, n int, ok bool) {
+	fp, ok := <-pages
+	if !ok {
+		return nil, 0, false
+	}
+	batch, n = append(batch, fp), len(fp.recs)
+	for fp.err == nil && n < limit {
+		select {
+		case fp, ok = <-pages:
+			if !ok {
+				return batch, n, true
+			}
+			batch = append(batch, fp)
+			n += len(fp.recs)
+		default:
+			return batch, n, true
+		}
+	}
+	return batch, n, true
+}
+
+// commitBatch stores the batch's n contacts and the cursor of its last page in one
+// transaction (see commitRecords) and counts them in st.
+func (p *Poller) commitBatch(batch []fetchedPage, n int, firstSync bool, st *IncrementalStats, progress func(done, total int)) error {
+	recs := batch[0].recs
+	if len(batch) > 1 {
+		recs = make([]store.GHLContact, 0, n)
+		for _, b := range batch {
+			recs = append(recs, b.recs...)
+		}
+	}
+	// The newest request of the batch bounds its cursor; a contact stamped after it sorts
+	// last in every later walk, so it is re-read (one row) until time catches up.
+	last := batch[len(batch)-1]
+	through := st.Through
+	changed, unchanged, err := p.commitRecords(recs, firstSync, last.sp, func(tx *store.Tx, maxSeen time.Time) error {
+		through = last.sp.Through(st.Through, maxSeen)
+		return tx.SetCursor(CursorSearch, store.Cursor{Value: encodeCursor(last.next), Covers: store.GHLContacts, Through: through})
+	})
+	if err != nil {
+		return err
+	}
+	for _, b := range batch {
+		st.Pages++
+		st.Read += b.rows
+	}
+	st.Changed += changed
+	st.Unchanged += unchanged
+	st.Through = through
+	if progress != nil {
+		progress(st.Read, last.total)
+	}
+	return nil
 }
 
 func encodeCursor(v any) string {

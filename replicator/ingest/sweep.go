@@ -46,6 +46,36 @@ func (p *Poller) sweep(ctx context.Context, progress func(done, total int)) (Swe
 	set := p.settings()
 	start := p.now().UTC()
 	var st SweepStats
+	quarantined, err := p.quarantinedContacts()
+	if err != nil {
+		return st, err
+	}
+	seen := map[string]bool{}
+	reported := -1
+	for page, err := range p.c.ListPages(ctx, ghl.ListParams{Limit: set.SweepPageLimit}) {
+		if err != nil {
+			return st, fmt.Errorf("cannot sweep contacts after %d pages: %w", st.Pages, err)
+		}
+		st.Pages++
+		reported = page.Total // the last page's total: the location as the walk ended
+		if err := p.sweepPage(ctx, page, seen, quarantined, &st); err != nil {
+			return st, err
+		}
+		st.Seen = len(seen)
+		if progress != nil {
+			progress(st.Seen, page.Total)
+		}
+	}
+	if err := p.settleSweep(set, start, seen, reported, &st); err != nil {
+		return st, err
+	}
+	st.Complete = true
+	return st, nil
+}
+
+// quarantinedContacts are the HighLevel contacts held in the quarantine that have not been
+// listed again.
+func (p *Poller) quarantinedContacts() (map[string]bool, error) {
 	quarantined := map[string]bool{}
 	if err := p.db.View(func(tx *store.Tx) error {
 		qs, err := tx.Quarantined()
@@ -56,75 +86,87 @@ func (p *Poller) sweep(ctx context.Context, progress func(done, total int)) (Swe
 		}
 		return err
 	}); err != nil {
-		return st, fmt.Errorf("cannot read quarantine: %w", err)
+		return nil, fmt.Errorf("cannot read quarantine: %w", err)
 	}
-	seen := map[string]bool{}
-	reported := -1
-	for page, err := range p.c.ListPages(ctx, ghl.ListParams{Limit: set.SweepPageLimit}) {
-		if err != nil {
-			return st, fmt.Errorf("cannot sweep contacts after %d pages: %w", st.Pages, err)
+	return quarantined, nil
+}
+
+// sweepPage stores one listing page: the contacts new or changed (rows without dateUpdated,
+// the spec's reduced listing schema, fetched in full when the mirror lacks them), the release
+// of the quarantined contacts it lists, and the sweep's position, in one transaction. seen
+// takes the page's ids.
+func (p *Poller) sweepPage(ctx context.Context, page ghl.ListPage, seen, quarantined map[string]bool, st *SweepStats) error {
+	var full, thin []ghlwire.Contact
+	for _, c := range page.Contacts {
+		if c.ID == "" || seen[c.ID] {
+			continue
 		}
-		st.Pages++
-		reported = page.Total // the last page's total: the location as the walk ended
-		var full, thin []ghlwire.Contact
+		seen[c.ID] = true
+		if c.DateUpdated == "" {
+			thin = append(thin, c)
+		} else {
+			full = append(full, c)
+		}
+	}
+	fetched, err := p.fetchUnknown(ctx, thin)
+	st.Fetched += len(fetched)
+	if err != nil {
+		return err
+	}
+	full = append(full, fetched...)
+	changed, _, err := p.commitPage(full, func(tx *store.Tx, _ time.Time) error {
 		for _, c := range page.Contacts {
-			if c.ID == "" || seen[c.ID] {
-				continue
-			}
-			seen[c.ID] = true
-			if c.DateUpdated == "" {
-				thin = append(thin, c)
-			} else {
-				full = append(full, c)
-			}
-		}
-		// Rows without dateUpdated (the spec's reduced listing schema) are fetched in full
-		// when the mirror lacks them; known ones are only counted as seen.
-		for _, c := range thin {
-			var known bool
-			_ = p.db.View(func(tx *store.Tx) error {
-				_, err := tx.GetGHLContact(c.ID)
-				known = err == nil
-				return nil
-			})
-			if known {
-				continue
-			}
-			fc, err := p.c.GetContact(ctx, c.ID)
-			if errors.Is(err, ghl.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return st, fmt.Errorf("cannot fetch listed contact %s: %w", c.ID, err)
-			}
-			st.Fetched++
-			full = append(full, fc)
-		}
-		changed, _, err := p.commitPage(full, func(tx *store.Tx, _ time.Time) error {
-			for _, c := range page.Contacts {
-				if quarantined[c.ID] {
-					// The put above may have released it already; this covers unchanged rows.
-					if _, err := tx.ReleaseQuarantine(store.KindContact, store.SideGHL, c.ID); err != nil {
-						return err
-					}
-					st.Released++
-					delete(quarantined, c.ID)
+			if quarantined[c.ID] {
+				// The put above may have released it already; this covers unchanged rows.
+				if _, err := tx.ReleaseQuarantine(store.KindContact, store.SideGHL, c.ID); err != nil {
+					return err
 				}
+				st.Released++
+				delete(quarantined, c.ID)
 			}
-			return tx.SetCursor(CursorSweep, store.Cursor{Value: encodeCursor(page.Next)})
-		})
-		if err != nil {
-			return st, err
 		}
-		st.Changed += changed
-		st.Seen = len(seen)
-		if progress != nil {
-			progress(st.Seen, page.Total)
-		}
+		return tx.SetCursor(CursorSweep, store.Cursor{Value: encodeCursor(page.Next)})
+	})
+	if err != nil {
+		return err
 	}
-	// The listing is complete: whatever the mirror holds that it did not list is gone, if
-	// the guard believes it. The write lock and the generation tell a children refresh in
-	// flight that its snapshot of the quarantine may be stale (see refreshOne).
+	st.Changed += changed
+	return nil
+}
+
+// fetchUnknown fetches in full the listed rows the mirror does not know yet; known ones are
+// only counted as seen, and a contact gone meanwhile is skipped. On error it returns what it
+// fetched before.
+func (p *Poller) fetchUnknown(ctx context.Context, thin []ghlwire.Contact) ([]ghlwire.Contact, error) {
+	var out []ghlwire.Contact
+	for _, c := range thin {
+		var known bool
+		_ = p.db.View(func(tx *store.Tx) error {
+			_, err := tx.GetGHLContact(c.ID)
+			known = err == nil
+			return nil
+		})
+		if known {
+			continue
+		}
+		fc, err := p.c.GetContact(ctx, c.ID)
+		if errors.Is(err, ghl.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return out, fmt.Errorf("cannot fetch listed contact %s: %w", c.ID, err)
+		}
+		out = append(out, fc)
+	}
+	return out, nil
+}
+
+// settleSweep runs once the listing is complete: whatever the mirror held before the sweep
+// started that it did not list is gone, if the guard believes it (sweepguard.Judge), and is
+// quarantined (one more confirmation); a listing it does not believe is recorded as held and
+// reported once committed. The write lock and the generation tell a children refresh in
+// flight that its snapshot of the quarantine may be stale (see refreshOne).
+func (p *Poller) settleSweep(set Settings, start time.Time, seen map[string]bool, reported int, st *SweepStats) error {
 	p.qmu.Lock()
 	defer p.qmu.Unlock()
 	var held store.HeldSweep
@@ -166,11 +208,10 @@ func (p *Poller) sweep(ctx context.Context, progress func(done, total int)) (Swe
 		return tx.SetCursor(CursorSweep, store.Cursor{Value: "complete"})
 	})
 	if err != nil {
-		return st, fmt.Errorf("cannot record sweep result: %w", err)
+		return fmt.Errorf("cannot record sweep result: %w", err)
 	}
 	if st.Held {
 		sweepguard.Report(p.log, p.m, held)
 	}
-	st.Complete = true
-	return st, nil
+	return nil
 }

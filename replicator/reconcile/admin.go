@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"ptsync/diff"
+	"ptsync/replicator/reconcile/plan"
 	"ptsync/store"
 	"ptsync/store/query"
 )
@@ -261,7 +262,7 @@ type adminRoutes struct {
 // writeAdminErr extends query.WriteError: no open conflict is a 404, a missing engine 503.
 func writeAdminErr(w http.ResponseWriter, err error) {
 	switch {
-	case errors.Is(err, ErrNoConflict):
+	case errors.Is(err, plan.ErrNoConflict):
 		query.WriteJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
 	case errors.Is(err, ErrNoEngine):
 		query.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
@@ -343,7 +344,7 @@ func (a *adminRoutes) resolve(w http.ResponseWriter, r *http.Request) {
 		writeAdminErr(w, ErrNoEngine)
 		return
 	}
-	c, err := a.eng.ResolveConflict(r.Context(), req.Link, req.Field, Resolution{Take: req.Take, Value: req.Value})
+	c, err := a.eng.ResolveConflict(r.Context(), req.Link, req.Field, plan.Resolution{Take: req.Take, Value: req.Value})
 	if err != nil {
 		writeAdminErr(w, err)
 		return

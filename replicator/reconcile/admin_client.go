@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"ptsync/replicator/reconcile/plan"
 	"ptsync/store"
 	"ptsync/store/query"
 )
@@ -38,8 +39,8 @@ func (a *AdminClient) call(ctx context.Context, method, path string, body, out a
 }
 
 // Plan asks the service's engine for the plan of the next reconcile (nothing is written).
-func (a *AdminClient) Plan(ctx context.Context) (Plan, error) {
-	var p Plan
+func (a *AdminClient) Plan(ctx context.Context) (plan.Plan, error) {
+	var p plan.Plan
 	return p, a.call(ctx, http.MethodPost, AdminPlanPath, struct{}{}, &p)
 }
 

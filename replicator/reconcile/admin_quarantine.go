@@ -29,7 +29,8 @@ type QuarantineView struct {
 	Entries []store.QuarantineEntry `json:"entries"`
 }
 
-// ListQuarantine reads the held sweeps and the quarantine entries in tx.
+// ListQuarantine reads the held sweeps and the quarantine entries in tx, in the store's
+// order; the lists are never nil. It writes nothing.
 func ListQuarantine(tx *store.Tx) (QuarantineView, error) {
 	v := QuarantineView{Held: []store.HeldSweep{}, Entries: []store.QuarantineEntry{}}
 	held, err := tx.HeldSweeps()

@@ -6,7 +6,7 @@ import (
 
 	"ptsync/apiclient/ghlwire"
 	"ptsync/apiclient/ptdwire"
-	"ptsync/replicator/reconcile"
+	"ptsync/replicator/reconcile/outbox"
 	"ptsync/store"
 )
 
@@ -39,7 +39,7 @@ route "vip" {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.Links) != 1 || p.Links[0].MatchedBy != reconcile.MatchedByCreate {
+	if len(p.Links) != 1 || p.Links[0].MatchedBy != outbox.MatchedByCreate {
 		t.Fatalf("plan links %+v, want one create", p.Links)
 	}
 	coach, err := h.psim.CreateClient(ptdwire.ClientInput{Email: strp(" Dana.Race@example.com"), FirstName: strp("Danielle"), LastName: strp("Race")})
@@ -50,7 +50,7 @@ route "vip" {
 	h.converge(4) // and the next cycles merge the pair
 
 	l := h.linkOf(c.ID)
-	if l.PTDID != coach.ID || l.MatchedBy != reconcile.MatchedByEmail {
+	if l.PTDID != coach.ID || l.MatchedBy != outbox.MatchedByEmail {
 		t.Errorf("link %+v, want the coach's client %s matched by email", l, coach.ID)
 	}
 	if n := len(h.psim.Clients()); n != 1 {

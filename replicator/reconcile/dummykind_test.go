@@ -28,6 +28,7 @@ import (
 	"ptsync/internal/secret"
 	"ptsync/replicator/ingest"
 	"ptsync/replicator/reconcile"
+	"ptsync/replicator/reconcile/kinds"
 	"ptsync/store"
 	"ptsync/store/query"
 )
@@ -88,24 +89,24 @@ func widgetQuery() query.ChildKind {
 func widgetBody(w *widget) string { return "Widget " + w.ID + ": " + w.Colour }
 
 // widgetReconcile surfaces widgets as PTD notes through the PTD adapter's note calls.
-func widgetReconcile() reconcile.ChildKind {
-	record := func(n ptdwire.Note, pid string, env reconcile.ChildEnv) store.ChildRecord {
+func widgetReconcile() kinds.ChildKind {
+	record := func(n ptdwire.Note, pid string, env kinds.ChildEnv) store.ChildRecord {
 		return &store.PTDNote{ID: n.ID, ClientID: pid, Body: n.Body, FetchedAt: env.Now()}
 	}
-	return reconcile.ChildKind{Name: kindWidget, Order: 40, Direction: reconcile.ToPTD,
+	return kinds.ChildKind{Name: kindWidget, Order: 40, Direction: kinds.ToPTD,
 		Fingerprint: func(r store.ChildRecord) (string, bool) { return r.(*widget).Colour, true },
-		Surfaces: []reconcile.Surface{{Cap: ptd.CapNotes, Work: "surface widgets as notes",
-			Create: reconcile.OpNoteCreate, Update: reconcile.OpNoteUpdate, Into: store.KindNote,
-			Write: func(r store.ChildRecord) reconcile.Write {
-				return reconcile.Write{Fields: map[string]string{"body": widgetBody(r.(*widget))}}
+		Surfaces: []kinds.Surface{{Cap: ptd.CapNotes, Work: "surface widgets as notes",
+			Create: kinds.OpNoteCreate, Update: kinds.OpNoteUpdate, Into: store.KindNote,
+			Write: func(r store.ChildRecord) kinds.Write {
+				return kinds.Write{Fields: map[string]string{"body": widgetBody(r.(*widget))}}
 			},
-			Calls: reconcile.ChildCalls{
-				Create: func(ctx context.Context, env reconcile.ChildEnv, pid string, w reconcile.Write) (store.ChildRecord, error) {
+			Calls: kinds.ChildCalls{
+				Create: func(ctx context.Context, env kinds.ChildEnv, pid string, w kinds.Write) (store.ChildRecord, error) {
 					body := w.Fields["body"]
 					n, err := env.PTD.CreateNote(ctx, pid, ptdwire.NoteInput{Body: &body})
 					return record(n, pid, env), err
 				},
-				Update: func(ctx context.Context, env reconcile.ChildEnv, pid, id string, w reconcile.Write) (store.ChildRecord, error) {
+				Update: func(ctx context.Context, env kinds.ChildEnv, pid, id string, w kinds.Write) (store.ChildRecord, error) {
 					body := w.Fields["body"]
 					n, err := env.PTD.UpdateNote(ctx, id, ptdwire.NoteInput{Body: &body})
 					return record(n, pid, env), err
@@ -179,7 +180,7 @@ func TestDummyChildKind(t *testing.T) {
 		t.Fatal(err)
 	}
 	eng, err := reconcile.New(reconcile.Options{Store: db, GHL: client, PTD: h.adapter, Config: h.cfg, Logger: hclog.NewNullLogger(),
-		PTDChildrenPerPoll: -1, Seed: 1, ChildKinds: append(reconcile.DefaultChildKinds(), widgetReconcile())})
+		PTDChildrenPerPoll: -1, Seed: 1, ChildKinds: append(kinds.DefaultChildKinds(), widgetReconcile())})
 	if err != nil {
 		t.Fatal(err)
 	}

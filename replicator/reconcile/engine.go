@@ -1,15 +1,20 @@
 // Package reconcile is the two-way half of ptsync: it polls PT Distinction into the mirror,
 // links HighLevel contacts with PTD clients (stored link, else email, else phone, else a create
-// on the other side), merges every linked pair field by field with diff.Merge against the stored
-// base, writes the resulting plan to the outbox together with its history in one transaction,
-// and drains the outbox to both systems. Tasks, notes and appointments, new-contact routing,
-// task reminders and the delete policy ride on the same plan → outbox → push path.
+// on the other side), merges every linked pair field by field with diff.Merge against the
+// stored base, writes the resulting plan to the outbox together with its history in one
+// transaction, and drains the outbox to both systems. Tasks, notes and appointments,
+// new-contact routing, task reminders and the delete policy ride on the same plan → outbox →
+// push path.
 //
-// An Engine serializes its own jobs (PollPTD, Reconcile, Push, Reminders, Cycle) with one
-// mutex, so the scheduler may call them from different goroutines. Every step is restartable:
-// cursors commit with the data they cover, an outbox entry leaves the outbox only in the
-// transaction that records its success (base, link and mirror updated there too), and a create
-// whose outcome is unknown is retried only after looking the record up on the target.
+// The Engine ties the stages together; each is a package of its own, in the order the data
+// flows: ptdpoll (PT Distinction into the mirror), plan (mirror → outbox), push (outbox → both
+// systems), over the shared kinds, mapping, outbox and remote. An Engine serializes its own
+// jobs (PollPTD, SweepPTD, Reconcile, Plan, Push, Reminders, ResolveConflict, Cycle) with one
+// mutex, so the scheduler may call them from different goroutines. Every step is
+// restartable: cursors commit with the data they cover, an outbox entry leaves the outbox
+// only in the transaction that records its success (base, link and mirror updated there too),
+// and a create whose outcome is unknown is retried only after looking the record up on the
+// target. The admin routes (admin.go) serve the operator's commands against a running service.
 package reconcile
 
 import (
@@ -22,44 +27,24 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"ptsync/apiclient/ghlwire"
 	"ptsync/apiclient/ptd"
 	"ptsync/config"
-	"ptsync/diff"
 	"ptsync/metrics"
+	"ptsync/replicator/reconcile/kinds"
+	"ptsync/replicator/reconcile/mapping"
+	"ptsync/replicator/reconcile/plan"
+	"ptsync/replicator/reconcile/ptdpoll"
+	"ptsync/replicator/reconcile/push"
+	"ptsync/replicator/reconcile/remote"
 	"ptsync/replicator/sweepguard"
 	"ptsync/store"
 )
-
-// GHL is the part of the HighLevel client the engine uses. *ghl.Client implements it; tests
-// wrap it to inject crashes. Implementations must be safe for concurrent use.
-type GHL interface {
-	ReadOnly(ctx context.Context) (bool, error)
-	GetContact(ctx context.Context, id string) (ghlwire.Contact, error)
-	CreateContact(ctx context.Context, in ghlwire.ContactInput) (ghlwire.Contact, error)
-	UpdateContact(ctx context.Context, id string, in ghlwire.ContactInput) (ghlwire.Contact, error)
-	// UpdateContactOnce is UpdateContact without the client's own retries (see *ghl.Client).
-	UpdateContactOnce(ctx context.Context, id string, in ghlwire.ContactInput) (ghlwire.Contact, error)
-	DeleteContact(ctx context.Context, id string) error
-	FindDuplicate(ctx context.Context, email, phone string) (ghlwire.Contact, bool, error)
-	AddTags(ctx context.Context, contactID string, tags []string) ([]string, error)
-	RemoveTags(ctx context.Context, contactID string, tags []string) ([]string, error)
-	ListTasks(ctx context.Context, contactID string) ([]ghlwire.Task, error)
-	CreateTask(ctx context.Context, contactID string, in ghlwire.TaskInput) (ghlwire.Task, error)
-	UpdateTask(ctx context.Context, contactID, taskID string, in ghlwire.TaskInput) (ghlwire.Task, error)
-	SetTaskCompleted(ctx context.Context, contactID, taskID string, completed bool) (ghlwire.Task, error)
-	DeleteTask(ctx context.Context, contactID, taskID string) error
-	ListNotes(ctx context.Context, contactID string) ([]ghlwire.Note, error)
-	CreateNote(ctx context.Context, contactID string, in ghlwire.NoteInput) (ghlwire.Note, error)
-	UpdateNote(ctx context.Context, contactID, noteID string, in ghlwire.NoteInput) (ghlwire.Note, error)
-	DeleteNote(ctx context.Context, contactID, noteID string) error
-}
 
 // Options build an Engine. Store and Config are required; GHL and PTD may be nil for an
 // offline engine that only plans (ptsync plan) or resolves conflicts.
 type Options struct {
 	Store *store.DB
-	GHL   GHL
+	GHL   remote.GHL
 	PTD   ptd.Adapter
 	// Config supplies mapping, routes, reminders, deletes and pusher settings. It must come
 	// from config.Parse (validated, defaults applied).
@@ -107,52 +92,28 @@ type Options struct {
 	// ChildKinds are the child kinds planned, pushed and polled; nil means
 	// DefaultChildKinds. Each must be registered in Store (store.ChildKind) on the sides it
 	// reads.
-	ChildKinds []ChildKind
+	ChildKinds []kinds.ChildKind
 }
 
 // ErrOffline: a job that needs the network was asked of an offline engine.
 var ErrOffline = errors.New("engine is offline (plan only)")
 
-// offlinePTD answers Capabilities only; the offline engine never calls anything else.
-type offlinePTD struct {
-	ptd.Adapter
-	caps ptd.Capabilities
-}
-
-func (o offlinePTD) Capabilities() ptd.Capabilities { return o.caps }
-
-// offlineGHL answers ReadOnly only.
-type offlineGHL struct{ GHL }
-
-func (offlineGHL) ReadOnly(context.Context) (bool, error) { return false, nil }
-
-// Engine reconciles one HighLevel location with one PTD account. Create it with New.
+// Engine reconciles one HighLevel location with one PTD account: it owns one stage of each
+// kind (plan.Planner, push.Pusher, ptdpoll.Poller) over the same mirror, clients and mapping,
+// and runs them as jobs under one lock. Create it with New.
 type Engine struct {
-	db    *store.DB
-	ghl   GHL
-	ptd   ptd.Adapter
-	cfg   *config.Config
-	m     *metrics.Metrics
-	log   hclog.Logger
-	now   func() time.Time
-	opts  Options
-	specs []diff.FieldSpec
-	fmap  map[string]config.Field // spec name -> mapping field
-	dopts diff.Options
-	kinds []ChildKind // immutable after New
+	db     *store.DB
+	remote *remote.Systems
+	cfg    *config.Config
+	m      *metrics.Metrics
+	log    hclog.Logger
+	now    func() time.Time
+	opts   Options
 
-	mu    sync.Mutex // serializes jobs
-	rngMu sync.Mutex // guards rng (push workers back off concurrently)
-	rng   *rand.Rand
-
-	holds holdoff // targets refusing every write (holdoff.go)
-
-	noteMu   sync.Mutex
-	noted    map[string]bool // once-only log lines (capabilities, read-only)
-	readOnly bool
-	catMu    sync.Mutex        // guards groups and packages (push workers share them)
-	groups   map[string]string // lower-case group name or id -> id (REST catalogue cache)
-	packages map[string]string
+	planner *plan.Planner
+	push    *push.Pusher
+	poll    *ptdpoll.Poller
+	mu      sync.Mutex // serializes jobs
 }
 
 // ErrConfig wraps every problem New finds in Options.
@@ -163,10 +124,33 @@ func New(opts Options) (*Engine, error) {
 	if opts.Store == nil || opts.Config == nil {
 		return nil, fmt.Errorf("cannot create reconcile engine: %w: store and config are required", ErrConfig)
 	}
-	specs, fmap, err := Specs(opts.Config.Mapping)
+	mp, err := mapping.New(opts.Config.Mapping)
 	if err != nil {
 		return nil, fmt.Errorf("cannot create reconcile engine: %w: %w", ErrConfig, err)
 	}
+	opts = withDefaults(opts)
+	readOnly := opts.ReadOnly || opts.Config.GHL.ReadOnly()
+	sys := remote.New(opts.GHL, opts.PTD, readOnly, opts.Logger, opts.Metrics)
+	if opts.Offline {
+		if opts.GHL != nil || opts.PTD != nil {
+			return nil, fmt.Errorf("cannot create reconcile engine: %w: an offline engine takes no clients", ErrConfig)
+		}
+		sys = remote.Offline(opts.OfflineCaps, readOnly, opts.Logger, opts.Metrics)
+	}
+	e := &Engine{db: opts.Store, remote: sys, cfg: opts.Config, m: opts.Metrics, log: opts.Logger, now: opts.Now, opts: opts}
+	e.planner = plan.New(plan.Options{Store: opts.Store, Remote: sys, Mapping: mp, Kinds: opts.ChildKinds, Config: opts.Config,
+		Logger: opts.Logger, Now: opts.Now, NoCreateInPTD: opts.NoCreateInPTD, NoCreateInGHL: opts.NoCreateInGHL})
+	e.push = push.New(push.Options{Store: opts.Store, Remote: sys, Mapping: mp, Kinds: opts.ChildKinds, Config: opts.Config.Pusher,
+		Metrics: opts.Metrics, Logger: opts.Logger, Now: opts.Now,
+		Batch: opts.PushBatch, Workers: opts.PushWorkers, GroupCommit: opts.PushGroupCommit, Seed: opts.Seed})
+	e.poll = ptdpoll.New(ptdpoll.Options{Store: opts.Store, Remote: sys, Mapping: mp, Kinds: opts.ChildKinds,
+		Guard: sweepguard.BoundsFrom(opts.Config.Deletes), Metrics: opts.Metrics, Logger: opts.Logger, Now: opts.Now,
+		PageSize: opts.PTDPageSize, ChildrenPerPoll: opts.PTDChildrenPerPoll, ChildrenPeriod: opts.PTDChildrenPeriod})
+	return e, nil
+}
+
+// withDefaults fills the options Options documents as defaulted (a random Seed for 0).
+func withDefaults(opts Options) Options {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
@@ -179,14 +163,10 @@ func New(opts Options) (*Engine, error) {
 	if opts.PTDChildrenPerPoll == 0 {
 		opts.PTDChildrenPerPoll = 5000
 	}
-	if opts.PTDChildrenPeriod <= 0 {
-		opts.PTDChildrenPeriod = opts.Config.PTD.ChildrenPeriod
-	}
-	if opts.PTDChildrenPeriod <= 0 {
-		opts.PTDChildrenPeriod = opts.Config.GHL.ChildrenPeriod
-	}
-	if opts.PTDChildrenPeriod <= 0 {
-		opts.PTDChildrenPeriod = 24 * time.Hour
+	for _, p := range []time.Duration{opts.Config.PTD.ChildrenPeriod, opts.Config.GHL.ChildrenPeriod, 24 * time.Hour} {
+		if opts.PTDChildrenPeriod <= 0 {
+			opts.PTDChildrenPeriod = p
+		}
 	}
 	if opts.PushBatch <= 0 {
 		opts.PushBatch = 1000
@@ -197,127 +177,26 @@ func New(opts Options) (*Engine, error) {
 	if opts.PushGroupCommit <= 0 {
 		opts.PushGroupCommit = 64
 	}
-	seed := opts.Seed
-	if seed == 0 {
-		seed = rand.Uint64()
+	if opts.Seed == 0 {
+		opts.Seed = rand.Uint64()
 	}
-	winner := diff.SidePTD
-	if opts.Config.Mapping.InitialWinner == config.SideGHL {
-		winner = diff.SideGHL
+	if opts.ChildKinds == nil {
+		opts.ChildKinds = kinds.DefaultChildKinds()
 	}
-	e := &Engine{
-		db: opts.Store, ghl: opts.GHL, ptd: opts.PTD, cfg: opts.Config, m: opts.Metrics,
-		log: opts.Logger, now: opts.Now, opts: opts, specs: specs, fmap: fmap,
-		dopts: diff.Options{InitialWinner: winner, Locale: diff.Locale{Region: opts.Config.Mapping.PhoneRegion, Location: opts.Config.Mapping.Location}},
-		rng:   rand.New(rand.NewPCG(seed, seed^0x7e57)),
-		noted: map[string]bool{},
-		kinds: opts.ChildKinds,
-	}
-	if e.kinds == nil {
-		e.kinds = DefaultChildKinds()
-	}
-	e.readOnly = opts.ReadOnly || opts.Config.GHL.ReadOnly()
-	if opts.Offline {
-		if opts.GHL != nil || opts.PTD != nil {
-			return nil, fmt.Errorf("cannot create reconcile engine: %w: an offline engine takes no clients", ErrConfig)
-		}
-		e.ptd, e.ghl = offlinePTD{caps: opts.OfflineCaps}, offlineGHL{}
-	}
-	return e, nil
+	return opts
 }
 
-// Specs turns the configuration's mapping into diff field specs, keyed by mapping field
-// name, and the mapping fields by the same name. The error lists every unusable field.
-func Specs(m config.Mapping) ([]diff.FieldSpec, map[string]config.Field, error) {
-	var specs []diff.FieldSpec
-	fmap := map[string]config.Field{}
-	var errs []error
-	fields := m.Fields
-	if len(fields) == 0 {
-		fields = config.DefaultFields(m.DefaultConflict)
-	}
-	for _, f := range fields {
-		dir, err := diff.ParseDirection(f.Direction)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("field %q: %w", f.Name, err))
-		}
-		rule, err := diff.ParseRule(f.Conflict)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("field %q: %w", f.Name, err))
-		}
-		norm, err := diff.ParseNormalizer(f.Normalizer)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("field %q: %w", f.Name, err))
-		}
-		set := isSetField(f.GHL) || isSetField(f.PTD)
-		if set && norm != diff.NormTags {
-			norm = diff.NormTags
-		}
-		specs = append(specs, diff.FieldSpec{Name: f.Name, Direction: dir, Rule: rule, Normalizer: norm, AllowEmpty: f.AllowEmpty, Set: set})
-		fmap[f.Name] = f
-	}
-	if err := diff.ValidateSpecs(specs); err != nil {
-		errs = append(errs, err)
-	}
-	return specs, fmap, errors.Join(errs...)
-}
+// ReadOnly reports whether the engine runs one-way (HighLevel → PTD): forced by Options or
+// the configured scopes, or the token turned out to be contacts.readonly (asked without I/O,
+// said once). Once true it stays true for the engine's life. Safe for concurrent use.
+func (e *Engine) ReadOnly(ctx context.Context) bool { return e.remote.ReadOnly(ctx) }
 
-func isSetField(name string) bool { return name == "tags" || name == "groups" || name == "packages" }
-
-// note logs msg once per key for the engine's lifetime.
-func (e *Engine) note(key string, fn func()) {
-	e.noteMu.Lock()
-	done := e.noted[key]
-	e.noted[key] = true
-	e.noteMu.Unlock()
-	if !done {
-		fn()
-	}
-}
-
-// can reports whether the PTD adapter declares c. A missing capability is said once in the
-// log and once in ptsync_ptd_capability_missing_total; the caller skips the work.
-func (e *Engine) can(c ptd.Capability, work string) bool {
-	if e.ptd != nil && e.ptd.Capabilities().Has(c) {
-		return true
-	}
-	e.note("cap/"+c.String(), func() {
-		e.log.Warn("ptd driver lacks a capability; skipping that work", "capability", c.String(), "work", work)
-		e.m.CapabilityMissing(c.String())
-	})
-	return false
-}
-
-// isReadOnly reports whether HighLevel must not be written to, asking the client's
-// credentials (no I/O) once; it says so once in the log.
-func (e *Engine) isReadOnly(ctx context.Context) bool {
-	e.noteMu.Lock()
-	ro := e.readOnly
-	e.noteMu.Unlock()
-	if !ro && e.ghl != nil {
-		if r, err := e.ghl.ReadOnly(ctx); err == nil && r {
-			ro = true
-			e.noteMu.Lock()
-			e.readOnly = true
-			e.noteMu.Unlock()
-		}
-	}
-	if ro {
-		e.note("readonly", func() {
-			e.log.Warn("highlevel token is read-only (contacts.readonly): syncing one way, highlevel to ptd; nothing will be written to highlevel")
-		})
-	}
-	return ro
-}
-
-// ReadOnly reports whether the engine runs one-way (HighLevel → PTD).
-func (e *Engine) ReadOnly(ctx context.Context) bool { return e.isReadOnly(ctx) }
-
-// CycleStats reports one Cycle.
+// CycleStats reports one Cycle: what each job did (Push sums both pushes when reminders run).
+// When Cycle fails, the jobs that ran are filled in and the rest are zero.
 type CycleStats struct {
-	Poll PollStats
-	Plan Plan
-	Push PushStats
+	Poll ptdpoll.PollStats
+	Plan plan.Plan
+	Push push.Stats
 }
 
 // Cycle runs PollPTD, Reconcile, Push and, when reminders are enabled, Reminders followed by
@@ -344,7 +223,7 @@ func (e *Engine) Cycle(ctx context.Context) (CycleStats, error) {
 			return st, err
 		}
 		more, err := e.Push(ctx)
-		st.Push.add(more)
+		st.Push.Add(more)
 		if err != nil {
 			return st, err
 		}

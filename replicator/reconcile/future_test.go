@@ -11,6 +11,7 @@ import (
 	"ptsync/apiclient/ptdwire"
 	"ptsync/replicator/ingest"
 	"ptsync/replicator/reconcile"
+	"ptsync/replicator/reconcile/ptdpoll"
 	"ptsync/sim/ghlsim"
 	"ptsync/sim/ptdsim"
 	"ptsync/store"
@@ -118,7 +119,7 @@ func TestFutureUpdatedAtInPTDDoesNotStopThePoll(t *testing.T) {
 	if got := futureCount(t, h, "ptd"); got != 2 {
 		t.Errorf("ptsync_future_timestamps_total{side=ptd} = %v, want 2", got)
 	}
-	if c, now := h.cursor(reconcile.CursorPTDClients), time.Now(); c.Through.After(now) || c.Through.IsZero() {
+	if c, now := h.cursor(ptdpoll.CursorClients), time.Now(); c.Through.After(now) || c.Through.IsZero() {
 		t.Errorf("ptd cursor through %s, want set and not after now %s", c.Through, now)
 	}
 	h.check()
@@ -154,7 +155,7 @@ func (h *harness) editReaches(from, gid, name string) {
 		}
 	}
 	h.t.Fatalf("%s edit %q not on the other side after two cycles (it has %q; search cursor %+v, ptd cursor %+v)",
-		from, name, other(), h.cursor(ingest.CursorSearch), h.cursor(reconcile.CursorPTDClients))
+		from, name, other(), h.cursor(ingest.CursorSearch), h.cursor(ptdpoll.CursorClients))
 }
 
 func (h *harness) cursor(name string) store.Cursor {

@@ -24,6 +24,7 @@ import (
 	"ptsync/metrics"
 	"ptsync/replicator/ingest"
 	"ptsync/replicator/reconcile"
+	"ptsync/replicator/reconcile/plan"
 	"ptsync/sim/ghlsim"
 	"ptsync/sim/ptdsim"
 	"ptsync/store"
@@ -395,4 +396,4 @@ func (h *harness) linkOf(ghlID string) store.Link {
 
 func strp(s string) *string { return &s }
 
-func reconcileTake(side string) reconcile.Resolution { return reconcile.Resolution{Take: side} }
+func reconcileTake(side string) plan.Resolution { return plan.Resolution{Take: side} }

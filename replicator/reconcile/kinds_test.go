@@ -9,7 +9,8 @@ import (
 	"ptsync/apiclient/ghlwire"
 	"ptsync/apiclient/ptdwire"
 	"ptsync/replicator/ingest"
-	"ptsync/replicator/reconcile"
+	"ptsync/replicator/reconcile/kinds"
+	"ptsync/replicator/reconcile/plan"
 	"ptsync/store"
 	"ptsync/store/query"
 )
@@ -125,12 +126,12 @@ func kindNames[K any](ks []K, name func(K) string) []string {
 // each describes the sides the mirror keeps, and a record of every kind goes wire → store →
 // query → plan → push against the simulators and, for a two-way kind, back.
 func TestChildKindsAgree(t *testing.T) {
-	sk, ik, qk, rk := store.DefaultChildKinds(), ingest.DefaultChildKinds(), query.DefaultChildKinds(), reconcile.DefaultChildKinds()
+	sk, ik, qk, rk := store.DefaultChildKinds(), ingest.DefaultChildKinds(), query.DefaultChildKinds(), kinds.DefaultChildKinds()
 	want := kindNames(sk, func(k store.ChildKind) string { return k.Name })
 	for layer, got := range map[string][]string{
 		"ingest":    kindNames(ik, func(k ingest.ChildKind) string { return k.Name }),
 		"query":     kindNames(qk, func(k query.ChildKind) string { return k.Name }),
-		"reconcile": kindNames(rk, func(k reconcile.ChildKind) string { return k.Name }),
+		"reconcile": kindNames(rk, func(k kinds.ChildKind) string { return k.Name }),
 	} {
 		if !slices.Equal(got, want) {
 			t.Errorf("%s registers %v, the store %v", layer, got, want)
@@ -143,7 +144,7 @@ func TestChildKindsAgree(t *testing.T) {
 		if i < len(qk) && (qk[i].GHL.Kind != "") != (k.GHL.Collection != "") || i < len(qk) && (qk[i].PTD.Kind != "") != (k.PTD.Collection != "") {
 			t.Errorf("%s: query kinds %q/%q do not match the store's sides", k.Name, qk[i].GHL.Kind, qk[i].PTD.Kind)
 		}
-		if i < len(rk) && rk[i].Direction == reconcile.BothWays && k.PTD.Collection == "" {
+		if i < len(rk) && rk[i].Direction == kinds.BothWays && k.PTD.Collection == "" {
 			t.Errorf("%s: a two-way kind needs its PTD side mirrored", k.Name)
 		}
 	}
@@ -188,12 +189,12 @@ func TestChildKindsAgree(t *testing.T) {
 			if rows != 1 || !shown {
 				t.Fatalf("query %s found %d rows for %s, shown %v", q.GHL.Kind, rows, id, shown)
 			}
-			plan, err := h.eng.Plan(h.ctx)
+			planned, err := h.eng.Plan(h.ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.ContainsFunc(plan.Writes, func(w reconcile.PlanWrite) bool { return w.RecordKind == k.Name && w.Target == store.SidePTD }) {
-				t.Fatalf("plan writes nothing of kind %s to ptd: %+v", k.Name, plan.Writes)
+			if !slices.ContainsFunc(planned.Writes, func(w plan.Write) bool { return w.RecordKind == k.Name && w.Target == store.SidePTD }) {
+				t.Fatalf("plan writes nothing of kind %s to ptd: %+v", k.Name, planned.Writes)
 			}
 			h.converge(6)
 			ptdID := trip.onPTD(h, pid, id)
@@ -204,7 +205,7 @@ func TestChildKindsAgree(t *testing.T) {
 			if err := h.db.View(func(tx *store.Tx) (err error) { l, err = tx.LinkByGHL(k.Name, id); return err }); err != nil || l.PTDID == "" {
 				t.Fatalf("link of %s %s: %+v, %v", k.Name, id, l, err)
 			}
-			if k.Direction != reconcile.BothWays {
+			if k.Direction != kinds.BothWays {
 				return
 			}
 			trip.editPTD(h, ptdID)

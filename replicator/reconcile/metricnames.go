@@ -5,6 +5,8 @@ import (
 
 	"ptsync/config"
 	"ptsync/diff"
+	"ptsync/replicator/reconcile/kinds"
+	"ptsync/replicator/reconcile/outbox"
 	"ptsync/store"
 )
 
@@ -16,12 +18,12 @@ import (
 // op label of ptsync_pushes_total.
 // The child kinds' ops come from DefaultChildKinds.
 func PushOps(target string) []string {
-	children := childPushOps(DefaultChildKinds(), target)
+	children := kinds.PushOps(kinds.DefaultChildKinds(), target)
 	switch target {
 	case store.SideGHL:
-		return append(append([]string{OpContactCreate, OpContactUpdate}, children...), OpDeletePolicy)
+		return append(append([]string{outbox.OpContactCreate, outbox.OpContactUpdate}, children...), outbox.OpDeletePolicy)
 	case store.SidePTD:
-		return append(append([]string{OpClientCreate, OpClientUpdate, OpClientRoute, OpReminder}, children...), OpDeletePolicy)
+		return append(append([]string{outbox.OpClientCreate, outbox.OpClientUpdate, outbox.OpClientRoute, outbox.OpReminder}, children...), outbox.OpDeletePolicy)
 	}
 	return nil
 }

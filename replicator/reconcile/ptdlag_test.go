@@ -9,6 +9,7 @@ import (
 
 	"ptsync/apiclient/ptdwire"
 	"ptsync/replicator/reconcile"
+	"ptsync/replicator/reconcile/ptdpoll"
 	"ptsync/store"
 )
 
@@ -49,7 +50,7 @@ func TestPTDChildrenLagBoundsACoachsNewTask(t *testing.T) {
 	}
 
 	var rot store.Cursor
-	_ = h.db.View(func(tx *store.Tx) error { rot, _ = tx.Cursor(reconcile.CursorPTDChildren); return nil })
+	_ = h.db.View(func(tx *store.Tx) error { rot, _ = tx.Cursor(ptdpoll.CursorChildren); return nil })
 	if rot.Value == "" {
 		t.Fatal("the rotation has not moved")
 	}
@@ -85,7 +86,7 @@ func TestPTDChildrenLagBoundsACoachsNewTask(t *testing.T) {
 	}
 }
 
-func (h *harness) lag() reconcile.PTDChildrenLag {
+func (h *harness) lag() ptdpoll.ChildrenLag {
 	h.t.Helper()
 	lag, ok, err := h.eng.PTDChildrenLag()
 	if err != nil || !ok {

@@ -9,6 +9,7 @@ import (
 	"ptsync/apiclient/ghlwire"
 	"ptsync/apiclient/ptdwire"
 	"ptsync/replicator/reconcile"
+	"ptsync/replicator/reconcile/remote"
 	"ptsync/sim/ghlsim"
 	"ptsync/store"
 )
@@ -73,7 +74,7 @@ func TestLaggingSearchDoesNotUndoAPushedTagChange(t *testing.T) {
 
 // duringUpdate runs hook once, right after a HighLevel contact update returned.
 type duringUpdate struct {
-	reconcile.GHL
+	remote.GHL
 	hook func()
 }
 

@@ -157,7 +157,17 @@ func (g *Generator) Person() Person {
 	if r.IntN(5) == 0 {
 		p.Website = "https://www." + slug(p.LastName) + strings.ToLower(p.FirstName[:1]) + ".com"
 	}
-	// Tags: 0-4 distinct tags.
+	g.traits(&p)
+	// Created in the two years before ref, at millisecond resolution.
+	p.CreatedAt = g.ref.Add(-time.Duration(r.Int64N(int64(730 * 24 * time.Hour)))).Truncate(time.Millisecond)
+
+	g.children(&p)
+	return p
+}
+
+// traits draws p's tags (0-4 distinct) and custom fields; the draws follow Person's, in order.
+func (g *Generator) traits(p *Person) {
+	r := g.rng
 	nt := r.IntN(5)
 	seen := map[string]bool{}
 	for len(p.Tags) < nt {
@@ -183,9 +193,11 @@ func (g *Generator) Person() Person {
 	if r.IntN(4) == 0 {
 		p.CustomFields["membership_level"] = pick(r, []string{"bronze", "silver", "gold", "platinum"})
 	}
-	// Created in the two years before ref, at millisecond resolution.
-	p.CreatedAt = g.ref.Add(-time.Duration(r.Int64N(int64(730 * 24 * time.Hour)))).Truncate(time.Millisecond)
+}
 
+// children draws p's tasks, notes and appointments, dated around the generator's ref.
+func (g *Generator) children(p *Person) {
+	r := g.rng
 	for range r.IntN(4) {
 		due := g.ref.Add(time.Duration(r.Int64N(int64(60*24*time.Hour))) - 30*24*time.Hour).Truncate(time.Minute)
 		title, body, done := pick(r, taskTitles), pick(r, taskBodies), r.IntN(2) == 0
@@ -219,7 +231,6 @@ func (g *Generator) Person() Person {
 			Notes:  pick(r, []string{"", "bring water", "first session", "check progress photos"}),
 		})
 	}
-	return p
 }
 
 // email builds a unique address for p, sometimes in mixed case or with stray white space,

@@ -97,8 +97,9 @@ next:
 	return nil, nil
 }
 
-// serveAPI runs the pipeline every API request goes through: count, fault, authenticate,
-// rate-limit, check Version, check scope, then the operation.
+// serveAPI runs the pipeline every API request goes through: count, fault, authenticate (a
+// Location token), rate-limit, check Version, check scope, check the location the request
+// names, then the operation.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	rt, vals := s.match(r)
 	key := "UNMATCHED " + r.Method
@@ -130,29 +131,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, &Error{Status: 404, Messages: []string{"Cannot " + r.Method + " " + r.URL.Path}})
 		return
 	}
-	tok, authErr := s.auth.authenticate(r, now)
-	if authErr != nil {
-		s.ctr.unauthorized(rt.write)
-		s.limits.peek(s.opts.LocationID, now, w.Header())
-		s.writeErr(w, authErr)
+	if !s.admit(w, r, rt, now) {
 		return
 	}
-	if kind := s.limits.take(tok.location, now, w.Header()); kind != "" {
-		s.ctr.rateLimited(kind, rt.write)
-		s.writeErr(w, &Error{Status: 429, Messages: []string{ghlwire.MsgTooManyRequests}})
-		return
-	}
-	if v := r.Header.Get(ghlwire.HeaderVersion); v != ghlwire.APIVersion {
-		msg := "version header is missing"
-		if v != "" {
-			msg = "version header is invalid: expected " + ghlwire.APIVersion
-		}
-		s.writeErr(w, errBadRequest(msg))
-		return
-	}
-	if !tok.scopes[rt.scope] {
-		s.ctr.scopeRefused(rt.write)
-		s.writeErr(w, &Error{Status: 401, Messages: []string{ghlwire.MsgScopeNotAuthorized}})
+	if s.refuseWrongLocation(w, r, rt, vals) {
 		return
 	}
 	for k, v := range vals {
@@ -177,6 +159,44 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if rt.write && sw.status < 300 {
 		s.ctr.write()
 	}
+}
+
+// admit checks what HighLevel checks before an operation runs: a valid Location token, the
+// location's rate budget, the Version header and the route's scope. false means it answered
+// the refusal (counted; a refused write changed nothing).
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, rt *route, now time.Time) bool {
+	tok, authErr := s.auth.authenticate(r, now)
+	if authErr != nil {
+		s.ctr.unauthorized(rt.write)
+		s.limits.peek(s.opts.LocationID, now, w.Header())
+		s.writeErr(w, authErr)
+		return false
+	}
+	if tok.userType == userCompany {
+		s.ctr.with(func(c *Counters) { c.AuthClassRefused++; c.RefusedWrites += b2i(rt.write) })
+		s.limits.peek(s.opts.LocationID, now, w.Header())
+		s.writeErr(w, errAuthClass)
+		return false
+	}
+	if kind := s.limits.take(tok.location, now, w.Header()); kind != "" {
+		s.ctr.rateLimited(kind, rt.write)
+		s.writeErr(w, &Error{Status: 429, Messages: []string{ghlwire.MsgTooManyRequests}})
+		return false
+	}
+	if v := r.Header.Get(ghlwire.HeaderVersion); v != ghlwire.APIVersion {
+		msg := "version header is missing"
+		if v != "" {
+			msg = "version header is invalid: expected " + ghlwire.APIVersion
+		}
+		s.writeErr(w, errBadRequest(msg))
+		return false
+	}
+	if !tok.scopes[rt.scope] {
+		s.ctr.scopeRefused(rt.write)
+		s.writeErr(w, &Error{Status: 401, Messages: []string{ghlwire.MsgScopeNotAuthorized}})
+		return false
+	}
+	return true
 }
 
 func sleepCtx(r *http.Request, d time.Duration) bool {
@@ -212,37 +232,6 @@ type bufferedWriter struct {
 func (b *bufferedWriter) Header() http.Header         { return b.header }
 func (b *bufferedWriter) Write(p []byte) (int, error) { return b.body.Write(p) }
 func (b *bufferedWriter) WriteHeader(code int)        { b.status = code }
-
-func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		s.log.Error("cannot encode response", "error", err)
-		status, body = 500, []byte(`{"statusCode":500,"message":"Internal server error"}`)
-	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	w.Write(body)
-}
-
-var errorNames = map[int]string{
-	400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-	422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error",
-	502: "Bad Gateway", 503: "Service Unavailable",
-}
-
-// writeErr sends e in the common error DTO: message is an array on 422, a string otherwise.
-func (s *Server) writeErr(w http.ResponseWriter, e *Error) {
-	var msg any = strings.Join(e.Messages, ", ")
-	if e.Status == 422 {
-		msg = e.Messages
-	}
-	raw, _ := json.Marshal(msg)
-	body := ghlwire.ErrorBody{StatusCode: e.Status, Message: raw, Meta: e.Meta, TraceID: s.traceID()}
-	if e.Meta == nil {
-		body.Error = errorNames[e.Status]
-	}
-	s.writeJSON(w, e.Status, body)
-}
 
 // decodeBody reads a JSON body strictly, as HighLevel's validation does: unknown
 // properties are a 422, malformed JSON a 400.

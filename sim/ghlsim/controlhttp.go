@@ -54,13 +54,20 @@ func parseDur(field, v string) (time.Duration, *Error) {
 // loopback (the ptsync sim default) when it runs as a server.
 func (s *Server) controlMux() *http.ServeMux {
 	m := http.NewServeMux()
-	ok := func(w http.ResponseWriter, status int, v any, e *Error) {
-		if e != nil {
-			s.writeErr(w, e)
-			return
-		}
-		s.writeJSON(w, status, v)
-	}
+	s.readRoutes(m)
+	s.contactRoutes(m)
+	s.childRoutes(m)
+	s.behaviourRoutes(m)
+	s.tokenRoutes(m)
+	m.HandleFunc("/_sim/", func(w http.ResponseWriter, r *http.Request) {
+		s.reply(w, 0, nil, &Error{Status: 404, Messages: []string{"Cannot " + r.Method + " " + r.URL.Path}})
+	})
+	return m
+}
+
+// readRoutes: the journal, the counters and the data as they stand.
+func (s *Server) readRoutes(m *http.ServeMux) {
+	ok := s.reply
 	m.HandleFunc("GET /_sim/journal", func(w http.ResponseWriter, r *http.Request) { ok(w, 200, s.Journal(), nil) })
 	m.HandleFunc("GET /_sim/counters", func(w http.ResponseWriter, r *http.Request) { ok(w, 200, s.Counters(), nil) })
 	m.HandleFunc("POST /_sim/counters/reset", func(w http.ResponseWriter, r *http.Request) {
@@ -78,6 +85,11 @@ func (s *Server) controlMux() *http.ServeMux {
 		id := c.ID
 		ok(w, 200, map[string]any{"contact": c, "tasks": s.Tasks(id), "notes": s.Notes(id), "appointments": s.Appointments(id)}, nil)
 	})
+}
+
+// contactRoutes: a user's edits of contacts and their tags.
+func (s *Server) contactRoutes(m *http.ServeMux) {
+	ok := s.reply
 	m.HandleFunc("POST /_sim/contacts", func(w http.ResponseWriter, r *http.Request) {
 		var in ghlwire.ContactInput
 		if e := decodeBody(r, &in); e != nil {
@@ -112,6 +124,11 @@ func (s *Server) controlMux() *http.ServeMux {
 	}
 	m.HandleFunc("POST /_sim/contacts/{id}/tags", tagHandler(true))
 	m.HandleFunc("DELETE /_sim/contacts/{id}/tags", tagHandler(false))
+}
+
+// childRoutes: a user's edits of tasks, notes and appointments.
+func (s *Server) childRoutes(m *http.ServeMux) {
+	ok := s.reply
 	m.HandleFunc("POST /_sim/contacts/{id}/tasks", func(w http.ResponseWriter, r *http.Request) {
 		var in ghlwire.TaskInput
 		if e := decodeBody(r, &in); e != nil {
@@ -163,17 +180,12 @@ func (s *Server) controlMux() *http.ServeMux {
 		a, e := s.opAddAppointment(r.PathValue("id"), in)
 		ok(w, 201, a, e)
 	})
-	intParam := func(r *http.Request, name string, def int) (int, *Error) {
-		v := r.URL.Query().Get(name)
-		if v == "" {
-			return def, nil
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return 0, errUnprocessable(name + " must be a non-negative integer")
-		}
-		return n, nil
-	}
+}
+
+// behaviourRoutes: generated data and churn, and the switches that make the API misbehave
+// (faults, limits, cursor repeats, listing lies, search lag).
+func (s *Server) behaviourRoutes(m *http.ServeMux) {
+	ok := s.reply
 	m.HandleFunc("POST /_sim/seed", func(w http.ResponseWriter, r *http.Request) {
 		n, e := intParam(r, "n", 100)
 		if e != nil {
@@ -190,79 +202,8 @@ func (s *Server) controlMux() *http.ServeMux {
 		}
 		ok(w, 200, map[string]any{"changed": s.ChurnStep(n)}, nil)
 	})
-	m.HandleFunc("POST /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
-		var in faultsJSON
-		if e := decodeBody(r, &in); e != nil {
-			ok(w, 0, nil, e)
-			return
-		}
-		f := Faults{ErrorRate: in.ErrorRate, ResetRate: in.ResetRate, SlowBodyRate: in.SlowBodyRate,
-			MalformedRate: in.MalformedRate, TruncatedRate: in.TruncatedRate, WrongContentTypeRate: in.WrongContentTypeRate,
-			OversizedRate: in.OversizedRate, OversizedBytes: in.OversizedBytes, IncludeOAuth: in.IncludeOAuth,
-			FutureTimestampRate: in.FutureTimestampRate}
-		var futureFor time.Duration
-		for _, d := range []struct {
-			name string
-			v    string
-			dst  *time.Duration
-		}{{"latencyMin", in.LatencyMin, &f.LatencyMin}, {"latencyMax", in.LatencyMax, &f.LatencyMax}, {"slowBodyDelay", in.SlowBodyDelay, &f.SlowBodyDelay},
-			{"futureTimestampFor", in.FutureTimestampFor, &futureFor}} {
-			var e *Error
-			if *d.dst, e = parseDur(d.name, d.v); e != nil {
-				ok(w, 0, nil, e)
-				return
-			}
-		}
-		if futureFor > 0 {
-			f.FutureTimestampUntil = s.now().Add(futureFor)
-		}
-		s.SetFaults(f)
-		s.InjectNext(in.Inject...)
-		ok(w, 200, in, nil)
-	})
-	m.HandleFunc("POST /_sim/limits", func(w http.ResponseWriter, r *http.Request) {
-		var in limitsJSON
-		if e := decodeBody(r, &in); e != nil {
-			ok(w, 0, nil, e)
-			return
-		}
-		bi, e1 := parseDur("burstInterval", in.BurstInterval)
-		di, e2 := parseDur("dailyInterval", in.DailyInterval)
-		if e1 != nil || e2 != nil {
-			ok(w, 0, nil, func() *Error {
-				if e1 != nil {
-					return e1
-				}
-				return e2
-			}())
-			return
-		}
-		s.SetLimits(Limits{BurstMax: in.BurstMax, BurstInterval: bi, DailyMax: in.DailyMax, DailyInterval: di, Disabled: in.Disabled})
-		l := s.CurrentLimits()
-		ok(w, 200, limitsJSON{l.BurstMax, l.BurstInterval.String(), l.DailyMax, l.DailyInterval.String(), l.Disabled}, nil)
-	})
-	scopes := func(r *http.Request) []string {
-		return strings.FieldsFunc(r.URL.Query().Get("scopes"), func(c rune) bool { return c == ',' || c == ' ' })
-	}
-	m.HandleFunc("POST /_sim/tokens", func(w http.ResponseWriter, r *http.Request) { ok(w, 200, s.IssueToken(scopes(r)...), nil) })
-	m.HandleFunc("POST /_sim/pit", func(w http.ResponseWriter, r *http.Request) {
-		ok(w, 200, map[string]string{"token": s.IssuePIT(scopes(r)...)}, nil)
-	})
-	m.HandleFunc("POST /_sim/expire-tokens", func(w http.ResponseWriter, r *http.Request) {
-		s.ExpireAccessTokens()
-		ok(w, 200, map[string]bool{"ok": true}, nil)
-	})
-	m.HandleFunc("POST /_sim/revoke-refresh-tokens", func(w http.ResponseWriter, r *http.Request) {
-		s.RevokeRefreshTokens()
-		ok(w, 200, map[string]bool{"ok": true}, nil)
-	})
-	m.HandleFunc("POST /_sim/expire-every", func(w http.ResponseWriter, r *http.Request) {
-		n, e := intParam(r, "n", 0)
-		if e == nil {
-			s.ExpireEvery(n)
-		}
-		ok(w, 200, map[string]int{"n": n}, e)
-	})
+	m.HandleFunc("POST /_sim/faults", s.hSetFaults)
+	m.HandleFunc("POST /_sim/limits", s.hSetLimits)
 	m.HandleFunc("POST /_sim/cursor-repeat", func(w http.ResponseWriter, r *http.Request) {
 		on := r.URL.Query().Get("on") != "false" && r.URL.Query().Get("on") != "0"
 		s.SetCursorRepeat(on)
@@ -285,10 +226,105 @@ func (s *Server) controlMux() *http.ServeMux {
 		}
 		ok(w, 200, map[string]string{"searchLag": d.String()}, e)
 	})
-	m.HandleFunc("/_sim/", func(w http.ResponseWriter, r *http.Request) {
-		ok(w, 0, nil, &Error{Status: 404, Messages: []string{"Cannot " + r.Method + " " + r.URL.Path}})
+}
+
+// tokenRoutes: tokens issued without the browser, and their expiry and revocation.
+func (s *Server) tokenRoutes(m *http.ServeMux) {
+	ok := s.reply
+	m.HandleFunc("POST /_sim/tokens", func(w http.ResponseWriter, r *http.Request) { ok(w, 200, s.IssueToken(scopesParam(r)...), nil) })
+	m.HandleFunc("POST /_sim/pit", func(w http.ResponseWriter, r *http.Request) {
+		ok(w, 200, map[string]string{"token": s.IssuePIT(scopesParam(r)...)}, nil)
 	})
-	return m
+	m.HandleFunc("POST /_sim/expire-tokens", func(w http.ResponseWriter, r *http.Request) {
+		s.ExpireAccessTokens()
+		ok(w, 200, map[string]bool{"ok": true}, nil)
+	})
+	m.HandleFunc("POST /_sim/revoke-refresh-tokens", func(w http.ResponseWriter, r *http.Request) {
+		s.RevokeRefreshTokens()
+		ok(w, 200, map[string]bool{"ok": true}, nil)
+	})
+	m.HandleFunc("POST /_sim/expire-every", func(w http.ResponseWriter, r *http.Request) {
+		n, e := intParam(r, "n", 0)
+		if e == nil {
+			s.ExpireEvery(n)
+		}
+		ok(w, 200, map[string]int{"n": n}, e)
+	})
+}
+
+// intParam reads a non-negative integer query parameter (def when absent).
+func intParam(r *http.Request, name string, def int) (int, *Error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, errUnprocessable(name + " must be a non-negative integer")
+	}
+	return n, nil
+}
+
+// scopesParam reads the scopes query parameter (comma- or space-separated).
+func scopesParam(r *http.Request) []string {
+	return strings.FieldsFunc(r.URL.Query().Get("scopes"), func(c rune) bool { return c == ',' || c == ' ' })
+}
+
+// hSetFaults is POST /_sim/faults: replace the random faults and queue injected ones.
+func (s *Server) hSetFaults(w http.ResponseWriter, r *http.Request) {
+	ok := s.reply
+	var in faultsJSON
+	if e := decodeBody(r, &in); e != nil {
+		ok(w, 0, nil, e)
+		return
+	}
+	f := Faults{ErrorRate: in.ErrorRate, ResetRate: in.ResetRate, SlowBodyRate: in.SlowBodyRate,
+		MalformedRate: in.MalformedRate, TruncatedRate: in.TruncatedRate, WrongContentTypeRate: in.WrongContentTypeRate,
+		OversizedRate: in.OversizedRate, OversizedBytes: in.OversizedBytes, IncludeOAuth: in.IncludeOAuth,
+		FutureTimestampRate: in.FutureTimestampRate}
+	var futureFor time.Duration
+	for _, d := range []struct {
+		name string
+		v    string
+		dst  *time.Duration
+	}{{"latencyMin", in.LatencyMin, &f.LatencyMin}, {"latencyMax", in.LatencyMax, &f.LatencyMax}, {"slowBodyDelay", in.SlowBodyDelay, &f.SlowBodyDelay},
+		{"futureTimestampFor", in.FutureTimestampFor, &futureFor}} {
+		var e *Error
+		if *d.dst, e = parseDur(d.name, d.v); e != nil {
+			ok(w, 0, nil, e)
+			return
+		}
+	}
+	if futureFor > 0 {
+		f.FutureTimestampUntil = s.now().Add(futureFor)
+	}
+	s.SetFaults(f)
+	s.InjectNext(in.Inject...)
+	ok(w, 200, in, nil)
+}
+
+// hSetLimits is POST /_sim/limits: replace the rate limits, answer the limits in force.
+func (s *Server) hSetLimits(w http.ResponseWriter, r *http.Request) {
+	ok := s.reply
+	var in limitsJSON
+	if e := decodeBody(r, &in); e != nil {
+		ok(w, 0, nil, e)
+		return
+	}
+	bi, e1 := parseDur("burstInterval", in.BurstInterval)
+	di, e2 := parseDur("dailyInterval", in.DailyInterval)
+	if e1 != nil || e2 != nil {
+		ok(w, 0, nil, func() *Error {
+			if e1 != nil {
+				return e1
+			}
+			return e2
+		}())
+		return
+	}
+	s.SetLimits(Limits{BurstMax: in.BurstMax, BurstInterval: bi, DailyMax: in.DailyMax, DailyInterval: di, Disabled: in.Disabled})
+	l := s.CurrentLimits()
+	ok(w, 200, limitsJSON{l.BurstMax, l.BurstInterval.String(), l.DailyMax, l.DailyInterval.String(), l.Disabled}, nil)
 }
 
 func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {

@@ -31,6 +31,17 @@ type Counters struct {
 	TokenGrants  int64 `json:"tokenGrants"`
 	Refreshes    int64 `json:"refreshes"`
 	TokenRefused int64 `json:"tokenRefused"`
+	// WrongLocation counts requests refused with 403 because they named another location than
+	// their token's: a locationId in the query or body, or a contact of another location. It
+	// is counted on the token's location; a multi-location client must keep it at zero.
+	WrongLocation int64 `json:"wrongLocation"`
+	// AuthClassRefused counts 401s for a token of the wrong class: a Company token on a
+	// location's route, a Location token on an agency route.
+	AuthClassRefused int64 `json:"authClassRefused"`
+	// LocationTokens counts location tokens minted through POST /oauth/locationToken, and
+	// LocationTokensRefused the mints refused because the app is not installed there.
+	LocationTokens        int64 `json:"locationTokens"`
+	LocationTokensRefused int64 `json:"locationTokensRefused"`
 	// Faults counts injected faults by kind.
 	Faults map[FaultKind]int64 `json:"faults"`
 }
@@ -71,6 +82,9 @@ func (cs *counterSet) tokenGranted(rt bool) {
 		}
 	})
 }
+func (cs *counterSet) wrongLocation(w bool) {
+	cs.with(func(c *Counters) { c.WrongLocation++; c.RefusedWrites += b2i(w) })
+}
 func (cs *counterSet) rateLimited(kind string, w bool) {
 	cs.with(func(c *Counters) {
 		if kind == limitDaily {
@@ -89,15 +103,18 @@ func b2i(b bool) int64 {
 	return 0
 }
 
-// Counters returns a copy of the counters.
-func (s *Server) Counters() Counters {
-	s.ctr.mu.Lock()
-	defer s.ctr.mu.Unlock()
-	c := s.ctr.c
+// snapshot returns a copy of the counters.
+func (cs *counterSet) snapshot() Counters {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	c := cs.c
 	c.Requests = maps.Clone(c.Requests)
 	c.Faults = maps.Clone(c.Faults)
 	return c
 }
+
+// Counters returns a copy of the location's counters.
+func (s *Server) Counters() Counters { return s.ctr.snapshot() }
 
 // Requests returns the per-route request counts keyed "METHOD /pattern".
 func (s *Server) Requests() map[string]int64 { return s.Counters().Requests }

@@ -7,17 +7,6 @@ import (
 	"ptsync/apiclient/ghlwire"
 )
 
-// reply answers v with status, or e in HighLevel's error shape when e is set. The caller builds
-// v either way, so v must not draw a trace id (upsert answers by hand for that reason: every
-// trace id drawn advances the sequence the next answer gets its id from).
-func (s *Server) reply(w http.ResponseWriter, status int, v any, e *Error) {
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	s.writeJSON(w, status, v)
-}
-
 // decode reads the request body into v (decodeBody); false means the error has been answered.
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	if e := decodeBody(r, v); e != nil {

@@ -48,32 +48,11 @@ func (s *Server) hListContacts(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, e)
 		return
 	}
-	limit := 20
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		switch {
-		case err != nil || n < 1:
-			s.writeErr(w, errUnprocessable("limit must be a positive number"))
-			return
-		case n > maxListLimit:
-			s.writeErr(w, errUnprocessable("limit must not be greater than 100"))
-			return
-		}
-		limit = n
+	limit, after, e := parseListCursor(q)
+	if e != nil {
+		s.writeErr(w, e)
+		return
 	}
-	var after *snap
-	sa, said := q.Get("startAfter"), q.Get("startAfterId")
-	if sa != "" {
-		ms, err := strconv.ParseInt(sa, 10, 64)
-		if err != nil {
-			s.writeErr(w, errUnprocessable("startAfter must be a number"))
-			return
-		}
-		if said != "" { // startAfter without startAfterId is ignored: the API's known bug
-			after = &snap{c: ghlwire.Contact{ID: said}, added: time.UnixMilli(ms).UTC()}
-		}
-	}
-
 	s.mu.RLock()
 	repeat := s.cursorRepeat
 	rows := make([]*snap, 0, len(s.st.contacts))
@@ -83,12 +62,6 @@ func (s *Server) hListContacts(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mu.RUnlock()
-	newestFirst := func(a, b *snap) int {
-		if c := b.added.Compare(a.added); c != 0 {
-			return c
-		}
-		return strings.Compare(b.c.ID, a.c.ID)
-	}
 	slices.SortFunc(rows, newestFirst)
 	start := 0
 	if after != nil {
@@ -104,30 +77,71 @@ func (s *Server) hListContacts(w http.ResponseWriter, r *http.Request) {
 		resp.Contacts[i] = cloneContact(sn.c)
 	}
 	cur := start/limit + 1
-	meta := &ghlwire.ListMeta{Total: len(rows), CurrentPage: cur}
+	resp.Meta = &ghlwire.ListMeta{Total: len(rows), CurrentPage: cur}
 	if cur > 1 {
 		p := cur - 1
-		meta.PrevPage = &p
+		resp.Meta.PrevPage = &p
 	}
 	if end < len(rows) && len(page) > 0 {
 		last := page[len(page)-1]
-		ms, id := last.added.UnixMilli(), last.c.ID
 		if repeat && after != nil { // test hook: hand back the cursor the client sent
-			ms, id = after.added.UnixMilli(), after.c.ID
+			last = after
 		}
-		np := cur + 1
-		v := url.Values{"locationId": {s.opts.LocationID}, "startAfter": {strconv.FormatInt(ms, 10)}, "startAfterId": {id}}
-		if q.Has("limit") {
-			v.Set("limit", strconv.Itoa(limit))
-		}
-		if q.Get("query") != "" {
-			v.Set("query", q.Get("query"))
-		}
-		next := "http://" + r.Host + "/contacts/?" + v.Encode()
-		meta.StartAfter, meta.StartAfterID, meta.NextPage, meta.NextPageURL = &ms, &id, &np, &next
+		s.nextListPage(resp.Meta, r, limit, last)
 	}
-	resp.Meta = meta
 	s.writeJSON(w, 200, resp)
+}
+
+// newestFirst orders the list: dateAdded descending, then id descending.
+func newestFirst(a, b *snap) int {
+	if c := b.added.Compare(a.added); c != 0 {
+		return c
+	}
+	return strings.Compare(b.c.ID, a.c.ID)
+}
+
+// parseListCursor reads GET /contacts/'s limit (default 20, at most maxListLimit) and its
+// startAfter+startAfterId cursor (nil when absent, or when startAfterId is: the API's bug).
+func parseListCursor(q url.Values) (int, *snap, *Error) {
+	limit := 20
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		switch {
+		case err != nil || n < 1:
+			return 0, nil, errUnprocessable("limit must be a positive number")
+		case n > maxListLimit:
+			return 0, nil, errUnprocessable("limit must not be greater than 100")
+		}
+		limit = n
+	}
+	sa, said := q.Get("startAfter"), q.Get("startAfterId")
+	if sa == "" {
+		return limit, nil, nil
+	}
+	ms, err := strconv.ParseInt(sa, 10, 64)
+	if err != nil {
+		return 0, nil, errUnprocessable("startAfter must be a number")
+	}
+	if said == "" { // startAfter without startAfterId is ignored: the API's known bug
+		return limit, nil, nil
+	}
+	return limit, &snap{c: ghlwire.Contact{ID: said}, added: time.UnixMilli(ms).UTC()}, nil
+}
+
+// nextListPage fills meta's cursor and next-page fields to continue after last.
+func (s *Server) nextListPage(meta *ghlwire.ListMeta, r *http.Request, limit int, last *snap) {
+	q := r.URL.Query()
+	ms, id := last.added.UnixMilli(), last.c.ID
+	np := meta.CurrentPage + 1
+	v := url.Values{"locationId": {s.opts.LocationID}, "startAfter": {strconv.FormatInt(ms, 10)}, "startAfterId": {id}}
+	if q.Has("limit") {
+		v.Set("limit", strconv.Itoa(limit))
+	}
+	if q.Get("query") != "" {
+		v.Set("query", q.Get("query"))
+	}
+	next := "http://" + r.Host + "/contacts/?" + v.Encode()
+	meta.StartAfter, meta.StartAfterID, meta.NextPage, meta.NextPageURL = &ms, &id, &np, &next
 }
 
 // hBusiness serves GET /contacts/business/{businessId} (limit and skip are strings).
@@ -249,195 +263,6 @@ func dateValue(s *snap, field string) time.Time {
 	return s.updated
 }
 
-type predicate func(*snap) bool
-
-// compileFilters turns the request's filters into one predicate (top level is AND).
-func compileFilters(fs []ghlwire.SearchFilter, group string) (predicate, *Error) {
-	preds := make([]predicate, 0, len(fs))
-	for i, f := range fs {
-		var p predicate
-		var e *Error
-		if f.Group != "" || len(f.Filters) > 0 {
-			g := strings.ToUpper(f.Group)
-			if g != "AND" && g != "OR" {
-				return nil, errUnprocessable(fmt.Sprintf("filters[%d].group must be one of AND, OR", i))
-			}
-			p, e = compileFilters(f.Filters, g)
-		} else {
-			p, e = compileFilter(f, i)
-		}
-		if e != nil {
-			return nil, e
-		}
-		preds = append(preds, p)
-	}
-	if group == "OR" {
-		return func(s *snap) bool {
-			for _, p := range preds {
-				if p(s) {
-					return true
-				}
-			}
-			return len(preds) == 0
-		}, nil
-	}
-	return allOf(preds), nil
-}
-
-// allOf is the predicate that holds when every one of preds does (true for none).
-func allOf(preds []predicate) predicate {
-	return func(s *snap) bool {
-		for _, p := range preds {
-			if !p(s) {
-				return false
-			}
-		}
-		return true
-	}
-}
-
-// someValue is the predicate "one of the field's values (lower-cased) satisfies match" when
-// want is true, and its negation when want is false.
-func someValue(fieldVals func(*snap) []string, want bool, match func(fv string) bool) predicate {
-	return func(s *snap) bool {
-		for _, fv := range fieldVals(s) {
-			if match(strings.ToLower(fv)) {
-				return want
-			}
-		}
-		return !want
-	}
-}
-
-func compileFilter(f ghlwire.SearchFilter, i int) (predicate, *Error) {
-	kind, ok := searchFields[f.Field]
-	if !ok {
-		return nil, errUnprocessable(fmt.Sprintf("filters[%d].field %q is not a searchable field", i, f.Field))
-	}
-	bad := func(why string) (predicate, *Error) {
-		return nil, errUnprocessable(fmt.Sprintf("filters[%d] (%s %s): %s", i, f.Field, f.Operator, why))
-	}
-	// values returns the filter value as a list of lower-case strings (a string or an array).
-	values := func() ([]string, bool) {
-		var raw []any
-		switch v := f.Value.(type) {
-		case []any:
-			raw = v
-		case nil:
-			return nil, false
-		default:
-			raw = []any{v}
-		}
-		out := make([]string, 0, len(raw))
-		for _, x := range raw {
-			var str string
-			switch y := x.(type) {
-			case string:
-				str = y
-			case float64:
-				str = strconv.FormatFloat(y, 'f', -1, 64)
-			case bool:
-				str = strconv.FormatBool(y)
-			default:
-				return nil, false
-			}
-			str = strings.ToLower(strings.TrimSpace(str))
-			if kind == kindPhone {
-				if p, ok := NormalizePhone(str); ok {
-					str = p
-				}
-			}
-			out = append(out, str)
-		}
-		return out, len(out) > 0
-	}
-	fieldVals := func(s *snap) []string {
-		if kind == kindTags {
-			return s.c.Tags
-		}
-		return []string{textValue(s, f.Field)}
-	}
-	switch f.Operator {
-	case "exists", "not_exists":
-		want := f.Operator == "exists"
-		return func(s *snap) bool {
-			var has bool
-			switch kind {
-			case kindTags:
-				has = len(s.c.Tags) > 0
-			case kindDate:
-				has = !dateValue(s, f.Field).IsZero()
-			default:
-				has = textValue(s, f.Field) != ""
-			}
-			return has == want
-		}, nil
-	case "eq", "not_eq":
-		want := f.Operator == "eq"
-		if kind == kindDate {
-			t, ok := parseTimeValue(f.Value)
-			if !ok {
-				return bad("value must be an ISO-8601 date or epoch milliseconds")
-			}
-			return func(s *snap) bool { return dateValue(s, f.Field).Equal(t) == want }, nil
-		}
-		vals, ok := values()
-		if !ok {
-			return bad("value must be a string or an array of strings")
-		}
-		return someValue(fieldVals, want, func(fv string) bool { return slices.Contains(vals, fv) }), nil
-	case "contains", "not_contains":
-		if kind == kindDate {
-			return bad("operator not supported on a date field")
-		}
-		vals, ok := values()
-		if !ok {
-			return bad("value must be a string")
-		}
-		want := f.Operator == "contains"
-		return someValue(fieldVals, want, func(fv string) bool {
-			return slices.ContainsFunc(vals, func(v string) bool { return strings.Contains(fv, v) })
-		}), nil
-	case "range":
-		m, ok := f.Value.(map[string]any)
-		if !ok || len(m) == 0 {
-			return bad("value must be an object with gte, gt, lte or lt")
-		}
-		var checks []predicate
-		for op, v := range m {
-			var cmpFn func(c int) bool
-			switch op {
-			case "gte":
-				cmpFn = func(c int) bool { return c >= 0 }
-			case "gt":
-				cmpFn = func(c int) bool { return c > 0 }
-			case "lte":
-				cmpFn = func(c int) bool { return c <= 0 }
-			case "lt":
-				cmpFn = func(c int) bool { return c < 0 }
-			default:
-				return bad("unknown range bound " + op)
-			}
-			if kind == kindDate {
-				t, ok := parseTimeValue(v)
-				if !ok {
-					return bad("range bound " + op + " must be an ISO-8601 date or epoch milliseconds")
-				}
-				checks = append(checks, func(s *snap) bool { return cmpFn(dateValue(s, f.Field).Compare(t)) })
-				continue
-			}
-			str, ok := v.(string)
-			if !ok || kind == kindTags {
-				return bad("range needs a date field or string bounds")
-			}
-			str = strings.ToLower(str)
-			checks = append(checks, func(s *snap) bool { return cmpFn(strings.Compare(textValue(s, f.Field), str)) })
-		}
-		return allOf(checks), nil
-	}
-	return bad("unknown operator (use eq, not_eq, contains, not_contains, exists, not_exists, range)")
-}
-
 // sortKey is one compiled sort criterion.
 type sortKey struct {
 	field string
@@ -494,62 +319,9 @@ func compareCursor(keys []sortKey, a *snap, cur []any) int {
 
 // hSearch serves POST /contacts/search against the index as of now - SearchLag.
 func (s *Server) hSearch(w http.ResponseWriter, r *http.Request) {
-	data, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		s.writeErr(w, errBadRequest("cannot read request body"))
-		return
-	}
-	var req ghlwire.SearchRequest
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			s.writeErr(w, errUnprocessable("property "+strings.Trim(f, `"`)+" should not exist"))
-			return
-		}
-		s.writeErr(w, errBadRequest("Unexpected token in JSON body: "+err.Error()))
-		return
-	}
-	var msgs []string
-	if req.LocationID == "" {
-		msgs = append(msgs, "locationId should not be empty")
-	}
-	switch {
-	case req.PageLimit <= 0:
-		msgs = append(msgs, "pageLimit must be a positive number")
-	case req.PageLimit > maxPageLimit:
-		msgs = append(msgs, "pageLimit must not be greater than 500")
-	}
-	if req.Page < 0 {
-		msgs = append(msgs, "page must be a positive number")
-	}
-	if req.Page != 0 && req.SearchAfter != nil {
-		msgs = append(msgs, "page and searchAfter cannot be used together")
-	}
-	if len(req.Query) > maxQueryLength {
-		msgs = append(msgs, "query must be shorter than or equal to 75 characters")
-	}
-	keys := []sortKey{}
-	for i, so := range req.Sort {
-		kind, ok := searchFields[so.Field]
-		if !ok || kind == kindTags {
-			msgs = append(msgs, fmt.Sprintf("sort[%d].field %q is not sortable", i, so.Field))
-			continue
-		}
-		d := strings.ToLower(so.Direction)
-		if d != "" && d != "asc" && d != "desc" {
-			msgs = append(msgs, fmt.Sprintf("sort[%d].direction must be asc or desc", i))
-		}
-		keys = append(keys, sortKey{field: so.Field, desc: d == "desc", date: kind == kindDate})
-	}
-	if len(req.Sort) == 0 {
-		keys = append(keys, sortKey{field: "dateAdded", desc: true, date: true})
-	}
-	if req.SearchAfter != nil && len(req.SearchAfter) != len(keys)+1 {
-		msgs = append(msgs, fmt.Sprintf("searchAfter must have %d values: the sort values then the id", len(keys)+1))
-	}
-	if len(msgs) > 0 {
-		s.writeErr(w, errUnprocessable(msgs...))
+	req, keys, e := decodeSearch(r)
+	if e != nil {
+		s.writeErr(w, e)
 		return
 	}
 	if e := s.checkLocation(req.LocationID); e != nil {
@@ -605,6 +377,76 @@ func (s *Server) hSearch(w http.ResponseWriter, r *http.Request) {
 		resp.Contacts[len(resp.Contacts)-1].SearchAfter = req.SearchAfter
 	}
 	s.writeJSON(w, 200, resp)
+}
+
+// decodeSearch reads the search body strictly (an unknown property is a 422, malformed JSON
+// a 400) and validates it as HighLevel does, returning the compiled sort keys (dateAdded desc
+// when none is given).
+func decodeSearch(r *http.Request) (ghlwire.SearchRequest, []sortKey, *Error) {
+	var req ghlwire.SearchRequest
+	data, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return req, nil, errBadRequest("cannot read request body")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return req, nil, errUnprocessable("property " + strings.Trim(f, `"`) + " should not exist")
+		}
+		return req, nil, errBadRequest("Unexpected token in JSON body: " + err.Error())
+	}
+	var msgs []string
+	if req.LocationID == "" {
+		msgs = append(msgs, "locationId should not be empty")
+	}
+	switch {
+	case req.PageLimit <= 0:
+		msgs = append(msgs, "pageLimit must be a positive number")
+	case req.PageLimit > maxPageLimit:
+		msgs = append(msgs, "pageLimit must not be greater than 500")
+	}
+	if req.Page < 0 {
+		msgs = append(msgs, "page must be a positive number")
+	}
+	if req.Page != 0 && req.SearchAfter != nil {
+		msgs = append(msgs, "page and searchAfter cannot be used together")
+	}
+	if len(req.Query) > maxQueryLength {
+		msgs = append(msgs, "query must be shorter than or equal to 75 characters")
+	}
+	keys, bad := searchSortKeys(req.Sort)
+	msgs = append(msgs, bad...)
+	if req.SearchAfter != nil && len(req.SearchAfter) != len(keys)+1 {
+		msgs = append(msgs, fmt.Sprintf("searchAfter must have %d values: the sort values then the id", len(keys)+1))
+	}
+	if len(msgs) > 0 {
+		return req, nil, errUnprocessable(msgs...)
+	}
+	return req, keys, nil
+}
+
+// searchSortKeys compiles the sort criteria (dateAdded desc when there are none) and the
+// messages of the ones that are invalid.
+func searchSortKeys(sorts []ghlwire.SearchSort) ([]sortKey, []string) {
+	var msgs []string
+	keys := []sortKey{}
+	for i, so := range sorts {
+		kind, ok := searchFields[so.Field]
+		if !ok || kind == kindTags {
+			msgs = append(msgs, fmt.Sprintf("sort[%d].field %q is not sortable", i, so.Field))
+			continue
+		}
+		d := strings.ToLower(so.Direction)
+		if d != "" && d != "asc" && d != "desc" {
+			msgs = append(msgs, fmt.Sprintf("sort[%d].direction must be asc or desc", i))
+		}
+		keys = append(keys, sortKey{field: so.Field, desc: d == "desc", date: kind == kindDate})
+	}
+	if len(sorts) == 0 {
+		keys = append(keys, sortKey{field: "dateAdded", desc: true, date: true})
+	}
+	return keys, msgs
 }
 
 // topRows returns, in cmp order, the first n of the candidates that keep reports as matching

@@ -1,6 +1,13 @@
 // Package ghlsim is a faithful, in-process simulator of the HighLevel Contacts API v2 and
 // its OAuth endpoints, for tests, `ptsync demo` and `ptsync sim`.
 //
+// A Server is one location (sub-account). A Company is an agency holding many locations on
+// one listener: it routes each request by its bearer token, refuses and counts a request that
+// names another location than its token's, issues Company (agency) token pairs, lists the
+// locations the app is installed on, mints location tokens, and sends the AppInstall and
+// AppUninstall webhooks (docs/ghl-agency.md says what it serves and why). New makes a Server
+// that is the only location of a company of its own, so single-location use is unchanged.
+//
 // It follows the official OpenAPI spec (apps/contacts.json, apps/oauth.json) and the
 // observed quirks collected in docs/reference: collection paths with a trailing slash, 201 on
 // creates, {"succeded": true} (sic) on deletes, 422 with an array message, the duplicate
@@ -32,15 +39,10 @@ package ghlsim
 
 import (
 	"cmp"
-	"context"
-	"errors"
-	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -76,6 +78,9 @@ type Options struct {
 	// snapshot (Snapshot, GET /_sim/snapshot) byte for byte. Zero means Now() at New and at
 	// each Seed: the same ids and people, dated around the wall clock.
 	Epoch time.Time
+	// Name and Address describe the location in GET /oauth/installedLocations (default name
+	// "Sim Location <n>", no address).
+	Name, Address string
 	// Logger receives request traces at Trace level (default: discard).
 	Logger hclog.Logger
 	// ClientID and ClientSecret are the OAuth app's credentials (defaults "sim-client-id"
@@ -89,13 +94,18 @@ type Options struct {
 	Faults Faults
 }
 
-// Server is the simulator. Create it with New; serve it in-process through ServeHTTP or on
-// a listener with Start; Close stops the listener.
+// Server is the simulator of one location. Create it with New (a location of its own, in a
+// company of one) or Company.AddLocation (one of many locations of an agency on one listener);
+// serve it in-process through ServeHTTP or on a listener with Start; Close stops the listener.
 type Server struct {
+	*answerer
 	opts   Options
 	now    func() time.Time
 	log    hclog.Logger
 	routes []route
+	// co is the company the location belongs to: the one that routes requests to it by
+	// token, holds the tokens (auth is co.auth) and knows the other locations.
+	co *Company
 
 	mu           sync.RWMutex // guards st and the settings below
 	st           *store
@@ -113,19 +123,16 @@ type Server struct {
 
 	listing listingFaultState // listingfault.go; guarded by its own mutex
 
-	traceSeq atomic.Uint64
-	jrn      journal
+	jrn journal
 
 	ctlOnce sync.Once
 	ctl     *http.ServeMux
 
-	srvMu   sync.Mutex
-	httpSrv *http.Server
+	lis listener
 }
 
-// New returns a Server with an empty location. It never fails; invalid options fall back
-// to defaults.
-func New(o Options) *Server {
+// withDefaults fills in the defaults of every unset option.
+func (o Options) withDefaults() Options {
 	if o.LocationID == "" {
 		o.LocationID = "simLocation000000001"
 	}
@@ -150,8 +157,27 @@ func New(o Options) *Server {
 	if o.AccessTokenTTL <= 0 {
 		o.AccessTokenTTL = 24 * time.Hour
 	}
+	if o.Name == "" {
+		o.Name = "Sim Location " + strings.TrimLeft(strings.TrimPrefix(o.LocationID, "simLocation"), "0")
+	}
 	o.Limits = o.Limits.withDefaults()
+	return o
+}
+
+// New returns a Server with an empty location, the only location of a company of its own
+// (Company returns it): the app is installed on it, and the agency routes answer for it. It
+// never fails; invalid options fall back to defaults.
+func New(o Options) *Server {
+	s := newLocation(o.withDefaults(), newAuthState())
+	s.co = companyOfOne(s)
+	return s
+}
+
+// newLocation builds a location's simulator over auth, the token table of its company; o has
+// its defaults filled in. The caller sets s.co.
+func newLocation(o Options, auth *authState) *Server {
 	s := &Server{
+		answerer:  &answerer{logger: o.Logger, seed: o.Seed},
 		opts:      o,
 		now:       o.Now,
 		log:       o.Logger,
@@ -161,10 +187,11 @@ func New(o Options) *Server {
 		childBump: o.ChildWritesBumpContact,
 		gen:       gen.NewAt(o.Seed, cmp.Or(o.Epoch, o.Now())),
 		churnRng:  rand.New(rand.NewPCG(uint64(o.Seed), 0xc4a2)),
-		auth:      newAuthState(),
+		auth:      auth,
 		limits:    newLimiter(o.Limits),
 		faults:    newFaultState(o.Seed+2, o.Faults),
 		ctr:       newCounterSet(),
+		lis:       listener{log: o.Logger},
 	}
 	s.routes = s.apiRoutes()
 	return s
@@ -173,66 +200,27 @@ func New(o Options) *Server {
 // LocationID returns the location the simulator serves.
 func (s *Server) LocationID() string { return s.opts.LocationID }
 
+// Name returns the location's name, as the installed-locations listing shows it.
+func (s *Server) Name() string { return s.opts.Name }
+
+// Company returns the company the location belongs to (its own company of one after New).
+func (s *Server) Company() *Company { return s.co }
+
 // ClientCredentials returns the OAuth client id and secret the token endpoint accepts.
 func (s *Server) ClientCredentials() (id, secret string) {
 	return s.opts.ClientID, s.opts.ClientSecret
 }
 
 // Start listens on addr (e.g. "127.0.0.1:0") and serves in the background until Close.
-// It returns the base URL, e.g. "http://127.0.0.1:41234".
-func (s *Server) Start(addr string) (string, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", fmt.Errorf("cannot listen on %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	s.srvMu.Lock()
-	if s.httpSrv != nil {
-		s.srvMu.Unlock()
-		ln.Close()
-		return "", errors.New("cannot start simulator: already started")
-	}
-	s.httpSrv = srv
-	s.srvMu.Unlock()
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("simulator stopped serving", "error", err)
-		}
-	}()
-	return "http://" + ln.Addr().String(), nil
-}
+// It returns the base URL, e.g. "http://127.0.0.1:41234". Everything the location's company
+// serves is served there (see Company.ServeHTTP).
+func (s *Server) Start(addr string) (string, error) { return s.lis.start(addr, s) }
 
 // Close stops a server started with Start, dropping open connections. It is safe to call
 // without Start and more than once.
-func (s *Server) Close() error {
-	s.srvMu.Lock()
-	srv := s.httpSrv
-	s.httpSrv = nil
-	s.srvMu.Unlock()
-	if srv == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		srv.Close()
-	}
-	return nil
-}
+func (s *Server) Close() error { return s.lis.close() }
 
-// ServeHTTP dispatches to the control surface (/_sim/), the OAuth endpoints or the API.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch {
-	case strings.HasPrefix(r.URL.Path, "/_sim/"):
-		s.serveControl(w, r)
-	case r.URL.Path == "/oauth/token" || r.URL.Path == "/v2/oauth/chooselocation" || r.URL.Path == "/oauth/chooselocation":
-		s.serveOAuth(w, r)
-	default:
-		s.serveAPI(w, r)
-	}
-}
-
-func (s *Server) traceID() string {
-	n := s.traceSeq.Add(1)
-	return fmt.Sprintf("sim-%08x-%04x-%012x", uint32(s.opts.Seed), n>>48, n&0xffffffffffff)
-}
+// ServeHTTP serves the whole company the location belongs to: its control surface (/_sim/),
+// the OAuth and agency endpoints, and the API, routed by token (Company.ServeHTTP). For a
+// Server made by New that is exactly this one location.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.co.ServeHTTP(w, r) }

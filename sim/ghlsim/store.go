@@ -265,7 +265,8 @@ func (st *store) findDuplicate(email, phone, skip string) (*snap, string) {
 	return nil, ""
 }
 
-// applyInput writes in onto c. create says whether this is a create (all fields allowed).
+// applyInput writes the fields in sets onto c, trimmed and normalized as HighLevel stores
+// them; an invalid value is a 422 naming it, and c is then not to be stored.
 func applyInput(c *ghlwire.Contact, in ghlwire.ContactInput) *Error {
 	var msgs []string
 	set := func(dst *string, v *string) {
@@ -316,7 +317,27 @@ func applyInput(c *ghlwire.Contact, in ghlwire.ContactInput) *Error {
 	if in.Tags != nil {
 		c.Tags = normalizeTags(in.Tags)
 	}
-	for _, f := range in.CustomFields {
+	msgs = append(msgs, applyCustomFields(c, in.CustomFields)...)
+	if len(msgs) > 0 {
+		return errUnprocessable(msgs...)
+	}
+	switch {
+	case in.Name != nil && in.FirstName == nil && in.LastName == nil:
+		c.Name = strings.TrimSpace(*in.Name)
+	case in.FirstName != nil || in.LastName != nil || c.Name == "":
+		c.Name = strings.TrimSpace(c.FirstName + " " + c.LastName)
+	}
+	c.FirstNameLowerCase = strings.ToLower(c.FirstName)
+	c.LastNameLowerCase = strings.ToLower(c.LastName)
+	c.FullNameLowerCase = strings.ToLower(c.Name)
+	return nil
+}
+
+// applyCustomFields sets, replaces or (with an empty value) removes c's custom fields by id,
+// or by key through CustomFieldID; it returns the messages of the inputs without either.
+func applyCustomFields(c *ghlwire.Contact, fields []ghlwire.CustomFieldInput) []string {
+	var msgs []string
+	for _, f := range fields {
 		id := f.ID
 		if id == "" && f.Key != "" {
 			id = CustomFieldID(f.Key)
@@ -336,19 +357,7 @@ func applyInput(c *ghlwire.Contact, in ghlwire.ContactInput) *Error {
 			c.CustomFields = append(c.CustomFields, ghlwire.CustomField{ID: id, Value: f.FieldValue})
 		}
 	}
-	if len(msgs) > 0 {
-		return errUnprocessable(msgs...)
-	}
-	switch {
-	case in.Name != nil && in.FirstName == nil && in.LastName == nil:
-		c.Name = strings.TrimSpace(*in.Name)
-	case in.FirstName != nil || in.LastName != nil || c.Name == "":
-		c.Name = strings.TrimSpace(c.FirstName + " " + c.LastName)
-	}
-	c.FirstNameLowerCase = strings.ToLower(c.FirstName)
-	c.LastNameLowerCase = strings.ToLower(c.LastName)
-	c.FullNameLowerCase = strings.ToLower(c.Name)
-	return nil
+	return msgs
 }
 
 func validDOB(v string) bool {

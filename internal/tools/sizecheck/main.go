@@ -11,11 +11,9 @@
 // Every directory gates (a problem in it exits 1) except those -report-only names: their
 // problems, stale exemptions included, are printed under a "report only" heading and do not
 // fail the run. A directory names itself and everything below it; "." is the module root's own
-// files only (package main's cli.go and cmd_*.go). .ci/run passes -report-only
-// replicator,sim,harness,bench: those are still being shortened (#12 part C1, the
-// multi-location simulators and the harness rework), and everything else is clean and gated:
-// apiclient, config, demo, deploy, diff, internal, metrics, store and the root package. The
-// list shrinks, and the gate widens, as each of them is finished: a directory that is clean
+// files only (package main's cli.go and cmd_*.go). .ci/run names in -report-only the
+// directories still being shortened; every other directory is gated. The list shrinks, and
+// the gate widens, as each is finished: a directory that is clean
 // leaves the list in the change that cleans it. A directory that does not exist yet is gated
 // from its first file.
 package main
