@@ -134,17 +134,12 @@ func startChildProfile() (stop func(), err error) {
 	if path == "" {
 		return func() {}, nil
 	}
-	f, err := os.Create(path)
+	stopCPU, err := startProfile(path)
 	if err != nil {
-		return nil, fmt.Errorf("cannot create cpu profile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("cannot start cpu profile: %w", err)
+		return nil, err
 	}
 	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
+		stopCPU()
 		if h, err := os.Create(path + ".heap"); err == nil {
 			_ = pprof.Lookup("heap").WriteTo(h, 0)
 			h.Close()
