@@ -129,6 +129,7 @@ func printStatus(w io.Writer, path string, st replicator.Status, online bool) {
 	}
 	fmt.Fprintln(w)
 	printHeldSweeps(w, ms.HeldSweeps)
+	printBulk(w, ms.Bulk)
 	if online && st.Service.PTDChildren != nil {
 		printPTDChildrenLag(w, *st.Service.PTDChildren)
 	}
@@ -171,6 +172,14 @@ func printHeldSweeps(w io.Writer, held []store.HeldSweepStatus) {
 		fmt.Fprintf(w, "held      sweep %s since %s (%d in a row): %s; %d of %d mirrored missing, %d listed; release: ptsync quarantine approve %s\n",
 			h.ID, ts(h.At), h.Sweeps, h.Reason, h.Missing, h.Mirrored, h.Listed, h.ID)
 	}
+}
+
+// printBulk writes what is left of a first sync's bulk load (nothing once it completed).
+func printBulk(w io.Writer, bs *store.BulkState) {
+	if bs == nil {
+		return
+	}
+	fmt.Fprintf(w, "bulk load %d contacts staged, not yet queryable; indexes being built: %v (index queries scan meanwhile)\n", bs.Staged, bs.Building)
 }
 
 // printPTDChildrenLag writes how late a coach's new task in PT Distinction can reach the

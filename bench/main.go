@@ -101,93 +101,110 @@ type env struct {
 	big *simHandle
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// options are the driver's flags.
+type options struct {
+	quick      bool
+	selected   []string
+	cpuprofile string
+	seed       int64
+	dir        string
+	sz         sizes
+}
+
+// parseFlags reads the driver's flags; a usage error has been printed when ok is false
+// (code is what run returns).
+func parseFlags(args []string, stderr io.Writer) (o options, code int, ok bool) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	quick := fs.Bool("quick", false, "small sizes: seconds instead of minutes (what `go test ./bench` runs)")
 	only := fs.String("only", "", "comma-separated sections to run: "+strings.Join(benchNames(), ","))
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
-	seed := fs.Int64("seed", 1, "seed of the generated data")
-	dir := fs.String("dir", "", "scratch directory (default: a temporary one, removed afterwards)")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	fs.Int64Var(&o.seed, "seed", 1, "seed of the generated data")
+	fs.StringVar(&o.dir, "dir", "", "scratch directory (default: a temporary one, removed afterwards)")
 	backfillN := fs.Int("backfill-contacts", 0, "override the backfill size")
 	bigN := fs.Int("big-contacts", 0, "override the large mirror size (ingest, memory, queries)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
+			return o, exitOK, false
 		}
-		return exitUsage
+		return o, exitUsage, false
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "bench: unexpected argument %q\n", fs.Arg(0))
-		return exitUsage
+		return o, exitUsage, false
 	}
-	sz := fullSizes()
+	o.quick, o.sz = *quick, fullSizes()
 	if *quick {
-		sz = quickSizes()
+		o.sz = quickSizes()
 	}
 	if *backfillN > 0 {
-		sz.Backfill = *backfillN
+		o.sz.Backfill = *backfillN
 	}
 	if *bigN > 0 {
-		sz.Big = *bigN
-		sz.Small = max(*bigN/10, 1)
+		o.sz.Big, o.sz.Small = *bigN, max(*bigN/10, 1)
 	}
-	selected := benchNames()
+	o.selected = benchNames()
 	if *only != "" {
-		selected = nil
+		o.selected = nil
 		for _, n := range strings.Split(*only, ",") {
 			n = strings.TrimSpace(n)
 			if !slices.Contains(benchNames(), n) {
 				fmt.Fprintf(stderr, "bench: --only: unknown section %q (known: %s)\n", n, strings.Join(benchNames(), ","))
-				return exitUsage
+				return o, exitUsage, false
 			}
-			selected = append(selected, n)
+			o.selected = append(o.selected, n)
 		}
 	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			fmt.Fprintf(stderr, "bench: cannot create cpu profile: %v\n", err)
-			return exitFailure
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintf(stderr, "bench: cannot start cpu profile: %v\n", err)
-			return exitFailure
-		}
-		defer pprof.StopCPUProfile()
+	return o, exitOK, true
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, code, ok := parseFlags(args, stderr)
+	if !ok {
+		return code
 	}
-	scratch := *dir
-	if scratch == "" {
-		d, err := os.MkdirTemp("", "ptsync-bench-")
+	if o.cpuprofile != "" {
+		stop, err := startProfile(o.cpuprofile)
 		if err != nil {
-			fmt.Fprintf(stderr, "bench: cannot create scratch directory: %v\n", err)
+			fmt.Fprintf(stderr, "bench: %v\n", err)
 			return exitFailure
 		}
-		defer os.RemoveAll(d)
-		scratch = d
-	} else if err := os.MkdirAll(scratch, 0o700); err != nil {
-		fmt.Fprintf(stderr, "bench: cannot create scratch directory: %v\n", err)
+		defer stop()
+	}
+	scratch, cleanup, err := scratchDir(o.dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "bench: %v\n", err)
 		return exitFailure
 	}
+	defer cleanup()
 	exe, err := os.Executable()
 	if err != nil {
 		fmt.Fprintf(stderr, "bench: cannot find own executable for child runs: %v\n", err)
 		return exitFailure
 	}
 	start := time.Now()
-	e := &env{sz: sz, dir: scratch, seed: *seed, exe: []string{exe}, cpuprofile: *cpuprofile, log: func(format string, args ...any) {
+	e := &env{sz: o.sz, dir: scratch, seed: o.seed, exe: []string{exe}, cpuprofile: o.cpuprofile, log: func(format string, args ...any) {
 		fmt.Fprintf(stderr, "[%6.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 	}}
-	e.log("ptsync bench: %s, GOMAXPROCS=%d, sections %s", runtime.Version(), runtime.GOMAXPROCS(0), strings.Join(selected, ","))
-
+	e.log("ptsync bench: %s, GOMAXPROCS=%d, sections %s", runtime.Version(), runtime.GOMAXPROCS(0), strings.Join(o.selected, ","))
 	defer func() {
 		if e.big != nil {
 			_ = e.big.close()
 		}
 	}()
-	var t table
-	failed := false
+	t, failed := runSections(ctx, e, o.selected, stderr)
+	fmt.Fprintf(stdout, "ptsync bench (%s; %s, %d CPUs, %s, total %v)\n\n", map[bool]string{true: "quick", false: "full"}[o.quick],
+		runtime.Version(), runtime.NumCPU(), runtime.GOOS+"/"+runtime.GOARCH, time.Since(start).Round(time.Second))
+	t.write(stdout)
+	if failed || ctx.Err() != nil {
+		return exitFailure
+	}
+	return exitOK
+}
+
+// runSections runs the selected sections in order; failed reports that one returned an
+// error (its row says which).
+func runSections(ctx context.Context, e *env, selected []string, stderr io.Writer) (t table, failed bool) {
 	for _, name := range selected {
 		if ctx.Err() != nil {
 			break
@@ -202,13 +219,35 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		e.log("%s done in %v", name, time.Since(sectionStart).Round(time.Millisecond))
 	}
-	fmt.Fprintf(stdout, "ptsync bench (%s; %s, %d CPUs, %s, total %v)\n\n", map[bool]string{true: "quick", false: "full"}[*quick],
-		runtime.Version(), runtime.NumCPU(), runtime.GOOS+"/"+runtime.GOARCH, time.Since(start).Round(time.Second))
-	t.write(stdout)
-	if failed || ctx.Err() != nil {
-		return exitFailure
+	return t, failed
+}
+
+// startProfile starts the driver's CPU profile; stop writes it.
+func startProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create cpu profile: %w", err)
 	}
-	return exitOK
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cannot start cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// scratchDir returns dir (created if needed) or a new temporary directory that cleanup removes.
+func scratchDir(dir string) (path string, cleanup func(), err error) {
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", nil, fmt.Errorf("cannot create scratch directory: %w", err)
+		}
+		return dir, func() {}, nil
+	}
+	d, err := os.MkdirTemp("", "ptsync-bench-")
+	if err != nil {
+		return "", nil, fmt.Errorf("cannot create scratch directory: %w", err)
+	}
+	return d, func() { os.RemoveAll(d) }, nil
 }
 
 // sections maps each section name to its benchmark.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"ptsync/replicator/ingest"
+	"ptsync/sim/ghlsim"
 )
 
 // fakeClock is a clock the benchmark advances by hand, shared by the simulator (dateUpdated)
@@ -75,77 +76,100 @@ func benchSteady(ctx context.Context, e *env) ([]row, error) {
 		return nil, err
 	}
 	defer side.close()
-	// The backfill is spread over one children period of fake time so that, when it ends, the
-	// contacts' children ages follow the rotation's stationary distribution for this change
-	// rate (see equilibriumAge): the cycles measured below then cost what they cost after the
-	// service has run for days, not the near-zero sweep of the first day after a backfill.
-	start := clk.now()
-	t0 := time.Now()
-	_, err = side.poller.Backfill(ctx, func(pr ingest.Progress) {
-		if pr.Phase == ingest.PhaseChildren && pr.Total > 0 {
-			age := equilibriumAge(float64(pr.Done)/float64(pr.Total), sz.ChangeRate, set.ChildrenPeriod, steadyInterval)
-			clk.setAtLeast(start.Add(set.ChildrenPeriod - age))
-		}
-	})
-	if err != nil {
-		return nil, fmt.Errorf("cannot backfill steady-state mirror: %w", err)
+	if err := spreadBackfill(ctx, e, side, clk, set); err != nil {
+		return nil, err
 	}
-	clk.setAtLeast(start.Add(set.ChildrenPeriod))
-	e.log("steady: backfill of %d contacts took %v", sz.Steady, time.Since(t0).Round(time.Millisecond))
-
-	changesPer := max(1, int(math.Round(float64(sz.Steady)*sz.ChangeRate)))
-	var total, minimum, searchPages, childCalls, changed, swept int64
+	var c steadyCounts
 	for cycle := range sz.SteadyCycles {
-		clk.advance(steadyInterval)
-		ids := sim.ChurnStep(changesPer)
-		distinct := map[string]bool{}
-		for _, id := range ids {
-			distinct[id] = true
+		if err := c.cycle(ctx, e, sim, side, clk, cycle); err != nil {
+			return nil, err
 		}
-		clk.advance(time.Second)
-		sim.ResetCounters()
-		if _, err := side.poller.Incremental(ctx); err != nil {
-			return nil, fmt.Errorf("cycle %d: incremental: %w", cycle, err)
-		}
-		cst, err := side.poller.Children(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("cycle %d: children: %w", cycle, err)
-		}
-		c := sim.Counters()
-		pages := c.Requests["POST /contacts/search"]
-		min := int64(math.Ceil(float64(len(distinct))/500)) + 3*int64(len(distinct))
-		e.log("steady: cycle %d: %d changed, %d calls (search %d, children %d: dirty %d, swept %d), minimum %d",
-			cycle, len(distinct), c.Total, pages, c.Total-pages, cst.Dirty, cst.Swept, min)
-		total += c.Total
-		minimum += min
-		searchPages += pages
-		childCalls += c.Total - pages
-		changed += int64(len(distinct))
-		swept += int64(cst.Swept)
 	}
-	n := int64(sz.SteadyCycles)
-
 	// The naive baseline: a full re-poll, measured once (it costs the same every cycle).
 	sim.ResetCounters()
 	naive := newNaivePoller(url, sim.LocationID(), sim.IssuePIT())
 	if err := naive.backfill(ctx); err != nil {
 		return nil, fmt.Errorf("naive re-poll: %w", err)
 	}
-	naiveCalls := sim.Counters().Total
+	return c.rows(sz, sim.Counters().Total), nil
+}
 
-	perCycle := float64(total) / float64(n)
-	minPer := float64(minimum) / float64(n)
-	sweepCalls := float64(3*swept) / float64(n)
+// spreadBackfill backfills the steady-state mirror over one children period of fake time so
+// that, when it ends, the contacts' children ages follow the rotation's stationary
+// distribution for this change rate (see equilibriumAge): the cycles measured then cost
+// what they cost after the service has run for days, not the near-zero sweep of the first
+// day after a backfill.
+func spreadBackfill(ctx context.Context, e *env, side *ptsyncSide, clk *fakeClock, set ingest.Settings) error {
+	start := clk.now()
+	t0 := time.Now()
+	_, err := side.poller.Backfill(ctx, func(pr ingest.Progress) {
+		if pr.Phase == ingest.PhaseChildren && pr.Total > 0 {
+			age := equilibriumAge(float64(pr.Done)/float64(pr.Total), e.sz.ChangeRate, set.ChildrenPeriod, steadyInterval)
+			clk.setAtLeast(start.Add(set.ChildrenPeriod - age))
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("cannot backfill steady-state mirror: %w", err)
+	}
+	clk.setAtLeast(start.Add(set.ChildrenPeriod))
+	e.log("steady: backfill of %d contacts took %v", e.sz.Steady, time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+// steadyCounts sums the cycles measured.
+type steadyCounts struct {
+	total, minimum, searchPages, childCalls, changed, swept int64
+	cycles                                                  int64
+}
+
+// cycle changes ChangeRate of the contacts in the simulator, runs ptsync's incremental search
+// and children job and counts the calls they made.
+func (c *steadyCounts) cycle(ctx context.Context, e *env, sim *ghlsim.Server, side *ptsyncSide, clk *fakeClock, n int) error {
+	clk.advance(steadyInterval)
+	ids := sim.ChurnStep(max(1, int(math.Round(float64(e.sz.Steady)*e.sz.ChangeRate))))
+	distinct := map[string]bool{}
+	for _, id := range ids {
+		distinct[id] = true
+	}
+	clk.advance(time.Second)
+	sim.ResetCounters()
+	if _, err := side.poller.Incremental(ctx); err != nil {
+		return fmt.Errorf("cycle %d: incremental: %w", n, err)
+	}
+	cst, err := side.poller.Children(ctx)
+	if err != nil {
+		return fmt.Errorf("cycle %d: children: %w", n, err)
+	}
+	cnt := sim.Counters()
+	pages := cnt.Requests["POST /contacts/search"]
+	least := int64(math.Ceil(float64(len(distinct))/500)) + 3*int64(len(distinct))
+	e.log("steady: cycle %d: %d changed, %d calls (search %d, children %d: dirty %d, swept %d), minimum %d",
+		n, len(distinct), cnt.Total, pages, cnt.Total-pages, cst.Dirty, cst.Swept, least)
+	c.total += cnt.Total
+	c.minimum += least
+	c.searchPages += pages
+	c.childCalls += cnt.Total - pages
+	c.changed += int64(len(distinct))
+	c.swept += int64(cst.Swept)
+	c.cycles++
+	return nil
+}
+
+func (c *steadyCounts) rows(sz sizes, naiveCalls int64) []row {
+	n := float64(c.cycles)
+	perCycle := float64(c.total) / n
+	minPer := float64(c.minimum) / n
+	sweepCalls := float64(3*c.swept) / n
 	sec := fmt.Sprintf("2 steady %s, %.0f%%/cycle", num(int64(sz.Steady)), sz.ChangeRate*100)
 	return []row{
-		{Section: sec, Metric: fmt.Sprintf("API calls per cycle (%d cycles, %.0f changed each)", n, float64(changed)/float64(n)),
-			Value:    fmt.Sprintf("%.1f (search %.1f, children %.1f)", perCycle, float64(searchPages)/float64(n), float64(childCalls)/float64(n)),
-			Baseline: fmt.Sprintf("minimum: %.1f", minPer), Ratio: ratio(perCycle, minPer), Target: "<= 1.2x", Verdict: verdict(perCycle <= 1.2*minPer)},
+		{Section: sec, Metric: fmt.Sprintf("API calls per cycle (%d cycles, %.0f changed each)", c.cycles, float64(c.changed)/n),
+			Value:    fmt.Sprintf("%.1f (search %.1f, children %.1f)", perCycle, float64(c.searchPages)/n, float64(c.childCalls)/n),
+			Baseline: fmt.Sprintf("minimum: %.1f", minPer), Ratio: ratio(perCycle, minPer), Target: "<= 1.1x", Verdict: verdict(perCycle <= 1.1*minPer)},
 		{Section: sec, Metric: "  of which change-driven (without the rotation that keeps every child at most 24h old)",
 			Value: fmt.Sprintf("%.1f", perCycle-sweepCalls), Baseline: fmt.Sprintf("minimum: %.1f", minPer), Ratio: ratio(perCycle-sweepCalls, minPer)},
 		{Section: sec, Metric: "API calls per cycle vs naive full re-poll",
 			Value: fmt.Sprintf("%.1f", perCycle), Baseline: "naive re-poll: " + num(naiveCalls), Ratio: ratio(perCycle, float64(naiveCalls))},
-	}, nil
+	}
 }
 
 // equilibriumAge is the children age of the contact at fraction f of the mirror (oldest

@@ -22,9 +22,15 @@ func (tx *Tx) GetGHLContact(id string) (GHLContact, error) {
 }
 
 // DeleteGHLContact removes the contact and, in the same transaction, its children of every
-// registered kind. The dirty flag is cleared too. Missing is ErrNotFound.
+// registered kind. The dirty flag is cleared too, and a copy staged by a first sync and not
+// merged yet will not be merged. Missing is ErrNotFound, except while contacts are staged:
+// the contact may be one of them, and the deletion succeeds.
 func (tx *Tx) DeleteGHLContact(id string) error {
-	if err := tx.deleteRecord(GHLContacts, id); err != nil {
+	staging, err := tx.stageTombstone(id) // a staged copy must not come back
+	if err != nil {
+		return err
+	}
+	if err := tx.deleteRecord(GHLContacts, id); err != nil && !(staging && errors.Is(err, ErrNotFound)) {
 		return err
 	}
 	if err := tx.deleteChildrenOf(SideGHL, id); err != nil {

@@ -83,7 +83,7 @@ func (db *DB) Check() error {
 			return err
 		}
 		tx.checkWebhooks(p)
-		return nil
+		return tx.checkStaged(p)
 	})
 	if err != nil {
 		return err
@@ -174,6 +174,9 @@ func (tx *Tx) checkIndexes(c Collection, p problems) error {
 			}
 			return nil
 		})
+		if tx.IndexesIncomplete(c) {
+			continue // being built: a missing entry is expected, a wrong one was reported
+		}
 		for k := range want[ix] {
 			val, pk, _ := splitIndexKey([]byte(k))
 			p.add("index %s/%s: record %q is not indexed under %q", c, ix, pk, val)
@@ -189,11 +192,11 @@ func (tx *Tx) checkCursors(p problems) error {
 			p.add("%v", err)
 			continue
 		}
-		ib, err := tx.bucket(idxBucket(c, "updated"))
+		k, err := tx.lastIndexKey(c, "updated", "")
 		if err != nil {
 			return err
 		}
-		if k, _ := ib.Cursor().Last(); k != nil {
+		if k != nil {
 			newest, _, _ := splitIndexKey(k)
 			if newest > TimeKey(hw) {
 				p.add("high-water mark of %s (%s) is below its newest record (%s)", c, TimeKey(hw), newest)

@@ -156,10 +156,17 @@ func (d *dec) time() time.Time {
 // encodeValue renders r in the stored form: binary header and compacted raw JSON for the
 // mirrored records, JSON for the rest. Invalid raw JSON is an error, as it was for the JSON
 // form (json.Marshal validated it).
-func encodeValue(r record) ([]byte, error) {
+func encodeValue(r record) ([]byte, error) { return appendValue(nil, r) }
+
+// appendValue is encodeValue appending to dst (the staging bucket's prefix).
+func appendValue(dst []byte, r record) ([]byte, error) {
 	br, ok := r.(binRecord)
 	if !ok {
-		return json.Marshal(r)
+		j, err := json.Marshal(r)
+		if err != nil {
+			return nil, err
+		}
+		return append(dst, j...), nil
 	}
 	var rb []byte
 	if raw := *br.rawField(); len(raw) > 0 {
@@ -182,7 +189,10 @@ func encodeValue(r record) ([]byte, error) {
 	if e.b == nil {
 		return nil, errors.New("cannot encode a time: its zone offset is out of range")
 	}
-	out := make([]byte, 0, 1+binary.MaxVarintLen32+len(e.b)+len(rb))
+	out := dst
+	if out == nil {
+		out = make([]byte, 0, 1+binary.MaxVarintLen32+len(e.b)+len(rb))
+	}
 	out = append(out, binFormat)
 	out = binary.AppendUvarint(out, uint64(len(e.b)))
 	out = append(out, e.b...)

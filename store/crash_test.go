@@ -33,6 +33,13 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if path := os.Getenv(bulkCrashChildEnv); path != "" {
+		if err := bulkCrashWriter(path); err != nil {
+			fmt.Fprintln(os.Stderr, "bulk crash writer:", err)
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
 }
 
@@ -105,33 +112,39 @@ func TestCrashDuringBatchedWrites(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "crash.db")
 	maxPage := -1
 	for i := 0; i < kills; i++ {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), crashChildEnv+"="+path)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		line, err := bufio.NewReader(out).ReadString('\n')
-		if err != nil || line != "ready\n" {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			t.Fatalf("kill %d: child did not start: %q %v", i, line, err)
-		}
-		time.Sleep(time.Duration(rng.IntN(40)) * time.Millisecond)
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		_ = cmd.Wait()
-		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
-			t.Fatalf("kill %d: child exited by itself: %v", i, cmd.ProcessState)
-		}
+		killChild(t, i, crashChildEnv+"="+path, time.Duration(rng.IntN(40))*time.Millisecond)
 		maxPage = verifyCrashMirror(t, path, i, maxPage)
 	}
 	t.Logf("%d kills survived; last committed page %d (%d contacts)", kills, maxPage, (maxPage+1)*crashPageSize)
+}
+
+// killChild re-executes the test binary with env set, waits for its "ready" line, lets it
+// run for d and SIGKILLs it; a child that ends by itself fails the test.
+func killChild(t *testing.T, kill int, env string, d time.Duration) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), env)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "ready\n" {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		t.Fatalf("kill %d: child did not start: %q %v", kill, line, err)
+	}
+	time.Sleep(d)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+		t.Fatalf("kill %d: child exited by itself: %v", kill, cmd.ProcessState)
+	}
 }
 
 func verifyCrashMirror(t *testing.T, path string, kill, prevPage int) int {

@@ -63,6 +63,7 @@ func (tx *Tx) putRecord(r record) error {
 		return err
 	}
 	pk := []byte(r.primaryKey())
+	tx.st.writes.bump(c)
 	v, err := encodeValue(r)
 	if err != nil {
 		return fmt.Errorf("cannot encode %s %q: %w", c, pk, err)
@@ -156,6 +157,7 @@ func (tx *Tx) deleteRecord(c Collection, pk string) error {
 	if old == nil {
 		return fmt.Errorf("cannot delete %s %q: %w", c, pk, ErrNotFound)
 	}
+	tx.st.writes.bump(c)
 	or, err := tx.decodeRecord(c, old)
 	if err != nil {
 		return fmt.Errorf("cannot delete %s %q: %w: %v", c, pk, ErrCorrupt, err)
@@ -210,19 +212,15 @@ func (tx *Tx) lookup(c Collection, index, value string, fn func(v []byte) error)
 }
 
 // rangeIndex calls fn with the record of every index entry whose key is in [from, to) in
-// index order ("" for to means unbounded). An entry without its record is ErrCorrupt.
+// index order ("" for to means unbounded). An entry without its record is ErrCorrupt. While
+// c's indexes are being built the entries are computed from the records (eachIndexKey).
 func (tx *Tx) rangeIndex(c Collection, index, from, to string, fn func(v []byte) error) error {
-	ib, err := tx.bucket(idxBucket(c, index))
-	if err != nil {
-		return err
-	}
 	b, err := tx.bucket([]byte(c))
 	if err != nil {
 		return err
 	}
-	cur := ib.Cursor()
 	rs := seeker{cur: b.Cursor()}
-	for k, _ := cur.Seek([]byte(from)); k != nil && (to == "" || bytes.Compare(k, []byte(to)) < 0); k, _ = cur.Next() {
+	err = tx.eachIndexKey(c, index, from, to, func(k []byte) error {
 		_, pk, ok := splitIndexKey(k)
 		if !ok {
 			return fmt.Errorf("cannot read index %s/%s: %w: malformed key %q", c, index, ErrCorrupt, k)
@@ -231,14 +229,12 @@ func (tx *Tx) rangeIndex(c Collection, index, from, to string, fn func(v []byte)
 		if v == nil {
 			return fmt.Errorf("cannot read index %s/%s: %w: entry %q has no record", c, index, ErrCorrupt, k)
 		}
-		if err := fn(v); err != nil {
-			if errors.Is(err, ErrStop) {
-				return nil
-			}
-			return err
-		}
+		return fn(v)
+	})
+	if errors.Is(err, ErrStop) {
+		return nil
 	}
-	return nil
+	return err
 }
 
 // seekSteps bounds how far a seeker walks forward before searching from the root instead:

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -35,7 +36,7 @@ var (
 // included.
 func (r *childRegistry) allBuckets() [][]byte {
 	out := [][]byte{bucketMeta, bucketBase, bucketCursors, bucketConflicts, bucketQuarantine,
-		bucketWebhooks, bucketWebhooksAt, bucketDirty, bucketReminders, bucketTokens, bucketHeldSweeps}
+		bucketWebhooks, bucketWebhooksAt, bucketDirty, bucketReminders, bucketTokens, bucketHeldSweeps, bucketStaged}
 	for _, c := range r.indexed() {
 		out = append(out, []byte(c))
 		for _, ix := range r.indexNames(c) {
@@ -88,6 +89,13 @@ func (r *childRegistry) migrations() []migration {
 			_, err := tx.btx.CreateBucketIfNotExists(bucketHeldSweeps)
 			return err
 		},
+	}, {
+		from: 4,
+		what: "add the staging bucket of the first sync's bulk load (ghl.contacts.staged)",
+		run: func(tx *Tx) error {
+			_, err := tx.btx.CreateBucketIfNotExists(bucketStaged)
+			return err
+		},
 	}}
 	for v := fixedSchemaVersion + 1; v <= SchemaVersion; v++ {
 		ms = append(ms, r.kindsMigration(v))
@@ -97,7 +105,7 @@ func (r *childRegistry) migrations() []migration {
 
 // fixedSchemaVersion is the last version whose step is written out above; later versions
 // only add child kinds.
-const fixedSchemaVersion = 4
+const fixedSchemaVersion = 5
 
 // kindsMigration is the step to version v: the buckets of the kinds added in v, empty.
 func (r *childRegistry) kindsMigration(v int) migration {
@@ -226,7 +234,7 @@ func (db *DB) initSchema(appVersion string) error {
 		return nil
 	}
 	// Any bucket still missing in a current-version file is damage, not a migration.
-	return db.bolt.View(func(btx *bolt.Tx) error {
+	err = db.bolt.View(func(btx *bolt.Tx) error {
 		for _, name := range db.kinds.allBuckets() {
 			if btx.Bucket(name) == nil {
 				return fmt.Errorf("cannot open mirror %s: %w: bucket %q missing", db.path, ErrCorrupt, name)
@@ -234,6 +242,28 @@ func (db *DB) initSchema(appVersion string) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return db.finishBulkLoad()
+}
+
+// finishBulkLoad completes a bulk load a crash or a stop interrupted (staged contacts not
+// merged, indexes being built), so that a restart always ends with complete indexes.
+func (db *DB) finishBulkLoad() error {
+	var bs BulkState
+	if err := db.View(func(tx *Tx) error {
+		var err error
+		bs, err = tx.BulkState()
+		return err
+	}); err != nil || !bs.Pending() {
+		return err
+	}
+	db.log.Info("finishing an interrupted bulk load", "path", db.path, "staged", bs.Staged, "building", bs.Building)
+	if _, err := db.CompleteBulkLoad(context.Background()); err != nil {
+		return fmt.Errorf("cannot open mirror %s: %w", db.path, err)
+	}
+	return nil
 }
 
 // readSchema reads the file's schema version and the ptsync version that last wrote it.

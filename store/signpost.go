@@ -47,6 +47,15 @@ func NewSignpost(answered, sent time.Time, overlap time.Duration) Signpost {
 // resolution; a record between Bound and At is an ordinary recent edit, not a future one.
 func (s Signpost) Future(t time.Time) bool { return t.After(s.At.Add(time.Second)) }
 
+// CopyStands reports whether a stored copy stamped have stands against a row stamped got
+// that this answer returned: got is the same version or an older one (a lagging listing),
+// unless the copy itself is stamped in the future of this answer — a wrong stamp must not
+// shadow the record's real edits for years. Every writer that replaces mirrored copies from
+// a listing, the first sync's bulk load included, decides with this one rule.
+func (s Signpost) CopyStands(have, got time.Time) bool {
+	return got.Equal(have) || got.Before(have) && !s.Future(have)
+}
+
 // Through is the cursor's Through after an answer whose newest record is stamped newest,
 // when it stood at prev: the later of the two, but never past Bound. A prev beyond Bound
 // (written before the bound existed) is pulled back to it.
@@ -114,18 +123,11 @@ func (db *DB) RepairFutureCursors(now time.Time, overlap time.Duration) ([]Curso
 // newestStampNotAfter returns the newest record timestamp of c (its "updated" index) that is
 // not after t; zero when there is none.
 func (tx *Tx) newestStampNotAfter(c Collection, t time.Time) (time.Time, error) {
-	ib, err := tx.bucket(idxBucket(c, "updated"))
-	if err != nil {
-		return time.Time{}, err
-	}
 	// Index keys are TimeKey(updated) NUL id: every key of a stamp <= t sorts before
 	// TimeKey(t) followed by \x01.
-	cur := ib.Cursor()
-	k, _ := cur.Seek([]byte(TimeKey(t) + "\x01"))
-	if k == nil {
-		k, _ = cur.Last()
-	} else {
-		k, _ = cur.Prev()
+	k, err := tx.lastIndexKey(c, "updated", TimeKey(t)+"\x01")
+	if err != nil {
+		return time.Time{}, err
 	}
 	if k == nil {
 		return time.Time{}, nil

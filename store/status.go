@@ -20,6 +20,9 @@ type MirrorStatus struct {
 	// HeldSweeps are the sweeps held as suspect, waiting for `ptsync quarantine approve`
 	// or for a believed sweep of the same listing; empty when none is held.
 	HeldSweeps []HeldSweepStatus `json:"heldSweeps,omitempty"`
+	// Bulk is the first sync's bulk load while it is not complete: contacts staged and not
+	// merged, collections whose indexes are being built (their queries scan meanwhile).
+	Bulk *BulkState `json:"bulk,omitempty"`
 }
 
 // HeldSweepStatus is one held sweep in brief: what was listed and why it was not believed.
@@ -89,6 +92,11 @@ func (tx *Tx) Status(now time.Time) (MirrorStatus, error) {
 	held, err := tx.HeldSweeps()
 	if err != nil {
 		return st, err
+	}
+	if bs, err := tx.BulkState(); err != nil {
+		return st, err
+	} else if bs.Pending() {
+		st.Bulk = &bs
 	}
 	for _, h := range held {
 		st.HeldSweeps = append(st.HeldSweeps, HeldSweepStatus{ID: h.ID, At: h.At, Sweeps: h.Sweeps,

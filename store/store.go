@@ -35,7 +35,7 @@ import (
 
 // SchemaVersion is the layout version this build writes. Open migrates older files forward
 // and refuses newer ones with ErrSchemaTooNew.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // DefaultTimeout is how long Open waits for the file lock before giving up with ErrLocked.
 const DefaultTimeout = time.Second
@@ -113,6 +113,11 @@ type Options struct {
 	// returned as a failed commit's would be (a *WriteError wrapping it), exactly what a full
 	// disk does below bbolt. Never set in production.
 	FailCommit func() error
+	// BulkTxBytes bounds what one transaction of a bulk load writes (CompleteBulkLoad's
+	// merge and index build) and the index entries it sorts in memory at a time; 0 means
+	// 4 MiB. Smaller is slower and holds less memory; tests use a few KiB so that a small
+	// load runs through many transactions.
+	BulkTxBytes int
 	// ChildKinds are the child kinds the mirror holds; nil means DefaultChildKinds (every
 	// caller but tests that register a kind of their own). A registered kind's buckets must
 	// exist in the file, as Open creates them in a new file or by migration.
@@ -131,6 +136,8 @@ type DB struct {
 	onCommit   func(error)
 	failCommit func() error
 	kinds      *childRegistry
+	writes     collectionWrites // ordinary record writes per collection (the index build's check)
+	bulkTx     int              // Options.BulkTxBytes or bulkTxBytes
 }
 
 // Open opens (creating if needed, unless ReadOnly) the mirror at path, migrates an older
@@ -182,7 +189,11 @@ func Open(path string, opts Options) (*DB, error) {
 		}
 		return nil, fmt.Errorf("cannot open mirror %s: %w", path, err)
 	}
-	db := &DB{bolt: bdb, path: path, readOnly: opts.ReadOnly, log: log, now: now, onCommit: opts.OnCommit, failCommit: opts.FailCommit, kinds: kinds}
+	db := &DB{bolt: bdb, path: path, readOnly: opts.ReadOnly, log: log, now: now, onCommit: opts.OnCommit, failCommit: opts.FailCommit,
+		kinds: kinds, writes: newCollectionWrites(kinds), bulkTx: bulkTxBytes}
+	if opts.BulkTxBytes > 0 {
+		db.bulkTx = opts.BulkTxBytes
+	}
 	if err := db.initSchema(opts.AppVersion); err != nil {
 		_ = bdb.Close()
 		return nil, err
@@ -294,7 +305,7 @@ func (db *DB) View(fn func(*Tx) error) (err error) {
 			err = fmt.Errorf("cannot read mirror %s: %w: %v", db.path, ErrCorrupt, r)
 		}
 	}()
-	return db.bolt.View(func(btx *bolt.Tx) error { return fn(&Tx{btx: btx, now: db.now, st: &txState{kinds: db.kinds}}) })
+	return db.bolt.View(func(btx *bolt.Tx) error { return fn(db.newTx(btx)) })
 }
 
 // Update runs fn in a read-write transaction committed (and fsynced) if fn returns nil and
@@ -320,9 +331,14 @@ type Tx struct {
 	st  *txState
 }
 
+func (db *DB) newTx(btx *bolt.Tx) *Tx {
+	return &Tx{btx: btx, now: db.now, st: &txState{kinds: db.kinds, writes: db.writes}}
+}
+
 // txState is per-transaction state shared by a Tx and the views derived from it.
 type txState struct {
 	kinds   *childRegistry          // the mirror's child kinds (immutable, shared)
+	writes  collectionWrites        // the DB's write counters (shared)
 	buckets map[string]*bolt.Bucket // handles already looked up in this transaction
 	skipRaw bool                    // reads leave Raw nil (see WithoutRaw)
 	reuse   bool                    // iterators reuse one value (see ReuseValues)

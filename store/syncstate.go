@@ -471,20 +471,22 @@ func (tx *Tx) NextChildrenDue(limit int) ([]string, error) {
 		out = append(out, x.id)
 		seen[x.id] = true
 	}
-	ib, err := tx.bucket(idxBucket(GHLContacts, "children"))
-	if err != nil {
-		return nil, err
-	}
-	cur := ib.Cursor()
-	for k, _ := cur.First(); k != nil && len(out) < limit; k, _ = cur.Next() {
+	err = tx.eachIndexKey(GHLContacts, "children", "", "", func(k []byte) error {
+		if len(out) >= limit {
+			return ErrStop
+		}
 		_, pk, ok := splitIndexKey(k)
 		if !ok {
-			return nil, fmt.Errorf("cannot read children index: %w: malformed key %q", ErrCorrupt, k)
+			return fmt.Errorf("cannot read children index: %w: malformed key %q", ErrCorrupt, k)
 		}
 		if id := string(pk); !seen[id] {
 			seen[id] = true
 			out = append(out, id)
 		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrStop) {
+		return nil, err
 	}
 	return out, nil
 }

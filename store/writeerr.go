@@ -71,7 +71,7 @@ func (db *DB) commit(write func(func(*bolt.Tx) error) error, fn func(*Tx) error)
 	ran := false
 	err := write(func(btx *bolt.Tx) error {
 		ran = true
-		fnErr = fn(&Tx{btx: btx, now: db.now, st: &txState{kinds: db.kinds}})
+		fnErr = fn(db.newTx(btx))
 		if fnErr != nil {
 			return fnErr
 		}

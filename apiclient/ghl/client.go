@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -550,14 +552,40 @@ func decodeContact(op string, raw json.RawMessage) (ghlwire.Contact, error) {
 	return ct, nil
 }
 
+// parallelDecodeMin is the fewest contacts per goroutine decodeContacts splits a page into.
+const parallelDecodeMin = 100
+
+// decodeContacts decodes a page of contacts. A large page (a search page holds up to 500) is
+// split between up to GOMAXPROCS goroutines: decoding is most of a first sync's CPU and the
+// contacts are independent, while the goroutine storing the previous page leaves a core
+// mostly idle. The error is the first malformed contact's, by index, as in order.
 func decodeContacts(op string, raws []json.RawMessage) ([]ghlwire.Contact, error) {
-	out := make([]ghlwire.Contact, 0, len(raws))
-	for i, raw := range raws {
-		ct, err := decodeContact(op, raw)
+	out := make([]ghlwire.Contact, len(raws))
+	errs := make([]error, len(raws))
+	decode := func(from, to int) {
+		for i := from; i < to; i++ {
+			out[i], errs[i] = decodeContact(op, raws[i])
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(raws)/parallelDecodeMin)
+	if workers <= 1 {
+		decode(0, len(raws))
+	} else {
+		var wg sync.WaitGroup
+		per := (len(raws) + workers - 1) / workers
+		for from := 0; from < len(raws); from += per {
+			wg.Add(1)
+			go func(from, to int) {
+				defer wg.Done()
+				decode(from, to)
+			}(from, min(from+per, len(raws)))
+		}
+		wg.Wait()
+	}
+	for i, err := range errs {
 		if err != nil {
 			return nil, fmt.Errorf("contact %d: %w", i, err)
 		}
-		out = append(out, ct)
 	}
 	return out, nil
 }

@@ -47,8 +47,10 @@ func (p *Poller) NeedsBackfill() (bool, error) {
 }
 
 // Backfill runs the first full sync: every contact through the incremental search from the
-// epoch (or a sweep if search is refused), then the children of every contact not fetched
-// yet, with the worker pool so the rate limiter is the bottleneck. It is resumable: an
+// epoch (or a sweep if search is refused), staged for the store's bulk load and merged with
+// the indexes built in key order once the walk ends (store.DB.CompleteBulkLoad), then the
+// children of every contact not fetched yet, with the worker pool so the rate limiter is the
+// bottleneck. It is resumable: an
 // interrupted backfill continues from the search cursor and skips contacts whose children
 // are stored. progress (may be nil) is called after each page and each contact; the metrics'
 // backfill gauges follow the contacts phase. It records completion in the store.
@@ -67,9 +69,14 @@ func (p *Poller) Backfill(ctx context.Context, progress func(Progress)) (Backfil
 	if err != nil {
 		return st, fmt.Errorf("cannot backfill contacts: %w", err)
 	}
+	// The walk staged the new contacts; merge them and build the indexes in key order
+	// before anything reads the mirror through them (the children phase below does).
+	if _, err := p.db.CompleteBulkLoad(ctx); err != nil {
+		return st, fmt.Errorf("cannot backfill contacts: %w", err)
+	}
 	var ids []string
 	snap, err := p.viewQuarantine(func(tx *store.Tx, _ map[string]bool) error {
-		return tx.ForEachGHLContact(func(c *store.GHLContact) error {
+		return tx.WithoutRaw().ReuseValues().ForEachGHLContact(func(c *store.GHLContact) error {
 			if c.ChildrenFetchedAt.IsZero() {
 				ids = append(ids, c.ID)
 			}
@@ -97,3 +104,30 @@ func (p *Poller) Backfill(ctx context.Context, progress func(Progress)) (Backfil
 	report(Progress{Phase: PhaseDone, Done: st.Contacts.Read, Total: st.Contacts.Read})
 	return st, nil
 }
+
+// staging collects the contacts of one first-sync transaction that are new to the mirror,
+// for store.Tx.StageGHLContacts: a contact read twice in the batch keeps the copy that
+// sequential puts would have kept (Signpost.CopyStands).
+type staging struct {
+	at   map[string]int
+	recs []store.GHLContact
+}
+
+// add stages r; false means an earlier copy in the batch stands and r is dropped.
+func (s *staging) add(r *store.GHLContact, sp store.Signpost) bool {
+	if s.at == nil {
+		s.at = map[string]int{}
+	}
+	if i, ok := s.at[r.ID]; ok {
+		if sp.CopyStands(s.recs[i].DateUpdated, r.DateUpdated) {
+			return false
+		}
+		s.recs[i] = *r
+		return true
+	}
+	s.at[r.ID] = len(s.recs)
+	s.recs = append(s.recs, *r)
+	return true
+}
+
+func (s *staging) rows() []store.GHLContact { return s.recs }

@@ -476,14 +476,18 @@ func (p *Poller) toContacts(rows []ghlwire.Contact, set Settings) []store.GHLCon
 // contacts are marked dirty so their children are refreshed first, except, when firstSync
 // is set, contacts new to the mirror: the first full sync fetches the children of every
 // contact never fetched, and the children index already puts them first, so the mark would
-// only cost a write. A written contact stamped in the future of sp is counted and logged
-// once, after the commit: its re-reads are unchanged rows and say nothing.
+// only cost a write. Those are not put either but staged for the store's bulk load (one run
+// per transaction, cursor beside it), which Backfill completes when the walk ends: random-key
+// puts would rewrite a leaf of the contacts bucket and of every index per contact. A written
+// contact stamped in the future of sp is counted and logged once, after the commit: its
+// re-reads are unchanged rows and say nothing.
 func (p *Poller) commitRecords(recs []store.GHLContact, firstSync bool, sp store.Signpost, extra func(tx *store.Tx, maxSeen time.Time) error) (changed, unchanged int, err error) {
 	var future []*store.GHLContact
 	err = p.db.Update(func(tx *store.Tx) error {
 		changed, unchanged, future = 0, 0, future[:0]
 		var maxSeen time.Time
 		old := tx.WithoutRaw()
+		var staged staging
 		for i := range recs {
 			r := &recs[i]
 			if r.DateUpdated.After(maxSeen) {
@@ -491,6 +495,17 @@ func (p *Poller) commitRecords(recs []store.GHLContact, firstSync bool, sp store
 			}
 			prev, gerr := old.GetGHLContact(r.ID)
 			isNew := errors.Is(gerr, store.ErrNotFound)
+			if firstSync && isNew {
+				if !staged.add(r, sp) {
+					unchanged++
+					continue
+				}
+				if sp.Future(r.DateUpdated) {
+					future = append(future, r)
+				}
+				changed++
+				continue
+			}
 			switch {
 			case gerr == nil && mirrorCopyStands(prev.DateUpdated, r.DateUpdated, sp):
 				unchanged++
@@ -513,6 +528,9 @@ func (p *Poller) commitRecords(recs []store.GHLContact, firstSync bool, sp store
 			}
 			changed++
 		}
+		if err := tx.StageGHLContacts(staged.rows(), sp.At); err != nil {
+			return err
+		}
 		if extra != nil {
 			return extra(tx, maxSeen)
 		}
@@ -533,7 +551,7 @@ func (p *Poller) commitRecords(recs []store.GHLContact, firstSync bool, sp store
 // alone: it is the same version, or an older one (a lagging search), unless the copy is
 // stamped in the future of sp.
 func mirrorCopyStands(have, got time.Time, sp store.Signpost) bool {
-	return got.Equal(have) || got.Before(have) && !sp.Future(have)
+	return sp.CopyStands(have, got)
 }
 
 // toContact converts a wire contact into the mirror's record (email and phone normalized for

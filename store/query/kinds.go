@@ -166,7 +166,9 @@ type kindDef struct {
 	defaults []string
 	// flagField maps each supported index flag to the field it filters on.
 	flagField map[string]string
-	src       source
+	// coll is the collection whose indexes answer the flags ("" if none can be incomplete).
+	coll store.Collection
+	src  source
 }
 
 func (k *kindDef) field(name string) (field, bool) {
@@ -239,6 +241,7 @@ func ptdClientsDef() *kindDef {
 		},
 		defaults:  []string{"id", "email", "firstName", "lastName", "access", "updatedAt"},
 		flagField: map[string]string{FlagEmail: "email", FlagPhone: "phone", FlagTag: "tags", FlagUpdatedSince: "updatedAt"},
+		coll:      store.PTDClients,
 		src: func(e *env, idx string, a indexArg, fn func(any) error) error {
 			switch idx {
 			case FlagEmail:
@@ -354,6 +357,7 @@ func contactsDef() *kindDef {
 		},
 		defaults:  []string{"id", "email", "firstName", "lastName", "tags", "dateUpdated"},
 		flagField: map[string]string{FlagEmail: "email", FlagPhone: "phone", FlagTag: "tags", FlagUpdatedSince: "dateUpdated"},
+		coll:      store.GHLContacts,
 		src: func(e *env, idx string, a indexArg, fn func(any) error) error {
 			switch idx {
 			case FlagEmail:

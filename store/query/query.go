@@ -57,6 +57,9 @@ type Result struct {
 	Plan      string           `json:"plan"`    // "index:<flag>" or "scan"
 	Scanned   int              `json:"scanned"` // records read to answer
 	Truncated bool             `json:"truncated,omitempty"`
+	// Note says why the plan is not what the flags ask for: while a first sync builds the
+	// kind's indexes, index flags are answered by a scan (the same rows, read slower).
+	Note string `json:"note,omitempty"`
 }
 
 // ErrBadRequest marks errors in the request itself (exit code 2, HTTP 400).
@@ -328,6 +331,10 @@ func (cat *Catalog) run(tx *store.Tx, req Request, now time.Time, fast bool) (Re
 	e := &env{tx: tx.WithoutRaw().ReuseValues(), now: c.now}
 	flag := strings.TrimPrefix(c.plan, "index:")
 	if c.plan == "scan" {
+		flag = ""
+	} else if c.k.coll != "" && tx.IndexesIncomplete(c.k.coll) {
+		// matchFlags filters on every flag, so the scan returns the rows the index would.
+		res.Plan, res.Note = "scan", fmt.Sprintf("the indexes of %s are being built (first sync): --%s was answered by a scan", c.k.coll, flag)
 		flag = ""
 	}
 	// Per record, the index flags and --where are decided first, from native values when
