@@ -56,6 +56,17 @@ func (f *Fence) Closed() <-chan struct{} {
 	return f.closed
 }
 
+// Proven returns the send time of the latest successful renewal: the lease lives at least
+// until Proven() + TTL. Zero before the first renewal.
+func (f *Fence) Proven() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.deadline.IsZero() {
+		return time.Time{}
+	}
+	return f.deadline.Add(-f.margin)
+}
+
 // Renew records a successful renewal sent at sentAt, opening the fence if it was closed. A
 // renewal older than the current deadline's does not shorten it.
 func (f *Fence) Renew(sentAt time.Time) {

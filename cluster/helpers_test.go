@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -208,7 +209,7 @@ func (u *units) write(id string, un *unit) {
 	defer close(un.done)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	for n := 1; ; n++ {
+	for {
 		select {
 		case <-un.stop:
 			return
@@ -218,9 +219,7 @@ func (u *units) write(id string, un *unit) {
 			continue
 		}
 		u.j.add(u.replica, id, "write")
-		_ = un.db.Update(func(tx *store.Tx) error {
-			return tx.SetCursor("writes", store.Cursor{Value: fmt.Sprint(n)})
-		})
+		_ = un.db.Update(func(tx *store.Tx) error { return bumpWrites(tx) })
 	}
 }
 
@@ -255,6 +254,7 @@ type testReplica struct {
 	units  *units
 	cancel context.CancelFunc
 	done   chan error
+	once   sync.Once
 }
 
 type clusterOpts struct {
@@ -294,16 +294,17 @@ func startReplica(t *testing.T, cli *clientv3.Client, name string, o clusterOpts
 // leave cancels Run and waits for the graceful leave; idempotent.
 func (tr *testReplica) leave(t *testing.T) {
 	t.Helper()
-	tr.cancel()
-	select {
-	case err, ok := <-tr.done:
-		if ok && err != nil {
-			t.Errorf("%s: leave: %v", tr.o.Name, err)
+	tr.once.Do(func() {
+		tr.cancel()
+		select {
+		case err := <-tr.done:
+			if err != nil {
+				t.Errorf("%s: leave: %v", tr.o.Name, err)
+			}
+		case <-time.After(2 * tr.o.LeaseTTL):
+			t.Errorf("%s: Run did not return within 2 TTL of its cancel", tr.o.Name)
 		}
-		close(tr.done)
-	case <-time.After(2 * tr.o.LeaseTTL):
-		t.Errorf("%s: Run did not return within 2 TTL of its cancel", tr.o.Name)
-	}
+	})
 }
 
 type testWriter struct{ t *testing.T }
@@ -345,4 +346,50 @@ func ownership(rs []*testReplica, ids []string) (map[string][]string, bool) {
 		}
 	}
 	return by, len(by) == len(ids)
+}
+
+// bumpWrites counts one write in the mirror itself, so the count travels with the mirror.
+func bumpWrites(tx *store.Tx) error {
+	n := 0
+	if c, err := tx.Cursor("writes"); err == nil {
+		n, _ = strconv.Atoi(c.Value)
+	}
+	return tx.SetCursor("writes", store.Cursor{Value: strconv.Itoa(n + 1)})
+}
+
+// writesIn reads the write count of a mirror file no unit has open.
+func writesIn(t *testing.T, path string) int {
+	t.Helper()
+	db, err := store.Open(path, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	n := 0
+	_ = db.View(func(tx *store.Tx) error {
+		c, err := tx.Cursor("writes")
+		if err == nil {
+			n, _ = strconv.Atoi(c.Value)
+		}
+		return err
+	})
+	return n
+}
+
+// runningWrites reads the write count of a running unit's mirror.
+func (u *units) runningWrites(id string) int {
+	u.mu.Lock()
+	un := u.running[id]
+	u.mu.Unlock()
+	n := 0
+	if un != nil {
+		_ = un.db.View(func(tx *store.Tx) error {
+			c, err := tx.Cursor("writes")
+			if err == nil {
+				n, _ = strconv.Atoi(c.Value)
+			}
+			return err
+		})
+	}
+	return n
 }

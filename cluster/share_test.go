@@ -146,12 +146,13 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name, label string) flo
 // replicas' own view has every location owned exactly once.
 func waitSettled(t *testing.T, cli *clientv3.Client, rs []*testReplica, ids []string, members int) {
 	t.Helper()
+	prefix := rs[0].o.Prefix
 	waitFor(t, 30*time.Second, func() bool {
-		st, err := ReadStatus(context.Background(), cli, "/ptsync/", ids)
+		st, err := ReadStatus(context.Background(), cli, prefix, ids)
 		_, ok := ownership(rs, ids)
 		return err == nil && ok && len(st.Moves) == 0 && len(st.Members) == members
 	}, func() string {
-		st, _ := ReadStatus(context.Background(), cli, "/ptsync/", ids)
+		st, _ := ReadStatus(context.Background(), cli, prefix, ids)
 		by, _ := ownership(rs, ids)
 		return fmt.Sprintf("not settled: members %v, moves %v, owners seen by replicas %v", st.Members, st.Moves, by)
 	})
