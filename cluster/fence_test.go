@@ -131,17 +131,18 @@ func TestCutOffReplicaFencesBeforeItsLeaseExpires(t *testing.T) {
 	w.mu.Lock()
 	fencedAt, leaseLeft := w.closedAt["r3"], w.leaseTTL["r3"]
 	w.mu.Unlock()
-	if fencedAt.IsZero() {
-		t.Fatal("r3's fence never closed")
-	}
-	t.Logf("r3 cut off; fence closed %s later, etcd still held its lease for %ds", fencedAt.Sub(cutAt).Round(time.Millisecond), leaseLeft)
-	if leaseLeft <= 0 {
+	switch {
+	case fencedAt.IsZero():
+		t.Error("r3's fence was still open when the others had taken all its locations")
+	case leaseLeft <= 0:
 		t.Errorf("etcd gave r3's lease %ds when its fence closed: it must close before the lease can expire", leaseLeft)
+	default:
+		t.Logf("r3 cut off; fence closed %s later, etcd still held its lease for %ds", fencedAt.Sub(cutAt).Round(time.Millisecond), leaseLeft)
 	}
 	gaps := takeoverGaps(j.snapshot(), "r3", victim, cutAt)
 	t.Logf("r3 owned %d locations; from the cut to the new owner's start: p50 %s, p100 %s (TTL %s); from r3's stop to it: min %s",
 		len(victim), gaps.fromCut[len(gaps.fromCut)/2], gaps.fromCut[len(gaps.fromCut)-1], ttl, gaps.fromStop[0])
-	if n := j.writesAfter("r3", fencedAt); n > 0 {
+	if n := j.writesAfter("r3", fencedAt); n > 0 && !fencedAt.IsZero() {
 		t.Errorf("r3 wrote %d times after its fence closed", n)
 	}
 

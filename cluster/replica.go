@@ -118,6 +118,7 @@ func (r *Replica) Run(ctx context.Context) error {
 		if lost := r.serve(ctx, s); !lost {
 			return r.leave(s)
 		}
+		r.fence.Close() // if etcd ended the session first
 		r.log.Warn("lease lost, locations stopped", "lease", fmt.Sprintf("%x", s.Lease()))
 		r.dropAll()
 		s.Orphan()
