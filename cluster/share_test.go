@@ -165,3 +165,15 @@ func releasedSum(t *testing.T, regs map[string]*prometheus.Registry) float64 {
 	}
 	return sum
 }
+
+// TestMetricsDeclareEveryMoveKind: the metrics package, which cannot import this one, exports
+// every kind of move at zero from the start, so the first move is an increase.
+func TestMetricsDeclareEveryMoveKind(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	metrics.New(reg)
+	for _, kind := range MoveKinds() {
+		if v := metricValue(t, reg, "ptsync_cluster_moves_total", kind); v != 0 {
+			t.Errorf("ptsync_cluster_moves_total{kind=%q} = %v at start, want 0", kind, v)
+		}
+	}
+}
