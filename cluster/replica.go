@@ -14,6 +14,9 @@ import (
 	"go.etcd.io/etcd/client/v3/concurrency"
 )
 
+// DefaultPrefix is the etcd key prefix under which replicas meet unless told otherwise.
+const DefaultPrefix = "/ptsync/"
+
 // Options configure a Replica. Client, Name, LeaseTTL, IDs and Locations are required.
 type Options struct {
 	// Client is the etcd client; the caller owns it and closes it after Run returned.
@@ -22,7 +25,7 @@ type Options struct {
 	Name string
 	// LeaseTTL is the session lease, whole seconds; the fence margin is half of it.
 	LeaseTTL time.Duration
-	// Prefix namespaces the keys (default "/ptsync/"); replicas that share must share it.
+	// Prefix namespaces the keys (default DefaultPrefix); replicas that share must share it.
 	Prefix string
 	// IDs are the locations the cluster shares; every replica must be given the same list.
 	IDs []string
@@ -68,7 +71,7 @@ func NewReplica(o Options) (*Replica, error) {
 		}
 	}
 	if o.Prefix == "" {
-		o.Prefix = "/ptsync/"
+		o.Prefix = DefaultPrefix
 	}
 	if o.Logger == nil {
 		o.Logger = hclog.NewNullLogger()
