@@ -209,3 +209,18 @@ log {
   level  = "info" # trace | debug | info | warn | error
   format = "json" # json | text
 }
+
+# Optional: run as one of several replicas that share the locations through etcd
+# (docs/scale-out.md). Without this block ptsync runs alone.
+# cluster {
+#   endpoints       = ["https://10.0.0.1:2379", "https://10.0.0.2:2379", "https://10.0.0.3:2379"]
+#   replica         = "ptsync-a"               # unique and stable; sent as X-Ptsync-Replica on writes
+#   lease_ttl       = "15s"                    # writes stop after lease_ttl/2 without a renewal
+#   snapshot_dir    = "/srv/ptsync-snapshots"  # shared by every replica
+#   snapshot_period = "5m"
+#   tls {
+#     ca_file   = "/etc/ptsync/etcd-ca.pem"
+#     cert_file = "/etc/ptsync/etcd-client.pem"
+#     key_file  = "/etc/ptsync/etcd-client-key.pem"
+#   }
+# }

@@ -43,6 +43,7 @@ func commands() map[string]command {
 		"history":      {"show which rule decided each value of a record", cmdHistory},
 		"quarantine":   {"list held sweeps and quarantined records; approve a held sweep", cmdQuarantine},
 		"status":       {"print readiness, jobs, cursors, outbox, conflicts and quarantine", cmdStatus},
+		"cluster":      {"cluster status: the replicas, the owner of each location, the moves in progress", cmdCluster},
 		"run":          {"run the sync service (systemd Type=notify; SIGHUP reloads)", cmdRun},
 		"demo":         {"run both simulators and a real sync in-process; --once exits when in sync", cmdDemo},
 		"sim":          {"run the HighLevel and PT Distinction simulators as standalone servers", cmdSim},

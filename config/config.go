@@ -44,6 +44,8 @@ type Config struct {
 	Metrics   Metrics
 	Admin     Admin
 	Log       Log
+	// Cluster is nil without a cluster block (one replica, as before); see Cluster.
+	Cluster *Cluster `json:",omitempty"`
 	// Warnings are problems that do not stop ptsync (rendered like errors by FormatDiagnostics).
 	Warnings hcl.Diagnostics
 }

@@ -44,6 +44,10 @@ func testEnv(t *testing.T, files map[string]string) Env {
 		filepath.Join(testCredDir, "ghl-client-secret"): "client-secret-from-credential\n",
 		filepath.Join(testCredDir, "ptd-api-key"):       "ptd-key-from-credential\n",
 		"testdata/good/secrets/ptd.key":                 "ptd-key-from-file\n",
+		"testdata/good/secrets/etcd-ca.pem":             "ca\n",
+		"testdata/good/secrets/etcd-client.pem":         "cert\n",
+		"testdata/good/secrets/etcd-client-key.pem":     "key\n",
+		"testdata/bad/key.pem":                          "key\n",
 	}
 	for k, v := range files {
 		all[k] = v

@@ -423,7 +423,7 @@ func (d *decoder) decodeFile(src []byte, filename string) *Config {
 		{Type: "ghl"}, {Type: "ptd"}, {Type: "store"}, {Type: "schedule", LabelNames: []string{"job"}},
 		{Type: "mapping"}, {Type: "route", LabelNames: []string{"name"}}, {Type: "reminders"},
 		{Type: "deletes"}, {Type: "pusher"}, {Type: "webhooks"}, {Type: "metrics"}, {Type: "admin"},
-		{Type: "log"},
+		{Type: "log"}, {Type: "cluster"},
 	}})
 	endOfFile := file.Body.MissingItemRange()
 	if body, ok := file.Body.(*hclsyntax.Body); ok {
@@ -466,6 +466,7 @@ func (d *decoder) decodeFile(src []byte, filename string) *Config {
 		deletePolicy = d.decodeDeletes(b, cfg)
 	}
 	d.decodeRunBlocks(top, cfg)
+	d.decodeCluster(top, cfg)
 	if cfg.PTD.ChildrenPeriod == 0 {
 		cfg.PTD.ChildrenPeriod = min(DefaultPTDChildrenPeriod, cfg.GHL.ChildrenPeriod)
 	}

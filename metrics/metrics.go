@@ -141,8 +141,9 @@ type Metrics struct {
 	buildInfo      *prometheus.GaugeVec
 	futureStamps   *prometheus.CounterVec
 
-	op    operatorMetrics  // operator.go
-	fresh freshnessMetrics // freshness.go
+	op      operatorMetrics  // operator.go
+	fresh   freshnessMetrics // freshness.go
+	cluster clusterMetrics   // cluster.go
 }
 
 // New builds every ptsync collector and registers it on reg. It panics if reg already holds a
@@ -165,6 +166,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	m.buildFlowCollectors()
 	m.op = newOperatorMetrics()
 	m.fresh = newFreshnessMetrics()
+	m.cluster = newClusterMetrics()
 	reg.MustRegister(m.collectors()...)
 	m.SetBuildInfo("dev")
 	return m
@@ -329,7 +331,7 @@ func (m *Metrics) buildFlowCollectors() {
 
 // collectors lists every collector New registers.
 func (m *Metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{
+	own := []prometheus.Collector{
 		m.syncRuns, m.syncDuration, m.syncLastSuccess, m.syncInterval,
 		m.apiRequests, m.apiDuration, m.apiRetries, m.apiThrottled,
 		m.rateRemaining, m.tokenExpiry, m.tokenRefresh, m.tokenRefused,
@@ -340,6 +342,7 @@ func (m *Metrics) collectors() []prometheus.Collector {
 		m.op.mirrorWriteErrors, m.op.notReady, m.futureStamps,
 		m.fresh.ptdChildrenLag,
 	}
+	return append(own, m.cluster.collectors()...)
 }
 
 // SetBuildInfo publishes ptsync_build_info for version (and the running Go version), replacing
